@@ -1,0 +1,106 @@
+//! Decisions the registry makes, as events: the record every front end shows
+//! and scripts parse. The serde form is the `--format json` line (minus `ts`,
+//! which the writer adds); `Display` is the human one.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::protocol::Status;
+
+/// One decision, stamped with when it was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub at: SystemTime,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Connected {
+        peer: SocketAddr,
+    },
+    Status {
+        peer: SocketAddr,
+        pid: Option<u32>,
+        from: Status,
+        to: Status,
+        miss: u32,
+        strikes: u32,
+    },
+    Closed {
+        peer: SocketAddr,
+        pid: Option<u32>,
+        status: Status,
+        reason: String,
+    },
+    Rejected {
+        peer: SocketAddr,
+        reason: String,
+    },
+    BadFrame {
+        peer: SocketAddr,
+        reason: String,
+    },
+}
+
+impl EventKind {
+    /// The client the event is about.
+    pub fn peer(&self) -> SocketAddr {
+        match self {
+            EventKind::Connected { peer }
+            | EventKind::Status { peer, .. }
+            | EventKind::Closed { peer, .. }
+            | EventKind::Rejected { peer, .. }
+            | EventKind::BadFrame { peer, .. } => *peer,
+        }
+    }
+}
+
+/// `pid 42` or `pid ?` for a client that has not said hello yet.
+pub struct Pid(pub Option<u32>);
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(pid) => write!(f, "pid {pid}"),
+            None => f.write_str("pid ?"),
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventKind::Connected { peer } => write!(f, "{peer} connected"),
+            EventKind::Status {
+                peer,
+                pid,
+                from,
+                to,
+                miss,
+                strikes,
+            } => write!(
+                f,
+                "{peer} ({}) {from} -> {to} (miss {miss}, strikes {strikes})",
+                Pid(*pid)
+            ),
+            EventKind::Closed {
+                peer,
+                pid,
+                status,
+                reason,
+            } => write!(f, "{peer} ({}) closed as {status}: {reason}", Pid(*pid)),
+            EventKind::Rejected { peer, reason } => write!(f, "{peer} rejected: {reason}"),
+            EventKind::BadFrame { peer, reason } => write!(f, "{peer} sent a bad frame: {reason}"),
+        }
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, the `ts` of every event line.
+pub fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}

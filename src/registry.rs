@@ -1,0 +1,414 @@
+//! The registry: the one task that owns the table of clients.
+//!
+//! Connection tasks and the accept loop report to it over a bounded channel;
+//! front ends send it [`Command`]s. It runs the liveness tick, tells
+//! connections what to say and when to close, records every decision as an
+//! [`Event`], and publishes an immutable [`Snapshot`] at a bounded rate.
+//!
+//! It must never wait on a peer or a front end: connections get notices over
+//! unbounded per-connection channels (a handful of messages per client at
+//! most), events go out on a broadcast ring, snapshots on a `watch`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{Event, EventKind};
+use crate::protocol::{Heartbeat, Notice, Status};
+use crate::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapshot};
+
+/// How often a changed table is published to front ends at most.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// How many recent events a snapshot carries for the dashboard's event pane.
+const RECENT_EVENTS: usize = 200;
+
+/// A request from a front end. Each carries where to send the answer.
+#[derive(Debug)]
+pub enum Command {
+    /// Close one live client, with a close frame saying why.
+    Kick {
+        peer: SocketAddr,
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
+    /// Close every client currently in `leave`; answers with who was closed.
+    KickLeave {
+        reply: oneshot::Sender<Vec<SocketAddr>>,
+    },
+    /// A snapshot taken now, rather than the last one published.
+    List {
+        reply: oneshot::Sender<Arc<Snapshot>>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("no live client at {0}")]
+    NoSuchClient(SocketAddr),
+    #[error("the server has stopped")]
+    Stopped,
+}
+
+/// What the accept loop and connection tasks tell the registry.
+#[derive(Debug)]
+pub(crate) enum Report {
+    Opened {
+        id: u64,
+        peer: SocketAddr,
+        notices: mpsc::UnboundedSender<Notice>,
+    },
+    Rejected {
+        peer: SocketAddr,
+        reason: String,
+    },
+    /// `count` valid heartbeats arrived since the last report; `last` is the
+    /// newest. Batched per read so a flood costs one message per read, not
+    /// one per frame.
+    Beats {
+        id: u64,
+        count: u32,
+        last: Heartbeat,
+    },
+    Ended {
+        id: u64,
+        end: End,
+    },
+}
+
+/// How a connection task finished.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// The client sent `status: close`.
+    Goodbye,
+    /// The peer closed the connection.
+    Disconnected,
+    /// The connection failed (reset, write timeout...).
+    Failed(String),
+    /// The peer broke the protocol; the reason was sent to it.
+    BadFrame(String),
+    /// The registry closed it; it already knows.
+    ByServer,
+}
+
+impl End {
+    /// The reason sent in the close frame when the connection, not the
+    /// registry, ends things; also the reason recorded for the client.
+    pub(crate) fn close_reason(&self) -> Option<String> {
+        match self {
+            End::Goodbye => Some("client said goodbye".to_owned()),
+            End::BadFrame(reason) => Some(format!("bad frame: {reason}")),
+            _ => None,
+        }
+    }
+}
+
+struct Client {
+    view: ClientView,
+    /// A heartbeat arrived since the last tick.
+    heard: bool,
+    notices: mpsc::UnboundedSender<Notice>,
+}
+
+pub(crate) struct Registry {
+    settings: Settings,
+    history_len: usize,
+    clients: BTreeMap<u64, Client>,
+    history: Arc<VecDeque<ClosedClient>>,
+    recent: Arc<VecDeque<Event>>,
+    counters: Counters,
+    events: broadcast::Sender<Event>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    base: Arc<Snapshot>,
+    dirty: bool,
+    shutting_down: bool,
+}
+
+impl Registry {
+    pub(crate) fn new(
+        first: Arc<Snapshot>,
+        history_len: usize,
+        events: broadcast::Sender<Event>,
+        snapshots: watch::Sender<Arc<Snapshot>>,
+    ) -> Self {
+        Registry {
+            settings: first.settings,
+            history_len,
+            clients: BTreeMap::new(),
+            history: Arc::default(),
+            recent: Arc::default(),
+            counters: Counters::default(),
+            events,
+            snapshots,
+            base: first,
+            dirty: false,
+            shutting_down: false,
+        }
+    }
+
+    /// Runs until `stop` is cancelled and every connection has finished
+    /// (the report channel closes when the last sender is dropped).
+    pub(crate) async fn run(
+        mut self,
+        mut reports: mpsc::Receiver<Report>,
+        mut commands: mpsc::Receiver<Command>,
+        stop: CancellationToken,
+    ) {
+        let tick_every = self.settings.tick;
+        let mut tick = tokio::time::interval_at(Instant::now() + tick_every, tick_every);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut publish = tokio::time::interval(PUBLISH_EVERY);
+        publish.set_missed_tick_behavior(MissedTickBehavior::Skip);
+
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled(), if !self.shutting_down => self.shut_down(),
+                Some(command) = commands.recv() => self.command(command),
+                _ = tick.tick(), if !self.shutting_down => self.tick(),
+                report = reports.recv() => match report {
+                    Some(report) => self.report(report),
+                    None => break,
+                },
+                _ = publish.tick(), if self.dirty => self.publish(),
+            }
+        }
+        self.publish();
+    }
+
+    fn report(&mut self, report: Report) {
+        let now = SystemTime::now();
+        match report {
+            Report::Opened { id, peer, notices } => {
+                if self.shutting_down {
+                    let _ = notices.send(Notice::close(SHUTDOWN_REASON));
+                    return;
+                }
+                let view = ClientView {
+                    peer,
+                    ip: None,
+                    pid: None,
+                    reported: None,
+                    liveness: Default::default(),
+                    heartbeats: 0,
+                    connected_at: now,
+                    last_seen: None,
+                };
+                self.clients.insert(
+                    id,
+                    Client {
+                        view,
+                        heard: false,
+                        notices,
+                    },
+                );
+                self.emit(EventKind::Connected { peer });
+            }
+            Report::Rejected { peer, reason } => {
+                self.counters.rejected += 1;
+                self.emit(EventKind::Rejected { peer, reason });
+            }
+            Report::Beats { id, count, last } => {
+                self.counters.frames += u64::from(count);
+                if let Some(client) = self.clients.get_mut(&id) {
+                    client.heard = true;
+                    let view = &mut client.view;
+                    view.heartbeats += u64::from(count);
+                    view.last_seen = Some(now);
+                    view.pid = Some(last.pid);
+                    view.reported = Some(last.status);
+                    if view.ip.as_deref() != Some(last.ip.as_str()) {
+                        view.ip = Some(last.ip.into());
+                    }
+                }
+                self.dirty = true;
+            }
+            Report::Ended { id, end } => {
+                let Some(client) = self.clients.get(&id) else {
+                    return;
+                };
+                let current = client.view.status();
+                let (status, reason) = match &end {
+                    End::ByServer => return,
+                    End::Disconnected => (current, "client disconnected".to_owned()),
+                    End::Failed(error) => (current, format!("connection error: {error}")),
+                    End::Goodbye | End::BadFrame(_) => {
+                        (Status::Close, end.close_reason().unwrap_or_default())
+                    }
+                };
+                if let End::BadFrame(reason) = end {
+                    self.counters.bad_frames += 1;
+                    let peer = client.view.peer;
+                    self.emit(EventKind::BadFrame { peer, reason });
+                }
+                self.remove(id, status, reason);
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Kick { peer, reply } => {
+                let found = self.clients.iter().find(|(_, c)| c.view.peer == peer);
+                let result = match found {
+                    Some((&id, _)) => {
+                        self.close(id, "kicked by operator".to_owned());
+                        Ok(())
+                    }
+                    None => Err(CommandError::NoSuchClient(peer)),
+                };
+                let _ = reply.send(result);
+            }
+            Command::KickLeave { reply } => {
+                let leaving: Vec<(u64, SocketAddr)> = self
+                    .clients
+                    .iter()
+                    .filter(|(_, c)| c.view.status() == Status::Leave)
+                    .map(|(&id, c)| (id, c.view.peer))
+                    .collect();
+                for &(id, _) in &leaving {
+                    self.close(id, "kicked by operator (all leave clients)".to_owned());
+                }
+                let _ = reply.send(leaving.into_iter().map(|(_, peer)| peer).collect());
+            }
+            Command::List { reply } => {
+                self.publish();
+                let _ = reply.send(self.snapshots.borrow().clone());
+            }
+        }
+    }
+
+    /// Applies the liveness engine to every client.
+    fn tick(&mut self) {
+        let now = Instant::now().into_std();
+        let rules = self.settings.rules;
+        let mut timed_out = Vec::new();
+        let mut changes = Vec::new();
+        for (&id, client) in &mut self.clients {
+            let before = client.view.liveness;
+            let after = before.step(client.heard, now, &rules);
+            client.heard = false;
+            client.view.liveness = after;
+            if after.status == before.status {
+                continue;
+            }
+            changes.push(EventKind::Status {
+                peer: client.view.peer,
+                pid: client.view.pid,
+                from: before.status,
+                to: after.status,
+                miss: after.miss,
+                strikes: after.strikes,
+            });
+            let reason = match after.status {
+                Status::Close => {
+                    timed_out.push(id);
+                    continue;
+                }
+                Status::Leave => format!(
+                    "inactive: {} strikes of {} missed ticks",
+                    rules.cursor, rules.threshold
+                ),
+                Status::Alive => {
+                    format!("recovered: heartbeats in {} ticks in a row", rules.recover)
+                }
+            };
+            let _ = client.notices.send(Notice {
+                status: after.status,
+                reason,
+            });
+        }
+        for change in changes {
+            self.emit(change);
+        }
+        let timeout = humantime::format_duration(rules.leave_timeout);
+        for id in timed_out {
+            self.close(
+                id,
+                format!("no recovery within the leave timeout ({timeout})"),
+            );
+        }
+        self.dirty = true;
+    }
+
+    /// Closes a client on the server's initiative: tells it why, then forgets it.
+    fn close(&mut self, id: u64, reason: String) {
+        if let Some(client) = self.clients.get(&id) {
+            let _ = client.notices.send(Notice::close(reason.clone()));
+        }
+        self.remove(id, Status::Close, reason);
+    }
+
+    /// Moves a client from the live table into history.
+    fn remove(&mut self, id: u64, status: Status, reason: String) {
+        let Some(client) = self.clients.remove(&id) else {
+            return;
+        };
+        let view = client.view;
+        self.counters.closed += 1;
+        let closed = ClosedClient {
+            peer: view.peer,
+            pid: view.pid,
+            ip: view.ip,
+            status,
+            reason: reason.clone(),
+            heartbeats: view.heartbeats,
+            connected_at: view.connected_at,
+            closed_at: SystemTime::now(),
+        };
+        push_bounded(&mut self.history, closed, self.history_len);
+        self.emit(EventKind::Closed {
+            peer: view.peer,
+            pid: view.pid,
+            status,
+            reason,
+        });
+    }
+
+    fn shut_down(&mut self) {
+        self.shutting_down = true;
+        let ids: Vec<u64> = self.clients.keys().copied().collect();
+        for id in ids {
+            self.close(id, SHUTDOWN_REASON.to_owned());
+        }
+    }
+
+    fn emit(&mut self, kind: EventKind) {
+        let event = Event {
+            at: SystemTime::now(),
+            kind,
+        };
+        push_bounded(&mut self.recent, event.clone(), RECENT_EVENTS);
+        // No receiver is fine: nobody is watching the stream right now.
+        let _ = self.events.send(event);
+        self.dirty = true;
+    }
+
+    fn publish(&mut self) {
+        let snapshot = Snapshot {
+            taken: SystemTime::now(),
+            taken_mono: Instant::now().into_std(),
+            clients: self.clients.values().map(|c| c.view.clone()).collect(),
+            history: Arc::clone(&self.history),
+            recent: Arc::clone(&self.recent),
+            counters: self.counters,
+            ..(*self.base).clone()
+        };
+        self.snapshots.send_replace(Arc::new(snapshot));
+        self.dirty = false;
+    }
+}
+
+const SHUTDOWN_REASON: &str = "server shutting down";
+
+/// Appends to a shared ring, copying it only if a snapshot still holds it.
+fn push_bounded<T: Clone>(ring: &mut Arc<VecDeque<T>>, item: T, cap: usize) {
+    let ring = Arc::make_mut(ring);
+    if ring.len() >= cap {
+        ring.pop_front();
+    }
+    ring.push_back(item);
+}

@@ -1,0 +1,240 @@
+//! Starting and stopping the server: the accept loop, and the handle front
+//! ends use to watch it and command it.
+//!
+//! [`Server::start`] takes an already-bound listener so that tests and the
+//! command line alike can bind port 0 and learn the real port.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::connection::{self, Connection};
+use crate::event::Event;
+use crate::liveness::Rules;
+use crate::protocol::DEFAULT_MAX_FRAME;
+use crate::registry::{Command, CommandError, Registry, Report};
+use crate::snapshot::{Settings, Snapshot};
+
+/// Reports queued from connections to the registry before readers wait: the
+/// back-pressure that keeps a flood from growing memory.
+const REPORT_QUEUE: usize = 4096;
+/// Events a slow front end may fall behind before it is told it lagged.
+const EVENT_QUEUE: usize = 16 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub tick: Duration,
+    pub rules: Rules,
+    pub max_clients: usize,
+    pub max_frame: usize,
+    /// Closed clients remembered.
+    pub history: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tick: Duration::from_secs(1),
+            rules: Rules::default(),
+            max_clients: 10_000,
+            max_frame: DEFAULT_MAX_FRAME,
+            history: 1000,
+        }
+    }
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::stop`]
+/// (or cancel [`Server::stop_token`]) and then [`Server::stopped`].
+pub struct Server {
+    addr: SocketAddr,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    events: broadcast::Receiver<Event>,
+    control: Control,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Starts serving on `listener`. Must be called within a tokio runtime.
+    pub fn start(listener: TcpListener, config: Config) -> std::io::Result<Server> {
+        let addr = listener.local_addr()?;
+        let (reports_tx, reports_rx) = mpsc::channel(REPORT_QUEUE);
+        let (commands_tx, commands_rx) = mpsc::channel(64);
+        let (events_tx, events_rx) = broadcast::channel(EVENT_QUEUE);
+        let settings = Settings {
+            tick: config.tick,
+            rules: config.rules,
+        };
+        let first = Arc::new(Snapshot::empty(addr, settings));
+        let (snapshots_tx, snapshots_rx) = watch::channel(Arc::clone(&first));
+        let stop = CancellationToken::new();
+
+        let registry = Registry::new(first, config.history, events_tx, snapshots_tx);
+        let accept = Accept {
+            listener,
+            reports: reports_tx,
+            slots: Arc::new(Semaphore::new(config.max_clients)),
+            max_clients: config.max_clients,
+            max_frame: config.max_frame,
+        };
+        tokio::spawn(accept.run(stop.clone()));
+        let task = tokio::spawn(registry.run(reports_rx, commands_rx, stop.clone()));
+        Ok(Server {
+            addr,
+            snapshots: snapshots_rx,
+            events: events_rx,
+            control: Control { tx: commands_tx },
+            stop,
+            task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The latest published snapshot, and every one after it.
+    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// Every event from now on. The stream ends when the server has stopped.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.resubscribe()
+    }
+
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// Cancelling this token stops the server: it stops accepting, sends
+    /// every client a close frame and closes it.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// Waits until the server has stopped and every connection is closed.
+    pub async fn stopped(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Sends commands to the registry and waits for its answers.
+#[derive(Clone, Debug)]
+pub struct Control {
+    tx: mpsc::Sender<Command>,
+}
+
+impl Control {
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, CommandError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(command(reply))
+            .await
+            .map_err(|_| CommandError::Stopped)?;
+        answer.await.map_err(|_| CommandError::Stopped)
+    }
+
+    /// Closes the live client at `peer` with a close frame.
+    pub async fn kick(&self, peer: SocketAddr) -> Result<(), CommandError> {
+        self.ask(|reply| Command::Kick { peer, reply }).await?
+    }
+
+    /// Closes every client in `leave`; returns who was closed.
+    pub async fn kick_leave(&self) -> Result<Vec<SocketAddr>, CommandError> {
+        self.ask(|reply| Command::KickLeave { reply }).await
+    }
+
+    /// A snapshot taken now.
+    pub async fn list(&self) -> Result<Arc<Snapshot>, CommandError> {
+        self.ask(|reply| Command::List { reply }).await
+    }
+}
+
+struct Accept {
+    listener: TcpListener,
+    reports: mpsc::Sender<Report>,
+    slots: Arc<Semaphore>,
+    max_clients: usize,
+    max_frame: usize,
+}
+
+impl Accept {
+    async fn run(self, stop: CancellationToken) {
+        let mut next_id = 0u64;
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let accepted = tokio::select! {
+                _ = stop.cancelled() => return,
+                accepted = self.listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Typically out of file descriptors: wait for some to free up.
+                    tracing::warn!(%error, "accept failed; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(10);
+            next_id += 1;
+            if !self.admit(next_id, stream, peer).await {
+                return;
+            }
+        }
+    }
+
+    /// Hands the connection to its own task, or refuses it when full.
+    /// Returns false once the registry is gone.
+    async fn admit(&self, id: u64, stream: TcpStream, peer: SocketAddr) -> bool {
+        // Heartbeats and notices are tiny: do not let Nagle delay a kick.
+        let _ = stream.set_nodelay(true);
+        let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
+            let reason = format!(
+                "server full: {} clients connected (--max-clients)",
+                self.max_clients
+            );
+            tokio::spawn(connection::refuse(stream, reason.clone()));
+            return self
+                .reports
+                .send(Report::Rejected { peer, reason })
+                .await
+                .is_ok();
+        };
+        let (notices_tx, notices_rx) = mpsc::unbounded_channel();
+        let opened = Report::Opened {
+            id,
+            peer,
+            notices: notices_tx,
+        };
+        if self.reports.send(opened).await.is_err() {
+            return false;
+        }
+        let connection = Connection {
+            id,
+            stream,
+            reports: self.reports.clone(),
+            notices: notices_rx,
+            max_frame: self.max_frame,
+        };
+        tokio::spawn(async move {
+            connection.run().await;
+            drop(slot);
+        });
+        true
+    }
+}

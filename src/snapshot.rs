@@ -1,0 +1,111 @@
+//! The immutable picture of the server that front ends read.
+//!
+//! The registry builds one at a bounded rate and publishes it as an
+//! `Arc<Snapshot>` over a `watch` channel; front ends clone the `Arc` and
+//! never see the registry's own table, so nothing they do can slow it down.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::event::Event;
+use crate::liveness::{Liveness, Outlook, Rules};
+use crate::protocol::Status;
+
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub listen: SocketAddr,
+    pub settings: Settings,
+    pub started: SystemTime,
+    /// When this snapshot was taken, on both clocks: wall time for display,
+    /// monotonic time for the liveness outlook.
+    pub taken: SystemTime,
+    pub taken_mono: Instant,
+    /// Live clients, in the order they connected.
+    pub clients: Vec<ClientView>,
+    /// Closed clients, oldest first, bounded. Shared copy-on-write with the
+    /// registry, so publishing a snapshot does not copy the history.
+    pub history: Arc<VecDeque<ClosedClient>>,
+    /// The most recent events, oldest first, bounded; shared like `history`.
+    pub recent: Arc<VecDeque<Event>>,
+    pub counters: Counters,
+}
+
+/// The server's settings, as front ends display them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub tick: Duration,
+    pub rules: Rules,
+}
+
+/// Running totals since the server started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Valid heartbeats received.
+    pub frames: u64,
+    pub bad_frames: u64,
+    /// Clients closed for any reason.
+    pub closed: u64,
+    /// Connections refused at accept (server full).
+    pub rejected: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientView {
+    pub peer: SocketAddr,
+    /// As reported in the client's last heartbeat; `None` before the first.
+    pub ip: Option<Arc<str>>,
+    pub pid: Option<u32>,
+    pub reported: Option<Status>,
+    pub liveness: Liveness,
+    pub heartbeats: u64,
+    pub connected_at: SystemTime,
+    pub last_seen: Option<SystemTime>,
+}
+
+impl ClientView {
+    pub fn status(&self) -> Status {
+        self.liveness.status
+    }
+
+    /// What happens next if nothing changes, as of the snapshot's time.
+    pub fn outlook(&self, snapshot: &Snapshot) -> Outlook {
+        self.liveness
+            .outlook(snapshot.taken_mono, &snapshot.settings.rules)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClosedClient {
+    pub peer: SocketAddr,
+    pub pid: Option<u32>,
+    pub ip: Option<Arc<str>>,
+    pub status: Status,
+    pub reason: String,
+    pub heartbeats: u64,
+    pub connected_at: SystemTime,
+    pub closed_at: SystemTime,
+}
+
+impl Snapshot {
+    /// The picture of a server that has no clients yet.
+    pub fn empty(listen: SocketAddr, settings: Settings) -> Self {
+        let now = SystemTime::now();
+        Snapshot {
+            listen,
+            settings,
+            started: now,
+            taken: now,
+            taken_mono: Instant::now(),
+            clients: Vec::new(),
+            history: Arc::default(),
+            recent: Arc::default(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.clients.iter().filter(|c| c.status() == status).count()
+    }
+}

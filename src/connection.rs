@@ -46,7 +46,19 @@ impl Connection {
     /// Serves the connection to its end and tells the registry how it ended.
     pub(crate) async fn run(mut self) {
         let end = self.serve().await;
+        let say_goodbye = match end.close_reason() {
+            // The connection ended things: tell the peer why (best effort,
+            // it may already be gone).
+            Some(reason) => send(&mut self.stream, &Notice::close(reason)).await.is_ok(),
+            // The registry's close frame has been sent.
+            None => matches!(end, End::ByServer),
+        };
+        // Report before lingering, so the event stream is not held up by a
+        // peer that is slow to hang up.
         let _ = self.reports.send(Report::Ended { id: self.id, end }).await;
+        if say_goodbye {
+            linger(&mut self.stream).await;
+        }
     }
 
     async fn serve(&mut self) -> End {
@@ -66,7 +78,6 @@ impl Connection {
                         return End::Failed(error);
                     }
                     if last {
-                        linger(&mut self.stream).await;
                         return End::ByServer;
                     }
                 }
@@ -132,12 +143,6 @@ impl Connection {
             };
             if self.reports.send(report).await.is_err() {
                 return Some(End::ByServer);
-            }
-        }
-        if let Some(reason) = outcome.as_ref().and_then(End::close_reason) {
-            // Best effort: the peer may already be gone.
-            if send(&mut self.stream, &Notice::close(reason)).await.is_ok() {
-                linger(&mut self.stream).await;
             }
         }
         outcome

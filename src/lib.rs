@@ -6,6 +6,8 @@
 //! owner of the client table), which publishes snapshots and events to the
 //! front ends; front ends send commands back over a channel.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod client;
 mod connection;
 pub mod event;

@@ -1,5 +1,7 @@
 //! The `hbmon` command line: parses arguments and wires the parts together.
 
+#![deny(clippy::unwrap_used)]
+
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::Duration;

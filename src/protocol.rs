@@ -26,7 +26,7 @@ const HEADER_LEN: usize = 4;
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
 
 /// A client's status, as reported on the wire and as decided by the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Alive,
@@ -41,6 +41,29 @@ impl Status {
             Status::Leave => "leave",
             Status::Close => "close",
         }
+    }
+}
+
+/// By hand because the derived form reports a status of the wrong JSON type
+/// only as "expected value"; this one names what was found and what is allowed.
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StatusName;
+        impl serde::de::Visitor<'_> for StatusName {
+            type Value = Status;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("one of \"alive\", \"leave\", \"close\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Status, E> {
+                match name {
+                    "alive" => Ok(Status::Alive),
+                    "leave" => Ok(Status::Leave),
+                    "close" => Ok(Status::Close),
+                    other => Err(E::unknown_variant(other, &["alive", "leave", "close"])),
+                }
+            }
+        }
+        deserializer.deserialize_str(StatusName)
     }
 }
 
@@ -160,18 +183,24 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
         return Err(FrameError::Empty);
     }
     let text = std::str::from_utf8(body).map_err(|e| FrameError::NotUtf8(e.valid_up_to()))?;
-    // serde would also accept a struct as an array of its fields; the
-    // protocol is objects only.
-    if !text.trim_start().starts_with('{') {
-        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            Ok(_) => FrameError::NotAnObject,
-            Err(e) => FrameError::InvalidJson(e),
-        });
+    let object = text.trim_start().starts_with('{');
+    match serde_json::from_str(text) {
+        // serde would also accept a struct written as an array of its
+        // fields; the protocol is objects only.
+        Ok(message) if object => Ok(message),
+        result => {
+            // Only on the error path: serde stops at the first field of the
+            // wrong shape, so check the whole text is JSON before blaming
+            // the message's shape.
+            let syntax = serde_json::from_str::<serde::de::IgnoredAny>(text);
+            Err(match (syntax, result) {
+                (Err(e), _) => FrameError::InvalidJson(e),
+                (Ok(_), _) if !object => FrameError::NotAnObject,
+                (Ok(_), Err(e)) => FrameError::InvalidMessage(e),
+                (Ok(_), Ok(_)) => unreachable!("an object that parsed is accepted above"),
+            })
+        }
     }
-    serde_json::from_str(text).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => FrameError::InvalidMessage(e),
-        _ => FrameError::InvalidJson(e),
-    })
 }
 
 impl<In: DeserializeOwned, Out> Decoder for JsonFrames<In, Out> {
@@ -354,6 +383,14 @@ mod tests {
             (br#"["a","alive",1]"#, "message must be a JSON object"),
             (b"42", "message must be a JSON object"),
             (b"nope", "frame is not valid JSON: expected ident"),
+            (
+                br#"{"ip": 127.0.0.1, "status": "alive", "pid": 1}"#,
+                "frame is not valid JSON: expected `,` or `}`",
+            ),
+            (
+                br#"{"ip":"a","status":1,"pid":1}"#,
+                "invalid message: invalid type: integer `1`, expected one of \"alive\", \"leave\", \"close\"",
+            ),
         ];
         for (body, expected) in cases {
             let got = reason(&raw_frame(body));

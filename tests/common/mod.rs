@@ -1,0 +1,294 @@
+//! Helpers for end-to-end tests: the real `hbmon` binary on 127.0.0.1:0,
+//! driven through its headless JSON stream and stdin, and raw TCP clients
+//! that speak the wire protocol byte by byte.
+#![allow(dead_code)] // each test binary uses a different part of this
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Generous bound for anything that should happen "soon", so tests pass on a
+/// loaded 2-core machine. Tests wait for events, never sleep for them.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub fn hbmon() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hbmon"))
+}
+
+/// `hbmon serve --no-tui --format json` on a free loopback port.
+pub struct Serve {
+    child: Child,
+    pub stdin: Option<ChildStdin>,
+    lines: Receiver<Value>,
+    /// Every line read so far, in order.
+    pub seen: Vec<Value>,
+    pub addr: SocketAddr,
+}
+
+impl Serve {
+    pub fn start(args: &[&str]) -> Serve {
+        let mut child = hbmon()
+            .args([
+                "serve",
+                "--no-tui",
+                "--format",
+                "json",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning hbmon serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut serve = Serve {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+            addr: "0.0.0.0:0".parse().unwrap(),
+        };
+        let listening = serve.wait_for("listening", |_| true);
+        serve.addr = listening["addr"].as_str().unwrap().parse().unwrap();
+        serve
+    }
+
+    /// Waits for the next line with `"event": kind` that satisfies `pred`.
+    pub fn wait_for(&mut self, kind: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line["event"] == kind && pred(&line) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "no '{kind}' line within {PATIENCE:?}; seen: {:#?}",
+                        self.seen
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "hbmon exited before a '{kind}' line; seen: {:#?}",
+                        self.seen
+                    )
+                }
+            }
+        }
+    }
+
+    /// Waits for an event about `peer`.
+    pub fn wait_for_peer(&mut self, kind: &str, peer: SocketAddr) -> Value {
+        let peer = peer.to_string();
+        self.wait_for(kind, |line| line["peer"] == peer.as_str())
+    }
+
+    pub fn command(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("writing a command to hbmon");
+        stdin.flush().unwrap();
+    }
+
+    /// The live clients, from `list`.
+    pub fn list(&mut self) -> Vec<Value> {
+        self.command("list");
+        let snapshot = self.wait_for("snapshot", |_| true);
+        snapshot["clients"].as_array().unwrap().clone()
+    }
+
+    /// The live client at `peer`, from `list`.
+    pub fn client(&mut self, peer: SocketAddr) -> Option<Value> {
+        let peer = peer.to_string();
+        self.list().into_iter().find(|c| c["peer"] == peer.as_str())
+    }
+
+    /// Polls `list` until `pred` holds for the client at `peer`.
+    pub fn wait_for_client(&mut self, peer: SocketAddr, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let client = self.client(peer);
+            if let Some(client) = client.filter(|c| pred(c)) {
+                return client;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "client {peer} never matched; last list: {:#?}",
+                self.list()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Events seen so far about `peer`.
+    pub fn events_about(&self, peer: SocketAddr) -> Vec<Value> {
+        let peer = peer.to_string();
+        self.seen
+            .iter()
+            .filter(|l| l["peer"] == peer.as_str())
+            .cloned()
+            .collect()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, draining its output into `seen`.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            while let Ok(line) = self.lines.try_recv() {
+                self.seen.push(line);
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // The reader thread may still hold the last lines.
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                return status;
+            }
+            assert!(Instant::now() < deadline, "hbmon did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut bytes = (body.len() as i32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+pub fn heartbeat(pid: u32) -> Vec<u8> {
+    let body = json!({"ip": "127.0.0.1", "status": "alive", "pid": pid});
+    frame(body.to_string().as_bytes())
+}
+
+/// A client speaking the protocol by hand over a blocking socket.
+pub struct RawClient {
+    pub stream: TcpStream,
+    pub local: SocketAddr,
+}
+
+impl RawClient {
+    pub fn connect(addr: SocketAddr) -> RawClient {
+        let stream = TcpStream::connect(addr).expect("connecting to hbmon");
+        stream.set_nodelay(true).unwrap();
+        let local = stream.local_addr().unwrap();
+        RawClient { stream, local }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("writing to hbmon");
+    }
+
+    /// Reads one frame from the server, or `None` at EOF.
+    pub fn read_frame(&mut self, timeout: Duration) -> Option<Value> {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
+        let mut header = [0u8; 4];
+        match self.stream.read_exact(&mut header) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+            Err(e) => panic!("reading a frame from hbmon: {e}"),
+        }
+        let len = i32::from_be_bytes(header);
+        let mut body = vec![0u8; usize::try_from(len).expect("server sent a negative length")];
+        self.stream
+            .read_exact(&mut body)
+            .expect("reading a frame body");
+        Some(serde_json::from_slice(&body).expect("server frame is JSON"))
+    }
+
+    /// Expects a close frame, then EOF; returns the close frame's reason.
+    pub fn expect_closed(&mut self) -> String {
+        let notice = loop {
+            let notice = self.read_frame(PATIENCE).expect("a close frame before EOF");
+            if notice["status"] == "close" {
+                break notice;
+            }
+        };
+        assert_eq!(self.read_frame(PATIENCE), None, "EOF after the close frame");
+        notice["reason"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A healthy client heartbeating from its own thread until dropped.
+pub struct Beater {
+    pub local: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<RawClient>>,
+}
+
+impl Beater {
+    pub fn start(addr: SocketAddr, pid: u32, every: Duration) -> Beater {
+        Beater::over(RawClient::connect(addr), pid, every)
+    }
+
+    /// Starts heartbeating over an existing connection.
+    pub fn over(mut client: RawClient, pid: u32, every: Duration) -> Beater {
+        let local = client.local;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                if client.stream.write_all(&heartbeat(pid)).is_err() {
+                    break;
+                }
+                std::thread::sleep(every);
+            }
+            client
+        });
+        Beater {
+            local,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops heartbeating and hands back the connection.
+    pub fn stop(mut self) -> RawClient {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Beater {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -39,7 +39,8 @@ fn say(message: impl std::fmt::Display) {
 }
 
 pub async fn run(options: Options) -> Result<()> {
-    let interrupted = signals::on_terminate()?;
+    let interrupted = CancellationToken::new();
+    signals::cancel_on_terminate(interrupted.clone())?;
     let mut backoff = Duration::from_millis(250);
     loop {
         let connected = tokio::select! {

@@ -92,7 +92,9 @@ impl Liveness {
             next.streak = 0;
         }
         if next.miss >= rules.threshold {
-            next.strikes += 1;
+            // Capped: past `cursor` a strike changes nothing, and "5/3"
+            // strikes would only puzzle an operator.
+            next.strikes = (next.strikes + 1).min(rules.cursor);
             next.miss = 0;
         }
         match next.status {
@@ -252,6 +254,17 @@ mod tests {
         assert_eq!(states[4].strikes, 1);
         assert_eq!(states[14].strikes, 2);
         assert_eq!(first_tick_with(&states, Status::Leave), Some(25));
+    }
+
+    #[test]
+    fn strikes_stop_at_cursor_while_in_leave() {
+        let rules = Rules {
+            leave_timeout: Duration::from_secs(3600),
+            ..Rules::default()
+        };
+        let states = run(&rules, Liveness::default(), &[false; 100]);
+        assert!(states.iter().all(|s| s.strikes <= rules.cursor));
+        assert_eq!(states[99].strikes, rules.cursor);
     }
 
     #[test]

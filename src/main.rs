@@ -6,14 +6,14 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use hbmon::headless::{self, Format};
 use hbmon::liveness::Rules;
 use hbmon::server::{Config, Server};
-use hbmon::{client, signals};
+use hbmon::{client, signals, tui};
 
 /// A heartbeat monitor: clients hold a TCP connection and send heartbeats;
 /// the server decides whether each is alive, leave (inactive) or close.
@@ -140,18 +140,23 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let server = Server::start(listener, config).context("starting the server")?;
-    let terminate = signals::on_terminate()?;
-    let stop = server.stop_token();
-    tokio::spawn(async move {
-        terminate.cancelled().await;
-        stop.cancel();
-    });
+    signals::cancel_on_terminate(server.stop_token())?;
 
-    if !args.no_tui {
-        if std::io::stdout().is_terminal() {
-            bail!("the dashboard is not built yet; run with --no-tui");
-        }
-        eprintln!("hbmon: stdout is not a terminal; running headless (--no-tui)");
+    let dashboard = !args.no_tui && std::io::stdout().is_terminal();
+    if !args.no_tui && !dashboard {
+        eprintln!("hbmon: stdout is not a terminal; running headless (as with --no-tui)");
+    }
+    if dashboard {
+        let links = tui::Links {
+            snapshots: server.snapshots(),
+            control: server.control(),
+            stop: server.stop_token(),
+        };
+        let result = tokio::task::spawn_blocking(move || tui::run(links)).await;
+        // However the dashboard ended, the server goes down with it.
+        server.stop();
+        server.stopped().await;
+        return result.context("the dashboard crashed")?;
     }
     let options = headless::Options {
         format: args.format,

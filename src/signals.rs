@@ -5,19 +5,17 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-/// A token cancelled on the first SIGINT or SIGTERM.
-pub fn on_terminate() -> Result<CancellationToken> {
-    let token = CancellationToken::new();
+/// Cancels `token` on the first SIGINT or SIGTERM.
+pub fn cancel_on_terminate(token: CancellationToken) -> Result<()> {
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut terminate =
         signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let cancel = token.clone();
     tokio::spawn(async move {
         tokio::select! {
             _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-        cancel.cancel();
+        token.cancel();
     });
-    Ok(token)
+    Ok(())
 }

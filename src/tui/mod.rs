@@ -1,0 +1,175 @@
+//! The dashboard: a ratatui front end over the server's snapshots.
+//!
+//! It reads snapshots from the `watch` channel and sends commands through
+//! [`Control`]; it never touches the server's state. It runs on a thread and
+//! runtime of its own, because writing to a slow or paused terminal blocks:
+//! that must never delay heartbeats or ticks on the server's runtime.
+//!
+//! Drawing happens only when a snapshot, an input or the clock changed
+//! something, at most [`FRAME`] apart.
+
+pub mod keys;
+mod kick_dialog;
+pub mod render;
+pub mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
+use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use kick_dialog::KickDialog;
+
+use crate::server::Control;
+use crate::snapshot::Snapshot;
+use keys::{Action, handle_key, handle_mouse};
+use view::ViewState;
+
+/// At most about 30 frames a second.
+const FRAME: Duration = Duration::from_millis(33);
+
+/// What the dashboard needs from the server.
+pub struct Links {
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    pub control: Control,
+    /// Cancelled by a signal (the dashboard closes) or by the dashboard's
+    /// `q` (the server shuts down).
+    pub stop: CancellationToken,
+}
+
+/// Runs the dashboard on the current thread until the operator quits or the
+/// server stops. The terminal is restored on every way out, panics included.
+pub fn run(links: Links) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the dashboard's runtime")?;
+    // ratatui's hook restores raw mode and the screen; this one, called
+    // after it, turns mouse reporting off too.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+    let mut terminal = ratatui::try_init().context("setting up the terminal")?;
+    let result = crossterm::execute!(std::io::stdout(), EnableMouseCapture)
+        .context("enabling mouse input")
+        .and_then(|()| runtime.block_on(Dashboard::new(links).run(&mut terminal)));
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+struct Dashboard {
+    view: ViewState,
+    links: Links,
+    /// Answers from commands run in the background (a kick that failed).
+    messages: (
+        mpsc::UnboundedSender<String>,
+        mpsc::UnboundedReceiver<String>,
+    ),
+}
+
+impl Dashboard {
+    fn new(mut links: Links) -> Self {
+        let first = links.snapshots.borrow_and_update().clone();
+        Dashboard {
+            view: ViewState::new(first),
+            links,
+            messages: mpsc::unbounded_channel(),
+        }
+    }
+
+    async fn run(mut self, terminal: &mut DefaultTerminal) -> Result<()> {
+        let mut input = EventStream::new();
+        let mut clock = tokio::time::interval(Duration::from_secs(1));
+        let mut dirty = true;
+        let mut last_draw = Instant::now() - FRAME;
+        loop {
+            if dirty && last_draw.elapsed() >= FRAME {
+                terminal
+                    .draw(|frame| render::render(frame, &mut self.view))
+                    .context("drawing the dashboard")?;
+                dirty = false;
+                last_draw = Instant::now();
+            }
+            tokio::select! {
+                _ = self.links.stop.cancelled() => return Ok(()),
+                _ = tokio::time::sleep_until(last_draw + FRAME), if dirty => {}
+                changed = self.links.snapshots.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let snapshot = self.links.snapshots.borrow_and_update().clone();
+                    self.view.show(snapshot);
+                    dirty = true;
+                }
+                event = input.next() => {
+                    let event = match event {
+                        Some(event) => event.context("reading terminal input")?,
+                        None => return Ok(()),
+                    };
+                    dirty = true;
+                    let action = match event {
+                        Event::Key(key) => handle_key(key, &mut self.view),
+                        Event::Mouse(mouse) => {
+                            handle_mouse(mouse, &mut self.view);
+                            None
+                        }
+                        _ => None,
+                    };
+                    if action == Some(Action::Quit) {
+                        self.links.stop.cancel();
+                        return Ok(());
+                    }
+                    if let Some(action) = action {
+                        self.act(action);
+                    }
+                }
+                Some(message) = self.messages.1.recv() => {
+                    self.view.message = Some(message);
+                    dirty = true;
+                }
+                // "3s ago" moves even when nothing else does.
+                _ = clock.tick() => dirty = true,
+            }
+        }
+    }
+
+    /// Sends a command without waiting for it: the answer, if it is a
+    /// failure, comes back as a message.
+    fn act(&self, action: Action) {
+        let control = self.links.control.clone();
+        let messages = self.messages.0.clone();
+        tokio::spawn(async move {
+            let failure = match action {
+                Action::Kick(peers) => {
+                    let mut failed = Vec::new();
+                    for peer in peers {
+                        if let Err(error) = control.kick(peer).await {
+                            failed.push(error.to_string());
+                        }
+                    }
+                    (!failed.is_empty()).then(|| format!("kick failed: {}", failed.join("; ")))
+                }
+                Action::KickLeave => match control.kick_leave().await {
+                    Ok(peers) if peers.is_empty() => {
+                        Some("no clients in leave any more".to_owned())
+                    }
+                    Ok(_) => None,
+                    Err(error) => Some(format!("kick failed: {error}")),
+                },
+                Action::Quit => None,
+            };
+            if let Some(message) = failure {
+                let _ = messages.send(message);
+            }
+        });
+    }
+}

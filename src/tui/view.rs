@@ -1,0 +1,345 @@
+//! What the operator is looking at: the snapshot on screen and everything
+//! the keys change (selection, marks, sort, filter, pause, dialogs).
+//!
+//! The row order is derived from the snapshot once per snapshot or view
+//! change, as indices, so a frame only touches the rows that fit on screen.
+//! The selection follows a client (`ip:port`), not a row number, so it stays
+//! on the same client when rows move.
+
+use std::collections::HashSet;
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ratatui::layout::Rect;
+
+use crate::protocol::Status;
+use crate::snapshot::{ClientView, ClosedClient, Snapshot};
+use crate::tui::kick_dialog::KickDialog;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Live,
+    History,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortColumn {
+    /// The order clients connected in (the snapshot's own order).
+    Connected,
+    Peer,
+    Pid,
+    Status,
+    Miss,
+    Strikes,
+    Heartbeats,
+    LastSeen,
+}
+
+impl SortColumn {
+    const ALL: [SortColumn; 8] = [
+        SortColumn::Connected,
+        SortColumn::Peer,
+        SortColumn::Pid,
+        SortColumn::Status,
+        SortColumn::Miss,
+        SortColumn::Strikes,
+        SortColumn::Heartbeats,
+        SortColumn::LastSeen,
+    ];
+
+    pub fn next(self) -> SortColumn {
+        let i = Self::ALL.iter().position(|&c| c == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortColumn::Connected => "connected",
+            SortColumn::Peer => "ip:port",
+            SortColumn::Pid => "pid",
+            SortColumn::Status => "status",
+            SortColumn::Miss => "miss",
+            SortColumn::Strikes => "strikes",
+            SortColumn::Heartbeats => "beats",
+            SortColumn::LastSeen => "last seen",
+        }
+    }
+}
+
+/// A position in a list and the window of it on screen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub pos: usize,
+    pub offset: usize,
+    /// Rows that fit at the last render: what PgUp/PgDn move by.
+    pub page: usize,
+}
+
+impl Cursor {
+    fn clamp(&mut self, len: usize) {
+        self.pos = self.pos.min(len.saturating_sub(1));
+    }
+
+    /// Moves the window so the cursor is inside it; returns the visible range.
+    pub fn window(&mut self, len: usize, height: usize) -> std::ops::Range<usize> {
+        self.page = height.max(1);
+        self.clamp(len);
+        if self.pos < self.offset {
+            self.offset = self.pos;
+        } else if self.pos >= self.offset + self.page {
+            self.offset = self.pos + 1 - self.page;
+        }
+        // Do not leave empty space below the last row when the list shrinks.
+        self.offset = self.offset.min(len.saturating_sub(self.page));
+        self.offset..(self.offset + self.page).min(len)
+    }
+}
+
+/// Heartbeats per second, from the frame counters of consecutive snapshots.
+#[derive(Clone, Copy, Debug, Default)]
+struct Rate {
+    frames: u64,
+    at: Option<std::time::Instant>,
+    per_second: f64,
+}
+
+pub struct ViewState {
+    /// The snapshot on screen (frozen while paused).
+    shown: Arc<Snapshot>,
+    pub screen: Screen,
+    pub sort: SortColumn,
+    pub reverse: bool,
+    pub filter: String,
+    /// The filter prompt is open and typing edits the filter.
+    pub editing_filter: bool,
+    pub only_not_alive: bool,
+    pub paused: bool,
+    pub help: bool,
+    pub dialog: Option<KickDialog>,
+    /// Marked clients, by address, so marks survive sorting and filtering.
+    pub marks: HashSet<SocketAddr>,
+    /// The selected client, by address.
+    pub selected: Option<SocketAddr>,
+    pub live: Cursor,
+    pub history: Cursor,
+    /// A one-line message for the operator (a kick that failed...).
+    pub message: Option<String>,
+    /// Where the table was drawn last, to map mouse clicks to rows.
+    pub table_area: Rect,
+    /// Live rows in display order: indices into `shown.clients`.
+    rows: Vec<usize>,
+    /// History rows, newest first: indices into `shown.history`.
+    history_rows: Vec<usize>,
+    rate: Rate,
+}
+
+impl ViewState {
+    pub fn new(snapshot: Arc<Snapshot>) -> Self {
+        let mut view = ViewState {
+            shown: Arc::clone(&snapshot),
+            screen: Screen::Live,
+            sort: SortColumn::Connected,
+            reverse: false,
+            filter: String::new(),
+            editing_filter: false,
+            only_not_alive: false,
+            paused: false,
+            help: false,
+            dialog: None,
+            marks: HashSet::new(),
+            selected: None,
+            live: Cursor::default(),
+            history: Cursor::default(),
+            message: None,
+            table_area: Rect::default(),
+            rows: Vec::new(),
+            history_rows: Vec::new(),
+            rate: Rate::default(),
+        };
+        view.show(snapshot);
+        view
+    }
+
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.shown
+    }
+
+    /// A new snapshot arrived. Ignored while paused.
+    pub fn show(&mut self, snapshot: Arc<Snapshot>) {
+        if self.paused {
+            return;
+        }
+        self.rate.update(&snapshot);
+        self.shown = snapshot;
+        self.refresh();
+    }
+
+    pub fn heartbeats_per_second(&self) -> f64 {
+        self.rate.per_second
+    }
+
+    pub fn rows(&self) -> &[usize] {
+        &self.rows
+    }
+
+    pub fn history_rows(&self) -> &[usize] {
+        &self.history_rows
+    }
+
+    pub fn client(&self, row: usize) -> &ClientView {
+        &self.shown.clients[self.rows[row]]
+    }
+
+    pub fn closed(&self, row: usize) -> &ClosedClient {
+        &self.shown.history[self.history_rows[row]]
+    }
+
+    pub fn selected_client(&self) -> Option<&ClientView> {
+        self.rows
+            .get(self.live.pos)
+            .map(|&i| &self.shown.clients[i])
+    }
+
+    /// Recomputes the row order after the snapshot, sort or filter changed,
+    /// keeping the selection on the same client when it is still shown.
+    pub fn refresh(&mut self) {
+        let clients = &self.shown.clients;
+        let filter = Filter::new(&self.filter);
+        let mut scratch = String::new();
+        self.rows.clear();
+        self.rows.extend((0..clients.len()).filter(|&i| {
+            let c = &clients[i];
+            (!self.only_not_alive || c.status() != Status::Alive)
+                && filter.matches(&mut scratch, c.peer, c.ip.as_deref(), c.pid, c.status())
+        }));
+        sort_rows(&mut self.rows, clients, self.sort);
+        if self.reverse {
+            self.rows.reverse();
+        }
+
+        let history = &self.shown.history;
+        self.history_rows.clear();
+        self.history_rows
+            .extend((0..history.len()).rev().filter(|&i| {
+                let h = &history[i];
+                filter.matches(&mut scratch, h.peer, h.ip.as_deref(), h.pid, h.status)
+            }));
+        self.history.clamp(self.history_rows.len());
+
+        let found = self
+            .selected
+            .and_then(|peer| self.rows.iter().position(|&i| clients[i].peer == peer));
+        match found {
+            Some(pos) => self.live.pos = pos,
+            None => self.select(self.live.pos),
+        }
+    }
+
+    /// Selects the live row at `pos` (clamped).
+    pub fn select(&mut self, pos: usize) {
+        self.live.pos = pos.min(self.rows.len().saturating_sub(1));
+        self.selected = self.selected_client().map(|c| c.peer);
+    }
+
+    /// Moves the cursor of the current screen by `delta` rows.
+    pub fn move_by(&mut self, delta: isize) {
+        match self.screen {
+            Screen::Live => self.select(self.live.pos.saturating_add_signed(delta)),
+            Screen::History => {
+                self.history.pos = self.history.pos.saturating_add_signed(delta);
+                self.history.clamp(self.history_rows.len());
+            }
+        }
+    }
+
+    /// Selects the `row`-th visible row of the current screen.
+    pub fn click_row(&mut self, row: usize) {
+        match self.screen {
+            Screen::Live => self.select(self.live.offset + row),
+            Screen::History => {
+                self.history.pos = self.history.offset + row;
+                self.history.clamp(self.history_rows.len());
+            }
+        }
+    }
+
+    pub fn move_to_end(&mut self) {
+        self.move_by(isize::MAX);
+    }
+
+    pub fn page(&self) -> isize {
+        let cursor = match self.screen {
+            Screen::Live => self.live,
+            Screen::History => self.history,
+        };
+        cursor.page.max(1) as isize
+    }
+
+    pub fn leave_clients(&self) -> usize {
+        self.shown.count(Status::Leave)
+    }
+}
+
+impl Rate {
+    fn update(&mut self, snapshot: &Snapshot) {
+        if let Some(at) = self.at {
+            let secs = snapshot
+                .taken_mono
+                .saturating_duration_since(at)
+                .as_secs_f64();
+            if secs > 0.0 {
+                let frames = snapshot.counters.frames.saturating_sub(self.frames);
+                self.per_second = frames as f64 / secs;
+            }
+        }
+        if self.at.is_none_or(|at| snapshot.taken_mono > at) {
+            self.frames = snapshot.counters.frames;
+            self.at = Some(snapshot.taken_mono);
+        }
+    }
+}
+
+/// Case-insensitive substring match over `ip:port`, reported ip, pid and
+/// status.
+struct Filter(String);
+
+impl Filter {
+    fn new(text: &str) -> Self {
+        Filter(text.trim().to_ascii_lowercase())
+    }
+
+    fn matches(
+        &self,
+        scratch: &mut String,
+        peer: SocketAddr,
+        ip: Option<&str>,
+        pid: Option<u32>,
+        status: Status,
+    ) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        scratch.clear();
+        let _ = write!(scratch, "{peer} {} {status}", ip.unwrap_or(""));
+        if let Some(pid) = pid {
+            let _ = write!(scratch, " {pid}");
+        }
+        scratch.make_ascii_lowercase();
+        scratch.contains(&self.0)
+    }
+}
+
+fn sort_rows(rows: &mut [usize], clients: &[ClientView], column: SortColumn) {
+    // Stable sorts: ties keep connection order.
+    match column {
+        SortColumn::Connected => {}
+        SortColumn::Peer => rows.sort_by_key(|&i| clients[i].peer),
+        SortColumn::Pid => rows.sort_by_key(|&i| clients[i].pid),
+        SortColumn::Status => rows.sort_by_key(|&i| clients[i].status() as u8),
+        SortColumn::Miss => rows.sort_by_key(|&i| clients[i].liveness.miss),
+        SortColumn::Strikes => rows.sort_by_key(|&i| clients[i].liveness.strikes),
+        SortColumn::Heartbeats => rows.sort_by_key(|&i| clients[i].heartbeats),
+        SortColumn::LastSeen => rows.sort_by_key(|&i| clients[i].last_seen),
+    }
+}

@@ -1,0 +1,579 @@
+//! The dashboard without a terminal: rendering into ratatui's `TestBackend`,
+//! and key sequences through `handle_key`, the function the real loop calls.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use hbmon::event::{Event, EventKind};
+use hbmon::liveness::{Liveness, Rules};
+use hbmon::protocol::Status;
+use hbmon::snapshot::{ClientView, Settings, Snapshot};
+use hbmon::tui::KickDialog;
+use hbmon::tui::keys::{Action, handle_key, handle_mouse};
+use hbmon::tui::render::render;
+use hbmon::tui::view::ViewState;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+const T0: Duration = Duration::from_secs(1_790_000_000);
+
+fn peer(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// A client on `port` with pid `port + 1000`, `beats` heartbeats, last seen
+/// 2 s before the snapshot.
+fn client(port: u16, status: Status, strikes: u32, beats: u64) -> ClientView {
+    let connected_at = SystemTime::UNIX_EPOCH + T0;
+    ClientView {
+        peer: peer(port),
+        ip: Some(Arc::from("10.0.0.1")),
+        pid: Some(u32::from(port) + 1000),
+        reported: Some(Status::Alive),
+        liveness: Liveness {
+            status,
+            miss: 1,
+            strikes,
+            streak: 0,
+            leave_since: None,
+        },
+        heartbeats: beats,
+        connected_at,
+        last_seen: Some(connected_at + Duration::from_secs(63)),
+    }
+}
+
+fn snapshot(clients: Vec<ClientView>) -> Arc<Snapshot> {
+    let settings = Settings {
+        tick: Duration::from_secs(1),
+        rules: Rules::default(),
+    };
+    let mut s = Snapshot::empty("127.0.0.1:14000".parse().unwrap(), settings);
+    s.started = SystemTime::UNIX_EPOCH + T0;
+    s.taken = s.started + Duration::from_secs(65);
+    s.taken_mono = Instant::now();
+    s.clients = clients;
+    s.counters.closed = 4;
+    let event = |secs, kind| Event {
+        at: s.started + Duration::from_secs(secs),
+        kind,
+    };
+    s.recent = Arc::new(
+        [
+            event(1, EventKind::Connected { peer: peer(5001) }),
+            event(
+                60,
+                EventKind::Status {
+                    peer: peer(5002),
+                    pid: Some(6002),
+                    from: Status::Alive,
+                    to: Status::Leave,
+                    miss: 0,
+                    strikes: 3,
+                },
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    Arc::new(s)
+}
+
+fn three() -> Arc<Snapshot> {
+    snapshot(vec![
+        client(5001, Status::Alive, 0, 30),
+        client(5002, Status::Leave, 3, 10),
+        client(5003, Status::Alive, 1, 20),
+    ])
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+/// Presses keys in order; returns the actions they produced.
+fn press(view: &mut ViewState, keys: &str) -> Vec<Action> {
+    keys.chars()
+        .filter_map(|c| handle_key(key(KeyCode::Char(c)), view))
+        .collect()
+}
+
+fn draw(view: &mut ViewState, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| render(frame, view)).unwrap();
+    terminal
+}
+
+fn lines(terminal: &Terminal<TestBackend>) -> Vec<String> {
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect()
+        })
+        .collect()
+}
+
+fn screen(terminal: &Terminal<TestBackend>) -> String {
+    lines(terminal).join("\n")
+}
+
+/// The foreground color of the first cell of `text` on the line containing
+/// `row_marker`.
+fn color_of(terminal: &Terminal<TestBackend>, row_marker: &str, text: &str) -> Color {
+    let lines = lines(terminal);
+    let y = lines
+        .iter()
+        .position(|l| l.contains(row_marker))
+        .expect("row on screen");
+    let x = lines[y].find(text).expect("text in row");
+    // Columns are characters, and the border is multi-byte.
+    let x = lines[y][..x].chars().count();
+    terminal.backend().buffer()[(x as u16, y as u16)].fg
+}
+
+fn selected_peer(view: &ViewState) -> SocketAddr {
+    view.selected.expect("a selection")
+}
+
+#[test]
+fn wide_layout_shows_header_table_events_and_footer() {
+    let mut view = ViewState::new(three());
+    let terminal = draw(&mut view, 140, 20);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn minimum_size_layout_fits_in_60x15() {
+    let mut view = ViewState::new(three());
+    let terminal = draw(&mut view, 60, 15);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn statuses_are_colored_alive_green_leave_yellow() {
+    let mut view = ViewState::new(three());
+    let terminal = draw(&mut view, 140, 20);
+    assert_eq!(color_of(&terminal, "127.0.0.1:5001", "alive"), Color::Green);
+    assert_eq!(
+        color_of(&terminal, "127.0.0.1:5002", "leave"),
+        Color::Yellow
+    );
+    assert_eq!(
+        color_of(&terminal, "127.0.0.1:5002", "close in"),
+        Color::Red
+    );
+    assert_eq!(
+        color_of(&terminal, "alive -> leave", "127.0.0.1:5002"),
+        Color::Yellow
+    );
+    // The selected row (the first) is drawn reversed.
+    let lines = lines(&terminal);
+    let y = lines
+        .iter()
+        .position(|l| l.contains("127.0.0.1:5001"))
+        .unwrap();
+    let style = terminal.backend().buffer()[(5, y as u16)].modifier;
+    assert!(style.contains(ratatui::style::Modifier::REVERSED));
+    let other = terminal.backend().buffer()[(5, y as u16 + 1)].modifier;
+    assert!(!other.contains(ratatui::style::Modifier::REVERSED));
+}
+
+#[test]
+fn too_small_terminal_gets_a_message_not_a_panic() {
+    for (w, h) in [(59, 15), (60, 14), (40, 3), (20, 3), (1, 1), (0, 0)] {
+        let mut view = ViewState::new(three());
+        let terminal = draw(&mut view, w, h);
+        if w >= 40 {
+            let text = screen(&terminal);
+            assert!(text.contains("terminal too small"), "{w}x{h}:\n{text}");
+            assert!(
+                text.contains(&format!("{w}x{h}, need at least 60x15")),
+                "{w}x{h}:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn navigation_moves_the_selection_and_stops_at_the_ends() {
+    let mut view = ViewState::new(three());
+    assert_eq!(selected_peer(&view), peer(5001));
+    press(&mut view, "jj");
+    assert_eq!(selected_peer(&view), peer(5003));
+    press(&mut view, "j");
+    assert_eq!(selected_peer(&view), peer(5003), "stops at the last row");
+    press(&mut view, "k");
+    assert_eq!(selected_peer(&view), peer(5002));
+    handle_key(key(KeyCode::Home), &mut view);
+    assert_eq!(selected_peer(&view), peer(5001));
+    press(&mut view, "G");
+    assert_eq!(selected_peer(&view), peer(5003));
+    press(&mut view, "g");
+    assert_eq!(selected_peer(&view), peer(5001));
+    handle_key(key(KeyCode::Down), &mut view);
+    assert_eq!(selected_peer(&view), peer(5002));
+}
+
+#[test]
+fn page_keys_move_by_the_visible_height() {
+    let clients = (0..500)
+        .map(|i| client(6000 + i, Status::Alive, 0, 1))
+        .collect();
+    let mut view = ViewState::new(snapshot(clients));
+    draw(&mut view, 100, 30); // learns how many rows fit
+    let page = view.live.page;
+    assert!(page > 5);
+    handle_key(key(KeyCode::PageDown), &mut view);
+    assert_eq!(view.live.pos, page);
+    let terminal = draw(&mut view, 100, 30);
+    assert!(screen(&terminal).contains(&format!("127.0.0.1:{}", 6000 + page)));
+    handle_key(key(KeyCode::End), &mut view);
+    let terminal = draw(&mut view, 100, 30);
+    let text = screen(&terminal);
+    assert!(text.contains("127.0.0.1:6499"), "{text}");
+    assert!(
+        text.contains(&format!("clients {}-500 of 500", 501 - page)),
+        "{text}"
+    );
+    handle_key(key(KeyCode::PageUp), &mut view);
+    assert_eq!(view.live.pos, 499 - page);
+}
+
+#[test]
+fn selection_stays_on_the_same_client_when_rows_move() {
+    let mut view = ViewState::new(three());
+    press(&mut view, "j");
+    assert_eq!(selected_peer(&view), peer(5002));
+    // 5001 leaves and a new client arrives: 5002 moves up a row.
+    view.show(snapshot(vec![
+        client(5002, Status::Leave, 3, 11),
+        client(5003, Status::Alive, 1, 21),
+        client(5004, Status::Alive, 0, 1),
+    ]));
+    assert_eq!(selected_peer(&view), peer(5002));
+    assert_eq!(view.live.pos, 0);
+    // When the selected client goes, the selection stays at its row.
+    view.show(snapshot(vec![
+        client(5003, Status::Alive, 1, 22),
+        client(5004, Status::Alive, 0, 2),
+    ]));
+    assert_eq!(selected_peer(&view), peer(5003));
+}
+
+#[test]
+fn kick_asks_for_confirmation_and_enter_confirms() {
+    let mut view = ViewState::new(three());
+    let actions = press(&mut view, "jd");
+    assert!(actions.is_empty(), "nothing is kicked before confirmation");
+    assert_eq!(
+        view.dialog,
+        Some(KickDialog::One {
+            peer: peer(5002),
+            pid: Some(6002)
+        })
+    );
+    let text = screen(&draw(&mut view, 100, 30));
+    assert!(text.contains("Kick 127.0.0.1:5002 (pid 6002)?"), "{text}");
+    assert!(text.contains("y/Enter"), "{text}");
+    assert_eq!(
+        handle_key(key(KeyCode::Enter), &mut view),
+        Some(Action::Kick(vec![peer(5002)]))
+    );
+    assert_eq!(view.dialog, None);
+}
+
+#[test]
+fn kick_is_cancelled_by_n_or_esc_and_other_keys_keep_asking() {
+    let mut view = ViewState::new(three());
+    press(&mut view, "d");
+    assert_eq!(press(&mut view, "jx"), []);
+    assert!(
+        view.dialog.is_some(),
+        "unrelated keys leave the question open"
+    );
+    assert_eq!(
+        selected_peer(&view),
+        peer(5001),
+        "and do not move the selection"
+    );
+    assert_eq!(press(&mut view, "n"), []);
+    assert_eq!(view.dialog, None);
+    press(&mut view, "d");
+    assert_eq!(handle_key(key(KeyCode::Esc), &mut view), None);
+    assert_eq!(view.dialog, None);
+    assert!(!screen(&draw(&mut view, 100, 30)).contains("Confirm kick"));
+    handle_key(key(KeyCode::Delete), &mut view);
+    assert!(view.dialog.is_some(), "Delete asks too");
+    assert_eq!(press(&mut view, "y"), [Action::Kick(vec![peer(5001)])]);
+}
+
+#[test]
+fn marks_survive_sorting_and_one_confirmation_kicks_them_all() {
+    let mut view = ViewState::new(three());
+    press(&mut view, " "); // marks 5001, moves to 5002
+    press(&mut view, "j "); // marks 5003
+    assert_eq!(view.marks.len(), 2);
+    press(&mut view, "sss"); // sort by status
+    press(&mut view, "S");
+    assert_eq!(view.marks.len(), 2);
+    let text = screen(&draw(&mut view, 140, 20));
+    assert!(text.contains("(2 marked)"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains("│* 127.0.0.1")).count(),
+        2,
+        "{text}"
+    );
+    press(&mut view, "d");
+    assert_eq!(
+        view.dialog,
+        Some(KickDialog::Marked(vec![peer(5001), peer(5003)]))
+    );
+    assert!(screen(&draw(&mut view, 100, 30)).contains("Kick 2 marked clients?"));
+    assert_eq!(
+        press(&mut view, "y"),
+        [Action::Kick(vec![peer(5001), peer(5003)])]
+    );
+    assert!(view.marks.is_empty());
+}
+
+#[test]
+fn capital_k_kicks_every_leave_client_after_confirmation() {
+    let mut view = ViewState::new(three());
+    press(&mut view, "K");
+    assert_eq!(view.dialog, Some(KickDialog::AllLeave { count: 1 }));
+    assert!(screen(&draw(&mut view, 100, 30)).contains("Kick the 1 client in leave?"));
+    assert_eq!(press(&mut view, "y"), [Action::KickLeave]);
+
+    let mut calm = ViewState::new(snapshot(vec![client(1, Status::Alive, 0, 1)]));
+    assert_eq!(press(&mut calm, "K"), []);
+    assert_eq!(calm.dialog, None);
+    assert!(screen(&draw(&mut calm, 100, 30)).contains("no clients in leave"));
+}
+
+#[test]
+fn s_cycles_the_sort_column_and_capital_s_reverses() {
+    let mut view = ViewState::new(three());
+    let order =
+        |view: &ViewState| -> Vec<u16> { (0..3).map(|r| view.client(r).peer.port()).collect() };
+    press(&mut view, "s");
+    assert_eq!(order(&view), [5001, 5002, 5003]); // ip:port
+    press(&mut view, "S");
+    assert_eq!(order(&view), [5003, 5002, 5001]);
+    press(&mut view, "S");
+    press(&mut view, "ss");
+    assert_eq!(order(&view), [5001, 5003, 5002]); // status: alive before leave
+    press(&mut view, "sss");
+    assert_eq!(order(&view), [5002, 5003, 5001]); // beats: 10, 20, 30
+    let text = screen(&draw(&mut view, 140, 20));
+    assert!(text.contains("sort beats ▲"), "{text}");
+    press(&mut view, "sss");
+    assert_eq!(order(&view), [5001, 5002, 5003], "back to connection order");
+}
+
+#[test]
+fn filter_narrows_live_enter_keeps_it_and_esc_clears_it() {
+    let mut view = ViewState::new(three());
+    press(&mut view, "/600");
+    assert!(view.editing_filter);
+    assert_eq!(view.rows().len(), 3, "pids 6001-6003 all match 600");
+    press(&mut view, "3");
+    assert_eq!(view.rows().len(), 1);
+    assert_eq!(selected_peer(&view), peer(5003));
+    let text = screen(&draw(&mut view, 100, 30));
+    assert!(text.contains("filter: 6003"), "{text}");
+    handle_key(key(KeyCode::Enter), &mut view);
+    assert!(!view.editing_filter);
+    assert_eq!(view.filter, "6003");
+    // Keys act on the filtered rows.
+    assert_eq!(press(&mut view, "dy"), [Action::Kick(vec![peer(5003)])]);
+
+    press(&mut view, "/");
+    for _ in 0..4 {
+        handle_key(key(KeyCode::Backspace), &mut view);
+    }
+    assert_eq!(view.rows().len(), 3);
+    press(&mut view, "LEAVE");
+    assert_eq!(view.rows().len(), 1, "status matches, case-insensitively");
+    assert_eq!(selected_peer(&view), peer(5002));
+    handle_key(key(KeyCode::Esc), &mut view);
+    assert!(!view.editing_filter);
+    assert_eq!((view.filter.as_str(), view.rows().len()), ("", 3));
+    press(&mut view, "/:5001");
+    assert_eq!(view.rows().len(), 1, "port matches");
+}
+
+#[test]
+fn f_shows_only_clients_that_are_not_alive() {
+    let mut view = ViewState::new(three());
+    press(&mut view, "f");
+    assert_eq!(view.rows().len(), 1);
+    assert_eq!(view.client(0).peer, peer(5002));
+    let text = screen(&draw(&mut view, 140, 20));
+    assert!(
+        text.contains("only not alive") && !text.contains("│  127.0.0.1:5001"),
+        "{text}"
+    );
+    press(&mut view, "f");
+    assert_eq!(view.rows().len(), 3);
+}
+
+#[test]
+fn pause_freezes_the_view_and_shows_a_badge() {
+    let mut view = ViewState::new(three());
+    press(&mut view, "p");
+    view.show(snapshot(vec![client(7000, Status::Alive, 0, 1)]));
+    let text = screen(&draw(&mut view, 140, 20));
+    assert!(text.contains("PAUSED"), "{text}");
+    assert!(
+        text.contains("127.0.0.1:5001") && !text.contains("127.0.0.1:7000"),
+        "{text}"
+    );
+    press(&mut view, "p");
+    view.show(snapshot(vec![client(7000, Status::Alive, 0, 1)]));
+    let text = screen(&draw(&mut view, 140, 20));
+    assert!(
+        !text.contains("PAUSED") && text.contains("127.0.0.1:7000"),
+        "{text}"
+    );
+}
+
+#[test]
+fn help_overlay_lists_every_key_and_any_key_closes_it() {
+    let mut view = ViewState::new(three());
+    press(&mut view, "?");
+    let text = screen(&draw(&mut view, 100, 30));
+    for keys in [
+        "j/k",
+        "PgUp/PgDn",
+        "g/G",
+        "Space",
+        "Delete",
+        "K",
+        "s / S",
+        "/",
+        "f",
+        "p",
+        "Tab",
+        "mouse",
+        "q / Ctrl-C",
+    ] {
+        assert!(text.contains(keys), "help lacks {keys}:\n{text}");
+    }
+    assert_eq!(
+        press(&mut view, "q"),
+        [],
+        "the key that closes help does nothing else"
+    );
+    assert!(!view.help);
+}
+
+#[test]
+fn q_and_ctrl_c_quit_even_from_a_dialog() {
+    let mut view = ViewState::new(three());
+    assert_eq!(press(&mut view, "q"), [Action::Quit]);
+    press(&mut view, "d");
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(handle_key(ctrl_c, &mut view), Some(Action::Quit));
+}
+
+#[test]
+fn tab_shows_history_of_closed_clients_newest_first() {
+    let mut s = (*three()).clone();
+    let closed = |port: u16, reason: &str, after: u64| hbmon::snapshot::ClosedClient {
+        peer: peer(port),
+        pid: Some(42),
+        ip: None,
+        status: Status::Close,
+        reason: reason.to_owned(),
+        heartbeats: 3,
+        connected_at: s.started,
+        closed_at: s.started + Duration::from_secs(after),
+    };
+    let history = vec![
+        closed(4001, "kicked by operator", 10),
+        closed(4002, "bad frame: empty frame (length 0)", 20),
+    ];
+    s.history = Arc::new(history.into_iter().collect());
+    let mut view = ViewState::new(Arc::new(s));
+    handle_key(key(KeyCode::Tab), &mut view);
+    let text = screen(&draw(&mut view, 120, 20));
+    let first = text.find("127.0.0.1:4002").expect("newest shown");
+    let second = text.find("127.0.0.1:4001").expect("oldest shown");
+    assert!(first < second, "newest first:\n{text}");
+    assert!(
+        text.contains("kicked by operator") && text.contains("bad frame: empty frame"),
+        "{text}"
+    );
+    assert!(text.contains("45s ago"), "{text}");
+    assert_eq!(press(&mut view, "d"), [], "no kicking from history");
+    assert_eq!(view.dialog, None);
+    handle_key(key(KeyCode::Tab), &mut view);
+    assert!(screen(&draw(&mut view, 120, 20)).contains("clients 1-3 of 3"));
+}
+
+#[test]
+fn mouse_click_selects_a_row_and_the_wheel_scrolls() {
+    let clients = (0..100)
+        .map(|i| client(6000 + i, Status::Alive, 0, 1))
+        .collect();
+    let mut view = ViewState::new(snapshot(clients));
+    let terminal = draw(&mut view, 100, 30);
+    let y = lines(&terminal)
+        .iter()
+        .position(|l| l.contains("127.0.0.1:6004"))
+        .unwrap() as u16;
+    let click = |kind, row| MouseEvent {
+        kind,
+        column: 10,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    handle_mouse(click(MouseEventKind::Down(MouseButton::Left), y), &mut view);
+    assert_eq!(selected_peer(&view), peer(6004));
+    handle_mouse(click(MouseEventKind::ScrollDown, 0), &mut view);
+    assert_eq!(selected_peer(&view), peer(6007));
+    handle_mouse(click(MouseEventKind::ScrollUp, 0), &mut view);
+    handle_mouse(click(MouseEventKind::ScrollUp, 0), &mut view);
+    assert_eq!(selected_peer(&view), peer(6001));
+    // A click on the header row selects nothing.
+    handle_mouse(
+        click(MouseEventKind::Down(MouseButton::Left), y - 5),
+        &mut view,
+    );
+    assert_eq!(selected_peer(&view), peer(6001));
+}
+
+#[test]
+fn next_column_says_what_happens_if_nothing_changes() {
+    let mut steady = client(5001, Status::Alive, 0, 30);
+    steady.liveness = Liveness {
+        streak: 4,
+        miss: 0,
+        ..steady.liveness
+    };
+    let silent = client(5002, Status::Alive, 2, 5); // miss 1, strikes 2
+    let mut view = ViewState::new(snapshot(vec![steady, silent]));
+    let text = screen(&draw(&mut view, 140, 20));
+    let row = |port: &str| text.lines().find(|l| l.contains(port)).unwrap().to_owned();
+    assert!(row("5001").contains("steady"), "{text}");
+    assert!(row("5002").contains("leave in 4s"), "{text}");
+}
+
+#[test]
+fn hundred_thousand_clients_render_only_the_visible_window() {
+    let clients = (0..100_000u32)
+        .map(|i| client((i % 60_000) as u16, Status::Alive, 0, u64::from(i)))
+        .collect();
+    let mut view = ViewState::new(snapshot(clients));
+    let text = screen(&draw(&mut view, 200, 50));
+    assert!(text.contains("clients 1-"), "{text}");
+    assert!(text.contains("of 100000"), "{text}");
+    handle_key(key(KeyCode::End), &mut view);
+    let text = screen(&draw(&mut view, 200, 50));
+    assert!(text.contains("-100000 of 100000"), "{text}");
+}

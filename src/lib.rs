@@ -10,12 +10,15 @@
 
 pub mod client;
 mod connection;
+pub mod demo;
 pub mod event;
 pub mod headless;
+pub mod limits;
 pub mod liveness;
 pub mod protocol;
 pub mod registry;
 pub mod server;
 pub mod signals;
+pub mod simulate;
 pub mod snapshot;
 pub mod tui;

@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -13,7 +14,9 @@ use tokio::net::TcpListener;
 use hbmon::headless::{self, Format};
 use hbmon::liveness::Rules;
 use hbmon::server::{Config, Server};
-use hbmon::{client, signals, tui};
+use hbmon::simulate::{self, Mix, Plan, Tally};
+use hbmon::{client, limits, signals, tui};
+use tokio_util::sync::CancellationToken;
 
 /// A heartbeat monitor: clients hold a TCP connection and send heartbeats;
 /// the server decides whether each is alive, leave (inactive) or close.
@@ -28,8 +31,26 @@ struct Cli {
 enum Command {
     /// Run the server (with the dashboard, or headless with --no-tui).
     Serve(ServeArgs),
+    /// Run the server with a simulated fleet that shows every behaviour within a minute.
+    Demo(DemoArgs),
     /// Connect to a server and send heartbeats.
     Client(ClientArgs),
+    /// Connect a fleet of simulated clients to a server.
+    Simulate(SimulateArgs),
+}
+
+/// How the server is shown: the dashboard, or the headless event stream.
+#[derive(Args)]
+struct FrontArgs {
+    /// Run headless: print events on stdout and read commands from stdin.
+    #[arg(long)]
+    no_tui: bool,
+    /// Headless output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// How often headless mode prints a stats line.
+    #[arg(long, default_value = "5s", value_parser = positive_duration)]
+    stats_every: Duration,
 }
 
 #[derive(Args)]
@@ -37,12 +58,8 @@ struct ServeArgs {
     /// Address to listen on (use 0.0.0.0:PORT to accept remote clients; port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:14000")]
     listen: SocketAddr,
-    /// Run headless: print events on stdout and read commands from stdin.
-    #[arg(long)]
-    no_tui: bool,
-    /// Headless output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[command(flatten)]
+    front: FrontArgs,
     /// How often the liveness engine runs.
     #[arg(long, default_value = "1s", value_parser = positive_duration)]
     tick: Duration,
@@ -64,12 +81,52 @@ struct ServeArgs {
     /// Largest frame body accepted, in bytes.
     #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
     max_frame: u32,
-    /// How often headless mode prints a stats line.
-    #[arg(long, default_value = "5s", value_parser = positive_duration)]
-    stats_every: Duration,
     /// Closed clients kept in history.
     #[arg(long, default_value_t = 1000)]
     history: usize,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Address to listen on (port 0 picks a free port; the dashboard shows it).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    front: FrontArgs,
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:14000")]
+    server: SocketAddr,
+    /// Number of clients.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// Time between two clients joining (0: all at once, as fast as the server accepts).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    every: Duration,
+    /// Time between heartbeats of each client.
+    #[arg(long, default_value = "1s", value_parser = positive_duration)]
+    interval: Duration,
+    /// Behaviours and their weights: steady, flaky, silent, dying, bad.
+    #[arg(long, default_value = "steady=70,flaky=20,silent=5,dying=5")]
+    mix: Mix,
+    /// Stop after this long (default: run until Ctrl-C or every client has ended).
+    #[arg(long, value_parser = positive_duration)]
+    duration: Option<Duration>,
+    /// Client i reports pid BASE + i.
+    #[arg(long, default_value_t = 100_000)]
+    pid_base: u32,
+    /// How long a flaky client stays silent, then sends, in turn (long enough to reach leave).
+    #[arg(long, default_value = "20s", value_parser = positive_duration)]
+    flaky_gap: Duration,
+    /// How long a dying client sends before it drops its connection.
+    #[arg(long, default_value = "30s", value_parser = positive_duration)]
+    dying_after: Duration,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(Args)]
@@ -110,6 +167,7 @@ async fn main() -> Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Demo(args) => demo(args).await,
         Command::Client(args) => {
             client::run(client::Options {
                 server: args.server,
@@ -120,6 +178,7 @@ async fn main() -> Result<()> {
             })
             .await
         }
+        Command::Simulate(args) => simulate(args).await,
     }
 }
 
@@ -136,14 +195,31 @@ async fn serve(args: ServeArgs) -> Result<()> {
         max_frame: args.max_frame as usize,
         history: args.history,
     };
-    let listener = TcpListener::bind(args.listen)
+    let server = start(args.listen, config).await?;
+    attach(server, &args.front).await
+}
+
+async fn demo(args: DemoArgs) -> Result<()> {
+    let config = hbmon::demo::config();
+    let server = start(args.listen, config.clone()).await?;
+    hbmon::demo::spawn_fleets(server.local_addr(), &config, server.stop_token());
+    attach(server, &args.front).await
+}
+
+async fn start(listen: SocketAddr, config: Config) -> Result<Server> {
+    limits::raise_open_files();
+    let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let server = Server::start(listener, config).context("starting the server")?;
     signals::cancel_on_terminate(server.stop_token())?;
+    Ok(server)
+}
 
-    let dashboard = !args.no_tui && std::io::stdout().is_terminal();
-    if !args.no_tui && !dashboard {
+/// Runs the front end the arguments ask for until the server stops.
+async fn attach(server: Server, front: &FrontArgs) -> Result<()> {
+    let dashboard = !front.no_tui && std::io::stdout().is_terminal();
+    if !front.no_tui && !dashboard {
         eprintln!("hbmon: stdout is not a terminal; running headless (as with --no-tui)");
     }
     if dashboard {
@@ -159,10 +235,61 @@ async fn serve(args: ServeArgs) -> Result<()> {
         return result.context("the dashboard crashed")?;
     }
     let options = headless::Options {
-        format: args.format,
-        stats_every: args.stats_every,
+        format: front.format,
+        stats_every: front.stats_every,
     };
     headless::run(&server, options).await?;
     server.stopped().await;
+    Ok(())
+}
+
+async fn simulate(args: SimulateArgs) -> Result<()> {
+    let open_files = limits::raise_open_files();
+    if args.clients as u64 >= open_files {
+        eprintln!(
+            "hbmon: warning: {} clients need as many open files, but this process may open only {open_files}; the rest will fail to connect",
+            args.clients
+        );
+    }
+    let plan = Plan {
+        server: args.server,
+        clients: args.clients,
+        every: args.every,
+        interval: args.interval,
+        mix: args.mix,
+        pid_base: args.pid_base,
+        flaky_gap: args.flaky_gap,
+        dying_after: args.dying_after,
+    };
+    let stop = CancellationToken::new();
+    signals::cancel_on_terminate(stop.clone())?;
+    if let Some(duration) = args.duration {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            stop.cancel();
+        });
+    }
+    let tally = Arc::new(Tally::default());
+    let fleet = tokio::spawn(simulate::run(plan, Arc::clone(&tally), stop.clone()));
+    if std::io::stderr().is_terminal() {
+        let tally = Arc::clone(&tally);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                every.tick().await;
+                eprint!("\r\x1b[2K{}", tally.counts());
+            }
+        });
+    }
+    fleet.await.context("the fleet crashed")?;
+    let counts = tally.counts();
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&counts)?),
+        Format::Text => println!("{counts}"),
+    }
     Ok(())
 }

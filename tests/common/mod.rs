@@ -34,16 +34,23 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(args: &[&str]) -> Serve {
-        let mut child = hbmon()
-            .args([
-                "serve",
-                "--no-tui",
-                "--format",
-                "json",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .args(args)
+        Serve::launch(
+            hbmon()
+                .args([
+                    "serve",
+                    "--no-tui",
+                    "--format",
+                    "json",
+                    "--listen",
+                    "127.0.0.1:0",
+                ])
+                .args(args),
+        )
+    }
+
+    /// Starts a command that prints the headless JSON stream.
+    pub fn launch(command: &mut Command) -> Serve {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,0 +1,383 @@
+//! A fleet of simulated clients: real TCP connections speaking the protocol,
+//! each with a behaviour, for load, demos and benchmarks.
+//!
+//! It knows nothing of the server's internals; it works against any server
+//! that speaks the protocol. It owns only its counters ([`Tally`]), which
+//! front ends (the progress line, the demo, the benchmark) read.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status, encode_frame};
+
+/// Connections being set up at once when clients join all together: more
+/// would overflow the server's accept backlog and cost SYN retries.
+const CONNECTS_IN_FLIGHT: usize = 256;
+
+/// What a simulated client does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Behaviour {
+    /// Heartbeats every interval.
+    Steady,
+    /// Alternates sending for `flaky_gap` and staying silent for as long:
+    /// long enough to reach `leave`, then it recovers.
+    Flaky,
+    /// Sends one heartbeat, then nothing.
+    Silent,
+    /// Heartbeats for `dying_after`, then drops the connection abruptly.
+    Dying,
+    /// Sends a few heartbeats, then a frame that is not JSON.
+    Bad,
+}
+
+impl Behaviour {
+    const NAMES: [(&'static str, Behaviour); 5] = [
+        ("steady", Behaviour::Steady),
+        ("flaky", Behaviour::Flaky),
+        ("silent", Behaviour::Silent),
+        ("dying", Behaviour::Dying),
+        ("bad", Behaviour::Bad),
+    ];
+}
+
+impl fmt::Display for Behaviour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = Self::NAMES
+            .iter()
+            .find(|(_, b)| b == self)
+            .map_or("?", |(n, _)| n);
+        f.write_str(name)
+    }
+}
+
+/// Behaviours and their weights: `steady=70,flaky=20,silent=5,dying=5`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mix(Vec<(Behaviour, u32)>);
+
+impl FromStr for Mix {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, weight) = part
+                .split_once('=')
+                .ok_or_else(|| format!("'{part}' should be NAME=WEIGHT, like steady=70"))?;
+            let behaviour = Behaviour::NAMES
+                .iter()
+                .find(|(n, _)| *n == name.trim())
+                .map(|(_, b)| *b)
+                .ok_or_else(|| {
+                    format!("unknown behaviour '{name}' (known: steady, flaky, silent, dying, bad)")
+                })?;
+            let weight: u32 = weight.trim().parse().map_err(|_| {
+                format!("weight of '{name}' must be a whole number, not '{weight}'")
+            })?;
+            parts.push((behaviour, weight));
+        }
+        if parts.iter().map(|(_, w)| u64::from(*w)).sum::<u64>() == 0 {
+            return Err("the mix needs at least one behaviour with a weight above 0".to_owned());
+        }
+        Ok(Mix(parts))
+    }
+}
+
+impl Mix {
+    /// A mix from behaviours and weights (at least one weight above 0).
+    pub fn new(parts: &[(Behaviour, u32)]) -> Mix {
+        Mix(parts.to_vec())
+    }
+
+    /// The behaviour of each of `n` clients, interleaved in proportion to the
+    /// weights (smooth weighted round-robin), so even the first few clients
+    /// show the whole mix.
+    pub fn assign(&self, n: usize) -> Vec<Behaviour> {
+        let total: i64 = self.0.iter().map(|(_, w)| i64::from(*w)).sum();
+        let mut current = vec![0i64; self.0.len()];
+        (0..n)
+            .map(|_| {
+                for (c, (_, w)) in current.iter_mut().zip(&self.0) {
+                    *c += i64::from(*w);
+                }
+                let (best, _) = current
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|&(i, c)| (*c, std::cmp::Reverse(i)))
+                    .unwrap_or((0, &0));
+                current[best] -= total;
+                self.0[best].0
+            })
+            .collect()
+    }
+}
+
+/// What the fleet does.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub server: SocketAddr,
+    pub clients: usize,
+    /// Time between two clients joining; zero joins them all at once.
+    pub every: Duration,
+    pub interval: Duration,
+    pub mix: Mix,
+    /// Client `i` reports pid `pid_base + i`.
+    pub pid_base: u32,
+    pub flaky_gap: Duration,
+    pub dying_after: Duration,
+}
+
+/// The fleet's counters, updated by its clients as they go.
+#[derive(Debug, Default)]
+pub struct Tally {
+    joined: AtomicU64,
+    connected: AtomicU64,
+    closed_by_server: AtomicU64,
+    errors: AtomicU64,
+    heartbeats: AtomicU64,
+}
+
+/// A reading of the [`Tally`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Clients started.
+    pub joined: u64,
+    /// Connected right now.
+    pub connected: u64,
+    /// Closed by the server (with or without a close frame).
+    pub closed_by_server: u64,
+    /// Could not connect, or the connection failed.
+    pub errors: u64,
+    /// Heartbeats sent.
+    pub heartbeats: u64,
+}
+
+impl Tally {
+    pub fn counts(&self) -> Counts {
+        Counts {
+            joined: self.joined.load(Ordering::Relaxed),
+            connected: self.connected.load(Ordering::Relaxed),
+            closed_by_server: self.closed_by_server.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            heartbeats: self.heartbeats.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "joined {}  connected {}  closed by server {}  errors {}  heartbeats {}",
+            self.joined, self.connected, self.closed_by_server, self.errors, self.heartbeats
+        )
+    }
+}
+
+/// Runs the fleet until every client has ended or `stop` is cancelled.
+pub async fn run(plan: Plan, tally: Arc<Tally>, stop: CancellationToken) {
+    let behaviours = plan.mix.assign(plan.clients);
+    let plan = Arc::new(plan);
+    let connecting = Arc::new(Semaphore::new(CONNECTS_IN_FLIGHT));
+    let mut clients = JoinSet::new();
+    for (index, behaviour) in behaviours.into_iter().enumerate() {
+        if stop.is_cancelled() {
+            break;
+        }
+        let Ok(slot) = Arc::clone(&connecting).acquire_owned().await else {
+            break;
+        };
+        tally.joined.fetch_add(1, Ordering::Relaxed);
+        let client = Client {
+            index,
+            behaviour,
+            plan: Arc::clone(&plan),
+            tally: Arc::clone(&tally),
+        };
+        clients.spawn(client.run(slot, stop.clone()));
+        if !plan.every.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(plan.every) => {}
+                _ = stop.cancelled() => break,
+            }
+        }
+    }
+    while clients.join_next().await.is_some() {}
+}
+
+struct Client {
+    index: usize,
+    behaviour: Behaviour,
+    plan: Arc<Plan>,
+    tally: Arc<Tally>,
+}
+
+/// How a simulated client's connection ended.
+enum End {
+    Stopped,
+    ClosedByServer,
+    Failed,
+    /// It hung up on purpose (a dying client).
+    HungUp,
+}
+
+impl Client {
+    async fn run(self, connecting: tokio::sync::OwnedSemaphorePermit, stop: CancellationToken) {
+        let stream = tokio::select! {
+            stream = TcpStream::connect(self.plan.server) => stream,
+            _ = stop.cancelled() => return,
+        };
+        drop(connecting);
+        let Ok(stream) = stream else {
+            self.tally.errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        self.tally.connected.fetch_add(1, Ordering::Relaxed);
+        let end = self.converse(stream, stop).await;
+        self.tally.connected.fetch_sub(1, Ordering::Relaxed);
+        match end {
+            End::ClosedByServer => self.tally.closed_by_server.fetch_add(1, Ordering::Relaxed),
+            End::Failed => self.tally.errors.fetch_add(1, Ordering::Relaxed),
+            End::Stopped | End::HungUp => 0,
+        };
+    }
+
+    async fn converse(&self, stream: TcpStream, stop: CancellationToken) -> End {
+        let _ = stream.set_nodelay(true);
+        let Ok(local) = stream.local_addr() else {
+            return End::Failed;
+        };
+        let pid = self.plan.pid_base.wrapping_add(self.index as u32);
+        // Encoded once: a heartbeat costs this client one write.
+        let heartbeat = encode_frame(&Heartbeat {
+            ip: local.ip().to_string(),
+            status: Status::Alive,
+            pid,
+        });
+        let (reader, mut writer) = stream.into_split();
+        let mut notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
+        // Spread clients that joined together over the interval.
+        let phase = self
+            .plan
+            .interval
+            .mul_f64((self.index % 100) as f64 / 100.0);
+        let started = Instant::now();
+        let mut ticker = tokio::time::interval_at(started + phase, self.plan.interval);
+        let mut sent = 0u64;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return End::Stopped,
+                notice = notices.next() => match notice {
+                    Some(Ok(notice)) if notice.status != Status::Close => {}
+                    Some(Ok(_)) | None => return End::ClosedByServer,
+                    Some(Err(_)) => return End::Failed,
+                },
+                _ = ticker.tick() => {
+                    let frame: &[u8] = match self.behaviour {
+                        Behaviour::Steady => &heartbeat,
+                        Behaviour::Flaky => {
+                            let phase = started.elapsed().as_nanos() / self.plan.flaky_gap.as_nanos().max(1);
+                            if phase % 2 == 1 { continue } else { &heartbeat }
+                        }
+                        Behaviour::Silent if sent > 0 => continue,
+                        Behaviour::Silent => &heartbeat,
+                        Behaviour::Dying if started.elapsed() >= self.plan.dying_after => {
+                            // Abrupt: a reset, not a goodbye.
+                            if let Ok(stream) = notices.into_inner().reunite(writer) {
+                                let _ = stream.set_zero_linger();
+                            }
+                            return End::HungUp;
+                        }
+                        Behaviour::Dying => &heartbeat,
+                        Behaviour::Bad if sent == 3 => b"\0\0\0\x09{not json",
+                        Behaviour::Bad if sent > 3 => continue,
+                        Behaviour::Bad => &heartbeat,
+                    };
+                    if writer.write_all(frame).await.is_err() {
+                        return End::Failed;
+                    }
+                    sent += 1;
+                    self.tally.heartbeats.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mix_parses_and_rejects_with_reasons() {
+        let mix: Mix = "steady=70, flaky=20,silent=5,dying=5".parse().unwrap();
+        assert_eq!(mix.0.len(), 4);
+        let err = |text: &str| text.parse::<Mix>().unwrap_err();
+        assert_eq!(
+            err("steady"),
+            "'steady' should be NAME=WEIGHT, like steady=70"
+        );
+        assert_eq!(
+            err("sleepy=3"),
+            "unknown behaviour 'sleepy' (known: steady, flaky, silent, dying, bad)"
+        );
+        assert_eq!(
+            err("steady=x"),
+            "weight of 'steady' must be a whole number, not 'x'"
+        );
+        assert_eq!(
+            err("steady=0"),
+            "the mix needs at least one behaviour with a weight above 0"
+        );
+    }
+
+    #[test]
+    fn assignment_follows_the_weights_and_interleaves() {
+        let mix: Mix = "steady=70,flaky=20,silent=5,dying=5".parse().unwrap();
+        let all = mix.assign(1000);
+        let count = |b| all.iter().filter(|&&x| x == b).count();
+        assert_eq!(
+            [
+                count(Behaviour::Steady),
+                count(Behaviour::Flaky),
+                count(Behaviour::Silent),
+                count(Behaviour::Dying)
+            ],
+            [700, 200, 50, 50]
+        );
+        let first_20 = &all[..20];
+        for b in [
+            Behaviour::Steady,
+            Behaviour::Flaky,
+            Behaviour::Silent,
+            Behaviour::Dying,
+        ] {
+            assert!(
+                first_20.contains(&b),
+                "{b} among the first 20: {first_20:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_frame_is_a_length_prefixed_non_json_body() {
+        let bad: &[u8] = b"\0\0\0\x09{not json";
+        assert_eq!(
+            i32::from_be_bytes(bad[..4].try_into().unwrap()) as usize,
+            bad.len() - 4
+        );
+    }
+}

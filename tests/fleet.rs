@@ -1,0 +1,164 @@
+//! `hbmon simulate` and `hbmon demo` end to end: real fleets against the
+//! real server over loopback.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{Serve, hbmon};
+use serde_json::Value;
+
+fn simulate(serve: &Serve, args: &[&str]) -> Value {
+    let output = hbmon()
+        .args([
+            "simulate",
+            "--server",
+            &serve.addr.to_string(),
+            "--format",
+            "json",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "simulate failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("a JSON summary")
+}
+
+#[test]
+fn simulated_steady_fleet_is_all_alive_with_consecutive_pids() {
+    let mut serve = Serve::start(&["--tick", "100ms"]);
+    let addr = serve.addr.to_string();
+    let fleet = hbmon()
+        .args([
+            "simulate",
+            "--server",
+            &addr,
+            "--clients",
+            "20",
+            "--every",
+            "0",
+            "--interval",
+            "50ms",
+        ])
+        .args([
+            "--mix",
+            "steady=1",
+            "--pid-base",
+            "7000",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let clients = loop {
+        let clients = serve.list();
+        if clients.len() == 20 && clients.iter().all(|c| c["heartbeats"].as_u64() >= Some(2)) {
+            break clients;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fleet never fully alive: {clients:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(clients.iter().all(|c| c["status"] == "alive"));
+    let pids: HashSet<u64> = clients.iter().map(|c| c["pid"].as_u64().unwrap()).collect();
+    assert_eq!(pids, (7000..7020).collect());
+
+    // The fleet reacts to a close frame like a real client.
+    let victim = clients[0]["peer"].as_str().unwrap().to_owned();
+    serve.command(&format!("kick {victim}"));
+    serve.wait_for("closed", |l| l["peer"] == victim.as_str());
+    serve.command("quit");
+    let output = fleet.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["joined"], 20);
+    assert_eq!(
+        summary["closed_by_server"], 20,
+        "1 kicked + 19 at shutdown: {summary}"
+    );
+    assert_eq!(summary["errors"], 0);
+}
+
+#[test]
+fn simulated_silent_and_bad_clients_are_closed_by_the_server() {
+    let serve = Serve::start(&[
+        "--tick",
+        "50ms",
+        "--threshold",
+        "1",
+        "--cursor",
+        "1",
+        "--leave-timeout",
+        "100ms",
+    ]);
+    let summary = simulate(
+        &serve,
+        &[
+            "--clients",
+            "6",
+            "--every",
+            "0",
+            "--interval",
+            "20ms",
+            "--mix",
+            "silent=1,bad=1",
+            "--duration",
+            "10s",
+        ],
+    );
+    assert_eq!(summary["joined"], 6);
+    assert_eq!(summary["closed_by_server"], 6, "{summary}");
+    assert_eq!(summary["connected"], 0);
+}
+
+#[test]
+fn simulate_rejects_a_bad_mix_with_a_reason() {
+    let output = hbmon()
+        .args(["simulate", "--mix", "steady=70,lazy=30"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("unknown behaviour 'lazy'"), "{stderr}");
+}
+
+#[test]
+fn demo_shows_every_behaviour_within_a_minute() {
+    let mut demo = Serve::launch(hbmon().args([
+        "demo",
+        "--no-tui",
+        "--format",
+        "json",
+        "--listen",
+        "127.0.0.1:0",
+    ]));
+    demo.wait_for("status", |l| l["from"] == "alive" && l["to"] == "leave");
+    demo.wait_for("bad_frame", |_| true);
+    demo.wait_for("status", |l| l["from"] == "leave" && l["to"] == "alive");
+    demo.wait_for("closed", |l| {
+        l["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("connection error"))
+    });
+    demo.wait_for("closed", |l| {
+        l["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("leave timeout"))
+    });
+    let connected = demo
+        .seen
+        .iter()
+        .filter(|l| l["event"] == "connected")
+        .count();
+    assert!(connected >= 12, "clients keep joining: {connected}");
+    demo.command("quit");
+    assert!(demo.wait_exit().success());
+}

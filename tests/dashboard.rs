@@ -171,16 +171,16 @@ fn statuses_are_colored_alive_green_leave_yellow() {
         color_of(&terminal, "alive -> leave", "127.0.0.1:5002"),
         Color::Yellow
     );
-    // The selected row (the first) is drawn reversed.
+    // The selected row (the first) is highlighted, its status still green.
     let lines = lines(&terminal);
     let y = lines
         .iter()
         .position(|l| l.contains("127.0.0.1:5001"))
-        .unwrap();
-    let style = terminal.backend().buffer()[(5, y as u16)].modifier;
-    assert!(style.contains(ratatui::style::Modifier::REVERSED));
-    let other = terminal.backend().buffer()[(5, y as u16 + 1)].modifier;
-    assert!(!other.contains(ratatui::style::Modifier::REVERSED));
+        .unwrap() as u16;
+    let buffer = terminal.backend().buffer();
+    assert_eq!(buffer[(5, y)].bg, Color::DarkGray);
+    assert_eq!(buffer[(5, y + 1)].bg, Color::Reset);
+    assert_eq!(color_of(&terminal, "127.0.0.1:5001", "alive"), Color::Green);
 }
 
 #[test]

@@ -279,11 +279,7 @@ fn clients(frame: &mut Frame, area: Rect, view: &mut ViewState) {
         .map(|row| {
             let c = view.client(row);
             let cells = columns.iter().map(|column| column.cell(c, view, s));
-            Row::new(cells).style(if row == view.live.pos {
-                Style::new().add_modifier(Modifier::REVERSED)
-            } else {
-                Style::new()
-            })
+            Row::new(cells).style(row_style(row == view.live.pos))
         })
         .collect();
     let widths = columns.iter().map(|c| match c {
@@ -299,6 +295,17 @@ fn clients(frame: &mut Frame, area: Rect, view: &mut ViewState) {
         )
         .block(Block::bordered().title(title));
     frame.render_widget(table, area);
+}
+
+/// The selected row gets a background that keeps status colors legible.
+fn row_style(selected: bool) -> Style {
+    if selected {
+        Style::new()
+            .bg(Color::DarkGray)
+            .add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+    }
 }
 
 fn list_title(what: &str, window: &std::ops::Range<usize>, total: usize, marked: usize) -> String {
@@ -336,11 +343,6 @@ fn history(frame: &mut Frame, area: Rect, view: &mut ViewState) {
         .clone()
         .map(|row| {
             let h = view.closed(row);
-            let style = if row == view.history.pos {
-                Style::new().add_modifier(Modifier::REVERSED)
-            } else {
-                Style::new()
-            };
             Row::new(vec![
                 Cell::from(h.peer.to_string()),
                 Cell::from(h.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
@@ -349,7 +351,7 @@ fn history(frame: &mut Frame, area: Rect, view: &mut ViewState) {
                 Cell::from(ago(s.taken, h.closed_at)),
                 Cell::from(clock(h.closed_at)),
             ])
-            .style(style)
+            .style(row_style(row == view.history.pos))
         })
         .collect();
     let widths = [

@@ -1,23 +1,26 @@
-//! One task per TCP connection: reads and decodes heartbeats, reports them to
-//! the registry in batches, and writes the notices the registry sends.
+//! One task per TCP connection: reads and decodes heartbeats, counts them
+//! on the client's [`Link`], and writes the notices the registry leaves there.
 //!
 //! It owns its socket and read buffer and nothing else: every decision about
 //! the client is the registry's. It decides only what the protocol forces:
 //! a bad frame or a goodbye ends the connection.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
+use futures_util::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Decoder;
 
-use crate::protocol::{FrameError, Heartbeat, Notice, ServerCodec, Status, encode_frame};
+use crate::link::Link;
+use crate::protocol::{FrameError, Notice, ServerCodec, Status, encode_frame};
 use crate::registry::{End, Report};
 
-/// First read size. Idle clients keep a buffer this small; a busy one grows
-/// its reads up to `MAX_READ` so a flood costs few system calls.
+/// First read size. A busy connection grows its reads up to `MAX_READ` so a
+/// flood costs few system calls.
 const MIN_READ: usize = 256;
 const MAX_READ: usize = 32 * 1024;
 /// How long a notice may take to reach the socket before the peer is
@@ -32,14 +35,15 @@ pub(crate) struct Connection {
     pub(crate) id: u64,
     pub(crate) stream: TcpStream,
     pub(crate) reports: mpsc::Sender<Report>,
-    pub(crate) notices: mpsc::UnboundedReceiver<Notice>,
+    pub(crate) link: Arc<Link>,
     pub(crate) max_frame: usize,
 }
 
-/// Heartbeats decoded from one read.
-struct Batch {
-    count: u32,
-    last: Option<Heartbeat>,
+/// Who the client says it is, as last reported to the registry.
+struct Identity {
+    ip: String,
+    pid: u32,
+    status: Status,
 }
 
 impl Connection {
@@ -63,58 +67,79 @@ impl Connection {
 
     async fn serve(&mut self) -> End {
         let mut codec = ServerCodec::new(self.max_frame);
+        // Allocated only while bytes wait to be decoded: an idle client,
+        // most clients most of the time, holds no buffer at all.
         let mut buf = BytesMut::new();
         let mut read_size = MIN_READ;
+        let mut identity = None;
+        // One wait for notices across the whole loop, so that a heartbeat
+        // does not register and unregister a waiter every time.
+        let link = Arc::clone(&self.link);
+        let mut notice = std::pin::pin!(link.next_notice());
         loop {
-            buf.reserve(read_size);
             tokio::select! {
-                notice = self.notices.recv() => {
-                    let Some(notice) = notice else {
-                        // The registry is gone: nothing is listening any more.
-                        return End::ByServer;
-                    };
-                    let last = notice.status == Status::Close;
-                    if let Err(error) = send(&mut self.stream, &notice).await {
+                next = notice.as_mut() => {
+                    notice.set(link.next_notice());
+                    let last = next.status == Status::Close;
+                    if let Err(error) = send(&mut self.stream, &next).await {
                         return End::Failed(error);
                     }
                     if last {
                         return End::ByServer;
                     }
                 }
-                read = self.stream.read_buf(&mut buf) => {
-                    let eof = match read {
-                        Ok(0) => true,
-                        Ok(n) => {
+                ready = self.stream.readable() => {
+                    if let Err(error) = ready {
+                        return End::Failed(error.to_string());
+                    }
+                    // `readable()` does not charge tokio's cooperative budget,
+                    // so a peer that always has bytes ready would never let
+                    // this task yield: charge it (and yield when it is spent)
+                    // once per read, and a flooding client gets its fair
+                    // share and no more.
+                    tokio::task::coop::consume_budget().await;
+                    buf.reserve(read_size);
+                    // One poll of the `AsyncRead` path: unlike `try_read_buf`,
+                    // a short read there clears readiness, which saves a
+                    // second `read` per heartbeat that would only say
+                    // WouldBlock.
+                    let eof = match self.stream.read_buf(&mut buf).now_or_never() {
+                        None => continue, // the readiness was stale
+                        Some(Ok(0)) => true,
+                        Some(Ok(n)) => {
                             if n >= read_size {
                                 read_size = (read_size * 2).min(MAX_READ);
                             }
                             false
                         }
-                        Err(error) => return End::Failed(error.to_string()),
+                        Some(Err(error)) => return End::Failed(error.to_string()),
                     };
-                    if let Some(end) = self.decode(&mut codec, &mut buf, eof).await {
+                    if let Some(end) = self.decode(&mut codec, &mut buf, eof, &mut identity).await {
                         return end;
                     }
                     if eof {
                         return End::Disconnected;
+                    }
+                    if buf.is_empty() {
+                        buf = BytesMut::new();
                     }
                 }
             }
         }
     }
 
-    /// Decodes every complete frame in `buf` and reports them as one batch.
-    /// Returns how the connection ends, if a frame ended it.
+    /// Decodes every complete frame in `buf` and counts them on the link;
+    /// tells the registry when the client's ip, pid or reported status
+    /// changes. Returns how the connection ends, if a frame ended it.
     async fn decode(
         &mut self,
         codec: &mut ServerCodec,
         buf: &mut BytesMut,
         eof: bool,
+        identity: &mut Option<Identity>,
     ) -> Option<End> {
-        let mut batch = Batch {
-            count: 0,
-            last: None,
-        };
+        let mut count = 0;
+        let mut last = None;
         let outcome = loop {
             let decoded = if eof {
                 codec.decode_eof(buf)
@@ -124,8 +149,8 @@ impl Connection {
             match decoded {
                 Ok(Some(heartbeat)) => {
                     let goodbye = heartbeat.status == Status::Close;
-                    batch.count += 1;
-                    batch.last = Some(heartbeat);
+                    count += 1;
+                    last = Some(heartbeat);
                     if goodbye {
                         break Some(End::Goodbye);
                     }
@@ -135,14 +160,28 @@ impl Connection {
                 Err(error) => break Some(End::BadFrame(error.to_string())),
             }
         };
-        if let Some(last) = batch.last {
-            let report = Report::Beats {
-                id: self.id,
-                count: batch.count,
-                last,
-            };
-            if self.reports.send(report).await.is_err() {
-                return Some(End::ByServer);
+        if let Some(heartbeat) = last {
+            self.link.record(count, SystemTime::now());
+            let known = identity.as_ref().is_some_and(|known: &Identity| {
+                known.pid == heartbeat.pid
+                    && known.status == heartbeat.status
+                    && known.ip == heartbeat.ip
+            });
+            if !known {
+                let report = Report::Hello {
+                    id: self.id,
+                    ip: heartbeat.ip.clone(),
+                    pid: heartbeat.pid,
+                    status: heartbeat.status,
+                };
+                *identity = Some(Identity {
+                    ip: heartbeat.ip,
+                    pid: heartbeat.pid,
+                    status: heartbeat.status,
+                });
+                if self.reports.send(report).await.is_err() {
+                    return Some(End::ByServer);
+                }
             }
         }
         outcome

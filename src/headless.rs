@@ -13,10 +13,11 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, Pid, rfc3339};
 use crate::protocol::Status;
-use crate::server::{Control, Server};
+use crate::server::{Control, FrontEnd};
 use crate::snapshot::{ClientView, Snapshot};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -192,24 +193,32 @@ fn stats(snapshot: &Snapshot) -> Line {
     }
 }
 
-/// Runs until the server stops (after `quit`, or when its stop token is
-/// cancelled by a signal), printing everything that happens.
-pub async fn run(server: &Server, options: Options) -> Result<()> {
+/// Runs on the calling thread, with a runtime of its own, until the server
+/// stops (after `quit`, or a signal), printing everything that happens. A
+/// slow reader of stdout slows this thread, never the server.
+pub fn run(front: FrontEnd, options: Options) -> Result<()> {
+    let runtime = FrontEnd::runtime().context("starting the headless runtime")?;
+    runtime.block_on(stream(front, options))
+}
+
+async fn stream(front: FrontEnd, options: Options) -> Result<()> {
+    let FrontEnd {
+        addr,
+        snapshots,
+        mut events,
+        control,
+        stop,
+    } = front;
     let mut out = Out {
         format: options.format,
         stdout: std::io::stdout(),
     };
-    let mut events = server.subscribe();
-    let snapshots = server.snapshots();
-    let control = server.control();
     let mut commands = stdin_lines();
     let mut stats_timer = tokio::time::interval_at(
         tokio::time::Instant::now() + options.stats_every,
         options.stats_every,
     );
-    out.line(&Line::Listening {
-        addr: server.local_addr(),
-    })?;
+    out.line(&Line::Listening { addr })?;
     loop {
         tokio::select! {
             event = events.recv() => match event {
@@ -222,7 +231,7 @@ pub async fn run(server: &Server, options: Options) -> Result<()> {
                 out.line(&stats(&snapshot))?;
             }
             Some(command) = commands.recv() => {
-                if let Some(line) = execute(&command, &control, server).await {
+                if let Some(line) = execute(&command, &control, &stop).await {
                     out.line(&line)?;
                 }
             }
@@ -231,7 +240,7 @@ pub async fn run(server: &Server, options: Options) -> Result<()> {
 }
 
 /// Carries out one stdin command; returns the line to print, if any.
-async fn execute(command: &str, control: &Control, server: &Server) -> Option<Line> {
+async fn execute(command: &str, control: &Control, stop: &CancellationToken) -> Option<Line> {
     let mut words = command.split_whitespace();
     let result = match (words.next(), words.next(), words.next()) {
         (None, _, _) => return None,
@@ -254,7 +263,7 @@ async fn execute(command: &str, control: &Control, server: &Server) -> Option<Li
             clients: snapshot.clients.iter().map(ClientLine::from).collect(),
         }),
         (Some("quit"), None, _) => {
-            server.stop();
+            stop.cancel();
             return None;
         }
         _ => {

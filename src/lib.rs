@@ -8,12 +8,14 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod bench;
 pub mod client;
 mod connection;
 pub mod demo;
 pub mod event;
 pub mod headless;
 pub mod limits;
+mod link;
 pub mod liveness;
 pub mod protocol;
 pub mod registry;

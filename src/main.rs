@@ -37,6 +37,34 @@ enum Command {
     Client(ClientArgs),
     /// Connect a fleet of simulated clients to a server.
     Simulate(SimulateArgs),
+    /// Measure hbmon on this machine and print the figures as JSON.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Scenarios to run, comma-separated: hold, flood, detect, kick, render.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "hold,flood,detect,kick,render"
+    )]
+    only: Vec<String>,
+    /// Clients held at 1 heartbeat/s in `hold`.
+    #[arg(long, default_value_t = 10_000)]
+    clients: usize,
+    /// How long `hold` and `flood` measure once every client has joined.
+    #[arg(long, default_value = "20s", value_parser = positive_duration)]
+    duration: Duration,
+    /// Clients writing as fast as they can in `flood`.
+    #[arg(long, default_value_t = 200)]
+    flood_clients: usize,
+    /// Clients going silent in `detect`.
+    #[arg(long, default_value_t = 100)]
+    detect_clients: usize,
+    /// Kicks timed in `kick`.
+    #[arg(long, default_value_t = 200)]
+    kicks: usize,
 }
 
 /// How the server is shown: the dashboard, or the headless event stream.
@@ -156,7 +184,10 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-#[tokio::main]
+/// One thread for the server (and the fleets): measured cheaper per
+/// heartbeat than two, which spend their time waking each other (see the
+/// README's figures). Front ends get threads of their own.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -179,6 +210,19 @@ async fn main() -> Result<()> {
             .await
         }
         Command::Simulate(args) => simulate(args).await,
+        Command::Bench(args) => {
+            let options = hbmon::bench::Options {
+                only: args.only,
+                clients: args.clients,
+                duration: args.duration,
+                flood_clients: args.flood_clients,
+                detect_clients: args.detect_clients,
+                kicks: args.kicks,
+            };
+            let report = hbmon::bench::run(&options).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
     }
 }
 
@@ -222,25 +266,24 @@ async fn attach(server: Server, front: &FrontArgs) -> Result<()> {
     if !front.no_tui && !dashboard {
         eprintln!("hbmon: stdout is not a terminal; running headless (as with --no-tui)");
     }
-    if dashboard {
-        let links = tui::Links {
-            snapshots: server.snapshots(),
-            control: server.control(),
-            stop: server.stop_token(),
-        };
-        let result = tokio::task::spawn_blocking(move || tui::run(links)).await;
-        // However the dashboard ended, the server goes down with it.
-        server.stop();
-        server.stopped().await;
-        return result.context("the dashboard crashed")?;
-    }
+    let links = server.front_end();
     let options = headless::Options {
         format: front.format,
         stats_every: front.stats_every,
     };
-    headless::run(&server, options).await?;
+    // Front ends block on their output: each gets a thread of its own.
+    let result = tokio::task::spawn_blocking(move || {
+        if dashboard {
+            tui::run(links)
+        } else {
+            headless::run(links, options)
+        }
+    })
+    .await;
+    // However the front end ended, the server goes down with it.
+    server.stop();
     server.stopped().await;
-    Ok(())
+    result.context("the front end crashed")?
 }
 
 async fn simulate(args: SimulateArgs) -> Result<()> {

@@ -5,9 +5,9 @@
 //! connections what to say and when to close, records every decision as an
 //! [`Event`], and publishes an immutable [`Snapshot`] at a bounded rate.
 //!
-//! It must never wait on a peer or a front end: connections get notices over
-//! unbounded per-connection channels (a handful of messages per client at
-//! most), events go out on a broadcast ring, snapshots on a `watch`.
+//! It must never wait on a peer or a front end: connections count heartbeats
+//! and take notices through each client's [`Link`] without blocking, events
+//! go out on a broadcast ring, snapshots on a `watch`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -19,7 +19,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, EventKind};
-use crate::protocol::{Heartbeat, Notice, Status};
+use crate::link::Link;
+use crate::protocol::{Notice, Status};
 use crate::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapshot};
 
 /// How often a changed table is published to front ends at most.
@@ -59,19 +60,20 @@ pub(crate) enum Report {
     Opened {
         id: u64,
         peer: SocketAddr,
-        notices: mpsc::UnboundedSender<Notice>,
+        link: Arc<Link>,
     },
     Rejected {
         peer: SocketAddr,
         reason: String,
     },
-    /// `count` valid heartbeats arrived since the last report; `last` is the
-    /// newest. Batched per read so a flood costs one message per read, not
-    /// one per frame.
-    Beats {
+    /// The client's first heartbeat, or one whose ip, pid or reported
+    /// status differs from the last. (Heartbeats themselves are counted on
+    /// the link, not reported.)
+    Hello {
         id: u64,
-        count: u32,
-        last: Heartbeat,
+        ip: String,
+        pid: u32,
+        status: Status,
     },
     Ended {
         id: u64,
@@ -108,9 +110,21 @@ impl End {
 
 struct Client {
     view: ClientView,
-    /// A heartbeat arrived since the last tick.
-    heard: bool,
-    notices: mpsc::UnboundedSender<Notice>,
+    link: Arc<Link>,
+    /// Heartbeats counted at the last tick: more since means it was heard.
+    at_last_tick: u64,
+}
+
+impl Client {
+    /// Brings the view up to date with the link; returns how many
+    /// heartbeats arrived since the last sync.
+    fn sync(&mut self) -> u64 {
+        let (heartbeats, last_seen) = self.link.read();
+        let new = heartbeats.saturating_sub(self.view.heartbeats);
+        self.view.heartbeats = heartbeats;
+        self.view.last_seen = last_seen;
+        new
+    }
 }
 
 pub(crate) struct Registry {
@@ -168,12 +182,14 @@ impl Registry {
                 biased;
                 _ = stop.cancelled(), if !self.shutting_down => self.shut_down(),
                 Some(command) = commands.recv() => self.command(command),
-                _ = tick.tick(), if !self.shutting_down => self.tick(),
+                // Timers before reports: a flood keeps reports always ready,
+                // and must not starve the tick or the snapshots.
+                at = tick.tick(), if !self.shutting_down => self.tick(at.into_std()),
+                _ = publish.tick(), if self.dirty => self.publish(),
                 report = reports.recv() => match report {
                     Some(report) => self.report(report),
                     None => break,
                 },
-                _ = publish.tick(), if self.dirty => self.publish(),
             }
         }
         self.publish();
@@ -182,9 +198,9 @@ impl Registry {
     fn report(&mut self, report: Report) {
         let now = SystemTime::now();
         match report {
-            Report::Opened { id, peer, notices } => {
+            Report::Opened { id, peer, link } => {
                 if self.shutting_down {
-                    let _ = notices.send(Notice::close(SHUTDOWN_REASON));
+                    link.send(Notice::close(SHUTDOWN_REASON));
                     return;
                 }
                 let view = ClientView {
@@ -201,8 +217,8 @@ impl Registry {
                     id,
                     Client {
                         view,
-                        heard: false,
-                        notices,
+                        link,
+                        at_last_tick: 0,
                     },
                 );
                 self.emit(EventKind::Connected { peer });
@@ -211,20 +227,21 @@ impl Registry {
                 self.counters.rejected += 1;
                 self.emit(EventKind::Rejected { peer, reason });
             }
-            Report::Beats { id, count, last } => {
-                self.counters.frames += u64::from(count);
+            Report::Hello {
+                id,
+                ip,
+                pid,
+                status,
+            } => {
                 if let Some(client) = self.clients.get_mut(&id) {
-                    client.heard = true;
                     let view = &mut client.view;
-                    view.heartbeats += u64::from(count);
-                    view.last_seen = Some(now);
-                    view.pid = Some(last.pid);
-                    view.reported = Some(last.status);
-                    if view.ip.as_deref() != Some(last.ip.as_str()) {
-                        view.ip = Some(last.ip.into());
+                    view.pid = Some(pid);
+                    view.reported = Some(status);
+                    if view.ip.as_deref() != Some(ip.as_str()) {
+                        view.ip = Some(ip.into());
                     }
+                    self.dirty = true;
                 }
-                self.dirty = true;
             }
             Report::Ended { id, end } => {
                 let Some(client) = self.clients.get(&id) else {
@@ -281,16 +298,19 @@ impl Registry {
         }
     }
 
-    /// Applies the liveness engine to every client.
-    fn tick(&mut self) {
-        let now = Instant::now().into_std();
+    /// Applies the liveness engine to every client. `now` is the tick's
+    /// scheduled instant, not the moment it ran: jitter in waking up must not
+    /// make ten 100 ms ticks add up to 999.9 ms and cost a timeout a tick.
+    fn tick(&mut self, now: std::time::Instant) {
         let rules = self.settings.rules;
         let mut timed_out = Vec::new();
         let mut changes = Vec::new();
         for (&id, client) in &mut self.clients {
+            self.counters.frames += client.sync();
+            let heard = client.view.heartbeats > client.at_last_tick;
+            client.at_last_tick = client.view.heartbeats;
             let before = client.view.liveness;
-            let after = before.step(client.heard, now, &rules);
-            client.heard = false;
+            let after = before.step(heard, now, &rules);
             client.view.liveness = after;
             if after.status == before.status {
                 continue;
@@ -316,7 +336,7 @@ impl Registry {
                     format!("recovered: heartbeats in {} ticks in a row", rules.recover)
                 }
             };
-            let _ = client.notices.send(Notice {
+            client.link.send(Notice {
                 status: after.status,
                 reason,
             });
@@ -337,16 +357,17 @@ impl Registry {
     /// Closes a client on the server's initiative: tells it why, then forgets it.
     fn close(&mut self, id: u64, reason: String) {
         if let Some(client) = self.clients.get(&id) {
-            let _ = client.notices.send(Notice::close(reason.clone()));
+            client.link.send(Notice::close(reason.clone()));
         }
         self.remove(id, Status::Close, reason);
     }
 
     /// Moves a client from the live table into history.
     fn remove(&mut self, id: u64, status: Status, reason: String) {
-        let Some(client) = self.clients.remove(&id) else {
+        let Some(mut client) = self.clients.remove(&id) else {
             return;
         };
+        self.counters.frames += client.sync();
         let view = client.view;
         self.counters.closed += 1;
         let closed = ClosedClient {
@@ -388,6 +409,9 @@ impl Registry {
     }
 
     fn publish(&mut self) {
+        for client in self.clients.values_mut() {
+            self.counters.frames += client.sync();
+        }
         let snapshot = Snapshot {
             taken: SystemTime::now(),
             taken_mono: Instant::now().into_std(),

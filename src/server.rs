@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connection::{self, Connection};
 use crate::event::Event;
+use crate::link::Link;
 use crate::liveness::Rules;
 use crate::protocol::DEFAULT_MAX_FRAME;
 use crate::registry::{Command, CommandError, Registry, Report};
@@ -112,6 +113,17 @@ impl Server {
         self.control.clone()
     }
 
+    /// Everything a front end needs, to take to a thread of its own.
+    pub fn front_end(&self) -> FrontEnd {
+        FrontEnd {
+            addr: self.addr,
+            snapshots: self.snapshots(),
+            events: self.subscribe(),
+            control: self.control(),
+            stop: self.stop_token(),
+        }
+    }
+
     /// Cancelling this token stops the server: it stops accepting, sends
     /// every client a close frame and closes it.
     pub fn stop_token(&self) -> CancellationToken {
@@ -125,6 +137,29 @@ impl Server {
     /// Waits until the server has stopped and every connection is closed.
     pub async fn stopped(self) {
         let _ = self.task.await;
+    }
+}
+
+/// What a front end reads and how it acts. Front ends run on threads and
+/// runtimes of their own ([`FrontEnd::runtime`]): writing to a terminal or
+/// a pipe blocks, and that must never stall the server's thread.
+pub struct FrontEnd {
+    pub addr: SocketAddr,
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Every event from when the front end was made.
+    pub events: broadcast::Receiver<Event>,
+    pub control: Control,
+    /// Cancelled when the server is told to stop (a signal, or a front
+    /// end's quit); cancelling it stops the server.
+    pub stop: CancellationToken,
+}
+
+impl FrontEnd {
+    /// A single-threaded runtime for the front end's own thread.
+    pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     }
 }
 
@@ -215,11 +250,11 @@ impl Accept {
                 .await
                 .is_ok();
         };
-        let (notices_tx, notices_rx) = mpsc::unbounded_channel();
+        let link = Arc::new(Link::default());
         let opened = Report::Opened {
             id,
             peer,
-            notices: notices_tx,
+            link: Arc::clone(&link),
         };
         if self.reports.send(opened).await.is_err() {
             return false;
@@ -228,7 +263,7 @@ impl Accept {
             id,
             stream,
             reports: self.reports.clone(),
-            notices: notices_rx,
+            link,
             max_frame: self.max_frame,
         };
         tokio::spawn(async move {

@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -27,6 +28,8 @@ use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status, encode_
 /// Connections being set up at once when clients join all together: more
 /// would overflow the server's accept backlog and cost SYN retries.
 const CONNECTS_IN_FLIGHT: usize = 256;
+/// Heartbeats a flooding client writes per call.
+const FLOOD_BATCH: usize = 512;
 
 /// What a simulated client does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -42,15 +45,18 @@ pub enum Behaviour {
     Dying,
     /// Sends a few heartbeats, then a frame that is not JSON.
     Bad,
+    /// Writes heartbeats as fast as the socket takes them (for benchmarks).
+    Flood,
 }
 
 impl Behaviour {
-    const NAMES: [(&'static str, Behaviour); 5] = [
+    const NAMES: [(&'static str, Behaviour); 6] = [
         ("steady", Behaviour::Steady),
         ("flaky", Behaviour::Flaky),
         ("silent", Behaviour::Silent),
         ("dying", Behaviour::Dying),
         ("bad", Behaviour::Bad),
+        ("flood", Behaviour::Flood),
     ];
 }
 
@@ -82,7 +88,7 @@ impl FromStr for Mix {
                 .find(|(n, _)| *n == name.trim())
                 .map(|(_, b)| *b)
                 .ok_or_else(|| {
-                    format!("unknown behaviour '{name}' (known: steady, flaky, silent, dying, bad)")
+                    format!("unknown behaviour '{name}' (known: steady, flaky, silent, dying, bad, flood)")
                 })?;
             let weight: u32 = weight.trim().parse().map_err(|_| {
                 format!("weight of '{name}' must be a whole number, not '{weight}'")
@@ -269,6 +275,9 @@ impl Client {
         });
         let (reader, mut writer) = stream.into_split();
         let mut notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
+        if self.behaviour == Behaviour::Flood {
+            return self.flood(&heartbeat, notices, writer, stop).await;
+        }
         // Spread clients that joined together over the interval.
         let phase = self
             .plan
@@ -287,7 +296,8 @@ impl Client {
                 },
                 _ = ticker.tick() => {
                     let frame: &[u8] = match self.behaviour {
-                        Behaviour::Steady => &heartbeat,
+                        // A flood is handed to `flood` before the ticker starts.
+                        Behaviour::Steady | Behaviour::Flood => &heartbeat,
                         Behaviour::Flaky => {
                             let phase = started.elapsed().as_nanos() / self.plan.flaky_gap.as_nanos().max(1);
                             if phase % 2 == 1 { continue } else { &heartbeat }
@@ -317,6 +327,45 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Writes batches of heartbeats back to back until told to stop.
+    ///
+    /// Notices are read by a task of their own: a `write_all` interrupted
+    /// half way would corrupt the stream, so the write is only abandoned
+    /// when the connection is being dropped anyway.
+    async fn flood(
+        &self,
+        heartbeat: &[u8],
+        mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
+        mut writer: OwnedWriteHalf,
+        stop: CancellationToken,
+    ) -> End {
+        let closed = CancellationToken::new();
+        let watcher = closed.clone().drop_guard();
+        tokio::spawn(async move {
+            while let Some(Ok(notice)) = notices.next().await {
+                if notice.status == Status::Close {
+                    break;
+                }
+            }
+            drop(watcher);
+        });
+        let batch = heartbeat.repeat(FLOOD_BATCH);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return End::Stopped,
+                _ = closed.cancelled() => return End::ClosedByServer,
+                written = writer.write_all(&batch) => {
+                    if written.is_err() {
+                        return End::Failed;
+                    }
+                    self.tally.heartbeats.fetch_add(FLOOD_BATCH as u64, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,7 +381,7 @@ mod tests {
         );
         assert_eq!(
             err("sleepy=3"),
-            "unknown behaviour 'sleepy' (known: steady, flaky, silent, dying, bad)"
+            "unknown behaviour 'sleepy' (known: steady, flaky, silent, dying, bad, flood)"
         );
         assert_eq!(
             err("steady=x"),

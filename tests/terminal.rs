@@ -54,6 +54,11 @@ impl Tmux {
         self.run(&["capture-pane", "-p", "-t", "main"])
     }
 
+    /// The screen and the lines that scrolled off it.
+    fn history(&self) -> String {
+        self.run(&["capture-pane", "-p", "-S", "-", "-t", "main"])
+    }
+
     fn keys(&self, keys: &str) {
         self.run(&["send-keys", "-t", "main", keys]);
     }
@@ -66,10 +71,12 @@ impl Tmux {
             if pred(&screen) {
                 return screen;
             }
-            assert!(
-                Instant::now() < deadline,
-                "screen never showed {what}:\n{screen}"
-            );
+            if Instant::now() > deadline {
+                let state = self
+                    .pane("dead=#{pane_dead} status=#{pane_dead_status} alternate=#{alternate_on}");
+                let history = self.run(&["capture-pane", "-p", "-S", "-100", "-t", "main"]);
+                panic!("screen never showed {what} ({state}):\n{screen}\nwith history:\n{history}");
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -134,12 +141,19 @@ fn dashboard_kick_key_closes_exactly_the_selected_client() {
     let mut kept = keep.stop();
     tmux.keys("q");
     assert_eq!(kept.expect_closed(), "server shutting down");
-    let screen = tmux.wait_for("hbmon to exit", |s| s.contains("hbmon exited with"));
-    assert!(screen.contains("hbmon exited with 0"), "{screen}");
-    assert!(
-        !screen.contains("listening"),
-        "the dashboard's screen is gone:\n{screen}"
-    );
+    let deadline = Instant::now() + PATIENCE;
+    while !tmux.history().contains("hbmon exited with") {
+        assert!(
+            Instant::now() < deadline,
+            "hbmon did not exit after q:\n{}",
+            tmux.history()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let history = tmux.history();
+    assert!(history.contains("hbmon exited with 0"), "{history}");
+    // The dashboard drew on the alternate screen, which is gone.
+    assert!(!history.contains("listening"), "{history}");
     assert_eq!(
         tmux.pane("#{alternate_on}"),
         "0",

@@ -13,43 +13,28 @@ mod kick_dialog;
 pub mod render;
 pub mod view;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
 use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 pub use kick_dialog::KickDialog;
 
-use crate::server::Control;
-use crate::snapshot::Snapshot;
+use crate::server::FrontEnd;
 use keys::{Action, handle_key, handle_mouse};
 use view::ViewState;
 
 /// At most about 30 frames a second.
 const FRAME: Duration = Duration::from_millis(33);
 
-/// What the dashboard needs from the server.
-pub struct Links {
-    pub snapshots: watch::Receiver<Arc<Snapshot>>,
-    pub control: Control,
-    /// Cancelled by a signal (the dashboard closes) or by the dashboard's
-    /// `q` (the server shuts down).
-    pub stop: CancellationToken,
-}
-
 /// Runs the dashboard on the current thread until the operator quits or the
 /// server stops. The terminal is restored on every way out, panics included.
-pub fn run(links: Links) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the dashboard's runtime")?;
+pub fn run(links: FrontEnd) -> Result<()> {
+    let runtime = FrontEnd::runtime().context("starting the dashboard's runtime")?;
     // ratatui's hook restores raw mode and the screen; this one, called
     // after it, turns mouse reporting off too.
     let previous = std::panic::take_hook();
@@ -68,7 +53,7 @@ pub fn run(links: Links) -> Result<()> {
 
 struct Dashboard {
     view: ViewState,
-    links: Links,
+    links: FrontEnd,
     /// Answers from commands run in the background (a kick that failed).
     messages: (
         mpsc::UnboundedSender<String>,
@@ -77,7 +62,7 @@ struct Dashboard {
 }
 
 impl Dashboard {
-    fn new(mut links: Links) -> Self {
+    fn new(mut links: FrontEnd) -> Self {
         let first = links.snapshots.borrow_and_update().clone();
         Dashboard {
             view: ViewState::new(first),

@@ -1,0 +1,130 @@
+//! What one connection task and the registry share about one client.
+//!
+//! Heartbeats are counted here with atomics that only the connection writes
+//! and the registry reads when it ticks or publishes: a steady client costs
+//! no message and no wake-up of the registry per heartbeat. Notices go the
+//! other way through a one-slot mailbox, far smaller than a channel per
+//! connection (which would allocate a block of slots up front).
+//!
+//! The mailbox's lock is held only to swap a value, never across `.await`.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Notify;
+
+use crate::protocol::{Notice, Status};
+
+#[derive(Debug, Default)]
+pub(crate) struct Link {
+    /// Valid heartbeats received so far.
+    heartbeats: AtomicU64,
+    /// When the last one arrived, in milliseconds since the Unix epoch.
+    last_seen_ms: AtomicU64,
+    /// The notice the connection has yet to write, if any.
+    notice: Mutex<Option<Notice>>,
+    notified: Notify,
+}
+
+impl Link {
+    /// Connection side: `count` heartbeats arrived at `at`.
+    pub(crate) fn record(&self, count: u64, at: SystemTime) {
+        let ms = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        self.last_seen_ms.store(ms as u64, Ordering::Relaxed);
+        self.heartbeats.fetch_add(count, Ordering::Release);
+    }
+
+    /// Registry side: heartbeats so far, and when the last arrived.
+    pub(crate) fn read(&self) -> (u64, Option<SystemTime>) {
+        let heartbeats = self.heartbeats.load(Ordering::Acquire);
+        let ms = self.last_seen_ms.load(Ordering::Relaxed);
+        let last_seen =
+            (heartbeats > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+        (heartbeats, last_seen)
+    }
+
+    /// Registry side: leaves a notice for the connection to write. A newer
+    /// notice replaces one not yet written (only the latest status matters),
+    /// but nothing replaces a close.
+    pub(crate) fn send(&self, notice: Notice) {
+        let mut slot = self
+            .notice
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if slot
+            .as_ref()
+            .is_none_or(|pending| pending.status != Status::Close)
+        {
+            *slot = Some(notice);
+        }
+        drop(slot);
+        self.notified.notify_one();
+    }
+
+    /// Connection side: waits for the next notice.
+    pub(crate) async fn next_notice(&self) -> Notice {
+        loop {
+            if let Some(notice) = self.take() {
+                return notice;
+            }
+            self.notified.notified().await;
+        }
+    }
+
+    fn take(&self) -> Option<Notice> {
+        self.notice
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn latest_notice_wins_but_close_is_never_replaced() {
+        let link = Link::default();
+        link.send(Notice {
+            status: Status::Leave,
+            reason: "a".into(),
+        });
+        link.send(Notice {
+            status: Status::Alive,
+            reason: "b".into(),
+        });
+        assert_eq!(link.next_notice().await.status, Status::Alive);
+        link.send(Notice::close("kicked"));
+        link.send(Notice {
+            status: Status::Alive,
+            reason: "late".into(),
+        });
+        assert_eq!(link.next_notice().await, Notice::close("kicked"));
+    }
+
+    #[tokio::test]
+    async fn a_notice_sent_before_anyone_waits_is_not_lost() {
+        let link = std::sync::Arc::new(Link::default());
+        link.send(Notice::close("early"));
+        let waiter = tokio::spawn({
+            let link = std::sync::Arc::clone(&link);
+            async move { link.next_notice().await }
+        });
+        assert_eq!(waiter.await.unwrap(), Notice::close("early"));
+    }
+
+    #[test]
+    fn counts_and_last_seen_round_trip() {
+        let link = Link::default();
+        assert_eq!(link.read(), (0, None));
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_790_000_000_123);
+        link.record(3, at);
+        link.record(2, at);
+        assert_eq!(link.read(), (5, Some(at)));
+    }
+}

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::Decoder;
 
 use crate::link::Link;
+use crate::pacer::Pacer;
 use crate::protocol::{FrameError, Notice, ServerCodec, Status, encode_frame};
 use crate::registry::{End, Report};
 
@@ -36,6 +37,7 @@ pub(crate) struct Connection {
     pub(crate) stream: TcpStream,
     pub(crate) reports: mpsc::Sender<Report>,
     pub(crate) link: Arc<Link>,
+    pub(crate) pacer: Option<Arc<Pacer>>,
     pub(crate) max_frame: usize,
 }
 
@@ -107,6 +109,9 @@ impl Connection {
                         None => continue, // the readiness was stale
                         Some(Ok(0)) => true,
                         Some(Ok(n)) => {
+                            if let Some(pacer) = &self.pacer {
+                                pacer.read();
+                            }
                             if n >= read_size {
                                 read_size = (read_size * 2).min(MAX_READ);
                             }

@@ -17,6 +17,7 @@ pub mod headless;
 pub mod limits;
 mod link;
 pub mod liveness;
+pub mod pacer;
 pub mod protocol;
 pub mod registry;
 pub mod server;

@@ -17,6 +17,7 @@ use crate::connection::{self, Connection};
 use crate::event::Event;
 use crate::link::Link;
 use crate::liveness::Rules;
+use crate::pacer::{self, Pacer};
 use crate::protocol::DEFAULT_MAX_FRAME;
 use crate::registry::{Command, CommandError, Registry, Report};
 use crate::snapshot::{Settings, Snapshot};
@@ -35,6 +36,8 @@ pub struct Config {
     pub max_frame: usize,
     /// Closed clients remembered.
     pub history: usize,
+    /// The batching window (see [`crate::pacer`]); zero turns it off.
+    pub batch_window: Duration,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             max_clients: 10_000,
             max_frame: DEFAULT_MAX_FRAME,
             history: 1000,
+            batch_window: pacer::DEFAULT_WINDOW,
         }
     }
 }
@@ -76,7 +80,14 @@ impl Server {
         let stop = CancellationToken::new();
 
         let registry = Registry::new(first, config.history, events_tx, snapshots_tx);
+        let pacer =
+            (!config.batch_window.is_zero()).then(|| Arc::new(Pacer::new(config.batch_window)));
+        if let Some(pacer) = &pacer {
+            let (pacer, stop) = (Arc::clone(pacer), stop.clone());
+            tokio::spawn(async move { pacer.run(stop).await });
+        }
         let accept = Accept {
+            pacer,
             listener,
             reports: reports_tx,
             slots: Arc::new(Semaphore::new(config.max_clients)),
@@ -199,6 +210,7 @@ impl Control {
 }
 
 struct Accept {
+    pacer: Option<Arc<Pacer>>,
     listener: TcpListener,
     reports: mpsc::Sender<Report>,
     slots: Arc<Semaphore>,
@@ -264,6 +276,7 @@ impl Accept {
             stream,
             reports: self.reports.clone(),
             link,
+            pacer: self.pacer.clone(),
             max_frame: self.max_frame,
         };
         tokio::spawn(async move {

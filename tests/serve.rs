@@ -8,20 +8,34 @@ use std::time::{Duration, Instant};
 use common::{Beater, PATIENCE, RawClient, Serve, frame, heartbeat};
 use serde_json::{Value, json};
 
+/// The liveness flags for a timeline.
+fn timeline(
+    tick: &str,
+    threshold: u32,
+    cursor: u32,
+    recover: u32,
+    leave_timeout: &str,
+) -> Vec<String> {
+    let n = |v: u32| v.to_string();
+    vec![
+        "--tick".into(),
+        tick.into(),
+        "--threshold".into(),
+        n(threshold),
+        "--cursor".into(),
+        n(cursor),
+        "--recover".into(),
+        n(recover),
+        "--leave-timeout".into(),
+        leave_timeout.into(),
+    ]
+}
+
 /// A fast timeline: leave after 2 strikes of 2 missed 100 ms ticks (about
 /// 0.4 s of silence), close 0.6 s after that, recover after 2 heard ticks.
-const FAST: &[&str] = &[
-    "--tick",
-    "100ms",
-    "--threshold",
-    "2",
-    "--cursor",
-    "2",
-    "--recover",
-    "2",
-    "--leave-timeout",
-    "600ms",
-];
+fn fast() -> Vec<String> {
+    timeline("100ms", 2, 2, 2, "600ms")
+}
 
 /// Healthy clients beat several times per tick so that scheduling delays on a
 /// busy machine never make them miss one.
@@ -36,7 +50,7 @@ fn status_change(serve: &mut Serve, peer: SocketAddr, from: &str, to: &str) -> V
 
 #[test]
 fn client_becomes_alive_with_its_pid_and_reported_ip() {
-    let mut serve = Serve::start(FAST);
+    let mut serve = Serve::start(&fast());
     let beater = Beater::start(serve.addr, 4242, HEALTHY_EVERY);
     serve.wait_for_peer("connected", beater.local);
     let client = serve.wait_for_client(beater.local, |c| c["heartbeats"].as_u64() >= Some(3));
@@ -49,7 +63,7 @@ fn client_becomes_alive_with_its_pid_and_reported_ip() {
 
 #[test]
 fn silent_client_goes_leave_then_close_with_notices() {
-    let mut serve = Serve::start(FAST);
+    let mut serve = Serve::start(&fast());
     let mut client = RawClient::connect(serve.addr);
     client.send(&heartbeat(7));
     let sent_last = Instant::now();
@@ -94,18 +108,7 @@ fn silent_client_goes_leave_then_close_with_notices() {
 
 #[test]
 fn leave_client_that_resumes_comes_back_alive() {
-    let mut serve = Serve::start(&[
-        "--tick",
-        "100ms",
-        "--threshold",
-        "2",
-        "--cursor",
-        "2",
-        "--recover",
-        "3",
-        "--leave-timeout",
-        "30s",
-    ]);
+    let mut serve = Serve::start(&timeline("100ms", 2, 2, 3, "30s"));
     let mut client = RawClient::connect(serve.addr);
     client.send(&heartbeat(9));
     status_change(&mut serve, client.local, "alive", "leave");
@@ -129,7 +132,7 @@ fn leave_client_that_resumes_comes_back_alive() {
 
 #[test]
 fn split_and_coalesced_frames_are_all_counted() {
-    let mut serve = Serve::start(&[]);
+    let mut serve = Serve::plain();
     // One byte per write, with the socket flushing each (no Nagle).
     let mut trickle = RawClient::connect(serve.addr);
     let stream: Vec<u8> = (0..20).flat_map(|_| heartbeat(1)).collect();
@@ -292,7 +295,7 @@ fn every_bad_input_gets_its_reason_and_other_clients_stay_alive() {
 
 #[test]
 fn kick_over_stdin_closes_exactly_that_client() {
-    let mut serve = Serve::start(FAST);
+    let mut serve = Serve::start(&fast());
     let beaters: Vec<Beater> = (0..3)
         .map(|i| Beater::start(serve.addr, 300 + i, HEALTHY_EVERY))
         .collect();
@@ -349,16 +352,7 @@ fn kick_over_stdin_closes_exactly_that_client() {
 
 #[test]
 fn kick_leave_closes_only_leave_clients() {
-    let mut serve = Serve::start(&[
-        "--tick",
-        "100ms",
-        "--threshold",
-        "2",
-        "--cursor",
-        "2",
-        "--leave-timeout",
-        "1h",
-    ]);
+    let mut serve = Serve::start(&timeline("100ms", 2, 2, 5, "1h"));
     let healthy = Beater::start(serve.addr, 1, HEALTHY_EVERY);
     let mut silent = RawClient::connect(serve.addr);
     silent.send(&heartbeat(2));
@@ -375,7 +369,7 @@ fn kick_leave_closes_only_leave_clients() {
 
 #[test]
 fn goodbye_is_recorded_as_a_clean_close_not_a_bad_frame() {
-    let mut serve = Serve::start(&[]);
+    let mut serve = Serve::plain();
     let mut client = RawClient::connect(serve.addr);
     client.send(&heartbeat(5));
     client.send(&frame(br#"{"ip":"127.0.0.1","status":"close","pid":5}"#));
@@ -414,7 +408,7 @@ fn client_over_max_clients_is_refused_with_a_reason() {
 
 #[test]
 fn sigterm_closes_every_client_with_a_reason_and_exits_zero() {
-    let mut serve = Serve::start(&[]);
+    let mut serve = Serve::plain();
     let mut clients: Vec<RawClient> = (0..5).map(|_| RawClient::connect(serve.addr)).collect();
     for client in &mut clients {
         client.send(&heartbeat(1));
@@ -436,7 +430,7 @@ fn sigterm_closes_every_client_with_a_reason_and_exits_zero() {
 
 #[test]
 fn quit_on_stdin_stops_the_server_cleanly() {
-    let mut serve = Serve::start(&[]);
+    let mut serve = Serve::plain();
     let mut client = RawClient::connect(serve.addr);
     client.send(&heartbeat(1));
     serve.wait_for_peer("connected", client.local);

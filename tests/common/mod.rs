@@ -33,7 +33,7 @@ pub struct Serve {
 }
 
 impl Serve {
-    pub fn start(args: &[&str]) -> Serve {
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Serve {
         Serve::launch(
             hbmon()
                 .args([
@@ -46,6 +46,11 @@ impl Serve {
                 ])
                 .args(args),
         )
+    }
+
+    /// `hbmon serve` with its default settings.
+    pub fn plain() -> Serve {
+        Serve::start::<&str>(&[])
     }
 
     /// Starts a command that prints the headless JSON stream.

@@ -1,0 +1,83 @@
+//! `hbmon bench` end to end at a small size: every scenario runs and reports
+//! the fields scripts compare across versions, with sane values.
+
+mod common;
+
+use common::hbmon;
+use serde_json::Value;
+
+#[test]
+fn bench_reports_every_scenario_with_the_documented_fields() {
+    let output = hbmon()
+        .args([
+            "bench",
+            "--clients",
+            "300",
+            "--duration",
+            "2s",
+            "--flood-clients",
+            "10",
+        ])
+        .args(["--detect-clients", "20", "--kicks", "20"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let number = |scenario: &str, field: &str| -> f64 {
+        report[scenario][field]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{scenario}.{field} missing: {report:#}"))
+    };
+
+    assert_eq!(number("hold", "clients"), 300.0);
+    assert_eq!(number("hold", "false_leave"), 0.0, "{report:#}");
+    assert!(number("hold", "server_cpu_share") > 0.0);
+    assert!(number("hold", "rss_bytes_per_client") > 0.0);
+    assert!(
+        number("hold", "heartbeats_per_s") > 150.0,
+        "300 clients at 1 Hz: {report:#}"
+    );
+
+    assert_eq!(number("flood", "clients"), 10.0);
+    assert!(number("flood", "heartbeats_per_s") > 1000.0, "{report:#}");
+    assert_eq!(number("flood", "bad_frames"), 0.0);
+
+    let expected = number("detect", "expected_leave_ms");
+    let tick = number("detect", "tick_ms");
+    assert_eq!((expected, tick), (1500.0, 100.0));
+    let leave = number("detect", "leave_p50_ms");
+    assert!(
+        leave >= expected - tick && leave <= expected + 3.0 * tick,
+        "leave p50 {leave} ms: {report:#}"
+    );
+    assert!(number("detect", "close_p99_ms") >= number("detect", "expected_close_ms") - tick);
+
+    assert!(number("kick", "p50_ms") <= number("kick", "p99_ms"));
+    assert!(number("kick", "p99_ms") < 1000.0, "{report:#}");
+
+    for field in ["rows_1000_ms", "rows_10000_ms", "rows_100000_ms"] {
+        assert!(number("render", field) > 0.0, "{field}: {report:#}");
+    }
+    assert_eq!(
+        report["machine"]["cores"].as_u64().map(|c| c > 0),
+        Some(true)
+    );
+}
+
+#[test]
+fn bench_rejects_an_unknown_scenario() {
+    let output = hbmon()
+        .args(["bench", "--only", "hold,warp"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("unknown scenario 'warp' (scenarios: hold, flood, detect, kick, render)"),
+        "{stderr}"
+    );
+}

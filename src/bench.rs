@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 use tokio_util::codec::FramedRead;
 
@@ -127,9 +127,8 @@ fn rss_bytes() -> Result<u64> {
     Ok(kib * 1024)
 }
 
-async fn start_server(config: Config) -> Result<Server> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
+fn start_server(config: Config) -> Result<Server> {
+    let listener = crate::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .context("binding 127.0.0.1:0")?;
     Ok(Server::start(listener, config)?)
 }
@@ -288,8 +287,7 @@ async fn hold(options: &Options) -> Result<Hold> {
     let server = start_server(Config {
         max_clients: clients + 100,
         ..Config::default()
-    })
-    .await?;
+    })?;
     let rss_before = rss_bytes()?;
     let leaves = EventCount::start(server.subscribe(), |k| {
         matches!(
@@ -339,7 +337,7 @@ struct Flood {
 
 async fn flood(options: &Options) -> Result<Flood> {
     let clients = options.flood_clients;
-    let server = start_server(Config::default()).await?;
+    let server = start_server(Config::default())?;
     let run_for = Duration::from_secs(40) + options.duration;
     let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "flood=1", run_for)?;
     all_joined(&server, clients, Duration::from_secs(30)).await?;
@@ -413,7 +411,7 @@ async fn detect(clients: usize) -> Result<Detect> {
     let tick = config.tick;
     let expected_leave = tick * config.rules.threshold * config.rules.cursor;
     let expected_close = expected_leave + config.rules.leave_timeout;
-    let server = start_server(config).await?;
+    let server = start_server(config)?;
     let addr = server.local_addr();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..clients {
@@ -500,7 +498,7 @@ struct Kick {
 
 /// Time from a kick command to the client reading its close frame.
 async fn kick(kicks: usize) -> Result<Kick> {
-    let server = start_server(Config::default()).await?;
+    let server = start_server(Config::default())?;
     let control = server.control();
     let mut samples = Vec::with_capacity(kicks);
     for pid in 0..kicks as u32 {

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use tokio::net::TcpListener;
 
 use hbmon::headless::{self, Format};
 use hbmon::liveness::Rules;
@@ -257,9 +256,8 @@ async fn demo(args: DemoArgs) -> Result<()> {
 
 async fn start(listen: SocketAddr, config: Config) -> Result<Server> {
     limits::raise_open_files();
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener =
+        hbmon::server::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let server = Server::start(listener, config).context("starting the server")?;
     signals::cancel_on_terminate(server.stop_token())?;
     Ok(server)

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,24 @@ use crate::pacer::{self, Pacer};
 use crate::protocol::DEFAULT_MAX_FRAME;
 use crate::registry::{Command, CommandError, Registry, Report};
 use crate::snapshot::{Settings, Snapshot};
+
+/// Connections the kernel may queue before they are accepted (it caps this
+/// at `net.core.somaxconn`). tokio's `TcpListener::bind` asks for 128, and a
+/// fleet reconnecting at once after a restart overflows that: each dropped
+/// SYN costs its client a retransmission a second or more later.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds a listener with room for a burst of connections.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
 
 /// Reports queued from connections to the registry before readers wait: the
 /// back-pressure that keeps a flood from growing memory.

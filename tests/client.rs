@@ -98,3 +98,38 @@ fn python_socket_struct_json_client_is_seen_alive_with_its_pid() {
     assert_eq!(notice["reason"], "kicked by operator");
     assert!(python.wait().unwrap().success());
 }
+
+#[test]
+fn hbmon_client_with_reconnect_comes_back_after_a_kick() {
+    let mut serve = Serve::start(&["--tick", "100ms"]);
+    let mut client = hbmon()
+        .args([
+            "client",
+            "--server",
+            &serve.addr.to_string(),
+            "--interval",
+            "50ms",
+            "--pid",
+            "4444",
+            "--reconnect",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = serve.wait_for("connected", |_| true)["peer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    serve.wait_for_client(first.parse().unwrap(), |c| c["pid"] == 4444);
+    serve.command(&format!("kick {first}"));
+    let second = serve.wait_for("connected", |l| l["peer"] != first.as_str())["peer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = serve.wait_for_client(second.parse().unwrap(), |c| {
+        c["heartbeats"].as_u64() >= Some(1)
+    });
+    assert_eq!(again["pid"], 4444);
+    client.kill().unwrap();
+    client.wait().unwrap();
+}

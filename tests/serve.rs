@@ -467,3 +467,56 @@ fn closed_stdin_does_not_stop_the_server() {
     serve.wait_for_peer("connected", beater.local);
     serve.wait_for("stats", |l| l["clients"] == 1);
 }
+
+#[test]
+fn serve_without_a_terminal_says_so_and_runs_headless() {
+    use std::io::{BufRead, BufReader};
+    let mut child = common::hbmon()
+        .args(["serve", "--listen", "127.0.0.1:0", "--format", "json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&stdout.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["event"], "listening");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let note = stderr.next().unwrap().unwrap();
+    assert_eq!(
+        note,
+        "hbmon: stdout is not a terminal; running headless (as with --no-tui)"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn bad_flags_are_refused_with_the_reason() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--tick", "0s"], "must be greater than zero"),
+        (&["--tick", "soon"], "write durations like 1s, 250ms, 2m"),
+        (&["--threshold", "0"], "0 is not in 1..=4294967295"),
+        (&["--listen", "localhost"], "invalid socket address"),
+        (&["--format", "xml"], "possible values: text, json"),
+    ];
+    for (args, expected) in cases {
+        let output = common::hbmon().arg("serve").args(*args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    // An address that is taken gets a clear error, not a panic.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = common::hbmon()
+        .args(["serve", "--no-tui", "--listen", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}

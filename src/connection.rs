@@ -74,6 +74,7 @@ impl Connection {
         let mut buf = BytesMut::new();
         let mut read_size = MIN_READ;
         let mut identity = None;
+        let mut partial = false;
         // One wait for notices across the whole loop, so that a heartbeat
         // does not register and unregister a waiter every time.
         let link = Arc::clone(&self.link);
@@ -124,6 +125,19 @@ impl Connection {
                     }
                     if eof {
                         return End::Disconnected;
+                    }
+                    // Tell the registry when a frame starts or stops waiting
+                    // for its rest, for the frame timeout.
+                    match (buf.is_empty(), partial) {
+                        (true, true) => {
+                            partial = false;
+                            self.link.partial_frame(None);
+                        }
+                        (false, false) => {
+                            partial = true;
+                            self.link.partial_frame(Some(SystemTime::now()));
+                        }
+                        _ => {}
                     }
                     if buf.is_empty() {
                         buf = BytesMut::new();

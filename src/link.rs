@@ -22,6 +22,9 @@ pub(crate) struct Link {
     heartbeats: AtomicU64,
     /// When the last one arrived, in milliseconds since the Unix epoch.
     last_seen_ms: AtomicU64,
+    /// Since when part of a frame has been waiting for the rest, in
+    /// milliseconds since the Unix epoch; 0 when none is.
+    partial_since_ms: AtomicU64,
     /// The notice the connection has yet to write, if any.
     notice: Mutex<Option<Notice>>,
     notified: Notify,
@@ -30,12 +33,22 @@ pub(crate) struct Link {
 impl Link {
     /// Connection side: `count` heartbeats arrived at `at`.
     pub(crate) fn record(&self, count: u64, at: SystemTime) {
-        let ms = at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        self.last_seen_ms.store(ms as u64, Ordering::Relaxed);
+        self.last_seen_ms.store(unix_ms(at), Ordering::Relaxed);
         self.heartbeats.fetch_add(count, Ordering::Release);
+    }
+
+    /// Connection side: part of a frame is waiting (since `at`), or none is.
+    pub(crate) fn partial_frame(&self, since: Option<SystemTime>) {
+        self.partial_since_ms
+            .store(since.map_or(0, unix_ms), Ordering::Relaxed);
+    }
+
+    /// Registry side: since when part of a frame has been waiting, if it is.
+    pub(crate) fn partial_since(&self) -> Option<SystemTime> {
+        match self.partial_since_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(SystemTime::UNIX_EPOCH + Duration::from_millis(ms)),
+        }
     }
 
     /// Registry side: heartbeats so far, and when the last arrived.
@@ -83,6 +96,12 @@ impl Link {
     }
 }
 
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +145,10 @@ mod tests {
         link.record(3, at);
         link.record(2, at);
         assert_eq!(link.read(), (5, Some(at)));
+        assert_eq!(link.partial_since(), None);
+        link.partial_frame(Some(at));
+        assert_eq!(link.partial_since(), Some(at));
+        link.partial_frame(None);
+        assert_eq!(link.partial_since(), None);
     }
 }

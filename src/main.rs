@@ -111,6 +111,12 @@ struct ServeArgs {
     /// Closed clients kept in history.
     #[arg(long, default_value_t = 1000)]
     history: usize,
+    /// Close a client that sends no valid heartbeat this long after connecting.
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    hello_timeout: Duration,
+    /// Close a client that leaves part of a frame unfinished this long.
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    frame_timeout: Duration,
     /// Handle socket events in batches at most this far apart, to save
     /// wake-ups under steady load (adds at most this much latency; 0 turns it off).
     #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
@@ -242,6 +248,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         max_frame: args.max_frame as usize,
         history: args.history,
         batch_window: args.batch_window,
+        hello_timeout: args.hello_timeout,
+        frame_timeout: args.frame_timeout,
     };
     let server = start(args.listen, config).await?;
     attach(server, &args.front).await

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::event::{Event, EventKind};
 use crate::link::Link;
 use crate::protocol::{Notice, Status};
+use crate::server::Config;
 use crate::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapshot};
 
 /// How often a changed table is published to front ends at most.
@@ -130,6 +131,8 @@ impl Client {
 pub(crate) struct Registry {
     settings: Settings,
     history_len: usize,
+    hello_timeout: Duration,
+    frame_timeout: Duration,
     clients: BTreeMap<u64, Client>,
     history: Arc<VecDeque<ClosedClient>>,
     recent: Arc<VecDeque<Event>>,
@@ -144,13 +147,15 @@ pub(crate) struct Registry {
 impl Registry {
     pub(crate) fn new(
         first: Arc<Snapshot>,
-        history_len: usize,
+        config: &Config,
         events: broadcast::Sender<Event>,
         snapshots: watch::Sender<Arc<Snapshot>>,
     ) -> Self {
         Registry {
             settings: first.settings,
-            history_len,
+            history_len: config.history,
+            hello_timeout: config.hello_timeout,
+            frame_timeout: config.frame_timeout,
             clients: BTreeMap::new(),
             history: Arc::default(),
             recent: Arc::default(),
@@ -303,10 +308,37 @@ impl Registry {
     /// make ten 100 ms ticks add up to 999.9 ms and cost a timeout a tick.
     fn tick(&mut self, now: std::time::Instant) {
         let rules = self.settings.rules;
-        let mut timed_out = Vec::new();
+        let wall = SystemTime::now();
+        let waited = |since: SystemTime| wall.duration_since(since).unwrap_or_default();
+        let hello = format!(
+            "no heartbeat within the hello timeout ({})",
+            humantime::format_duration(self.hello_timeout)
+        );
+        let frame = format!(
+            "part of a frame unfinished for the frame timeout ({})",
+            humantime::format_duration(self.frame_timeout)
+        );
+        let leave = format!(
+            "no recovery within the leave timeout ({})",
+            humantime::format_duration(rules.leave_timeout)
+        );
+        let mut expired = Vec::new();
         let mut changes = Vec::new();
         for (&id, client) in &mut self.clients {
             self.counters.frames += client.sync();
+            if client.view.heartbeats == 0 && waited(client.view.connected_at) >= self.hello_timeout
+            {
+                expired.push((id, hello.clone()));
+                continue;
+            }
+            if client
+                .link
+                .partial_since()
+                .is_some_and(|since| waited(since) >= self.frame_timeout)
+            {
+                expired.push((id, frame.clone()));
+                continue;
+            }
             let heard = client.view.heartbeats > client.at_last_tick;
             client.at_last_tick = client.view.heartbeats;
             let before = client.view.liveness;
@@ -325,7 +357,7 @@ impl Registry {
             });
             let reason = match after.status {
                 Status::Close => {
-                    timed_out.push(id);
+                    expired.push((id, leave.clone()));
                     continue;
                 }
                 Status::Leave => format!(
@@ -344,12 +376,8 @@ impl Registry {
         for change in changes {
             self.emit(change);
         }
-        let timeout = humantime::format_duration(rules.leave_timeout);
-        for id in timed_out {
-            self.close(
-                id,
-                format!("no recovery within the leave timeout ({timeout})"),
-            );
+        for (id, reason) in expired {
+            self.close(id, reason);
         }
         self.dirty = true;
     }

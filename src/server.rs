@@ -56,6 +56,11 @@ pub struct Config {
     pub history: usize,
     /// The batching window (see [`crate::pacer`]); zero turns it off.
     pub batch_window: Duration,
+    /// A client that sends no valid heartbeat this long after connecting
+    /// is closed.
+    pub hello_timeout: Duration,
+    /// A client that leaves part of a frame unfinished this long is closed.
+    pub frame_timeout: Duration,
 }
 
 impl Default for Config {
@@ -67,6 +72,8 @@ impl Default for Config {
             max_frame: DEFAULT_MAX_FRAME,
             history: 1000,
             batch_window: pacer::DEFAULT_WINDOW,
+            hello_timeout: Duration::from_secs(10),
+            frame_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -97,7 +104,7 @@ impl Server {
         let (snapshots_tx, snapshots_rx) = watch::channel(Arc::clone(&first));
         let stop = CancellationToken::new();
 
-        let registry = Registry::new(first, config.history, events_tx, snapshots_tx);
+        let registry = Registry::new(first, &config, events_tx, snapshots_tx);
         let pacer =
             (!config.batch_window.is_zero()).then(|| Arc::new(Pacer::new(config.batch_window)));
         if let Some(pacer) = &pacer {

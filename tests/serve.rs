@@ -520,3 +520,38 @@ fn bad_flags_are_refused_with_the_reason() {
         "{stderr}"
     );
 }
+
+#[test]
+fn connection_that_never_says_hello_is_closed_after_the_hello_timeout() {
+    let mut serve = Serve::start(&["--tick", "100ms", "--hello-timeout", "300ms"]);
+    let healthy = Beater::start(serve.addr, 1, HEALTHY_EVERY);
+    let started = Instant::now();
+    let mut mute = RawClient::connect(serve.addr);
+    let reason = "no heartbeat within the hello timeout (300ms)";
+    assert_eq!(mute.expect_closed(), reason);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let closed = serve.wait_for_peer("closed", mute.local);
+    assert_eq!(
+        (closed["reason"].as_str(), closed["pid"].is_null()),
+        (Some(reason), true)
+    );
+    assert_eq!(serve.client(healthy.local).unwrap()["status"], "alive");
+}
+
+#[test]
+fn stalled_frame_is_closed_after_the_frame_timeout() {
+    let mut serve = Serve::start(&["--tick", "100ms", "--frame-timeout", "300ms"]);
+    let healthy = Beater::start(serve.addr, 1, HEALTHY_EVERY);
+    let reason = "part of a frame unfinished for the frame timeout (300ms)";
+    // Stalls inside the header, and inside the body.
+    for cut in [2, 10] {
+        let mut slow = RawClient::connect(serve.addr);
+        slow.send(&heartbeat(9));
+        let started = Instant::now();
+        slow.send(&heartbeat(9)[..cut]);
+        assert_eq!(slow.expect_closed(), reason, "cut at {cut}");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(serve.wait_for_peer("closed", slow.local)["reason"], reason);
+    }
+    assert_eq!(serve.client(healthy.local).unwrap()["status"], "alive");
+}

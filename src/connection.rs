@@ -241,3 +241,10 @@ pub(crate) async fn refuse(mut stream: TcpStream, reason: String) {
         linger(&mut stream).await;
     }
 }
+
+/// Refuses a connection without waiting for anything: the close frame goes
+/// out if the socket takes it at once. For when too many refusals are
+/// already under way to give each one time.
+pub(crate) fn refuse_now(stream: TcpStream, reason: String) {
+    let _ = stream.try_write(&encode_frame(&Notice::close(reason)));
+}

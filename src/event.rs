@@ -37,9 +37,12 @@ pub enum EventKind {
         status: Status,
         reason: String,
     },
+    /// Connections refused at accept. At most one line a second for each
+    /// source address: `count` says how many refusals it stands for.
     Rejected {
         peer: SocketAddr,
         reason: String,
+        count: u64,
     },
     BadFrame {
         peer: SocketAddr,
@@ -94,7 +97,20 @@ impl fmt::Display for EventKind {
                 status,
                 reason,
             } => write!(f, "{peer} ({}) closed as {status}: {reason}", Pid(*pid)),
-            EventKind::Rejected { peer, reason } => write!(f, "{peer} rejected: {reason}"),
+            EventKind::Rejected {
+                peer,
+                reason,
+                count: 1,
+            } => write!(f, "{peer} rejected: {reason}"),
+            EventKind::Rejected {
+                peer,
+                reason,
+                count,
+            } => write!(
+                f,
+                "{peer} rejected: {reason} ({count} refusals from {} in the last second)",
+                peer.ip()
+            ),
             EventKind::BadFrame { peer, reason } => write!(f, "{peer} sent a bad frame: {reason}"),
         }
     }

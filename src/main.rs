@@ -105,6 +105,9 @@ struct ServeArgs {
     /// Most clients connected at once; more are refused with a close frame.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_clients: u32,
+    /// Most connections from one source address; more are refused with a close frame (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    max_per_ip: usize,
     /// Largest frame body accepted, in bytes.
     #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
     max_frame: u32,
@@ -245,6 +248,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             leave_timeout: args.leave_timeout,
         },
         max_clients: args.max_clients as usize,
+        max_per_ip: args.max_per_ip,
         max_frame: args.max_frame as usize,
         history: args.history,
         batch_window: args.batch_window,

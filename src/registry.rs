@@ -9,8 +9,9 @@
 //! and take notices through each client's [`Link`] without blocking, events
 //! go out on a broadcast ring, snapshots on a `watch`.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -28,6 +29,8 @@ use crate::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapshot};
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// How many recent events a snapshot carries for the dashboard's event pane.
 const RECENT_EVENTS: usize = 200;
+/// Refusals from one address are reported at most this often.
+const REFUSALS_EVERY: Duration = Duration::from_secs(1);
 
 /// A request from a front end. Each carries where to send the answer.
 #[derive(Debug)]
@@ -109,6 +112,17 @@ impl End {
     }
 }
 
+/// Refusals from one source address, reported at most once a second so that
+/// a connection flood cannot turn the event stream into an amplifier.
+struct Refusals {
+    /// When the last line about this address went out.
+    since: Instant,
+    /// Refusals since then, not yet reported.
+    held: u64,
+    /// The latest of them.
+    last: (SocketAddr, String),
+}
+
 struct Client {
     view: ClientView,
     link: Arc<Link>,
@@ -134,6 +148,7 @@ pub(crate) struct Registry {
     hello_timeout: Duration,
     frame_timeout: Duration,
     clients: BTreeMap<u64, Client>,
+    refusals: HashMap<IpAddr, Refusals>,
     history: Arc<VecDeque<ClosedClient>>,
     recent: Arc<VecDeque<Event>>,
     counters: Counters,
@@ -157,6 +172,7 @@ impl Registry {
             hello_timeout: config.hello_timeout,
             frame_timeout: config.frame_timeout,
             clients: BTreeMap::new(),
+            refusals: HashMap::new(),
             history: Arc::default(),
             recent: Arc::default(),
             counters: Counters::default(),
@@ -181,6 +197,8 @@ impl Registry {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut publish = tokio::time::interval(PUBLISH_EVERY);
         publish.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut refusals = tokio::time::interval(REFUSALS_EVERY);
+        refusals.set_missed_tick_behavior(MissedTickBehavior::Skip);
 
         loop {
             tokio::select! {
@@ -191,6 +209,7 @@ impl Registry {
                 // and must not starve the tick or the snapshots.
                 at = tick.tick(), if !self.shutting_down => self.tick(at.into_std()),
                 _ = publish.tick(), if self.dirty => self.publish(),
+                _ = refusals.tick(), if !self.refusals.is_empty() => self.report_refusals(),
                 report = reports.recv() => match report {
                     Some(report) => self.report(report),
                     None => break,
@@ -230,7 +249,25 @@ impl Registry {
             }
             Report::Rejected { peer, reason } => {
                 self.counters.rejected += 1;
-                self.emit(EventKind::Rejected { peer, reason });
+                match self.refusals.entry(peer.ip()) {
+                    Entry::Vacant(entry) => {
+                        entry.insert(Refusals {
+                            since: Instant::now(),
+                            held: 0,
+                            last: (peer, reason.clone()),
+                        });
+                        self.emit(EventKind::Rejected {
+                            peer,
+                            reason,
+                            count: 1,
+                        });
+                    }
+                    Entry::Occupied(mut entry) => {
+                        let refusals = entry.get_mut();
+                        refusals.held += 1;
+                        refusals.last = (peer, reason);
+                    }
+                }
             }
             Report::Hello {
                 id,
@@ -415,6 +452,32 @@ impl Registry {
             status,
             reason,
         });
+    }
+
+    /// Reports the refusals held back in the last second, one line for
+    /// each source address, and forgets addresses that went quiet.
+    fn report_refusals(&mut self) {
+        let mut due = Vec::new();
+        self.refusals.retain(|_, refusals| {
+            if refusals.since.elapsed() < REFUSALS_EVERY {
+                return true;
+            }
+            if refusals.held == 0 {
+                return false;
+            }
+            let (peer, reason) = refusals.last.clone();
+            due.push(EventKind::Rejected {
+                peer,
+                reason,
+                count: refusals.held,
+            });
+            refusals.held = 0;
+            refusals.since = Instant::now();
+            true
+        });
+        for event in due {
+            self.emit(event);
+        }
     }
 
     fn shut_down(&mut self) {

@@ -4,7 +4,9 @@
 //! [`Server::start`] takes an already-bound listener so that tests and the
 //! command line alike can bind port 0 and learn the real port.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +53,8 @@ pub struct Config {
     pub tick: Duration,
     pub rules: Rules,
     pub max_clients: usize,
+    /// Most connections from one source address; 0 for no limit.
+    pub max_per_ip: usize,
     pub max_frame: usize,
     /// Closed clients remembered.
     pub history: usize,
@@ -69,6 +73,7 @@ impl Default for Config {
             tick: Duration::from_secs(1),
             rules: Rules::default(),
             max_clients: 10_000,
+            max_per_ip: 0,
             max_frame: DEFAULT_MAX_FRAME,
             history: 1000,
             batch_window: pacer::DEFAULT_WINDOW,
@@ -118,6 +123,10 @@ impl Server {
             slots: Arc::new(Semaphore::new(config.max_clients)),
             max_clients: config.max_clients,
             max_frame: config.max_frame,
+            max_per_ip: config.max_per_ip,
+            per_ip: HashMap::new(),
+            released: mpsc::unbounded_channel(),
+            refusing: Arc::new(Semaphore::new(REFUSALS_LINGERING)),
         };
         tokio::spawn(accept.run(stop.clone()));
         let task = tokio::spawn(registry.run(reports_rx, commands_rx, stop.clone()));
@@ -234,6 +243,14 @@ impl Control {
     }
 }
 
+/// Refusals that may take their time saying goodbye at once; past this, a
+/// refused socket is told in a single non-blocking write and closed, so a
+/// connection flood cannot pile up lingering sockets.
+const REFUSALS_LINGERING: usize = 64;
+
+/// The accept loop. It owns the connection limits: the slots of
+/// `--max-clients`, and the count of connections per source address for
+/// `--max-per-ip`, which connection tasks give back as they end.
 struct Accept {
     pacer: Option<Arc<Pacer>>,
     listener: TcpListener,
@@ -241,15 +258,32 @@ struct Accept {
     slots: Arc<Semaphore>,
     max_clients: usize,
     max_frame: usize,
+    /// 0: no limit per address, and no counting.
+    max_per_ip: usize,
+    per_ip: HashMap<IpAddr, usize>,
+    released: (
+        mpsc::UnboundedSender<IpAddr>,
+        mpsc::UnboundedReceiver<IpAddr>,
+    ),
+    refusing: Arc<Semaphore>,
 }
 
 impl Accept {
-    async fn run(self, stop: CancellationToken) {
+    async fn run(mut self, stop: CancellationToken) {
         let mut next_id = 0u64;
         let mut backoff = Duration::from_millis(10);
         loop {
             let accepted = tokio::select! {
                 _ = stop.cancelled() => return,
+                Some(ip) = self.released.1.recv() => {
+                    if let Entry::Occupied(mut count) = self.per_ip.entry(ip) {
+                        *count.get_mut() -= 1;
+                        if *count.get() == 0 {
+                            count.remove();
+                        }
+                    }
+                    continue;
+                }
                 accepted = self.listener.accept() => accepted,
             };
             let (stream, peer) = match accepted {
@@ -272,21 +306,29 @@ impl Accept {
 
     /// Hands the connection to its own task, or refuses it when full.
     /// Returns false once the registry is gone.
-    async fn admit(&self, id: u64, stream: TcpStream, peer: SocketAddr) -> bool {
+    async fn admit(&mut self, id: u64, stream: TcpStream, peer: SocketAddr) -> bool {
         // Heartbeats and notices are tiny: do not let Nagle delay a kick.
         let _ = stream.set_nodelay(true);
+        let ip = peer.ip();
+        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
+        if self.max_per_ip > 0 && from_ip >= self.max_per_ip {
+            let reason = format!(
+                "too many connections from {ip} (--max-per-ip {})",
+                self.max_per_ip
+            );
+            return self.refuse(stream, peer, reason).await;
+        }
         let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
             let reason = format!(
                 "server full: {} clients connected (--max-clients)",
                 self.max_clients
             );
-            tokio::spawn(connection::refuse(stream, reason.clone()));
-            return self
-                .reports
-                .send(Report::Rejected { peer, reason })
-                .await
-                .is_ok();
+            return self.refuse(stream, peer, reason).await;
         };
+        let released = (self.max_per_ip > 0).then(|| {
+            *self.per_ip.entry(ip).or_default() += 1;
+            self.released.0.clone()
+        });
         let link = Arc::new(Link::default());
         let opened = Report::Opened {
             id,
@@ -307,7 +349,28 @@ impl Accept {
         tokio::spawn(async move {
             connection.run().await;
             drop(slot);
+            if let Some(released) = released {
+                let _ = released.send(ip);
+            }
         });
         true
+    }
+
+    /// Closes a connection with the reason, and reports the refusal.
+    async fn refuse(&self, stream: TcpStream, peer: SocketAddr, reason: String) -> bool {
+        match Arc::clone(&self.refusing).try_acquire_owned() {
+            Ok(permit) => {
+                let reason = reason.clone();
+                tokio::spawn(async move {
+                    connection::refuse(stream, reason).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => connection::refuse_now(stream, reason.clone()),
+        }
+        self.reports
+            .send(Report::Rejected { peer, reason })
+            .await
+            .is_ok()
     }
 }

@@ -555,3 +555,60 @@ fn stalled_frame_is_closed_after_the_frame_timeout() {
     }
     assert_eq!(serve.client(healthy.local).unwrap()["status"], "alive");
 }
+
+#[test]
+fn connections_over_max_per_ip_are_refused_until_one_ends() {
+    let mut serve = Serve::start(&["--max-per-ip", "2"]);
+    let first = Beater::start(serve.addr, 1, HEALTHY_EVERY);
+    let _second = Beater::start(serve.addr, 2, HEALTHY_EVERY);
+    serve.wait_for_client(first.local, |c| c["heartbeats"].as_u64() >= Some(1));
+    let mut third = RawClient::connect(serve.addr);
+    let reason = "too many connections from 127.0.0.1 (--max-per-ip 2)";
+    assert_eq!(third.expect_closed(), reason);
+    assert_eq!(
+        serve.wait_for_peer("rejected", third.local)["reason"],
+        reason
+    );
+    // When a connection ends, its address may connect again.
+    let gone = first.local;
+    drop(first.stop());
+    serve.wait_for_peer("closed", gone);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        // The slot comes back when the connection task has finished, just
+        // after the closed event: a retry may still be refused.
+        let again = RawClient::connect(serve.addr);
+        let peer = again.local.to_string();
+        let line = serve.wait_for_line("connected or rejected", |l| l["peer"] == peer.as_str());
+        if line["event"] == "connected" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the address never got its slot back"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_flood_of_refused_connections_is_reported_once_a_second_with_counts() {
+    let mut serve = Serve::start(&["--max-clients", "1"]);
+    let _only = Beater::start(serve.addr, 1, HEALTHY_EVERY);
+    serve.wait_for("connected", |_| true);
+    let refused: Vec<RawClient> = (0..60).map(|_| RawClient::connect(serve.addr)).collect();
+    let mut counted = 0;
+    let mut lines = 0;
+    while counted < refused.len() as u64 {
+        let line = serve.wait_for("rejected", |_| true);
+        counted += line["count"].as_u64().unwrap();
+        lines += 1;
+    }
+    assert_eq!(counted, 60);
+    assert!(
+        lines <= 3,
+        "{lines} lines for one second's flood from one address"
+    );
+    let stats = serve.wait_for("stats", |_| true);
+    assert_eq!(stats["clients"], 1);
+}

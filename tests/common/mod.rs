@@ -87,25 +87,31 @@ impl Serve {
 
     /// Waits for the next line with `"event": kind` that satisfies `pred`.
     pub fn wait_for(&mut self, kind: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_line(kind, |line| line["event"] == kind && pred(line))
+    }
+
+    /// Waits for the next line that satisfies `pred`; `what` names it in
+    /// the failure message.
+    pub fn wait_for_line(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     self.seen.push(line.clone());
-                    if line["event"] == kind && pred(&line) {
+                    if pred(&line) {
                         return line;
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     panic!(
-                        "no '{kind}' line within {PATIENCE:?}; seen: {:#?}",
+                        "no '{what}' line within {PATIENCE:?}; seen: {:#?}",
                         self.seen
                     )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     panic!(
-                        "hbmon exited before a '{kind}' line; seen: {:#?}",
+                        "hbmon exited before a '{what}' line; seen: {:#?}",
                         self.seen
                     )
                 }

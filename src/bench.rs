@@ -461,6 +461,7 @@ async fn fall_silent(
         ip: "127.0.0.1".into(),
         status: Status::Alive,
         pid,
+        token: None,
     });
     let (reader, mut writer) = stream.into_split();
     let mut notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
@@ -512,6 +513,7 @@ async fn kick(kicks: usize) -> Result<Kick> {
                 ip: peer.ip().to_string(),
                 status: Status::Alive,
                 pid,
+                token: None,
             }))
             .await?;
         // Wait until the server knows the client.

@@ -15,7 +15,7 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::rfc3339;
-use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status};
+use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status, Token};
 use crate::signals;
 
 #[derive(Clone, Debug)]
@@ -26,6 +26,8 @@ pub struct Options {
     pub pid: u32,
     /// The address to report; the local address of the connection if unset.
     pub ip: Option<String>,
+    /// Sent in the first heartbeat of each connection, when set.
+    pub token: Option<Token>,
 }
 
 /// How one connection ended.
@@ -84,11 +86,14 @@ async fn session(
     interrupted: &CancellationToken,
 ) -> Result<Outcome> {
     let local = stream.local_addr().context("reading the local address")?;
-    let heartbeat = |status| Heartbeat {
+    let heartbeat = |status, token| Heartbeat {
         ip: options.ip.clone().unwrap_or_else(|| local.ip().to_string()),
         status,
         pid: options.pid,
+        token,
     };
+    // The token goes in the first heartbeat only.
+    let mut token = options.token.clone();
     say(format_args!(
         "connected to {} from {local} (pid {}), heartbeat every {}",
         options.server,
@@ -100,7 +105,7 @@ async fn session(
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                if let Err(error) = frames.send(&heartbeat(Status::Alive)).await {
+                if let Err(error) = frames.send(&heartbeat(Status::Alive, token.take())).await {
                     say(format_args!("connection lost: {error}"));
                     return Ok(Outcome::ClosedByServer);
                 }
@@ -122,7 +127,7 @@ async fn session(
             },
             _ = interrupted.cancelled() => {
                 // Say goodbye; the server answers with a close frame.
-                let _ = frames.send(&heartbeat(Status::Close)).await;
+                let _ = frames.send(&heartbeat(Status::Close, token.take())).await;
                 let reply = tokio::time::timeout(Duration::from_secs(1), frames.next()).await;
                 if let Ok(Some(Ok(notice))) = reply {
                     say(format_args!("closed by server: {}", notice.reason));

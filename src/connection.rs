@@ -17,7 +17,7 @@ use tokio_util::codec::Decoder;
 
 use crate::link::Link;
 use crate::pacer::Pacer;
-use crate::protocol::{FrameError, Notice, ServerCodec, Status, encode_frame};
+use crate::protocol::{FrameError, Notice, ServerCodec, Status, Token, encode_frame};
 use crate::registry::{End, Report};
 
 /// First read size. A busy connection grows its reads up to `MAX_READ` so a
@@ -39,6 +39,9 @@ pub(crate) struct Connection {
     pub(crate) link: Arc<Link>,
     pub(crate) pacer: Option<Arc<Pacer>>,
     pub(crate) max_frame: usize,
+    /// The secret the first heartbeat must carry; `None` once it has (or
+    /// when the server has none).
+    pub(crate) token: Option<Arc<Token>>,
 }
 
 /// Who the client says it is, as last reported to the registry.
@@ -167,6 +170,14 @@ impl Connection {
             };
             match decoded {
                 Ok(Some(heartbeat)) => {
+                    // The first heartbeat must carry the secret, if there is one.
+                    let expected = self.token.take();
+                    let given = heartbeat.token.as_ref();
+                    if expected
+                        .is_some_and(|token| !given.is_some_and(|given| token.matches(given)))
+                    {
+                        break Some(End::Unauthorized);
+                    }
                     let goodbye = heartbeat.status == Status::Close;
                     count += 1;
                     last = Some(heartbeat);

@@ -4,14 +4,16 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use hbmon::headless::{self, Format};
 use hbmon::liveness::Rules;
+use hbmon::protocol::Token;
 use hbmon::server::{Config, Server};
 use hbmon::simulate::{self, Mix, Plan, Tally};
 use hbmon::{client, limits, signals, tui};
@@ -66,6 +68,35 @@ struct BenchArgs {
     kicks: usize,
 }
 
+/// Where the shared secret comes from.
+#[derive(Args)]
+struct TokenArgs {
+    /// File holding the shared secret (surrounding white space ignored); without it, the
+    /// HBMON_TOKEN environment variable, if set, is the secret.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+}
+
+impl TokenArgs {
+    fn token(&self) -> Result<Option<Token>> {
+        let (text, source) = match &self.token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the token file {}", path.display()))?;
+                (text, format!("the token file {}", path.display()))
+            }
+            None => match std::env::var("HBMON_TOKEN") {
+                Ok(text) => (text, "HBMON_TOKEN".to_owned()),
+                Err(_) => return Ok(None),
+            },
+        };
+        match Token::new(&text) {
+            Some(token) => Ok(Some(token)),
+            None => bail!("{source} is empty"),
+        }
+    }
+}
+
 /// How the server is shown: the dashboard, or the headless event stream.
 #[derive(Args)]
 struct FrontArgs {
@@ -87,6 +118,8 @@ struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     front: FrontArgs,
+    #[command(flatten)]
+    token: TokenArgs,
     /// How often the liveness engine runs.
     #[arg(long, default_value = "1s", value_parser = positive_duration)]
     tick: Duration,
@@ -167,6 +200,8 @@ struct SimulateArgs {
     /// Summary format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    #[command(flatten)]
+    token: TokenArgs,
 }
 
 #[derive(Args)]
@@ -186,6 +221,8 @@ struct ClientArgs {
     /// The address to report (default: the connection's local address).
     #[arg(long)]
     ip: Option<String>,
+    #[command(flatten)]
+    token: TokenArgs,
 }
 
 fn positive_duration(text: &str) -> Result<Duration, String> {
@@ -218,6 +255,7 @@ async fn main() -> Result<()> {
                 reconnect: args.reconnect,
                 pid: args.pid.unwrap_or_else(std::process::id),
                 ip: args.ip,
+                token: args.token.token()?,
             })
             .await
         }
@@ -254,6 +292,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         batch_window: args.batch_window,
         hello_timeout: args.hello_timeout,
         frame_timeout: args.frame_timeout,
+        token: args.token.token()?,
     };
     let server = start(args.listen, config).await?;
     attach(server, &args.front).await
@@ -318,6 +357,7 @@ async fn simulate(args: SimulateArgs) -> Result<()> {
         pid_base: args.pid_base,
         flaky_gap: args.flaky_gap,
         dying_after: args.dying_after,
+        token: args.token.token()?,
     };
     let stop = CancellationToken::new();
     signals::cancel_on_terminate(stop.clone())?;

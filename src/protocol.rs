@@ -83,6 +83,37 @@ pub struct Heartbeat {
     /// effect on the server; the others are displayed as reported.
     pub status: Status,
     pub pid: u32,
+    /// The shared secret, required in a connection's first heartbeat when
+    /// the server has one (`--token-file`, `HBMON_TOKEN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Token>,
+}
+
+/// A shared secret. Its `Debug` does not show it, so it cannot reach a log
+/// by accident; it is never put in snapshots or events.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Token(String);
+
+impl Token {
+    /// A token from text; surrounding white space (a file's newline) is not
+    /// part of it. `None` when nothing is left.
+    pub fn new(text: &str) -> Option<Token> {
+        let text = text.trim();
+        (!text.is_empty()).then(|| Token(text.to_owned()))
+    }
+
+    /// Compares in constant time (for tokens of the same length), so the
+    /// time taken does not tell a guesser how much of a guess was right.
+    pub fn matches(&self, other: &Token) -> bool {
+        subtle::ConstantTimeEq::ct_eq(self.0.as_bytes(), other.0.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
 }
 
 /// Server to client: the server changed this client's status, or is about to
@@ -264,7 +295,21 @@ mod tests {
             ip: "10.0.0.7".into(),
             status: Status::Alive,
             pid,
+            token: None,
         }
+    }
+
+    #[test]
+    fn token_is_read_trimmed_compared_and_never_shown() {
+        let token = Token::new("s3cret\n").unwrap();
+        assert!(token.matches(&Token::new("s3cret").unwrap()));
+        assert!(!token.matches(&Token::new("s3creT").unwrap()));
+        assert!(!token.matches(&Token::new("s3cret-longer").unwrap()));
+        assert_eq!(Token::new(" \n"), None);
+        let body = br#"{"ip":"a","status":"alive","pid":1,"token":"s3cret"}"#;
+        let hb = &decode_all(&raw_frame(body)).unwrap()[0];
+        assert!(hb.token.as_ref().unwrap().matches(&token));
+        assert!(!format!("{hb:?}").contains("s3cret"));
     }
 
     fn raw_frame(body: &[u8]) -> Vec<u8> {

@@ -96,6 +96,8 @@ pub(crate) enum End {
     Failed(String),
     /// The peer broke the protocol; the reason was sent to it.
     BadFrame(String),
+    /// The first heartbeat lacked the shared secret, or had a wrong one.
+    Unauthorized,
     /// The registry closed it; it already knows.
     ByServer,
 }
@@ -107,6 +109,7 @@ impl End {
         match self {
             End::Goodbye => Some("client said goodbye".to_owned()),
             End::BadFrame(reason) => Some(format!("bad frame: {reason}")),
+            End::Unauthorized => Some("unauthorized".to_owned()),
             _ => None,
         }
     }
@@ -294,7 +297,7 @@ impl Registry {
                     End::ByServer => return,
                     End::Disconnected => (current, "client disconnected".to_owned()),
                     End::Failed(error) => (current, format!("connection error: {error}")),
-                    End::Goodbye | End::BadFrame(_) => {
+                    End::Goodbye | End::BadFrame(_) | End::Unauthorized => {
                         (Status::Close, end.close_reason().unwrap_or_default())
                     }
                 };

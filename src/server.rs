@@ -20,7 +20,7 @@ use crate::event::Event;
 use crate::link::Link;
 use crate::liveness::Rules;
 use crate::pacer::{self, Pacer};
-use crate::protocol::DEFAULT_MAX_FRAME;
+use crate::protocol::{DEFAULT_MAX_FRAME, Token};
 use crate::registry::{Command, CommandError, Registry, Report};
 use crate::snapshot::{Settings, Snapshot};
 
@@ -65,6 +65,8 @@ pub struct Config {
     pub hello_timeout: Duration,
     /// A client that leaves part of a frame unfinished this long is closed.
     pub frame_timeout: Duration,
+    /// The shared secret every connection's first heartbeat must carry.
+    pub token: Option<Token>,
 }
 
 impl Default for Config {
@@ -79,6 +81,7 @@ impl Default for Config {
             batch_window: pacer::DEFAULT_WINDOW,
             hello_timeout: Duration::from_secs(10),
             frame_timeout: Duration::from_secs(10),
+            token: None,
         }
     }
 }
@@ -124,6 +127,7 @@ impl Server {
             max_clients: config.max_clients,
             max_frame: config.max_frame,
             max_per_ip: config.max_per_ip,
+            token: config.token.map(Arc::new),
             per_ip: HashMap::new(),
             released: mpsc::unbounded_channel(),
             refusing: Arc::new(Semaphore::new(REFUSALS_LINGERING)),
@@ -260,6 +264,7 @@ struct Accept {
     max_frame: usize,
     /// 0: no limit per address, and no counting.
     max_per_ip: usize,
+    token: Option<Arc<Token>>,
     per_ip: HashMap<IpAddr, usize>,
     released: (
         mpsc::UnboundedSender<IpAddr>,
@@ -345,6 +350,7 @@ impl Accept {
             link,
             pacer: self.pacer.clone(),
             max_frame: self.max_frame,
+            token: self.token.clone(),
         };
         tokio::spawn(async move {
             connection.run().await;

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status, encode_frame};
+use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status, Token, encode_frame};
 
 /// Connections being set up at once when clients join all together: more
 /// would overflow the server's accept backlog and cost SYN retries.
@@ -144,6 +144,8 @@ pub struct Plan {
     pub pid_base: u32,
     pub flaky_gap: Duration,
     pub dying_after: Duration,
+    /// Sent in each client's first heartbeat, when set.
+    pub token: Option<Token>,
 }
 
 /// The fleet's counters, updated by its clients as they go.
@@ -272,9 +274,22 @@ impl Client {
             ip: local.ip().to_string(),
             status: Status::Alive,
             pid,
+            token: None,
         });
         let (reader, mut writer) = stream.into_split();
         let mut notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
+        if let Some(token) = &self.plan.token {
+            // The secret goes first, in a heartbeat of its own.
+            let hello = encode_frame(&Heartbeat {
+                ip: local.ip().to_string(),
+                status: Status::Alive,
+                pid,
+                token: Some(token.clone()),
+            });
+            if writer.write_all(&hello).await.is_err() {
+                return End::Failed;
+            }
+        }
         if self.behaviour == Behaviour::Flood {
             return self.flood(&heartbeat, notices, writer, stop).await;
         }

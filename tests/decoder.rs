@@ -28,6 +28,7 @@ fn heartbeat() -> impl Strategy<Value = Heartbeat> {
         Just(Status::Close)
     ];
     ("[ -~]{0,40}", status, any::<u32>()).prop_map(|(ip, status, pid)| Heartbeat {
+        token: None,
         ip,
         status,
         pid,

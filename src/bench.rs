@@ -525,7 +525,7 @@ async fn kick(kicks: usize) -> Result<Kick> {
         }
         let mut notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
         let asked = Instant::now();
-        let (kicked, notice) = tokio::join!(control.kick(peer), notices.next());
+        let (kicked, notice) = tokio::join!(control.kick(peer, "bench"), notices.next());
         let seen = asked.elapsed();
         kicked?;
         match notice {

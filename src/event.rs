@@ -48,6 +48,13 @@ pub enum EventKind {
         peer: SocketAddr,
         reason: String,
     },
+    /// An operator asked for a client to be closed; `by` names the front
+    /// end (`stdin`, `dashboard`). A `closed` event follows.
+    Kick {
+        peer: SocketAddr,
+        pid: Option<u32>,
+        by: String,
+    },
 }
 
 impl EventKind {
@@ -58,7 +65,8 @@ impl EventKind {
             | EventKind::Status { peer, .. }
             | EventKind::Closed { peer, .. }
             | EventKind::Rejected { peer, .. }
-            | EventKind::BadFrame { peer, .. } => *peer,
+            | EventKind::BadFrame { peer, .. }
+            | EventKind::Kick { peer, .. } => *peer,
         }
     }
 }
@@ -112,8 +120,20 @@ impl fmt::Display for EventKind {
                 peer.ip()
             ),
             EventKind::BadFrame { peer, reason } => write!(f, "{peer} sent a bad frame: {reason}"),
+            EventKind::Kick { peer, pid, by } => {
+                write!(f, "{peer} ({}) kicked from {by}", Pid(*pid))
+            }
         }
     }
+}
+
+/// A JSON line as the headless stream and the journal write it: `ts`, then
+/// the body's own fields.
+#[derive(Serialize)]
+pub struct Stamped<'a, T> {
+    pub ts: String,
+    #[serde(flatten)]
+    pub body: &'a T,
 }
 
 /// RFC 3339 UTC with milliseconds, the `ts` of every event line.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{Event, Pid, rfc3339};
+use crate::event::{Event, Pid, Stamped, rfc3339};
 use crate::protocol::Status;
 use crate::server::{Control, FrontEnd};
 use crate::snapshot::{ClientView, Snapshot};
@@ -48,6 +48,7 @@ enum Line {
         frames: u64,
         bad_frames: u64,
         closed: u64,
+        journal_lost: u64,
     },
     Snapshot {
         clients: Vec<ClientLine>,
@@ -96,14 +97,6 @@ impl From<&ClientView> for ClientLine {
     }
 }
 
-/// A JSON line: `ts` then the body's own fields.
-#[derive(Serialize)]
-struct Stamped<'a, T> {
-    ts: String,
-    #[serde(flatten)]
-    body: &'a T,
-}
-
 struct Out {
     format: Format,
     stdout: std::io::Stdout,
@@ -147,9 +140,18 @@ fn text(line: &Line) -> String {
             frames,
             bad_frames,
             closed,
-        } => format!(
-            "stats: {clients} clients ({alive} alive, {leave} leave), {frames} heartbeats, {bad_frames} bad frames, {closed} closed"
-        ),
+            journal_lost,
+        } => {
+            let mut line = format!(
+                "stats: {clients} clients ({alive} alive, {leave} leave), {frames} heartbeats, {bad_frames} bad frames, {closed} closed"
+            );
+            if *journal_lost > 0 {
+                line.push_str(&format!(
+                    ", {journal_lost} decisions NOT written to the journal"
+                ));
+            }
+            line
+        }
         Line::Snapshot { clients } => {
             let mut s = format!("{} live clients", clients.len());
             for c in clients {
@@ -190,6 +192,7 @@ fn stats(snapshot: &Snapshot) -> Line {
         frames: snapshot.counters.frames,
         bad_frames: snapshot.counters.bad_frames,
         closed: snapshot.counters.closed,
+        journal_lost: snapshot.counters.journal_lost,
     }
 }
 
@@ -246,7 +249,7 @@ async fn execute(command: &str, control: &Control, stop: &CancellationToken) -> 
         (None, _, _) => return None,
         (Some("kick"), Some(peer), None) => match peer.parse::<SocketAddr>() {
             Ok(peer) => control
-                .kick(peer)
+                .kick(peer, "stdin")
                 .await
                 .map(|()| Line::Kicked { peers: vec![peer] }),
             Err(_) => {
@@ -256,7 +259,7 @@ async fn execute(command: &str, control: &Control, stop: &CancellationToken) -> 
             }
         },
         (Some("kick-leave"), None, _) => control
-            .kick_leave()
+            .kick_leave("stdin")
             .await
             .map(|peers| Line::Kicked { peers }),
         (Some("list"), None, _) => control.list().await.map(|snapshot| Line::Snapshot {

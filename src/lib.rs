@@ -14,6 +14,8 @@ mod connection;
 pub mod demo;
 pub mod event;
 pub mod headless;
+pub mod history;
+mod journal;
 pub mod limits;
 mod link;
 pub mod liveness;

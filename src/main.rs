@@ -40,6 +40,26 @@ enum Command {
     Simulate(SimulateArgs),
     /// Measure hbmon on this machine and print the figures as JSON.
     Bench(BenchArgs),
+    /// Read a journal written with `serve --journal`.
+    History(HistoryArgs),
+}
+
+#[derive(Args)]
+struct HistoryArgs {
+    /// The journal file.
+    path: PathBuf,
+    /// Only this client (ip:port) or every client from this address (ip).
+    #[arg(long)]
+    peer: Option<String>,
+    /// Only this pid.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Only decisions since then: a duration back from now (10m) or a time (2026-11-24T15:00:00Z).
+    #[arg(long, value_parser = hbmon::history::parse_since)]
+    since: Option<std::time::SystemTime>,
+    /// Output: a table, or the journal's own JSON lines.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(Args)]
@@ -147,6 +167,9 @@ struct ServeArgs {
     /// Closed clients kept in history.
     #[arg(long, default_value_t = 1000)]
     history: usize,
+    /// Append every decision to this file as JSON lines (read it with `hbmon history`).
+    #[arg(long, value_name = "PATH")]
+    journal: Option<PathBuf>,
     /// Close a client that sends no valid heartbeat this long after connecting.
     #[arg(long, default_value = "10s", value_parser = positive_duration)]
     hello_timeout: Duration,
@@ -260,6 +283,14 @@ async fn main() -> Result<()> {
             .await
         }
         Command::Simulate(args) => simulate(args).await,
+        Command::History(args) => {
+            let filter = hbmon::history::Filter {
+                peer: args.peer,
+                pid: args.pid,
+                since: args.since,
+            };
+            hbmon::history::run(&args.path, &filter, args.format)
+        }
         Command::Bench(args) => {
             let options = hbmon::bench::Options {
                 only: args.only,
@@ -293,6 +324,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         hello_timeout: args.hello_timeout,
         frame_timeout: args.frame_timeout,
         token: args.token.token()?,
+        journal: args.journal,
     };
     let server = start(args.listen, config).await?;
     attach(server, &args.front).await

@@ -20,6 +20,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, EventKind};
+use crate::journal::Journal;
 use crate::link::Link;
 use crate::protocol::{Notice, Status};
 use crate::server::Config;
@@ -38,10 +39,13 @@ pub enum Command {
     /// Close one live client, with a close frame saying why.
     Kick {
         peer: SocketAddr,
+        /// Who asked, for the record.
+        by: String,
         reply: oneshot::Sender<Result<(), CommandError>>,
     },
     /// Close every client currently in `leave`; answers with who was closed.
     KickLeave {
+        by: String,
         reply: oneshot::Sender<Vec<SocketAddr>>,
     },
     /// A snapshot taken now, rather than the last one published.
@@ -152,6 +156,7 @@ pub(crate) struct Registry {
     frame_timeout: Duration,
     clients: BTreeMap<u64, Client>,
     refusals: HashMap<IpAddr, Refusals>,
+    journal: Option<Journal>,
     history: Arc<VecDeque<ClosedClient>>,
     recent: Arc<VecDeque<Event>>,
     counters: Counters,
@@ -166,6 +171,7 @@ impl Registry {
     pub(crate) fn new(
         first: Arc<Snapshot>,
         config: &Config,
+        journal: Option<Journal>,
         events: broadcast::Sender<Event>,
         snapshots: watch::Sender<Arc<Snapshot>>,
     ) -> Self {
@@ -176,6 +182,7 @@ impl Registry {
             frame_timeout: config.frame_timeout,
             clients: BTreeMap::new(),
             refusals: HashMap::new(),
+            journal,
             history: Arc::default(),
             recent: Arc::default(),
             counters: Counters::default(),
@@ -220,6 +227,10 @@ impl Registry {
             }
         }
         self.publish();
+        if let Some(journal) = self.journal.take() {
+            // Writes out and syncs what is queued: nothing decided is lost.
+            let _ = tokio::task::spawn_blocking(move || journal.close()).await;
+        }
     }
 
     fn report(&mut self, report: Report) {
@@ -313,10 +324,12 @@ impl Registry {
 
     fn command(&mut self, command: Command) {
         match command {
-            Command::Kick { peer, reply } => {
+            Command::Kick { peer, by, reply } => {
                 let found = self.clients.iter().find(|(_, c)| c.view.peer == peer);
                 let result = match found {
-                    Some((&id, _)) => {
+                    Some((&id, client)) => {
+                        let pid = client.view.pid;
+                        self.emit(EventKind::Kick { peer, pid, by });
                         self.close(id, "kicked by operator".to_owned());
                         Ok(())
                     }
@@ -324,17 +337,19 @@ impl Registry {
                 };
                 let _ = reply.send(result);
             }
-            Command::KickLeave { reply } => {
-                let leaving: Vec<(u64, SocketAddr)> = self
+            Command::KickLeave { by, reply } => {
+                let leaving: Vec<(u64, SocketAddr, Option<u32>)> = self
                     .clients
                     .iter()
                     .filter(|(_, c)| c.view.status() == Status::Leave)
-                    .map(|(&id, c)| (id, c.view.peer))
+                    .map(|(&id, c)| (id, c.view.peer, c.view.pid))
                     .collect();
-                for &(id, _) in &leaving {
+                for &(id, peer, pid) in &leaving {
+                    let by = by.clone();
+                    self.emit(EventKind::Kick { peer, pid, by });
                     self.close(id, "kicked by operator (all leave clients)".to_owned());
                 }
-                let _ = reply.send(leaving.into_iter().map(|(_, peer)| peer).collect());
+                let _ = reply.send(leaving.into_iter().map(|(_, peer, _)| peer).collect());
             }
             Command::List { reply } => {
                 self.publish();
@@ -496,6 +511,9 @@ impl Registry {
             at: SystemTime::now(),
             kind,
         };
+        if let Some(journal) = &self.journal {
+            journal.record(&event);
+        }
         push_bounded(&mut self.recent, event.clone(), RECENT_EVENTS);
         // No receiver is fine: nobody is watching the stream right now.
         let _ = self.events.send(event);
@@ -505,6 +523,9 @@ impl Registry {
     fn publish(&mut self) {
         for client in self.clients.values_mut() {
             self.counters.frames += client.sync();
+        }
+        if let Some(journal) = &self.journal {
+            self.counters.journal_lost = journal.lost();
         }
         let snapshot = Snapshot {
             taken: SystemTime::now(),

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connection::{self, Connection};
 use crate::event::Event;
+use crate::journal::Journal;
 use crate::link::Link;
 use crate::liveness::Rules;
 use crate::pacer::{self, Pacer};
@@ -67,6 +69,8 @@ pub struct Config {
     pub frame_timeout: Duration,
     /// The shared secret every connection's first heartbeat must carry.
     pub token: Option<Token>,
+    /// Where to append every decision, if anywhere.
+    pub journal: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -82,6 +86,7 @@ impl Default for Config {
             hello_timeout: Duration::from_secs(10),
             frame_timeout: Duration::from_secs(10),
             token: None,
+            journal: None,
         }
     }
 }
@@ -112,7 +117,16 @@ impl Server {
         let (snapshots_tx, snapshots_rx) = watch::channel(Arc::clone(&first));
         let stop = CancellationToken::new();
 
-        let registry = Registry::new(first, &config, events_tx, snapshots_tx);
+        let journal = match &config.journal {
+            Some(path) => Some(Journal::open(path).map_err(|error| {
+                std::io::Error::new(
+                    error.kind(),
+                    format!("cannot open the journal {}: {error}", path.display()),
+                )
+            })?),
+            None => None,
+        };
+        let registry = Registry::new(first, &config, journal, events_tx, snapshots_tx);
         let pacer =
             (!config.batch_window.is_zero()).then(|| Arc::new(Pacer::new(config.batch_window)));
         if let Some(pacer) = &pacer {
@@ -231,14 +245,17 @@ impl Control {
         answer.await.map_err(|_| CommandError::Stopped)
     }
 
-    /// Closes the live client at `peer` with a close frame.
-    pub async fn kick(&self, peer: SocketAddr) -> Result<(), CommandError> {
-        self.ask(|reply| Command::Kick { peer, reply }).await?
+    /// Closes the live client at `peer` with a close frame; `by` names who
+    /// asked, for the record.
+    pub async fn kick(&self, peer: SocketAddr, by: &str) -> Result<(), CommandError> {
+        let by = by.to_owned();
+        self.ask(|reply| Command::Kick { peer, by, reply }).await?
     }
 
     /// Closes every client in `leave`; returns who was closed.
-    pub async fn kick_leave(&self) -> Result<Vec<SocketAddr>, CommandError> {
-        self.ask(|reply| Command::KickLeave { reply }).await
+    pub async fn kick_leave(&self, by: &str) -> Result<Vec<SocketAddr>, CommandError> {
+        let by = by.to_owned();
+        self.ask(|reply| Command::KickLeave { by, reply }).await
     }
 
     /// A snapshot taken now.

@@ -49,6 +49,9 @@ pub struct Counters {
     pub closed: u64,
     /// Connections refused at accept (server full).
     pub rejected: u64,
+    /// Decisions the journal could not write (its queue was full, or the
+    /// disk failed).
+    pub journal_lost: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

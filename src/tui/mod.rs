@@ -137,13 +137,13 @@ impl Dashboard {
                 Action::Kick(peers) => {
                     let mut failed = Vec::new();
                     for peer in peers {
-                        if let Err(error) = control.kick(peer).await {
+                        if let Err(error) = control.kick(peer, "dashboard").await {
                             failed.push(error.to_string());
                         }
                     }
                     (!failed.is_empty()).then(|| format!("kick failed: {}", failed.join("; ")))
                 }
-                Action::KickLeave => match control.kick_leave().await {
+                Action::KickLeave => match control.kick_leave("dashboard").await {
                     Ok(peers) if peers.is_empty() => {
                         Some("no clients in leave any more".to_owned())
                     }

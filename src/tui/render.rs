@@ -386,7 +386,7 @@ fn events(frame: &mut Frame, area: Rect, s: &Snapshot) {
                     return event_line(e.at, &e.kind, status_style(*to));
                 }
                 EventKind::Closed { .. } | EventKind::Rejected { .. } => Color::Red,
-                EventKind::BadFrame { .. } => Color::Magenta,
+                EventKind::BadFrame { .. } | EventKind::Kick { .. } => Color::Magenta,
             };
             event_line(e.at, &e.kind, Style::new().fg(color))
         })

@@ -179,6 +179,12 @@ impl Serve {
         assert!(status.success());
     }
 
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill_hard(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Waits for the process to exit, draining its output into `seen`.
     pub fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + PATIENCE;

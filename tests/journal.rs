@@ -1,0 +1,202 @@
+//! The journal end to end: every decision is written exactly once, in
+//! order; it survives a kill -9 and a restart; `hbmon history` reads it.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Beater, RawClient, Serve, frame, hbmon};
+use serde_json::Value;
+
+/// The lines of the event stream that are decisions (not the headless
+/// front end's own lines), without their timestamps.
+fn decisions(lines: &[Value]) -> Vec<Value> {
+    lines
+        .iter()
+        .filter(|l| {
+            !matches!(
+                l["event"].as_str(),
+                Some("listening" | "stats" | "snapshot" | "kicked" | "error" | "lagged")
+            )
+        })
+        .map(|l| {
+            let mut l = l.clone();
+            l.as_object_mut().unwrap().remove("ts");
+            l
+        })
+        .collect()
+}
+
+fn read_journal(path: &PathBuf) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("every journal line is JSON"))
+        .collect()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("hbmon-{}-{name}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn history(args: &[&str]) -> (Vec<String>, String) {
+    let output = hbmon().arg("history").args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "history failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    (
+        stdout.lines().map(str::to_owned).collect(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn journal_holds_every_decision_once_in_order_and_history_reads_it() {
+    let path = temp("decisions");
+    let path_arg = path.to_str().unwrap();
+    let mut serve = Serve::start(&[
+        "--journal",
+        path_arg,
+        "--max-clients",
+        "3",
+        "--tick",
+        "100ms",
+    ]);
+    let keep = Beater::start(serve.addr, 11, Duration::from_millis(25));
+    let kick = Beater::start(serve.addr, 12, Duration::from_millis(25));
+    serve.wait_for_client(kick.local, |c| c["pid"] == 12);
+    let mut bad = RawClient::connect(serve.addr);
+    bad.send(&frame(b"{oops"));
+    bad.expect_closed();
+    let mut full = vec![RawClient::connect(serve.addr)];
+    full.push(RawClient::connect(serve.addr));
+    for client in &mut full {
+        client.expect_closed();
+    }
+    serve.command(&format!("kick {}", kick.local));
+    serve.wait_for_peer("closed", kick.local);
+    serve.command("quit");
+    assert!(serve.wait_exit().success());
+
+    let journal = read_journal(&path);
+    let written: Vec<Value> = decisions(&journal);
+    assert_eq!(
+        written,
+        decisions(&serve.seen),
+        "the journal is the event stream's decisions, in order"
+    );
+    let kinds: Vec<&str> = journal
+        .iter()
+        .map(|l| l["event"].as_str().unwrap())
+        .collect();
+    for kind in ["connected", "bad_frame", "rejected", "kick", "closed"] {
+        assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
+    }
+    let kick_line = journal.iter().find(|l| l["event"] == "kick").unwrap();
+    assert_eq!(
+        (kick_line["by"].as_str(), kick_line["pid"].as_u64()),
+        (Some("stdin"), Some(12))
+    );
+    assert!(journal.iter().all(|l| l["ts"].is_string()));
+
+    let (all, stderr) = history(&[path_arg, "--format", "json"]);
+    assert_eq!(all.len(), journal.len());
+    assert!(stderr.is_empty(), "{stderr}");
+    let (kicked, _) = history(&[path_arg, "--peer", &kick.local.to_string()]);
+    assert!(
+        kicked
+            .iter()
+            .all(|row| row.contains(&kick.local.to_string())),
+        "{kicked:#?}"
+    );
+    assert!(
+        kicked
+            .iter()
+            .any(|row| row.contains("kick") && row.contains("by stdin")),
+        "{kicked:#?}"
+    );
+    assert!(
+        kicked
+            .iter()
+            .any(|row| row.contains("close: kicked by operator")),
+        "{kicked:#?}"
+    );
+    let (by_pid, _) = history(&[path_arg, "--pid", "11", "--format", "json"]);
+    assert!(
+        !by_pid.is_empty() && by_pid.iter().all(|l| l.contains(r#""pid":11"#)),
+        "{by_pid:#?}"
+    );
+    let (future, _) = history(&[path_arg, "--since", "2999-01-01T00:00:00Z"]);
+    assert!(future.is_empty());
+    drop(keep);
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn journal_survives_kill_9_and_a_restart_appends() {
+    let path = temp("crash");
+    let path_arg = path.to_str().unwrap();
+    let mut first = Serve::start(&["--journal", path_arg]);
+    let early = Beater::start(first.addr, 21, Duration::from_millis(25));
+    first.wait_for_peer("connected", early.local);
+    // Decisions older than a second are on disk by now.
+    std::thread::sleep(Duration::from_millis(1500));
+    first.kill_hard();
+    let early_peer = early.local;
+    drop(early);
+    // What a crash in the middle of a write leaves behind.
+    let mut torn = std::fs::read(&path).unwrap();
+    assert!(torn.ends_with(b"\n"), "whole lines only before the kill");
+    torn.extend_from_slice(br#"{"ts":"2026-11-24T"#);
+    std::fs::write(&path, torn).unwrap();
+
+    let mut second = Serve::start(&["--journal", path_arg]);
+    let late = Beater::start(second.addr, 22, Duration::from_millis(25));
+    second.wait_for_peer("connected", late.local);
+    second.command("quit");
+    assert!(second.wait_exit().success());
+
+    let (rows, stderr) = history(&[path_arg, "--format", "json"]);
+    assert!(stderr.contains("skipped 1 unreadable line"), "{stderr}");
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    let connected = |peer: String| {
+        rows.iter()
+            .any(|r| r["event"] == "connected" && r["peer"] == peer.as_str())
+    };
+    assert!(
+        connected(early_peer.to_string()),
+        "the first run's decision survived the kill"
+    );
+    assert!(connected(late.local.to_string()), "the second run appended");
+    let closed_late = rows
+        .iter()
+        .find(|r| r["event"] == "closed" && r["peer"] == late.local.to_string().as_str());
+    assert_eq!(
+        closed_late.unwrap()["reason"],
+        "server shutting down",
+        "a clean shutdown loses nothing"
+    );
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn history_of_a_missing_file_says_so() {
+    let output = hbmon()
+        .args(["history", "/nonexistent/journal.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot read the journal /nonexistent/journal.jsonl"),
+        "{stderr}"
+    );
+}

@@ -265,6 +265,9 @@ struct Hold {
     server_cpu_share: f64,
     rss_bytes: u64,
     rss_bytes_per_client: f64,
+    /// From the stop (as on SIGTERM) until every client was sent its close
+    /// frame and the server had stopped.
+    shutdown_ms: f64,
 }
 
 async fn hold(options: &Options) -> Result<Hold> {
@@ -308,9 +311,11 @@ async fn hold(options: &Options) -> Result<Hold> {
     let rss = rss_bytes()?;
     let false_leave = leaves.get();
     drop(leaves);
-    drop(fleet);
+    let stopping = Instant::now();
     server.stop();
     server.stopped().await;
+    let shutdown = stopping.elapsed();
+    drop(fleet);
     Ok(Hold {
         clients,
         capped_by,
@@ -321,6 +326,7 @@ async fn hold(options: &Options) -> Result<Hold> {
         server_cpu_share: window.cpu.as_secs_f64() / window.wall.as_secs_f64(),
         rss_bytes: rss,
         rss_bytes_per_client: rss.saturating_sub(rss_before) as f64 / clients as f64,
+        shutdown_ms: shutdown.as_secs_f64() * 1000.0,
     })
 }
 

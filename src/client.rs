@@ -6,6 +6,7 @@
 //! Ctrl-C it says goodbye (`status: close`) so the server records a clean
 //! exit rather than a failure.
 
+use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -36,8 +37,14 @@ enum Outcome {
     Interrupted,
 }
 
+/// A line on stdout. A reader that went away is no reason to stop
+/// heartbeating (`println!` would panic on the broken pipe).
 fn say(message: impl std::fmt::Display) {
-    println!("{} {message}", rfc3339(SystemTime::now()));
+    let _ = writeln!(
+        std::io::stdout(),
+        "{} {message}",
+        rfc3339(SystemTime::now())
+    );
 }
 
 pub async fn run(options: Options) -> Result<()> {

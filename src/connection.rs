@@ -123,14 +123,17 @@ impl Connection {
                         }
                         Some(Err(error)) => return End::Failed(error.to_string()),
                     };
-                    if let Some(end) = self.decode(&mut codec, &mut buf, eof, &mut identity).await {
-                        return end;
-                    }
+                    let completed = match self.decode(&mut codec, &mut buf, eof, &mut identity).await {
+                        Ok(completed) => completed,
+                        Err(end) => return end,
+                    };
                     if eof {
                         return End::Disconnected;
                     }
-                    // Tell the registry when a frame starts or stops waiting
-                    // for its rest, for the frame timeout.
+                    // Tell the registry since when the frame now waiting for
+                    // its rest has waited, for the frame timeout. A read that
+                    // completed frames starts the wait anew: a flood is always
+                    // mid-frame between reads, and is not a stall.
                     match (buf.is_empty(), partial) {
                         (true, true) => {
                             partial = false;
@@ -140,6 +143,7 @@ impl Connection {
                             partial = true;
                             self.link.partial_frame(Some(SystemTime::now()));
                         }
+                        (false, true) if completed > 0 => self.link.partial_frame(Some(SystemTime::now())),
                         _ => {}
                     }
                     if buf.is_empty() {
@@ -152,14 +156,15 @@ impl Connection {
 
     /// Decodes every complete frame in `buf` and counts them on the link;
     /// tells the registry when the client's ip, pid or reported status
-    /// changes. Returns how the connection ends, if a frame ended it.
+    /// changes. Returns how many frames it completed, or how the connection
+    /// ends if a frame ended it.
     async fn decode(
         &mut self,
         codec: &mut ServerCodec,
         buf: &mut BytesMut,
         eof: bool,
         identity: &mut Option<Identity>,
-    ) -> Option<End> {
+    ) -> Result<u64, End> {
         let mut count = 0;
         let mut last = None;
         let outcome = loop {
@@ -210,11 +215,14 @@ impl Connection {
                     status: heartbeat.status,
                 });
                 if self.reports.send(report).await.is_err() {
-                    return Some(End::ByServer);
+                    return Err(End::ByServer);
                 }
             }
         }
-        outcome
+        match outcome {
+            Some(end) => Err(end),
+            None => Ok(count),
+        }
     }
 }
 

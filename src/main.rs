@@ -2,7 +2,7 @@
 
 #![deny(clippy::unwrap_used)]
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -301,7 +301,12 @@ async fn main() -> Result<()> {
                 kicks: args.kicks,
             };
             let report = hbmon::bench::run(&options).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&report)?
+            )
+            .context("writing the report")?;
             Ok(())
         }
     }
@@ -417,9 +422,10 @@ async fn simulate(args: SimulateArgs) -> Result<()> {
     if std::io::stderr().is_terminal() {
         eprintln!();
     }
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&counts)?),
-        Format::Text => println!("{counts}"),
-    }
+    let summary = match args.format {
+        Format::Json => serde_json::to_string(&counts)?,
+        Format::Text => counts.to_string(),
+    };
+    writeln!(std::io::stdout(), "{summary}").context("writing the summary")?;
     Ok(())
 }

@@ -7,10 +7,12 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -23,7 +25,7 @@ use crate::link::Link;
 use crate::liveness::Rules;
 use crate::pacer::{self, Pacer};
 use crate::protocol::{DEFAULT_MAX_FRAME, Token};
-use crate::registry::{Command, CommandError, Registry, Report};
+use crate::registry::{Command, CommandError, End, Registry, Report};
 use crate::snapshot::{Settings, Snapshot};
 
 /// Connections the kernel may queue before they are accepted (it caps this
@@ -264,6 +266,15 @@ impl Control {
     }
 }
 
+/// The text of a panic's payload, when it has one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
 /// Refusals that may take their time saying goodbye at once; past this, a
 /// refused socket is told in a single non-blocking write and closed, so a
 /// connection flood cannot pile up lingering sockets.
@@ -369,8 +380,17 @@ impl Accept {
             max_frame: self.max_frame,
             token: self.token.clone(),
         };
+        let reports = self.reports.clone();
         tokio::spawn(async move {
-            connection.run().await;
+            // A bug that panics while serving one client must not take
+            // that client's record with it: the registry hears of the end
+            // like any other, and every other connection carries on.
+            if let Err(panic) = AssertUnwindSafe(connection.run()).catch_unwind().await {
+                let message = panic_message(&*panic);
+                tracing::error!(%peer, %message, "a connection task panicked");
+                let end = End::Failed(format!("internal error: {message}"));
+                let _ = reports.send(Report::Ended { id, end }).await;
+            }
             drop(slot);
             if let Some(released) = released {
                 let _ = released.send(ip);

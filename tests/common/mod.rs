@@ -119,9 +119,15 @@ impl Serve {
         }
     }
 
-    /// Waits for an event about `peer`.
+    /// The event of this kind about `peer`: already seen, or the next one.
+    /// (A peer has one event of each kind, and waiting for one peer's may
+    /// read past another's.)
     pub fn wait_for_peer(&mut self, kind: &str, peer: SocketAddr) -> Value {
         let peer = peer.to_string();
+        let about = |line: &Value| line["event"] == kind && line["peer"] == peer.as_str();
+        if let Some(line) = self.seen.iter().find(|l| about(l)) {
+            return line.clone();
+        }
         self.wait_for(kind, |line| line["peer"] == peer.as_str())
     }
 
@@ -177,6 +183,11 @@ impl Serve {
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills the process with SIGKILL, as a crash would.

@@ -55,18 +55,9 @@ fn simulated_steady_fleet_is_all_alive_with_consecutive_pids() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + common::PATIENCE;
-    let clients = loop {
-        let clients = serve.list();
-        if clients.len() == 20 && clients.iter().all(|c| c["heartbeats"].as_u64() >= Some(2)) {
-            break clients;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "fleet never fully alive: {clients:#?}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let clients = serve.wait_for_clients("the whole fleet alive", |clients| {
+        clients.len() == 20 && clients.iter().all(|c| c["heartbeats"].as_u64() >= Some(2))
+    });
     assert!(clients.iter().all(|c| c["status"] == "alive"));
     let pids: HashSet<u64> = clients.iter().map(|c| c["pid"].as_u64().unwrap()).collect();
     assert_eq!(pids, (7000..7020).collect());

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, RawClient, Serve, frame, hbmon, heartbeat};
+use common::{RawClient, Serve, decisions, frame, hbmon, heartbeat};
 use serde_json::Value;
 
 /// The server's resident memory must stay under this through the run.
@@ -41,23 +41,6 @@ fn connect_from_other_address(server: SocketAddr) -> TcpStream {
         .unwrap();
     socket.connect(&server.into()).unwrap();
     socket.into()
-}
-
-fn decisions(lines: &[Value]) -> Vec<Value> {
-    lines
-        .iter()
-        .filter(|l| {
-            !matches!(
-                l["event"].as_str(),
-                Some("listening" | "stats" | "snapshot" | "kicked" | "error" | "lagged")
-            )
-        })
-        .map(|l| {
-            let mut l = l.clone();
-            l.as_object_mut().unwrap().remove("ts");
-            l
-        })
-        .collect()
 }
 
 #[test]
@@ -109,20 +92,13 @@ fn hostile_mix_leaves_healthy_clients_alive_and_every_peer_gets_its_reason() {
             .as_u64()
             .is_some_and(|p| (HEALTHY_PID_BASE..HEALTHY_PID_BASE + HEALTHY).contains(&p))
     };
-    let deadline = Instant::now() + PATIENCE;
-    while serve
-        .list()
-        .iter()
-        .filter(|c| healthy(c) && c["heartbeats"].as_u64() >= Some(2))
-        .count()
-        < HEALTHY as usize
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the healthy fleet never fully joined"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    serve.wait_for_clients("the healthy fleet fully joined", |clients| {
+        clients
+            .iter()
+            .filter(|c| healthy(c) && c["heartbeats"].as_u64() >= Some(2))
+            .count()
+            == HEALTHY as usize
+    });
     let mut peak_rss = rss(serve.pid());
 
     // Peers that break the protocol, each with the reason it must get.
@@ -308,18 +284,13 @@ fn hostile_mix_leaves_healthy_clients_alive_and_every_peer_gets_its_reason() {
         "{rejected_lines} rejected lines for {refused} refusals"
     );
     // The looped connections that were let in never said hello.
-    let deadline = Instant::now() + PATIENCE;
-    while serve.list().iter().any(|c| {
-        c["peer"]
-            .as_str()
-            .is_some_and(|p| p.starts_with("127.0.0.2:"))
-    }) {
-        assert!(
-            Instant::now() < deadline,
-            "looped connections were never closed"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    serve.wait_for_clients("the looped connections closed", |clients| {
+        !clients.iter().any(|c| {
+            c["peer"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("127.0.0.2:"))
+        })
+    });
     peak_rss = peak_rss.max(rss(serve.pid()));
     drop(looped);
 

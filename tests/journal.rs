@@ -6,27 +6,8 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Beater, RawClient, Serve, frame, hbmon};
+use common::{Beater, RawClient, Serve, decisions, frame, hbmon};
 use serde_json::Value;
-
-/// The lines of the event stream that are decisions (not the headless
-/// front end's own lines), without their timestamps.
-fn decisions(lines: &[Value]) -> Vec<Value> {
-    lines
-        .iter()
-        .filter(|l| {
-            !matches!(
-                l["event"].as_str(),
-                Some("listening" | "stats" | "snapshot" | "kicked" | "error" | "lagged")
-            )
-        })
-        .map(|l| {
-            let mut l = l.clone();
-            l.as_object_mut().unwrap().remove("ts");
-            l
-        })
-        .collect()
-}
 
 fn read_journal(path: &PathBuf) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap();

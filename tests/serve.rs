@@ -722,18 +722,11 @@ fn client_and_simulate_send_the_token_and_an_empty_token_is_refused() {
         (Some(3), Some(0)),
         "{summary}"
     );
-    let deadline = Instant::now() + PATIENCE;
-    while !serve
-        .list()
-        .iter()
-        .any(|c| c["pid"] == 71 && c["heartbeats"].as_u64() >= Some(2))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "hbmon client with the token never became alive"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    serve.wait_for_clients("hbmon client alive with its token", |clients| {
+        clients
+            .iter()
+            .any(|c| c["pid"] == 71 && c["heartbeats"].as_u64() >= Some(2))
+    });
     assert!(
         !serve.seen.iter().any(|l| l["reason"] == "unauthorized"),
         "{:#?}",

@@ -150,21 +150,35 @@ impl Serve {
         self.list().into_iter().find(|c| c["peer"] == peer.as_str())
     }
 
-    /// Polls `list` until `pred` holds for the client at `peer`.
-    pub fn wait_for_client(&mut self, peer: SocketAddr, pred: impl Fn(&Value) -> bool) -> Value {
+    /// Polls `list` until `pred` holds for the live clients; returns them.
+    pub fn wait_for_clients(&mut self, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let client = self.client(peer);
-            if let Some(client) = client.filter(|c| pred(c)) {
-                return client;
+            let clients = self.list();
+            if pred(&clients) {
+                return clients;
             }
             assert!(
                 Instant::now() < deadline,
-                "client {peer} never matched; last list: {:#?}",
-                self.list()
+                "never saw {what}; last list: {clients:#?}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Polls `list` until `pred` holds for the client at `peer`.
+    pub fn wait_for_client(&mut self, peer: SocketAddr, pred: impl Fn(&Value) -> bool) -> Value {
+        let peer = peer.to_string();
+        let matching = |clients: &[Value]| {
+            clients
+                .iter()
+                .find(|c| c["peer"] == peer.as_str() && pred(c))
+                .cloned()
+        };
+        let clients = self.wait_for_clients(&format!("client {peer} as expected"), |clients| {
+            matching(clients).is_some()
+        });
+        matching(&clients).expect("found just now")
     }
 
     /// Events seen so far about `peer`.
@@ -227,6 +241,27 @@ pub fn frame(body: &[u8]) -> Vec<u8> {
     let mut bytes = (body.len() as i32).to_be_bytes().to_vec();
     bytes.extend_from_slice(body);
     bytes
+}
+
+/// The lines of an event stream (or a journal) that are the server's
+/// decisions, not the headless front end's own lines, without timestamps.
+pub fn decisions(lines: &[Value]) -> Vec<Value> {
+    lines
+        .iter()
+        .filter(|l| {
+            !matches!(
+                l["event"].as_str(),
+                Some("listening" | "stats" | "snapshot" | "kicked" | "error" | "lagged")
+            )
+        })
+        .map(|l| {
+            let mut l = l.clone();
+            if let Some(fields) = l.as_object_mut() {
+                fields.remove("ts");
+            }
+            l
+        })
+        .collect()
 }
 
 pub fn heartbeat(pid: u32) -> Vec<u8> {

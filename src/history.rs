@@ -59,6 +59,10 @@ pub fn run(path: &Path, filter: &Filter, format: Format) -> Result<()> {
     let mut unreadable = 0u64;
     for line in BufReader::new(file).lines() {
         let text = line.with_context(|| format!("reading {}", path.display()))?;
+        // A blank line is the journal fencing off one torn by a crash.
+        if text.trim().is_empty() {
+            continue;
+        }
         let Ok(value) = serde_json::from_str::<Value>(&text) else {
             unreadable += 1;
             continue;

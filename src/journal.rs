@@ -10,7 +10,7 @@
 //! readers skip it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,8 +45,12 @@ impl Journal {
         let lost = Arc::new(AtomicU64::new(0));
         let writer = Writer {
             path: path.to_owned(),
-            file: BufWriter::new(file),
+            file,
+            pending: Vec::with_capacity(WRITE_AT),
+            pending_lines: 0,
+            unsynced_lines: 0,
             lost: Arc::clone(&lost),
+            torn: false,
             failing: false,
         };
         let writer = std::thread::Builder::new()
@@ -98,25 +102,36 @@ fn fence_torn_line(file: &mut File) -> io::Result<()> {
     Ok(())
 }
 
+/// Lines are written out once this much is pending (and synced each second).
+const WRITE_AT: usize = 64 * 1024;
+
 struct Writer {
     path: PathBuf,
-    file: BufWriter<File>,
+    file: File,
+    /// Lines not yet written to the file.
+    pending: Vec<u8>,
+    pending_lines: u64,
+    /// Lines written to the file but not yet synced to disk.
+    unsynced_lines: u64,
     lost: Arc<AtomicU64>,
-    /// The last write failed (reported once, until writes work again).
+    /// A write or sync failed and may have left part of a line: the next
+    /// line starts on a line of its own.
+    torn: bool,
+    /// Failing since the last successful sync (reported once).
     failing: bool,
 }
 
 impl Writer {
     fn run(mut self, decisions: Receiver<Event>) {
-        let mut unsynced: Option<Instant> = None;
+        let mut oldest: Option<Instant> = None;
         loop {
-            let wait = unsynced.map_or(Duration::from_secs(3600), |since| {
+            let wait = oldest.map_or(Duration::from_secs(3600), |since| {
                 SYNC_EVERY.saturating_sub(since.elapsed())
             });
             match decisions.recv_timeout(wait) {
                 Ok(event) => {
-                    self.write(&event);
-                    unsynced.get_or_insert_with(Instant::now);
+                    self.add(&event);
+                    oldest.get_or_insert_with(Instant::now);
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
@@ -124,46 +139,68 @@ impl Writer {
                     return;
                 }
             }
-            if unsynced.is_some_and(|since| since.elapsed() >= SYNC_EVERY) {
+            if oldest.is_some_and(|since| since.elapsed() >= SYNC_EVERY) {
                 self.sync();
-                unsynced = None;
+                oldest = None;
             }
         }
     }
 
-    fn write(&mut self, event: &Event) {
+    fn add(&mut self, event: &Event) {
+        if std::mem::take(&mut self.torn) {
+            self.pending.push(b'\n');
+        }
         let line = Stamped {
             ts: rfc3339(event.at),
             body: &event.kind,
         };
-        let written = serde_json::to_writer(&mut self.file, &line)
-            .map_err(io::Error::from)
-            .and_then(|()| self.file.write_all(b"\n"));
-        self.outcome(written, 1);
+        if serde_json::to_writer(&mut self.pending, &line).is_err() {
+            // Serializing to memory does not fail; if it ever did, say so.
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.pending.push(b'\n');
+        self.pending_lines += 1;
+        if self.pending.len() >= WRITE_AT {
+            self.write_out();
+        }
+    }
+
+    /// Writes the pending lines to the file (not yet to disk).
+    fn write_out(&mut self) {
+        match self.file.write_all(&self.pending) {
+            Ok(()) => self.unsynced_lines += self.pending_lines,
+            Err(error) => self.failed(self.pending_lines, &error),
+        }
+        self.pending.clear();
+        self.pending_lines = 0;
     }
 
     fn sync(&mut self) {
-        let synced = self
-            .file
-            .flush()
-            .and_then(|()| self.file.get_ref().sync_data());
-        self.outcome(synced, 0);
-    }
-
-    fn outcome(&mut self, result: io::Result<()>, lines: u64) {
-        match result {
-            Ok(()) if self.failing => {
-                self.failing = false;
-                tracing::warn!(path = %self.path.display(), "the journal is being written again");
-            }
-            Ok(()) => {}
-            Err(error) => {
-                self.lost.fetch_add(lines, Ordering::Relaxed);
-                if !self.failing {
-                    self.failing = true;
-                    tracing::error!(path = %self.path.display(), %error, "cannot write the journal; counting what is lost");
+        self.write_out();
+        if self.unsynced_lines == 0 && !self.failing {
+            return;
+        }
+        match self.file.sync_data() {
+            Ok(()) => {
+                self.unsynced_lines = 0;
+                if std::mem::take(&mut self.failing) {
+                    tracing::warn!(path = %self.path.display(), "the journal is being written again");
                 }
             }
+            // Written lines a failed sync may have lost are counted too.
+            Err(error) => {
+                let lines = std::mem::take(&mut self.unsynced_lines);
+                self.failed(lines, &error);
+            }
+        }
+    }
+
+    fn failed(&mut self, lines: u64, error: &io::Error) {
+        self.lost.fetch_add(lines, Ordering::Relaxed);
+        self.torn = true;
+        if !std::mem::replace(&mut self.failing, true) {
+            tracing::error!(path = %self.path.display(), %error, "cannot write the journal; counting what is lost");
         }
     }
 }

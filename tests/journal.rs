@@ -181,3 +181,14 @@ fn history_of_a_missing_file_says_so() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_journal_on_a_full_disk_counts_what_is_lost_and_serving_goes_on() {
+    // Every write to /dev/full fails with "no space left on device".
+    let mut serve = Serve::start(&["--journal", "/dev/full", "--stats-every", "200ms"]);
+    let client = Beater::start(serve.addr, 1, Duration::from_millis(25));
+    let stats = serve.wait_for("stats", |l| l["journal_lost"].as_u64() >= Some(1));
+    assert_eq!(stats["clients"], 1);
+    let listed = serve.wait_for_client(client.local, |c| c["heartbeats"].as_u64() >= Some(20));
+    assert_eq!(listed["status"], "alive");
+}

@@ -577,3 +577,23 @@ fn hundred_thousand_clients_render_only_the_visible_window() {
     let text = screen(&draw(&mut view, 200, 50));
     assert!(text.contains("-100000 of 100000"), "{text}");
 }
+
+#[test]
+fn header_warns_when_the_journal_loses_decisions() {
+    let mut s = (*three()).clone();
+    let quiet = screen(&draw(&mut ViewState::new(Arc::new(s.clone())), 140, 20));
+    assert!(!quiet.contains("journal lost"));
+    s.counters.journal_lost = 3;
+    let terminal = draw(&mut ViewState::new(Arc::new(s)), 140, 20);
+    assert!(screen(&terminal).contains("journal lost 3"));
+    let lines = lines(&terminal);
+    let y = lines
+        .iter()
+        .position(|l| l.contains("journal lost 3"))
+        .unwrap();
+    let x = lines[y].find("journal lost").unwrap();
+    assert_eq!(
+        terminal.backend().buffer()[(x as u16, y as u16)].bg,
+        Color::Red
+    );
+}

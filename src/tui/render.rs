@@ -103,7 +103,7 @@ fn header(frame: &mut Frame, area: Rect, view: &ViewState) {
     }
     let alive = s.count(Status::Alive);
     let leave = s.count(Status::Leave);
-    let second = Line::from(vec![
+    let mut second = Line::from(vec![
         Span::raw(format!(" clients {}  ", s.clients.len())),
         Span::styled(format!("alive {alive}"), status_style(Status::Alive)),
         Span::raw("  "),
@@ -120,6 +120,16 @@ fn header(frame: &mut Frame, area: Rect, view: &ViewState) {
             s.counters.rejected
         )),
     ]);
+    if s.counters.journal_lost > 0 {
+        // Decisions are being lost: that must not go unnoticed.
+        second.push_span(Span::raw("  "));
+        second.push_span(
+            Span::raw(format!(" journal lost {} ", s.counters.journal_lost))
+                .bold()
+                .fg(Color::White)
+                .bg(Color::Red),
+        );
+    }
     let r = &s.settings.rules;
     let mut third = format!(
         " tick {}  threshold {}  cursor {}  recover {}  leave timeout {}   sort {} {}",

@@ -31,7 +31,7 @@ pub fn config() -> Config {
 }
 
 /// Starts the demo's clients against `server`; they stop with `stop`.
-pub fn spawn_fleets(server: SocketAddr, config: &Config, stop: CancellationToken) -> Arc<Tally> {
+pub fn spawn_fleets(server: SocketAddr, config: &Config, stop: CancellationToken) {
     let tally = Arc::new(Tally::default());
     let silence_to_leave = config.tick * config.rules.threshold * config.rules.cursor;
     let plan = |clients, every, mix, pid_base| Plan {
@@ -60,6 +60,5 @@ pub fn spawn_fleets(server: SocketAddr, config: &Config, stop: CancellationToken
             _ = bad_stop.cancelled() => {}
         }
     });
-    tokio::spawn(simulate::run(joiners, Arc::clone(&tally), stop));
-    tally
+    tokio::spawn(simulate::run(joiners, tally, stop));
 }

@@ -57,20 +57,6 @@ pub enum EventKind {
     },
 }
 
-impl EventKind {
-    /// The client the event is about.
-    pub fn peer(&self) -> SocketAddr {
-        match self {
-            EventKind::Connected { peer }
-            | EventKind::Status { peer, .. }
-            | EventKind::Closed { peer, .. }
-            | EventKind::Rejected { peer, .. }
-            | EventKind::BadFrame { peer, .. }
-            | EventKind::Kick { peer, .. } => *peer,
-        }
-    }
-}
-
 /// `pid 42` or `pid ?` for a client that has not said hello yet.
 pub struct Pid(pub Option<u32>);
 

@@ -365,25 +365,33 @@ impl Registry {
         let rules = self.settings.rules;
         let wall = SystemTime::now();
         let waited = |since: SystemTime| wall.duration_since(since).unwrap_or_default();
-        let hello = format!(
-            "no heartbeat within the hello timeout ({})",
-            humantime::format_duration(self.hello_timeout)
-        );
-        let frame = format!(
-            "part of a frame unfinished for the frame timeout ({})",
-            humantime::format_duration(self.frame_timeout)
-        );
-        let leave = format!(
-            "no recovery within the leave timeout ({})",
-            humantime::format_duration(rules.leave_timeout)
-        );
+        // Reasons are written only for the clients that expire.
+        let (hello_timeout, frame_timeout) = (self.hello_timeout, self.frame_timeout);
+        let hello = || {
+            format!(
+                "no heartbeat within the hello timeout ({})",
+                humantime::format_duration(hello_timeout)
+            )
+        };
+        let frame = || {
+            format!(
+                "part of a frame unfinished for the frame timeout ({})",
+                humantime::format_duration(frame_timeout)
+            )
+        };
+        let leave = || {
+            format!(
+                "no recovery within the leave timeout ({})",
+                humantime::format_duration(rules.leave_timeout)
+            )
+        };
         let mut expired = Vec::new();
         let mut changes = Vec::new();
         for (&id, client) in &mut self.clients {
             self.counters.frames += client.sync();
             if client.view.heartbeats == 0 && waited(client.view.connected_at) >= self.hello_timeout
             {
-                expired.push((id, hello.clone()));
+                expired.push((id, hello()));
                 continue;
             }
             if client
@@ -391,7 +399,7 @@ impl Registry {
                 .partial_since()
                 .is_some_and(|since| waited(since) >= self.frame_timeout)
             {
-                expired.push((id, frame.clone()));
+                expired.push((id, frame()));
                 continue;
             }
             let heard = client.view.heartbeats > client.at_last_tick;
@@ -412,7 +420,7 @@ impl Registry {
             });
             let reason = match after.status {
                 Status::Close => {
-                    expired.push((id, leave.clone()));
+                    expired.push((id, leave()));
                     continue;
                 }
                 Status::Leave => format!(

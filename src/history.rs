@@ -1,42 +1,65 @@
 //! `hbmon history PATH`: reads a journal back, as a table or JSON lines,
 //! filtered by peer, pid or time.
 //!
-//! It tolerates what a crash can leave behind: a torn line is skipped and
-//! counted, never fatal, so a journal is always readable.
+//! Lines are read back as the same [`EventKind`] the server wrote, so the
+//! table says what the dashboard and the headless stream say. It tolerates
+//! what a crash can leave behind: a torn line, or one that is not an event,
+//! is skipped and counted, never fatal, so a journal is always readable.
 
 use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::str::FromStr;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
-use serde_json::Value;
 
-use crate::headless::Format;
+use crate::feed::event::{EventKind, Format, Recorded};
+
+/// `--peer`: one connection, or every connection from one address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Connection(SocketAddr),
+    Address(IpAddr),
+}
+
+impl FromStr for Peer {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.parse()
+            .map(Peer::Connection)
+            .or_else(|_| text.parse().map(Peer::Address))
+            .map_err(|_| {
+                format!("'{text}' is neither ip:port (10.0.0.7:5000) nor an ip (10.0.0.7)")
+            })
+    }
+}
+
+impl Peer {
+    fn matches(self, peer: SocketAddr) -> bool {
+        match self {
+            Peer::Connection(want) => peer == want,
+            Peer::Address(want) => peer.ip() == want,
+        }
+    }
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    /// `ip:port` for one connection, or `ip` for every connection from it.
-    pub peer: Option<String>,
+    pub peer: Option<Peer>,
     pub pid: Option<u32>,
     pub since: Option<SystemTime>,
 }
 
 impl Filter {
-    fn keeps(&self, line: &Value) -> bool {
-        let peer = line["peer"].as_str().unwrap_or("");
-        let peer_ok = self.peer.as_deref().is_none_or(|want| {
-            peer == want || peer.rsplit_once(':').is_some_and(|(ip, _)| ip == want)
-        });
-        let pid_ok = self
-            .pid
-            .is_none_or(|want| line["pid"].as_u64() == Some(u64::from(want)));
-        let since_ok = self.since.is_none_or(|since| {
-            line["ts"]
-                .as_str()
-                .and_then(|ts| humantime::parse_rfc3339_weak(ts).ok())
-                .is_some_and(|at| at >= since)
-        });
-        peer_ok && pid_ok && since_ok
+    fn keeps(&self, line: &Recorded) -> bool {
+        let kind = &line.kind;
+        self.peer.is_none_or(|want| want.matches(kind.peer()))
+            && self.pid.is_none_or(|want| kind.pid() == Some(want))
+            && self.since.is_none_or(|since| {
+                humantime::parse_rfc3339_weak(&line.ts).is_ok_and(|at| at >= since)
+            })
     }
 }
 
@@ -57,62 +80,58 @@ pub fn run(path: &Path, filter: &Filter, format: Format) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut unreadable = 0u64;
+    // The header goes above the first row: no rows, no table.
+    let mut header_due = format == Format::Text;
     for line in BufReader::new(file).lines() {
         let text = line.with_context(|| format!("reading {}", path.display()))?;
         // A blank line is the journal fencing off one torn by a crash.
         if text.trim().is_empty() {
             continue;
         }
-        let Ok(value) = serde_json::from_str::<Value>(&text) else {
+        let Ok(recorded) = serde_json::from_str::<Recorded>(&text) else {
             unreadable += 1;
             continue;
         };
-        if !filter.keeps(&value) {
+        if !filter.keeps(&recorded) {
             continue;
+        }
+        if std::mem::take(&mut header_due) {
+            writeln!(out, "{}", header())?;
         }
         match format {
             Format::Json => writeln!(out, "{text}")?,
-            Format::Text => writeln!(out, "{}", row(&value))?,
+            Format::Text => writeln!(out, "{}", row(&recorded))?,
         }
     }
     out.flush()?;
     if unreadable > 0 {
         eprintln!(
-            "hbmon history: skipped {unreadable} unreadable line(s) (torn by a crash, or not written by hbmon)"
+            "hbmon history: skipped {unreadable} unreadable line(s) (torn by a crash, or not an hbmon event)"
         );
     }
     Ok(())
 }
 
+fn columns(ts: &str, event: &str, peer: &str, pid: &str, detail: &str) -> String {
+    format!("{ts:<24}  {event:<9}  {peer:<21}  {pid:>10}  {detail}")
+}
+
+fn header() -> String {
+    columns("time (UTC)", "event", "peer", "pid", "what happened")
+}
+
 /// One decision as a table row: time, event, peer, pid, what happened.
-fn row(line: &Value) -> String {
-    let text = |key: &str| line[key].as_str().unwrap_or("").to_owned();
-    let pid = line["pid"]
-        .as_u64()
-        .map_or_else(|| "-".to_owned(), |p| p.to_string());
-    let detail = match line["event"].as_str().unwrap_or("") {
-        "status" => format!(
-            "{} -> {} (miss {}, strikes {})",
-            text("from"),
-            text("to"),
-            line["miss"],
-            line["strikes"]
-        ),
-        "closed" => format!("{}: {}", text("status"), text("reason")),
-        "rejected" => match line["count"].as_u64() {
-            Some(n) if n > 1 => format!("{} (x{n})", text("reason")),
-            _ => text("reason"),
-        },
-        "bad_frame" => text("reason"),
-        "kick" => format!("by {}", text("by")),
-        _ => String::new(),
-    };
-    format!(
-        "{:<24}  {:<9}  {:<21}  {:>10}  {detail}",
-        text("ts"),
-        text("event"),
-        text("peer"),
-        pid
+fn row(line: &Recorded) -> String {
+    let kind: &EventKind = &line.kind;
+    let pid = kind
+        .pid()
+        .map_or_else(|| "-".to_owned(), |pid| pid.to_string());
+    columns(
+        &line.ts,
+        kind.name(),
+        &kind.peer().to_string(),
+        &pid,
+        &kind.detail(),
     )
 }
 
@@ -121,68 +140,36 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn line(json: &str) -> Value {
+    fn line(json: &str) -> Recorded {
         serde_json::from_str(json).unwrap()
     }
 
+    const CLOSED: &str = r#"{"ts":"2026-11-24T10:00:00.000Z","event":"closed","peer":"10.0.0.1:5000","pid":7,"status":"close","reason":"kicked by operator"}"#;
+    const CONNECTED: &str =
+        r#"{"ts":"2026-11-24T11:00:00.000Z","event":"connected","peer":"10.0.0.2:6000"}"#;
+
     #[test]
     fn filters_by_peer_ip_pid_and_time() {
-        let a = line(
-            r#"{"ts":"2026-11-24T10:00:00.000Z","event":"closed","peer":"10.0.0.1:5000","pid":7,"status":"close","reason":"kicked by operator"}"#,
-        );
-        let b =
-            line(r#"{"ts":"2026-11-24T11:00:00.000Z","event":"connected","peer":"10.0.0.2:6000"}"#);
-        let keeps = |f: Filter, v: &Value| f.keeps(v);
-        assert!(keeps(
-            Filter {
-                peer: Some("10.0.0.1:5000".into()),
-                ..Filter::default()
-            },
-            &a
-        ));
-        assert!(keeps(
-            Filter {
-                peer: Some("10.0.0.1".into()),
-                ..Filter::default()
-            },
-            &a
-        ));
-        assert!(!keeps(
-            Filter {
-                peer: Some("10.0.0.1".into()),
-                ..Filter::default()
-            },
-            &b
-        ));
-        assert!(keeps(
-            Filter {
-                pid: Some(7),
-                ..Filter::default()
-            },
-            &a
-        ));
-        assert!(!keeps(
-            Filter {
-                pid: Some(7),
-                ..Filter::default()
-            },
-            &b
-        ));
-        let since = Some(parse_since("2026-11-24T10:30:00Z").unwrap());
-        assert!(!keeps(
-            Filter {
-                since,
-                ..Filter::default()
-            },
-            &a
-        ));
-        assert!(keeps(
-            Filter {
-                since,
-                ..Filter::default()
-            },
-            &b
-        ));
+        let (a, b) = (line(CLOSED), line(CONNECTED));
+        let by_peer = |text: &str| Filter {
+            peer: Some(text.parse().unwrap()),
+            ..Filter::default()
+        };
+        assert!(by_peer("10.0.0.1:5000").keeps(&a));
+        assert!(by_peer("10.0.0.1").keeps(&a));
+        assert!(!by_peer("10.0.0.1").keeps(&b));
+        let by_pid = Filter {
+            pid: Some(7),
+            ..Filter::default()
+        };
+        assert!(by_pid.keeps(&a));
+        assert!(!by_pid.keeps(&b));
+        let since = Filter {
+            since: Some(parse_since("2026-11-24T10:30:00Z").unwrap()),
+            ..Filter::default()
+        };
+        assert!(!since.keeps(&a));
+        assert!(since.keeps(&b));
         assert!(parse_since("10m").unwrap() < SystemTime::now() - Duration::from_secs(599));
         assert!(
             parse_since("yesterday")
@@ -192,16 +179,33 @@ mod tests {
     }
 
     #[test]
-    fn rows_say_what_happened() {
-        let a = line(
-            r#"{"ts":"2026-11-24T10:00:00.000Z","event":"closed","peer":"10.0.0.1:5000","pid":7,"status":"close","reason":"kicked by operator"}"#,
+    fn a_peer_that_is_no_address_is_an_error() {
+        assert!(
+            "foo"
+                .parse::<Peer>()
+                .unwrap_err()
+                .contains("'foo' is neither")
         );
-        let r = row(&a);
+        assert_eq!(
+            "10.0.0.1".parse::<Peer>(),
+            Ok(Peer::Address([10, 0, 0, 1].into()))
+        );
+    }
+
+    #[test]
+    fn rows_say_what_happened_under_a_header() {
+        let r = row(&line(CLOSED));
         assert!(
             r.contains("closed")
                 && r.contains("10.0.0.1:5000")
-                && r.ends_with("close: kicked by operator"),
+                && r.ends_with("closed: kicked by operator"),
             "{r}"
+        );
+        let h = header();
+        assert_eq!(h.find("event"), r.find("closed"), "{h}\n{r}");
+        assert!(
+            serde_json::from_str::<Recorded>(r#"{"ts":"x"}"#).is_err(),
+            "a line without an event's fields is not an event"
         );
     }
 }

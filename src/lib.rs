@@ -2,28 +2,41 @@
 //! heartbeat frames; the server decides, client by client, whether each is
 //! `alive`, `leave` or `close`, and front ends show it and act on it.
 //!
-//! Data flows one way: connection tasks report to the registry (the one
-//! owner of the client table), which publishes snapshots and events to the
-//! front ends; front ends send commands back over a channel.
+//! # Layout
+//!
+//! Data flows one way, and the folders read in its order:
+//!
+//! ```text
+//!  TCP peers ─> server/ ──────────────────────> feed/ ──────────> front/
+//!               accept, connection (decode),     snapshot, event,   tui (dashboard),
+//!               registry (sole owner of the      control: the one   headless (JSON lines,
+//!               client table: tick, decide,      contract front     stdin commands)
+//!               publish), link, pacer, journal   ends depend on
+//! ```
+//!
+//! - [`protocol`]: the wire format (frames, heartbeats, notices), shared by
+//!   the server and the fleet tools.
+//! - [`liveness`]: the pure engine that turns ticks into `alive`, `leave`,
+//!   `close`; no I/O, no clock of its own.
+//! - [`server`]: accepting, one task per connection, and the registry. Its
+//!   insides are private; it hands out a [`feed::Feed`].
+//! - [`feed`]: what a front end may know (snapshots, events) and say
+//!   (commands). Nothing in it knows about the server's insides or ratatui.
+//! - [`front`]: the dashboard and the headless stream, siblings over the feed.
+//! - [`fleet`]: speakers of the protocol from outside: `client`, `simulate`,
+//!   `demo`.
+//! - [`bench`]: scenarios that measure the real server, fleet and dashboard.
+//! - [`history`]: reads back a journal the server wrote.
+//! - [`process`]: signals and open-file limits.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod bench;
-pub mod client;
-mod connection;
-pub mod demo;
-pub mod event;
-pub mod headless;
+pub mod feed;
+pub mod fleet;
+pub mod front;
 pub mod history;
-mod journal;
-pub mod limits;
-mod link;
 pub mod liveness;
-pub mod pacer;
+pub mod process;
 pub mod protocol;
-pub mod registry;
 pub mod server;
-pub mod signals;
-pub mod simulate;
-pub mod snapshot;
-pub mod tui;

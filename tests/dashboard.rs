@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use hbmon::event::{Event, EventKind};
+use hbmon::feed::event::{Event, EventKind};
+use hbmon::feed::snapshot::{ClientView, Settings, Snapshot};
+use hbmon::front::tui::KickDialog;
+use hbmon::front::tui::keys::{Action, handle_key, handle_mouse};
+use hbmon::front::tui::render::render;
+use hbmon::front::tui::view::ViewState;
 use hbmon::liveness::{Liveness, Rules};
 use hbmon::protocol::Status;
-use hbmon::snapshot::{ClientView, Settings, Snapshot};
-use hbmon::tui::KickDialog;
-use hbmon::tui::keys::{Action, handle_key, handle_mouse};
-use hbmon::tui::render::render;
-use hbmon::tui::view::ViewState;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -484,7 +484,7 @@ fn q_and_ctrl_c_quit_even_from_a_dialog() {
 #[test]
 fn tab_shows_history_of_closed_clients_newest_first() {
     let mut s = (*three()).clone();
-    let closed = |port: u16, reason: &str, after: u64| hbmon::snapshot::ClosedClient {
+    let closed = |port: u16, reason: &str, after: u64| hbmon::feed::snapshot::ClosedClient {
         peer: peer(port),
         pid: Some(42),
         ip: None,

@@ -88,7 +88,12 @@ fn journal_holds_every_decision_once_in_order_and_history_reads_it() {
     let (all, stderr) = history(&[path_arg, "--format", "json"]);
     assert_eq!(all.len(), journal.len());
     assert!(stderr.is_empty(), "{stderr}");
-    let (kicked, _) = history(&[path_arg, "--peer", &kick.local.to_string()]);
+    let (table, _) = history(&[path_arg, "--peer", &kick.local.to_string()]);
+    assert!(
+        table[0].starts_with("time (UTC)"),
+        "a header row: {table:#?}"
+    );
+    let kicked = &table[1..];
     assert!(
         kicked
             .iter()
@@ -98,13 +103,13 @@ fn journal_holds_every_decision_once_in_order_and_history_reads_it() {
     assert!(
         kicked
             .iter()
-            .any(|row| row.contains("kick") && row.contains("by stdin")),
+            .any(|row| row.contains("kick") && row.contains("kicked from stdin")),
         "{kicked:#?}"
     );
     assert!(
         kicked
             .iter()
-            .any(|row| row.contains("close: kicked by operator")),
+            .any(|row| row.contains("closed: kicked by operator")),
         "{kicked:#?}"
     );
     let (by_pid, _) = history(&[path_arg, "--pid", "11", "--format", "json"]);

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub const DEFAULT_WINDOW: Duration = Duration::from_millis(2);
+pub(crate) const DEFAULT_WINDOW: Duration = Duration::from_millis(2);
 
 #[derive(Debug)]
 pub(crate) struct Pacer {

@@ -13,12 +13,13 @@ use futures_util::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
-use crate::link::Link;
-use crate::pacer::Pacer;
 use crate::protocol::{FrameError, Notice, ServerCodec, Status, Token, encode_frame};
-use crate::registry::{End, Report};
+use crate::server::link::Link;
+use crate::server::pacer::Pacer;
+use crate::server::report::{End, Failure, Report};
 
 /// First read size. A busy connection grows its reads up to `MAX_READ` so a
 /// flood costs few system calls.
@@ -96,7 +97,7 @@ impl Connection {
                 }
                 ready = self.stream.readable() => {
                     if let Err(error) = ready {
-                        return End::Failed(error.to_string());
+                        return End::Failed(error.into());
                     }
                     // `readable()` does not charge tokio's cooperative budget,
                     // so a peer that always has bytes ready would never let
@@ -121,7 +122,7 @@ impl Connection {
                             }
                             false
                         }
-                        Some(Err(error)) => return End::Failed(error.to_string()),
+                        Some(Err(error)) => return End::Failed(error.into()),
                     };
                     let completed = match self.decode(&mut codec, &mut buf, eof, &mut identity).await {
                         Ok(completed) => completed,
@@ -141,9 +142,9 @@ impl Connection {
                         }
                         (false, false) => {
                             partial = true;
-                            self.link.partial_frame(Some(SystemTime::now()));
+                            self.link.partial_frame(Some(Instant::now()));
                         }
-                        (false, true) if completed > 0 => self.link.partial_frame(Some(SystemTime::now())),
+                        (false, true) if completed > 0 => self.link.partial_frame(Some(Instant::now())),
                         _ => {}
                     }
                     if buf.is_empty() {
@@ -191,7 +192,7 @@ impl Connection {
                     }
                 }
                 Ok(None) => break None,
-                Err(FrameError::Io(error)) => break Some(End::Failed(error.to_string())),
+                Err(FrameError::Io(error)) => break Some(End::Failed(error.into())),
                 Err(error) => break Some(End::BadFrame(error.to_string())),
             }
         };
@@ -227,15 +228,11 @@ impl Connection {
 }
 
 /// Writes one notice, giving up on a peer that does not read.
-async fn send(stream: &mut TcpStream, notice: &Notice) -> Result<(), String> {
+async fn send(stream: &mut TcpStream, notice: &Notice) -> Result<(), Failure> {
     let frame = encode_frame(notice);
     match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!(
-            "peer did not accept a notice within {}",
-            humantime::format_duration(WRITE_TIMEOUT)
-        )),
+        Ok(result) => Ok(result?),
+        Err(_) => Err(Failure::WriteTimeout(WRITE_TIMEOUT)),
     }
 }
 

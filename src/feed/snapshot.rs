@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::event::Event;
+use crate::feed::event::Event;
 use crate::liveness::{Liveness, Outlook, Rules};
 use crate::protocol::Status;
 

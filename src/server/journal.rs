@@ -18,7 +18,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::event::{Event, Stamped, rfc3339};
+use crate::feed::event::{Event, Stamped, rfc3339};
 
 /// Decisions waiting for the writer before new ones are counted as lost.
 const QUEUE: usize = 64 * 1024;
@@ -208,7 +208,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::EventKind;
+    use crate::feed::event::EventKind;
     use std::time::SystemTime;
 
     fn temp(name: &str) -> PathBuf {

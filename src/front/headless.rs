@@ -15,18 +15,10 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{Event, Pid, Stamped, rfc3339};
+use crate::feed::event::{Event, Format, Pid, Stamped, rfc3339};
+use crate::feed::snapshot::{ClientView, Snapshot};
+use crate::feed::{Control, Feed};
 use crate::protocol::Status;
-use crate::server::{Control, FrontEnd};
-use crate::snapshot::{ClientView, Snapshot};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -199,19 +191,19 @@ fn stats(snapshot: &Snapshot) -> Line {
 /// Runs on the calling thread, with a runtime of its own, until the server
 /// stops (after `quit`, or a signal), printing everything that happens. A
 /// slow reader of stdout slows this thread, never the server.
-pub fn run(front: FrontEnd, options: Options) -> Result<()> {
-    let runtime = FrontEnd::runtime().context("starting the headless runtime")?;
-    runtime.block_on(stream(front, options))
+pub fn run(feed: Feed, options: Options) -> Result<()> {
+    let runtime = super::runtime().context("starting the headless runtime")?;
+    runtime.block_on(stream(feed, options))
 }
 
-async fn stream(front: FrontEnd, options: Options) -> Result<()> {
-    let FrontEnd {
-        addr,
+async fn stream(feed: Feed, options: Options) -> Result<()> {
+    let Feed {
         snapshots,
         mut events,
         control,
         stop,
-    } = front;
+    } = feed;
+    let addr = snapshots.borrow().listen;
     let mut out = Out {
         format: options.format,
         stdout: std::io::stdout(),

@@ -10,21 +10,24 @@
 //! go out on a broadcast ring, snapshots on a `watch`.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{Event, EventKind};
-use crate::journal::Journal;
-use crate::link::Link;
+use crate::feed::control::{Command, Kicked};
+use crate::feed::event::{Event, EventKind};
+use crate::feed::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapshot};
+use crate::liveness::Rules;
 use crate::protocol::{Notice, Status};
-use crate::server::Config;
-use crate::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapshot};
+use crate::server::config::Config;
+use crate::server::journal::Journal;
+use crate::server::link::Link;
+use crate::server::report::{End, Report};
 
 /// How often a changed table is published to front ends at most.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
@@ -32,92 +35,9 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 const RECENT_EVENTS: usize = 200;
 /// Refusals from one address are reported at most this often.
 const REFUSALS_EVERY: Duration = Duration::from_secs(1);
-
-/// A request from a front end. Each carries where to send the answer.
-#[derive(Debug)]
-pub enum Command {
-    /// Close one live client, with a close frame saying why.
-    Kick {
-        peer: SocketAddr,
-        /// Who asked, for the record.
-        by: String,
-        reply: oneshot::Sender<Result<(), CommandError>>,
-    },
-    /// Close every client currently in `leave`; answers with who was closed.
-    KickLeave {
-        by: String,
-        reply: oneshot::Sender<Vec<SocketAddr>>,
-    },
-    /// A snapshot taken now, rather than the last one published.
-    List {
-        reply: oneshot::Sender<Arc<Snapshot>>,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CommandError {
-    #[error("no live client at {0}")]
-    NoSuchClient(SocketAddr),
-    #[error("the server has stopped")]
-    Stopped,
-}
-
-/// What the accept loop and connection tasks tell the registry.
-#[derive(Debug)]
-pub(crate) enum Report {
-    Opened {
-        id: u64,
-        peer: SocketAddr,
-        link: Arc<Link>,
-    },
-    Rejected {
-        peer: SocketAddr,
-        reason: String,
-    },
-    /// The client's first heartbeat, or one whose ip, pid or reported
-    /// status differs from the last. (Heartbeats themselves are counted on
-    /// the link, not reported.)
-    Hello {
-        id: u64,
-        ip: String,
-        pid: u32,
-        status: Status,
-    },
-    Ended {
-        id: u64,
-        end: End,
-    },
-}
-
-/// How a connection task finished.
-#[derive(Debug)]
-pub(crate) enum End {
-    /// The client sent `status: close`.
-    Goodbye,
-    /// The peer closed the connection.
-    Disconnected,
-    /// The connection failed (reset, write timeout...).
-    Failed(String),
-    /// The peer broke the protocol; the reason was sent to it.
-    BadFrame(String),
-    /// The first heartbeat lacked the shared secret, or had a wrong one.
-    Unauthorized,
-    /// The registry closed it; it already knows.
-    ByServer,
-}
-
-impl End {
-    /// The reason sent in the close frame when the connection, not the
-    /// registry, ends things; also the reason recorded for the client.
-    pub(crate) fn close_reason(&self) -> Option<String> {
-        match self {
-            End::Goodbye => Some("client said goodbye".to_owned()),
-            End::BadFrame(reason) => Some(format!("bad frame: {reason}")),
-            End::Unauthorized => Some("unauthorized".to_owned()),
-            _ => None,
-        }
-    }
-}
+/// A tick this late (or later by a whole tick period) means the server
+/// itself stalled (stopped, swapped, starved): see [`Registry::tick`].
+const STALL: Duration = Duration::from_millis(100);
 
 /// Refusals from one source address, reported at most once a second so that
 /// a connection flood cannot turn the event stream into an amplifier.
@@ -150,7 +70,8 @@ impl Client {
 }
 
 pub(crate) struct Registry {
-    settings: Settings,
+    tick: Duration,
+    rules: Rules,
     history_len: usize,
     hello_timeout: Duration,
     frame_timeout: Duration,
@@ -162,21 +83,30 @@ pub(crate) struct Registry {
     counters: Counters,
     events: broadcast::Sender<Event>,
     snapshots: watch::Sender<Arc<Snapshot>>,
+    /// What every snapshot shares: the address, settings and start time.
     base: Arc<Snapshot>,
     dirty: bool,
     shutting_down: bool,
 }
 
 impl Registry {
+    /// A registry for the server listening on `listen`, and the receiving
+    /// end of the snapshots it will publish (the first one already there).
     pub(crate) fn new(
-        first: Arc<Snapshot>,
+        listen: SocketAddr,
         config: &Config,
         journal: Option<Journal>,
         events: broadcast::Sender<Event>,
-        snapshots: watch::Sender<Arc<Snapshot>>,
-    ) -> Self {
-        Registry {
-            settings: first.settings,
+    ) -> (Self, watch::Receiver<Arc<Snapshot>>) {
+        let settings = Settings {
+            tick: config.tick,
+            rules: config.rules,
+        };
+        let base = Arc::new(Snapshot::empty(listen, settings));
+        let (snapshots, receiver) = watch::channel(Arc::clone(&base));
+        let registry = Registry {
+            tick: config.tick,
+            rules: config.rules,
             history_len: config.history,
             hello_timeout: config.hello_timeout,
             frame_timeout: config.frame_timeout,
@@ -188,10 +118,11 @@ impl Registry {
             counters: Counters::default(),
             events,
             snapshots,
-            base: first,
+            base,
             dirty: false,
             shutting_down: false,
-        }
+        };
+        (registry, receiver)
     }
 
     /// Runs until `stop` is cancelled and every connection has finished
@@ -202,7 +133,7 @@ impl Registry {
         mut commands: mpsc::Receiver<Command>,
         stop: CancellationToken,
     ) {
-        let tick_every = self.settings.tick;
+        let tick_every = self.tick;
         let mut tick = tokio::time::interval_at(Instant::now() + tick_every, tick_every);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut publish = tokio::time::interval(PUBLISH_EVERY);
@@ -217,7 +148,7 @@ impl Registry {
                 Some(command) = commands.recv() => self.command(command),
                 // Timers before reports: a flood keeps reports always ready,
                 // and must not starve the tick or the snapshots.
-                at = tick.tick(), if !self.shutting_down => self.tick(at.into_std()),
+                at = tick.tick(), if !self.shutting_down => self.tick(at),
                 _ = publish.tick(), if self.dirty => self.publish(),
                 _ = refusals.tick(), if !self.refusals.is_empty() => self.report_refusals(),
                 report = reports.recv() => match report {
@@ -324,32 +255,18 @@ impl Registry {
 
     fn command(&mut self, command: Command) {
         match command {
-            Command::Kick { peer, by, reply } => {
-                let found = self.clients.iter().find(|(_, c)| c.view.peer == peer);
-                let result = match found {
-                    Some((&id, client)) => {
-                        let pid = client.view.pid;
-                        self.emit(EventKind::Kick { peer, pid, by });
-                        self.close(id, "kicked by operator".to_owned());
-                        Ok(())
-                    }
-                    None => Err(CommandError::NoSuchClient(peer)),
-                };
-                let _ = reply.send(result);
+            Command::Kick { peers, by, reply } => {
+                let wanted: HashSet<SocketAddr> = peers.iter().copied().collect();
+                let found = self.targets(|c| wanted.contains(&c.view.peer));
+                let kicked: HashSet<SocketAddr> = found.iter().map(|&(_, peer, _)| peer).collect();
+                let gone = peers.into_iter().filter(|p| !kicked.contains(p)).collect();
+                let kicked = self.kick(found, &by, "kicked by operator");
+                let _ = reply.send(Kicked { kicked, gone });
             }
             Command::KickLeave { by, reply } => {
-                let leaving: Vec<(u64, SocketAddr, Option<u32>)> = self
-                    .clients
-                    .iter()
-                    .filter(|(_, c)| c.view.status() == Status::Leave)
-                    .map(|(&id, c)| (id, c.view.peer, c.view.pid))
-                    .collect();
-                for &(id, peer, pid) in &leaving {
-                    let by = by.clone();
-                    self.emit(EventKind::Kick { peer, pid, by });
-                    self.close(id, "kicked by operator (all leave clients)".to_owned());
-                }
-                let _ = reply.send(leaving.into_iter().map(|(_, peer, _)| peer).collect());
+                let leaving = self.targets(|c| c.view.status() == Status::Leave);
+                let kicked = self.kick(leaving, &by, "kicked by operator (all leave clients)");
+                let _ = reply.send(kicked);
             }
             Command::List { reply } => {
                 self.publish();
@@ -358,13 +275,48 @@ impl Registry {
         }
     }
 
-    /// Applies the liveness engine to every client. `now` is the tick's
-    /// scheduled instant, not the moment it ran: jitter in waking up must not
-    /// make ten 100 ms ticks add up to 999.9 ms and cost a timeout a tick.
-    fn tick(&mut self, now: std::time::Instant) {
-        let rules = self.settings.rules;
-        let wall = SystemTime::now();
-        let waited = |since: SystemTime| wall.duration_since(since).unwrap_or_default();
+    /// The live clients that `pick` chooses: id, address and pid.
+    fn targets(&self, pick: impl Fn(&Client) -> bool) -> Vec<(u64, SocketAddr, Option<u32>)> {
+        self.clients
+            .iter()
+            .filter(|(_, c)| pick(c))
+            .map(|(&id, c)| (id, c.view.peer, c.view.pid))
+            .collect()
+    }
+
+    /// Closes clients at an operator's request, recording who asked.
+    fn kick(
+        &mut self,
+        targets: Vec<(u64, SocketAddr, Option<u32>)>,
+        by: &str,
+        reason: &str,
+    ) -> Vec<SocketAddr> {
+        targets
+            .into_iter()
+            .map(|(id, peer, pid)| {
+                let by = by.to_owned();
+                self.emit(EventKind::Kick { peer, pid, by });
+                self.close(id, reason.to_owned());
+                peer
+            })
+            .collect()
+    }
+
+    /// Applies the liveness engine to every client, and the hello and frame
+    /// timeouts. `at` is the tick's scheduled instant, not the moment it ran:
+    /// jitter in waking up must not make ten 100 ms ticks add up to 999.9 ms
+    /// and cost a timeout a tick.
+    ///
+    /// A tick that runs far later than scheduled means this server stalled
+    /// (stopped, swapped out, starved). Bytes that arrived during the stall
+    /// are still waiting in the sockets, unread, so the hello and frame
+    /// timeouts are not judged on such a tick: the connections get until the
+    /// next one to read them. (The liveness engine needs no such care: a
+    /// stall is one late tick to it, and one silent tick costs nobody.)
+    fn tick(&mut self, at: Instant) {
+        let rules = self.rules;
+        let stalled = at.elapsed() >= STALL.max(self.tick);
+        let waited = |since: Instant| at.saturating_duration_since(since);
         // Reasons are written only for the clients that expire.
         let (hello_timeout, frame_timeout) = (self.hello_timeout, self.frame_timeout);
         let hello = || {
@@ -389,23 +341,21 @@ impl Registry {
         let mut changes = Vec::new();
         for (&id, client) in &mut self.clients {
             self.counters.frames += client.sync();
-            if client.view.heartbeats == 0 && waited(client.view.connected_at) >= self.hello_timeout
-            {
-                expired.push((id, hello()));
-                continue;
-            }
-            if client
-                .link
-                .partial_since()
-                .is_some_and(|since| waited(since) >= self.frame_timeout)
-            {
-                expired.push((id, frame()));
-                continue;
+            if !stalled {
+                if client.view.heartbeats == 0 && waited(client.link.opened()) >= hello_timeout {
+                    expired.push((id, hello()));
+                    continue;
+                }
+                if (client.link.partial_since()).is_some_and(|since| waited(since) >= frame_timeout)
+                {
+                    expired.push((id, frame()));
+                    continue;
+                }
             }
             let heard = client.view.heartbeats > client.at_last_tick;
             client.at_last_tick = client.view.heartbeats;
             let before = client.view.liveness;
-            let after = before.step(heard, now, &rules);
+            let after = before.step(heard, at.into_std(), &rules);
             client.view.liveness = after;
             if after.status == before.status {
                 continue;

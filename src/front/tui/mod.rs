@@ -8,23 +8,26 @@
 //! Drawing happens only when a snapshot, an input or the clock changed
 //! something, at most [`FRAME`] apart.
 
+mod column;
 pub mod keys;
 mod kick_dialog;
 pub mod render;
 pub mod view;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
 use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 pub use kick_dialog::KickDialog;
 
-use crate::server::FrontEnd;
+use crate::feed::{Control, Feed, Snapshot};
 use keys::{Action, handle_key, handle_mouse};
 use view::ViewState;
 
@@ -33,8 +36,8 @@ const FRAME: Duration = Duration::from_millis(33);
 
 /// Runs the dashboard on the current thread until the operator quits or the
 /// server stops. The terminal is restored on every way out, panics included.
-pub fn run(links: FrontEnd) -> Result<()> {
-    let runtime = FrontEnd::runtime().context("starting the dashboard's runtime")?;
+pub fn run(feed: Feed) -> Result<()> {
+    let runtime = crate::front::runtime().context("starting the dashboard's runtime")?;
     // ratatui's hook restores raw mode and the screen; this one, called
     // after it, turns mouse reporting off too.
     let previous = std::panic::take_hook();
@@ -45,7 +48,7 @@ pub fn run(links: FrontEnd) -> Result<()> {
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let result = crossterm::execute!(std::io::stdout(), EnableMouseCapture)
         .context("enabling mouse input")
-        .and_then(|()| runtime.block_on(Dashboard::new(links).run(&mut terminal)));
+        .and_then(|()| runtime.block_on(Dashboard::new(feed).run(&mut terminal)));
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
@@ -53,7 +56,9 @@ pub fn run(links: FrontEnd) -> Result<()> {
 
 struct Dashboard {
     view: ViewState,
-    links: FrontEnd,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    control: Control,
+    stop: CancellationToken,
     /// Answers from commands run in the background (a kick that failed).
     messages: (
         mpsc::UnboundedSender<String>,
@@ -62,11 +67,22 @@ struct Dashboard {
 }
 
 impl Dashboard {
-    fn new(mut links: FrontEnd) -> Self {
-        let first = links.snapshots.borrow_and_update().clone();
+    fn new(feed: Feed) -> Self {
+        // The dashboard shows the events the snapshots carry; it does not
+        // read the stream, and an unread receiver would hold the ring.
+        let Feed {
+            mut snapshots,
+            events,
+            control,
+            stop,
+        } = feed;
+        drop(events);
+        let first = snapshots.borrow_and_update().clone();
         Dashboard {
             view: ViewState::new(first),
-            links,
+            snapshots,
+            control,
+            stop,
             messages: mpsc::unbounded_channel(),
         }
     }
@@ -85,13 +101,13 @@ impl Dashboard {
                 last_draw = Instant::now();
             }
             tokio::select! {
-                _ = self.links.stop.cancelled() => return Ok(()),
+                _ = self.stop.cancelled() => return Ok(()),
                 _ = tokio::time::sleep_until(last_draw + FRAME), if dirty => {}
-                changed = self.links.snapshots.changed() => {
+                changed = self.snapshots.changed() => {
                     if changed.is_err() {
                         return Ok(());
                     }
-                    let snapshot = self.links.snapshots.borrow_and_update().clone();
+                    let snapshot = self.snapshots.borrow_and_update().clone();
                     self.view.show(snapshot);
                     dirty = true;
                 }
@@ -110,7 +126,7 @@ impl Dashboard {
                         _ => None,
                     };
                     if action == Some(Action::Quit) {
-                        self.links.stop.cancel();
+                        self.stop.cancel();
                         return Ok(());
                     }
                     if let Some(action) = action {
@@ -130,7 +146,7 @@ impl Dashboard {
     /// Sends a command without waiting for it: the answer, if it is a
     /// failure, comes back as a message.
     fn act(&self, action: Action) {
-        let control = self.links.control.clone();
+        let control = self.control.clone();
         let messages = self.messages.0.clone();
         tokio::spawn(async move {
             let failure = match action {

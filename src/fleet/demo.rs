@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::fleet::simulate::{self, Behaviour, Mix, Plan, Tally};
 use crate::liveness::Rules;
 use crate::server::Config;
-use crate::simulate::{self, Behaviour, Mix, Plan, Tally};
 
 pub fn config() -> Config {
     Config {

@@ -7,23 +7,29 @@
 //! connection (which would allocate a block of slots up front).
 //!
 //! The mailbox's lock is held only to swap a value, never across `.await`.
+//!
+//! Timeouts are judged on tokio's monotonic clock (so tests can pause it and
+//! a wall-clock step cannot fire them); `last_seen` is wall time, for people.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::protocol::{Notice, Status};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Link {
+    /// When the connection was accepted.
+    opened: Instant,
     /// Valid heartbeats received so far.
     heartbeats: AtomicU64,
     /// When the last one arrived, in milliseconds since the Unix epoch.
     last_seen_ms: AtomicU64,
     /// Since when part of a frame has been waiting for the rest, in
-    /// milliseconds since the Unix epoch; 0 when none is.
+    /// milliseconds after `opened`, plus one; 0 when none is.
     partial_since_ms: AtomicU64,
     /// The notice the connection has yet to write, if any.
     notice: Mutex<Option<Notice>>,
@@ -31,6 +37,22 @@ pub(crate) struct Link {
 }
 
 impl Link {
+    pub(crate) fn new(opened: Instant) -> Self {
+        Link {
+            opened,
+            heartbeats: AtomicU64::new(0),
+            last_seen_ms: AtomicU64::new(0),
+            partial_since_ms: AtomicU64::new(0),
+            notice: Mutex::new(None),
+            notified: Notify::new(),
+        }
+    }
+
+    /// When the connection was accepted.
+    pub(crate) fn opened(&self) -> Instant {
+        self.opened
+    }
+
     /// Connection side: `count` heartbeats arrived at `at`.
     pub(crate) fn record(&self, count: u64, at: SystemTime) {
         self.last_seen_ms.store(unix_ms(at), Ordering::Relaxed);
@@ -38,16 +60,18 @@ impl Link {
     }
 
     /// Connection side: part of a frame is waiting (since `at`), or none is.
-    pub(crate) fn partial_frame(&self, since: Option<SystemTime>) {
-        self.partial_since_ms
-            .store(since.map_or(0, unix_ms), Ordering::Relaxed);
+    pub(crate) fn partial_frame(&self, since: Option<Instant>) {
+        let ms = since.map_or(0, |at| {
+            at.saturating_duration_since(self.opened).as_millis() as u64 + 1
+        });
+        self.partial_since_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Registry side: since when part of a frame has been waiting, if it is.
-    pub(crate) fn partial_since(&self) -> Option<SystemTime> {
+    pub(crate) fn partial_since(&self) -> Option<Instant> {
         match self.partial_since_ms.load(Ordering::Relaxed) {
             0 => None,
-            ms => Some(SystemTime::UNIX_EPOCH + Duration::from_millis(ms)),
+            ms => Some(self.opened + Duration::from_millis(ms - 1)),
         }
     }
 
@@ -108,7 +132,7 @@ mod tests {
 
     #[tokio::test]
     async fn latest_notice_wins_but_close_is_never_replaced() {
-        let link = Link::default();
+        let link = Link::new(Instant::now());
         link.send(Notice {
             status: Status::Leave,
             reason: "a".into(),
@@ -128,7 +152,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_notice_sent_before_anyone_waits_is_not_lost() {
-        let link = std::sync::Arc::new(Link::default());
+        let link = std::sync::Arc::new(Link::new(Instant::now()));
         link.send(Notice::close("early"));
         let waiter = tokio::spawn({
             let link = std::sync::Arc::clone(&link);
@@ -137,17 +161,21 @@ mod tests {
         assert_eq!(waiter.await.unwrap(), Notice::close("early"));
     }
 
-    #[test]
-    fn counts_and_last_seen_round_trip() {
-        let link = Link::default();
+    #[tokio::test]
+    async fn counts_last_seen_and_partial_frames_round_trip() {
+        let opened = Instant::now();
+        let link = Link::new(opened);
         assert_eq!(link.read(), (0, None));
         let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_790_000_000_123);
         link.record(3, at);
         link.record(2, at);
         assert_eq!(link.read(), (5, Some(at)));
         assert_eq!(link.partial_since(), None);
-        link.partial_frame(Some(at));
-        assert_eq!(link.partial_since(), Some(at));
+        let waiting = opened + Duration::from_millis(1500);
+        link.partial_frame(Some(waiting));
+        assert_eq!(link.partial_since(), Some(waiting));
+        link.partial_frame(Some(opened));
+        assert_eq!(link.partial_since(), Some(opened));
         link.partial_frame(None);
         assert_eq!(link.partial_since(), None);
     }

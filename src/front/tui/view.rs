@@ -13,58 +13,15 @@ use std::sync::Arc;
 
 use ratatui::layout::Rect;
 
+use crate::feed::snapshot::{ClientView, ClosedClient, Snapshot};
+use crate::front::tui::column::Column;
+use crate::front::tui::kick_dialog::KickDialog;
 use crate::protocol::Status;
-use crate::snapshot::{ClientView, ClosedClient, Snapshot};
-use crate::tui::kick_dialog::KickDialog;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     Live,
     History,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortColumn {
-    /// The order clients connected in (the snapshot's own order).
-    Connected,
-    Peer,
-    Pid,
-    Status,
-    Miss,
-    Strikes,
-    Heartbeats,
-    LastSeen,
-}
-
-impl SortColumn {
-    const ALL: [SortColumn; 8] = [
-        SortColumn::Connected,
-        SortColumn::Peer,
-        SortColumn::Pid,
-        SortColumn::Status,
-        SortColumn::Miss,
-        SortColumn::Strikes,
-        SortColumn::Heartbeats,
-        SortColumn::LastSeen,
-    ];
-
-    pub fn next(self) -> SortColumn {
-        let i = Self::ALL.iter().position(|&c| c == self).unwrap_or(0);
-        Self::ALL[(i + 1) % Self::ALL.len()]
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            SortColumn::Connected => "connected",
-            SortColumn::Peer => "ip:port",
-            SortColumn::Pid => "pid",
-            SortColumn::Status => "status",
-            SortColumn::Miss => "miss",
-            SortColumn::Strikes => "strikes",
-            SortColumn::Heartbeats => "beats",
-            SortColumn::LastSeen => "last seen",
-        }
-    }
 }
 
 /// A position in a list and the window of it on screen.
@@ -108,7 +65,8 @@ pub struct ViewState {
     /// The snapshot on screen (frozen while paused).
     shown: Arc<Snapshot>,
     pub screen: Screen,
-    pub sort: SortColumn,
+    /// The column the live table is sorted by.
+    pub sort: Column,
     pub reverse: bool,
     pub filter: String,
     /// The filter prompt is open and typing edits the filter.
@@ -139,7 +97,7 @@ impl ViewState {
         let mut view = ViewState {
             shown: Arc::clone(&snapshot),
             screen: Screen::Live,
-            sort: SortColumn::Connected,
+            sort: Column::Connected,
             reverse: false,
             filter: String::new(),
             editing_filter: false,
@@ -330,16 +288,17 @@ impl Filter {
     }
 }
 
-fn sort_rows(rows: &mut [usize], clients: &[ClientView], column: SortColumn) {
+fn sort_rows(rows: &mut [usize], clients: &[ClientView], column: Column) {
     // Stable sorts: ties keep connection order.
     match column {
-        SortColumn::Connected => {}
-        SortColumn::Peer => rows.sort_by_key(|&i| clients[i].peer),
-        SortColumn::Pid => rows.sort_by_key(|&i| clients[i].pid),
-        SortColumn::Status => rows.sort_by_key(|&i| clients[i].status() as u8),
-        SortColumn::Miss => rows.sort_by_key(|&i| clients[i].liveness.miss),
-        SortColumn::Strikes => rows.sort_by_key(|&i| clients[i].liveness.strikes),
-        SortColumn::Heartbeats => rows.sort_by_key(|&i| clients[i].heartbeats),
-        SortColumn::LastSeen => rows.sort_by_key(|&i| clients[i].last_seen),
+        Column::Connected => {}
+        Column::Peer => rows.sort_by_key(|&i| clients[i].peer),
+        Column::Pid => rows.sort_by_key(|&i| clients[i].pid),
+        Column::Status => rows.sort_by_key(|&i| clients[i].status() as u8),
+        Column::Miss => rows.sort_by_key(|&i| clients[i].liveness.miss),
+        Column::Strikes => rows.sort_by_key(|&i| clients[i].liveness.strikes),
+        Column::Beats => rows.sort_by_key(|&i| clients[i].heartbeats),
+        Column::LastSeen => rows.sort_by_key(|&i| clients[i].last_seen),
+        Column::Mark | Column::ReportedIp | Column::Next => {}
     }
 }

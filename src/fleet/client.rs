@@ -15,9 +15,8 @@ use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::rfc3339;
+use crate::process;
 use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status, Token};
-use crate::signals;
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -43,13 +42,13 @@ fn say(message: impl std::fmt::Display) {
     let _ = writeln!(
         std::io::stdout(),
         "{} {message}",
-        rfc3339(SystemTime::now())
+        humantime::format_rfc3339_millis(SystemTime::now())
     );
 }
 
 pub async fn run(options: Options) -> Result<()> {
     let interrupted = CancellationToken::new();
-    signals::cancel_on_terminate(interrupted.clone())?;
+    process::cancel_on_terminate(interrupted.clone())?;
     let mut backoff = Duration::from_millis(250);
     loop {
         let connected = tokio::select! {

@@ -18,18 +18,19 @@
 use std::time::{Duration, SystemTime};
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table};
+use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table, Wrap};
 
-use crate::event::{EventKind, rfc3339};
+use crate::feed::event::{EventKind, rfc3339};
+use crate::feed::snapshot::{ClientView, Snapshot};
+use crate::front::tui::column::Column;
+use crate::front::tui::keys::KEYS;
+use crate::front::tui::kick_dialog::KickDialog;
+use crate::front::tui::view::{Screen, ViewState};
 use crate::liveness::Outlook;
 use crate::protocol::Status;
-use crate::snapshot::{ClientView, Snapshot};
-use crate::tui::keys::KEYS;
-use crate::tui::kick_dialog::centered;
-use crate::tui::view::{Screen, ViewState};
 
 /// The smallest terminal the dashboard lays out in.
 pub const MIN_WIDTH: u16 = 60;
@@ -58,7 +59,7 @@ pub fn render(frame: &mut Frame, view: &mut ViewState) {
     events(frame, events_area, view.snapshot());
     footer(frame, footer_area, view);
     if let Some(dialog) = &view.dialog {
-        dialog.render(frame, area);
+        kick_dialog(frame, area, dialog);
     }
     if view.help {
         help(frame, area);
@@ -138,7 +139,7 @@ fn header(frame: &mut Frame, area: Rect, view: &ViewState) {
         r.cursor,
         r.recover,
         humantime::format_duration(r.leave_timeout),
-        view.sort.label(),
+        view.sort.title(),
         if view.reverse { "▼" } else { "▲" },
     );
     if !view.filter.is_empty() {
@@ -156,126 +157,28 @@ fn body_height(area: Rect) -> usize {
     usize::from(area.height.saturating_sub(3))
 }
 
-/// The live table's columns, in display order.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Column {
-    Mark,
-    Peer,
-    ReportedIp,
-    Pid,
-    Status,
-    Miss,
-    Strikes,
-    Beats,
-    LastSeen,
-    Connected,
-    Next,
-}
-
-impl Column {
-    const DISPLAY: [Column; 11] = [
-        Column::Mark,
-        Column::Peer,
-        Column::ReportedIp,
-        Column::Pid,
-        Column::Status,
-        Column::Miss,
-        Column::Strikes,
-        Column::Beats,
-        Column::LastSeen,
-        Column::Connected,
-        Column::Next,
-    ];
-    /// Most important first: a narrow terminal keeps a prefix of these whole
-    /// rather than squeezing every column illegibly.
-    const PRIORITY: [Column; 11] = [
-        Column::Mark,
-        Column::Peer,
-        Column::Status,
-        Column::Next,
-        Column::Miss,
-        Column::Strikes,
-        Column::Pid,
-        Column::LastSeen,
-        Column::Beats,
-        Column::ReportedIp,
-        Column::Connected,
-    ];
-
-    fn title(self) -> &'static str {
-        match self {
-            Column::Mark => "",
-            Column::Peer => "ip:port",
-            Column::ReportedIp => "reported ip",
-            Column::Pid => "pid",
-            Column::Status => "status",
-            Column::Miss => "miss",
-            Column::Strikes => "strikes",
-            Column::Beats => "beats",
-            Column::LastSeen => "last seen",
-            Column::Connected => "connected",
-            Column::Next => "next",
-        }
-    }
-
-    fn width(self) -> u16 {
-        match self {
-            Column::Mark => 1,
-            Column::Peer => 21,
-            Column::ReportedIp => 15,
-            Column::Pid => 10,
-            Column::Status => 6,
-            Column::Miss => 5,
-            Column::Strikes => 7,
-            Column::Beats => 8,
-            Column::LastSeen => 10,
-            Column::Connected => 9,
-            Column::Next => 14,
-        }
-    }
-
-    /// The columns that fit in `width`, in display order.
-    fn fitting(width: u16) -> Vec<Column> {
-        let mut left = width;
-        let mut shown = Vec::new();
-        for column in Column::PRIORITY {
-            // Each column but the last is followed by one space.
-            let needed = column.width() + 1;
-            if needed <= left + 1 {
-                left = left.saturating_sub(needed);
-                shown.push(column);
-            }
-        }
-        Column::DISPLAY
-            .into_iter()
-            .filter(|c| shown.contains(c))
-            .collect()
-    }
-
-    fn cell(self, c: &ClientView, view: &ViewState, s: &Snapshot) -> Cell<'static> {
-        let l = &c.liveness;
-        let rules = &s.settings.rules;
-        match self {
-            Column::Mark if view.marks.contains(&c.peer) => {
-                Cell::from("*").bold().fg(Color::Magenta)
-            }
-            Column::Mark => Cell::from(" "),
-            Column::Peer => Cell::from(c.peer.to_string()),
-            Column::ReportedIp => Cell::from(c.ip.as_deref().unwrap_or("-").to_owned()),
-            Column::Pid => Cell::from(c.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
-            Column::Status => Cell::from(c.status().as_str()).style(status_style(c.status())),
-            Column::Miss => Cell::from(format!("{}/{}", l.miss, rules.threshold)),
-            Column::Strikes => Cell::from(format!("{}/{}", l.strikes, rules.cursor)),
-            Column::Beats => Cell::from(c.heartbeats.to_string()),
-            Column::LastSeen => Cell::from(
-                c.last_seen
-                    .map_or_else(|| "never".to_owned(), |t| ago(s.taken, t)),
-            ),
-            Column::Connected => Cell::from(short(
-                s.taken.duration_since(c.connected_at).unwrap_or_default(),
-            )),
-            Column::Next => outlook(c.outlook(s), s),
-        }
+/// One cell of the live table.
+fn cell(column: Column, c: &ClientView, view: &ViewState, s: &Snapshot) -> Cell<'static> {
+    let l = &c.liveness;
+    let rules = &s.settings.rules;
+    match column {
+        Column::Mark if view.marks.contains(&c.peer) => Cell::from("*").bold().fg(Color::Magenta),
+        Column::Mark => Cell::from(" "),
+        Column::Peer => Cell::from(c.peer.to_string()),
+        Column::ReportedIp => Cell::from(c.ip.as_deref().unwrap_or("-").to_owned()),
+        Column::Pid => Cell::from(c.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
+        Column::Status => Cell::from(c.status().as_str()).style(status_style(c.status())),
+        Column::Miss => Cell::from(format!("{}/{}", l.miss, rules.threshold)),
+        Column::Strikes => Cell::from(format!("{}/{}", l.strikes, rules.cursor)),
+        Column::Beats => Cell::from(c.heartbeats.to_string()),
+        Column::LastSeen => Cell::from(
+            c.last_seen
+                .map_or_else(|| "never".to_owned(), |t| ago(s.taken, t)),
+        ),
+        Column::Connected => Cell::from(short(
+            s.taken.duration_since(c.connected_at).unwrap_or_default(),
+        )),
+        Column::Next => outlook(c.outlook(s), s),
     }
 }
 
@@ -288,7 +191,7 @@ fn clients(frame: &mut Frame, area: Rect, view: &mut ViewState) {
         .clone()
         .map(|row| {
             let c = view.client(row);
-            let cells = columns.iter().map(|column| column.cell(c, view, s));
+            let cells = columns.iter().map(|&column| cell(column, c, view, s));
             Row::new(cells).style(row_style(row == view.live.pos))
         })
         .collect();
@@ -434,6 +337,44 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
         Line::from(format!(" {keys}")).dim()
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog) {
+    let popup = centered(area, 50, 7);
+    let text = vec![
+        Line::from(""),
+        Line::from(dialog.question()).bold(),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled(" y/Enter ", Style::new().fg(Color::Black).bg(Color::Red)),
+            Span::raw(" kick    "),
+            Span::styled(" n/Esc ", Style::new().fg(Color::Black).bg(Color::Gray)),
+            Span::raw(" cancel"),
+        ]),
+    ];
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(Color::Red))
+        .title(" Confirm kick ");
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true })
+            .block(block),
+        popup,
+    );
+}
+
+/// A `width` x `height` rectangle in the middle of `area`, shrunk to fit.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
 }
 
 fn help(frame: &mut Frame, area: Rect) {

@@ -11,8 +11,8 @@ use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
-use crate::tui::kick_dialog::KickDialog;
-use crate::tui::view::{Screen, ViewState};
+use crate::front::tui::kick_dialog::KickDialog;
+use crate::front::tui::view::{Screen, ViewState};
 
 /// What the dashboard asks of the rest of the program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,7 +90,7 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
             count => view.dialog = Some(KickDialog::AllLeave { count }),
         },
         KeyCode::Char('s') => {
-            view.sort = view.sort.next();
+            view.sort = view.sort.next_sort();
             view.refresh();
         }
         KeyCode::Char('S') => {

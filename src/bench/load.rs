@@ -1,0 +1,249 @@
+//! `hold` and `flood`: the server under a fleet of `hbmon simulate` clients
+//! in a child process, so this process's CPU time and memory are the
+//! server's alone.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::{Options, cpu_time, ephemeral_ports, rss_bytes, start_server};
+use crate::feed::event::{Event, EventKind};
+use crate::process;
+use crate::protocol::Status;
+use crate::server::{Config, Server};
+
+/// `hbmon simulate` as a child process, killed when dropped.
+struct Fleet {
+    _child: tokio::process::Child,
+}
+
+impl Fleet {
+    fn spawn(
+        server: SocketAddr,
+        clients: usize,
+        interval: &str,
+        mix: &str,
+        run_for: Duration,
+    ) -> Result<Fleet> {
+        let exe = std::env::current_exe().context("finding the hbmon executable")?;
+        let child = tokio::process::Command::new(exe)
+            .args([
+                "simulate",
+                "--server",
+                &server.to_string(),
+                "--every",
+                "0",
+                "--format",
+                "json",
+            ])
+            .args([
+                "--clients",
+                &clients.to_string(),
+                "--interval",
+                interval,
+                "--mix",
+                mix,
+            ])
+            .args(["--duration", &format!("{}s", run_for.as_secs().max(1))])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the hbmon simulate fleet")?;
+        Ok(Fleet { _child: child })
+    }
+}
+
+/// Waits until `n` clients are connected and have each sent a heartbeat.
+async fn all_joined(server: &Server, n: usize, within: Duration) -> Result<Duration> {
+    let started = Instant::now();
+    let mut snapshots = server.snapshots();
+    loop {
+        {
+            let snapshot = snapshots.borrow_and_update();
+            let heard = snapshot.clients.iter().filter(|c| c.heartbeats > 0).count();
+            if heard >= n {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > within {
+                bail!("only {heard} of {n} clients connected and heard within {within:?}");
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(500), snapshots.changed()).await;
+    }
+}
+
+/// Counts events of interest while a scenario runs; stops when dropped.
+struct EventCount {
+    count: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EventCount {
+    fn start(mut events: broadcast::Receiver<Event>, pred: fn(&EventKind) -> bool) -> EventCount {
+        let count = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&count);
+        let task = tokio::spawn(async move {
+            loop {
+                let add = match events.recv().await {
+                    Ok(event) => u64::from(pred(&event.kind)),
+                    // Unseen events might have matched: count them against us.
+                    Err(broadcast::error::RecvError::Lagged(missed)) => missed,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                counter.fetch_add(add, Ordering::Relaxed);
+            }
+        });
+        EventCount { count, task }
+    }
+
+    fn get(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for EventCount {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// CPU and wall time of this process over a window, and frames counted.
+struct Window {
+    wall: Duration,
+    cpu: Duration,
+    frames: u64,
+}
+
+async fn measure(server: &Server, duration: Duration) -> Result<Window> {
+    let snapshots = server.snapshots();
+    let frames0 = snapshots.borrow().counters.frames;
+    let (cpu0, t0) = (cpu_time()?, Instant::now());
+    tokio::time::sleep(duration).await;
+    let (cpu1, wall) = (cpu_time()?, t0.elapsed());
+    let frames1 = server.control().list().await?.counters.frames;
+    Ok(Window {
+        wall,
+        cpu: cpu1.saturating_sub(cpu0),
+        frames: frames1.saturating_sub(frames0),
+    })
+}
+
+#[derive(Serialize)]
+pub(super) struct Hold {
+    clients: usize,
+    /// Why `clients` is lower than asked, if it is.
+    capped_by: Option<String>,
+    seconds: f64,
+    join_seconds: f64,
+    heartbeats_per_s: f64,
+    /// Clients that went `leave` (or were closed) while heartbeating steadily.
+    false_leave: u64,
+    /// Server CPU seconds per wall second (1.0 = one core).
+    server_cpu_share: f64,
+    rss_bytes: u64,
+    rss_bytes_per_client: f64,
+    /// From the stop (as on SIGTERM) until every client was sent its close
+    /// frame and the server had stopped.
+    shutdown_ms: f64,
+}
+
+pub(super) async fn hold(options: &Options) -> Result<Hold> {
+    let mut clients = options.clients;
+    let mut capped_by = None;
+    // Room for the server's own files; the child has its own limit.
+    let files = process::raise_open_files().saturating_sub(100) as usize;
+    let ports = ephemeral_ports() as usize;
+    if clients > files {
+        capped_by = Some(format!(
+            "open-file limit ({} per process)",
+            process::raise_open_files()
+        ));
+        clients = files;
+    }
+    if clients > ports {
+        capped_by = Some(format!("ephemeral port range ({ports} ports)"));
+        clients = ports;
+    }
+    let server = start_server(Config {
+        max_clients: clients + 100,
+        ..Config::default()
+    })?;
+    let rss_before = rss_bytes()?;
+    let leaves = EventCount::start(server.subscribe(), |k| {
+        matches!(
+            k,
+            EventKind::Status {
+                to: Status::Leave,
+                ..
+            } | EventKind::Closed { .. }
+        )
+    });
+    let join_limit = Duration::from_secs(30) + Duration::from_millis(clients as u64 * 5);
+    let warmup = Duration::from_secs(3);
+    let run_for = join_limit + warmup + options.duration + Duration::from_secs(10);
+    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for)?;
+    let joined = all_joined(&server, clients, join_limit).await?;
+    tokio::time::sleep(warmup).await;
+    let window = measure(&server, options.duration).await?;
+    let rss = rss_bytes()?;
+    let false_leave = leaves.get();
+    drop(leaves);
+    let stopping = Instant::now();
+    server.stop();
+    server.stopped().await;
+    let shutdown = stopping.elapsed();
+    drop(fleet);
+    Ok(Hold {
+        clients,
+        capped_by,
+        seconds: window.wall.as_secs_f64(),
+        join_seconds: joined.as_secs_f64(),
+        heartbeats_per_s: window.frames as f64 / window.wall.as_secs_f64(),
+        false_leave,
+        server_cpu_share: window.cpu.as_secs_f64() / window.wall.as_secs_f64(),
+        rss_bytes: rss,
+        rss_bytes_per_client: rss.saturating_sub(rss_before) as f64 / clients as f64,
+        shutdown_ms: shutdown.as_secs_f64() * 1000.0,
+    })
+}
+
+#[derive(Serialize)]
+pub(super) struct Flood {
+    clients: usize,
+    seconds: f64,
+    heartbeats_per_s: f64,
+    /// Heartbeats ingested per second of server CPU time.
+    heartbeats_per_cpu_s: f64,
+    server_cpu_share: f64,
+    bad_frames: u64,
+}
+
+pub(super) async fn flood(options: &Options) -> Result<Flood> {
+    let clients = options.flood_clients;
+    let server = start_server(Config::default())?;
+    let run_for = Duration::from_secs(40) + options.duration;
+    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "flood=1", run_for)?;
+    all_joined(&server, clients, Duration::from_secs(30)).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let window = measure(&server, options.duration).await?;
+    let bad_frames = server.snapshots().borrow().counters.bad_frames;
+    drop(fleet);
+    server.stop();
+    server.stopped().await;
+    Ok(Flood {
+        clients,
+        seconds: window.wall.as_secs_f64(),
+        heartbeats_per_s: window.frames as f64 / window.wall.as_secs_f64(),
+        heartbeats_per_cpu_s: window.frames as f64 / window.cpu.as_secs_f64().max(0.01),
+        server_cpu_share: window.cpu.as_secs_f64() / window.wall.as_secs_f64(),
+        bad_frames,
+    })
+}

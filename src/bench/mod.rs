@@ -1,0 +1,145 @@
+//! `hbmon bench`: measured figures, so anyone can check hbmon's claims on
+//! their own machine.
+//!
+//! The server runs in this process; for `hold` and `flood` the fleet runs as
+//! a child `hbmon simulate` process, so the CPU time and resident memory read
+//! from `/proc/self` are the server's alone. `detect` and `kick` measure
+//! latencies with clients in this process; `render` times dashboard frames
+//! on ratatui's `TestBackend`. Nothing is estimated: every figure comes from
+//! a clock, a counter or `/proc`.
+
+mod latency;
+mod load;
+mod render;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::process;
+use crate::server::{Config, Server};
+
+/// The scenarios, in the order they run.
+pub const SCENARIOS: [&str; 5] = ["hold", "flood", "detect", "kick", "render"];
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub only: Vec<String>,
+    /// Clients held in `hold`.
+    pub clients: usize,
+    /// How long `hold` and `flood` measure, after everyone has joined.
+    pub duration: Duration,
+    pub flood_clients: usize,
+    pub detect_clients: usize,
+    pub kicks: usize,
+}
+
+/// Runs the chosen scenarios and returns one JSON object, one member each.
+pub async fn run(options: &Options) -> Result<Value> {
+    for name in &options.only {
+        ensure!(
+            SCENARIOS.contains(&name.as_str()),
+            "unknown scenario '{name}' (scenarios: {})",
+            SCENARIOS.join(", ")
+        );
+    }
+    let mut report = Map::new();
+    report.insert("machine".into(), machine());
+    for name in SCENARIOS
+        .iter()
+        .filter(|s| options.only.iter().any(|o| o == *s))
+    {
+        eprintln!("hbmon bench: {name}...");
+        let figures = match *name {
+            "hold" => to_json(load::hold(options).await?),
+            "flood" => to_json(load::flood(options).await?),
+            "detect" => to_json(latency::detect(options.detect_clients).await?),
+            "kick" => to_json(latency::kick(options.kicks).await?),
+            _ => to_json(render::frames()?),
+        }?;
+        report.insert((*name).to_owned(), figures);
+    }
+    Ok(Value::Object(report))
+}
+
+fn to_json(figures: impl Serialize) -> Result<Value> {
+    Ok(serde_json::to_value(figures)?)
+}
+
+fn machine() -> Value {
+    json!({
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "open_file_limit": process::raise_open_files(),
+        "ephemeral_ports": ephemeral_ports(),
+    })
+}
+
+/// Ports the kernel hands out to outgoing connections: a fleet on one
+/// machine can hold at most this many connections to one server port.
+pub(super) fn ephemeral_ports() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().filter_map(|n| n.parse::<u64>().ok());
+            Some(it.next_back()? - it.next()? + 1)
+        })
+        .unwrap_or(28_232)
+}
+
+/// This process's CPU time (user + system, all threads), from /proc.
+pub(super) fn cpu_time() -> Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("parsing /proc/self/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks =
+        |i: usize| -> Result<u64> { Ok(fields.get(i).context("short /proc/self/stat")?.parse()?) };
+    // utime and stime (fields 14 and 15) in USER_HZ ticks, 100 a second on Linux.
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+}
+
+/// This process's resident memory, from /proc.
+pub(super) fn rss_bytes() -> Result<u64> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .context("no VmRSS in /proc/self/status")?;
+    Ok(kib * 1024)
+}
+
+pub(super) fn start_server(config: Config) -> Result<Server> {
+    let listener = crate::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .context("binding 127.0.0.1:0")?;
+    Ok(Server::start(listener, config)?)
+}
+
+/// Percentiles of a sample, in milliseconds.
+#[derive(Serialize)]
+pub(super) struct Spread {
+    pub(super) p50_ms: f64,
+    pub(super) p99_ms: f64,
+    pub(super) max_ms: f64,
+}
+
+pub(super) fn spread(mut samples: Vec<Duration>) -> Spread {
+    samples.sort();
+    let at = |q: f64| {
+        let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len().max(1)) - 1;
+        samples.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Spread {
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+    }
+}

@@ -1,0 +1,330 @@
+//! The command line: every subcommand's flags, as clap structs, and how
+//! they become the library's options. `main.rs` only dispatches.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use hbmon::feed::event::Format;
+use hbmon::fleet::client;
+use hbmon::fleet::simulate::{Mix, Plan};
+use hbmon::liveness::Rules;
+use hbmon::protocol::Token;
+use hbmon::server::Config;
+use hbmon::{bench, history};
+
+/// A heartbeat monitor: clients hold a TCP connection and send heartbeats;
+/// the server decides whether each is alive, leave (inactive) or close.
+#[derive(Parser)]
+#[command(name = "hbmon", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server (with the dashboard, or headless with --no-tui).
+    Serve(ServeArgs),
+    /// Run the server with a simulated fleet that shows every behaviour within a minute.
+    Demo(DemoArgs),
+    /// Connect to a server and send heartbeats.
+    Client(ClientArgs),
+    /// Connect a fleet of simulated clients to a server.
+    Simulate(SimulateArgs),
+    /// Measure hbmon on this machine and print the figures as JSON.
+    Bench(BenchArgs),
+    /// Read a journal written with `serve --journal`.
+    History(HistoryArgs),
+}
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// The journal file.
+    pub path: PathBuf,
+    /// Only this client (ip:port) or every client from this address (ip).
+    #[arg(long)]
+    pub peer: Option<history::Peer>,
+    /// Only this pid.
+    #[arg(long)]
+    pub pid: Option<u32>,
+    /// Only decisions since then: a duration back from now (10m) or a time (2026-11-24T15:00:00Z).
+    #[arg(long, value_parser = history::parse_since)]
+    pub since: Option<std::time::SystemTime>,
+    /// Output: a table, or the journal's own JSON lines.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Scenarios to run, comma-separated: hold, flood, detect, kick, render.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "hold,flood,detect,kick,render"
+    )]
+    pub only: Vec<String>,
+    /// Clients held at 1 heartbeat/s in `hold`.
+    #[arg(long, default_value_t = 10_000)]
+    pub clients: usize,
+    /// How long `hold` and `flood` measure once every client has joined.
+    #[arg(long, default_value = "20s", value_parser = positive_duration)]
+    pub duration: Duration,
+    /// Clients writing as fast as they can in `flood`.
+    #[arg(long, default_value_t = 200)]
+    pub flood_clients: usize,
+    /// Clients going silent in `detect`.
+    #[arg(long, default_value_t = 100)]
+    pub detect_clients: usize,
+    /// Kicks timed in `kick`.
+    #[arg(long, default_value_t = 200)]
+    pub kicks: usize,
+}
+
+/// Where the shared secret comes from.
+#[derive(Args)]
+pub struct TokenArgs {
+    /// File holding the shared secret (surrounding white space ignored); without it, the
+    /// HBMON_TOKEN environment variable, if set, is the secret.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl TokenArgs {
+    pub fn token(&self) -> Result<Option<Token>> {
+        let (text, source) = match &self.token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the token file {}", path.display()))?;
+                (text, format!("the token file {}", path.display()))
+            }
+            None => match std::env::var("HBMON_TOKEN") {
+                Ok(text) => (text, "HBMON_TOKEN".to_owned()),
+                Err(_) => return Ok(None),
+            },
+        };
+        match Token::new(&text) {
+            Some(token) => Ok(Some(token)),
+            None => bail!("{source} is empty"),
+        }
+    }
+}
+
+/// How the server is shown: the dashboard, or the headless event stream.
+#[derive(Args)]
+pub struct FrontArgs {
+    /// Run headless: print events on stdout and read commands from stdin.
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Headless output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// How often headless mode prints a stats line.
+    #[arg(long, default_value = "5s", value_parser = positive_duration)]
+    pub stats_every: Duration,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (use 0.0.0.0:PORT to accept remote clients; port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:14000")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub front: FrontArgs,
+    #[command(flatten)]
+    pub token: TokenArgs,
+    /// How often the liveness engine runs.
+    #[arg(long, default_value = "1s", value_parser = positive_duration)]
+    pub tick: Duration,
+    /// Missed ticks that make a strike.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threshold: u32,
+    /// Strikes that turn an alive client into leave.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cursor: u32,
+    /// Consecutive ticks with heartbeats that bring a leave client back to alive.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub recover: u32,
+    /// How long a client may stay in leave before it is closed.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub leave_timeout: Duration,
+    /// Most clients connected at once; more are refused with a close frame.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_clients: u32,
+    /// Most connections from one source address; more are refused with a close frame (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub max_per_ip: usize,
+    /// Largest frame body accepted, in bytes.
+    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+    pub max_frame: u32,
+    /// Closed clients kept in history.
+    #[arg(long, default_value_t = 1000)]
+    pub history: usize,
+    /// Append every decision to this file as JSON lines (read it with `hbmon history`).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Close a client that sends no valid heartbeat this long after connecting.
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    pub hello_timeout: Duration,
+    /// Close a client that leaves part of a frame unfinished this long.
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    pub frame_timeout: Duration,
+    /// Handle socket events in batches at most this far apart, to save
+    /// wake-ups under steady load (adds at most this much latency; 0 turns it off).
+    #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
+    pub batch_window: Duration,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Address to listen on (port 0 picks a free port; the dashboard shows it).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub front: FrontArgs,
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:14000")]
+    pub server: SocketAddr,
+    /// Number of clients.
+    #[arg(long, default_value_t = 100)]
+    pub clients: usize,
+    /// Time between two clients joining (0: all at once, as fast as the server accepts).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub every: Duration,
+    /// Time between heartbeats of each client.
+    #[arg(long, default_value = "1s", value_parser = positive_duration)]
+    pub interval: Duration,
+    /// Behaviours and their weights: steady, flaky, silent, dying, bad.
+    #[arg(long, default_value = "steady=70,flaky=20,silent=5,dying=5")]
+    pub mix: Mix,
+    /// Stop after this long (default: run until Ctrl-C or every client has ended).
+    #[arg(long, value_parser = positive_duration)]
+    pub duration: Option<Duration>,
+    /// Client i reports pid BASE + i.
+    #[arg(long, default_value_t = 100_000)]
+    pub pid_base: u32,
+    /// How long a flaky client stays silent, then sends, in turn (long enough to reach leave).
+    #[arg(long, default_value = "20s", value_parser = positive_duration)]
+    pub flaky_gap: Duration,
+    /// How long a dying client sends before it drops its connection.
+    #[arg(long, default_value = "30s", value_parser = positive_duration)]
+    pub dying_after: Duration,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub token: TokenArgs,
+}
+
+#[derive(Args)]
+pub struct ClientArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:14000")]
+    pub server: String,
+    /// Time between heartbeats.
+    #[arg(long, default_value = "1s", value_parser = positive_duration)]
+    pub interval: Duration,
+    /// Connect again when the server closes the connection or cannot be reached.
+    #[arg(long)]
+    pub reconnect: bool,
+    /// The pid to report (default: this process's).
+    #[arg(long)]
+    pub pid: Option<u32>,
+    /// The address to report (default: the connection's local address).
+    #[arg(long)]
+    pub ip: Option<String>,
+    #[command(flatten)]
+    pub token: TokenArgs,
+}
+
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be greater than zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e} (write durations like 1s, 250ms, 2m)")),
+    }
+}
+
+impl ServeArgs {
+    /// The server's settings these flags ask for.
+    pub fn config(&self) -> Result<Config> {
+        Ok(Config {
+            tick: self.tick,
+            rules: Rules {
+                threshold: self.threshold,
+                cursor: self.cursor,
+                recover: self.recover,
+                leave_timeout: self.leave_timeout,
+            },
+            max_clients: self.max_clients as usize,
+            max_per_ip: self.max_per_ip,
+            max_frame: self.max_frame as usize,
+            history: self.history,
+            batch_window: self.batch_window,
+            hello_timeout: self.hello_timeout,
+            frame_timeout: self.frame_timeout,
+            token: self.token.token()?,
+            journal: self.journal.clone(),
+        })
+    }
+}
+
+impl ClientArgs {
+    pub fn options(&self) -> Result<client::Options> {
+        Ok(client::Options {
+            server: self.server.clone(),
+            interval: self.interval,
+            reconnect: self.reconnect,
+            pid: self.pid.unwrap_or_else(std::process::id),
+            ip: self.ip.clone(),
+            token: self.token.token()?,
+        })
+    }
+}
+
+impl SimulateArgs {
+    pub fn plan(&self) -> Result<Plan> {
+        Ok(Plan {
+            server: self.server,
+            clients: self.clients,
+            every: self.every,
+            interval: self.interval,
+            mix: self.mix.clone(),
+            pid_base: self.pid_base,
+            flaky_gap: self.flaky_gap,
+            dying_after: self.dying_after,
+            token: self.token.token()?,
+        })
+    }
+}
+
+impl HistoryArgs {
+    pub fn filter(&self) -> history::Filter {
+        history::Filter {
+            peer: self.peer,
+            pid: self.pid,
+            since: self.since,
+        }
+    }
+}
+
+impl BenchArgs {
+    pub fn options(&self) -> bench::Options {
+        bench::Options {
+            only: self.only.clone(),
+            clients: self.clients,
+            duration: self.duration,
+            flood_clients: self.flood_clients,
+            detect_clients: self.detect_clients,
+            kicks: self.kicks,
+        }
+    }
+}

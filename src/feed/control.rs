@@ -1,0 +1,101 @@
+//! What a front end may ask of the server: [`Command`]s, sent through a
+//! [`Control`], each answered on a oneshot channel.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::feed::snapshot::Snapshot;
+
+/// A request from a front end. Each carries where to send the answer.
+#[derive(Debug)]
+pub enum Command {
+    /// Close these live clients, each with a close frame saying why.
+    Kick {
+        peers: Vec<SocketAddr>,
+        /// Who asked, for the record.
+        by: String,
+        reply: oneshot::Sender<Kicked>,
+    },
+    /// Close every client in `leave` at the moment the command arrives;
+    /// answers with who was closed.
+    KickLeave {
+        by: String,
+        reply: oneshot::Sender<Vec<SocketAddr>>,
+    },
+    /// A snapshot taken now, rather than the last one published.
+    List {
+        reply: oneshot::Sender<Arc<Snapshot>>,
+    },
+}
+
+/// The answer to a kick: who was closed, and who had already gone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Kicked {
+    pub kicked: Vec<SocketAddr>,
+    pub gone: Vec<SocketAddr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("no live client at {0}")]
+    NoSuchClient(SocketAddr),
+    #[error("the server has stopped")]
+    Stopped,
+}
+
+/// Sends commands to the server and waits for its answers.
+#[derive(Clone, Debug)]
+pub struct Control {
+    tx: mpsc::Sender<Command>,
+}
+
+impl Control {
+    pub fn new(tx: mpsc::Sender<Command>) -> Self {
+        Control { tx }
+    }
+
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, CommandError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(command(reply))
+            .await
+            .map_err(|_| CommandError::Stopped)?;
+        answer.await.map_err(|_| CommandError::Stopped)
+    }
+
+    /// Closes the live client at `peer` with a close frame; `by` names who
+    /// asked, for the record.
+    pub async fn kick(&self, peer: SocketAddr, by: &str) -> Result<(), CommandError> {
+        let answer = self.kick_each(vec![peer], by).await?;
+        match answer.gone.first() {
+            Some(&gone) => Err(CommandError::NoSuchClient(gone)),
+            None => Ok(()),
+        }
+    }
+
+    /// Closes exactly these clients, those of them still connected.
+    pub async fn kick_each(
+        &self,
+        peers: Vec<SocketAddr>,
+        by: &str,
+    ) -> Result<Kicked, CommandError> {
+        let by = by.to_owned();
+        self.ask(|reply| Command::Kick { peers, by, reply }).await
+    }
+
+    /// Closes every client in `leave`; returns who was closed.
+    pub async fn kick_leave(&self, by: &str) -> Result<Vec<SocketAddr>, CommandError> {
+        let by = by.to_owned();
+        self.ask(|reply| Command::KickLeave { by, reply }).await
+    }
+
+    /// A snapshot taken now.
+    pub async fn list(&self) -> Result<Arc<Snapshot>, CommandError> {
+        self.ask(|reply| Command::List { reply }).await
+    }
+}

@@ -1,0 +1,264 @@
+//! Decisions the registry makes, as events: the record every front end shows
+//! and scripts parse. The serde form is the `--format json` line and the
+//! journal line (minus `ts`, which [`Stamped`] adds); `Display` is the human
+//! one, built from the same [`EventKind::detail`] that `hbmon history`
+//! prints, so the two cannot drift apart.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::Status;
+
+/// How a front end writes what it reads: for people, or for programs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One decision, stamped with when it was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub at: SystemTime,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Connected {
+        peer: SocketAddr,
+    },
+    Status {
+        peer: SocketAddr,
+        pid: Option<u32>,
+        from: Status,
+        to: Status,
+        miss: u32,
+        strikes: u32,
+    },
+    Closed {
+        peer: SocketAddr,
+        pid: Option<u32>,
+        status: Status,
+        reason: String,
+    },
+    /// Connections refused at accept. At most one line a second for each
+    /// source address: `count` says how many refusals it stands for.
+    Rejected {
+        peer: SocketAddr,
+        reason: String,
+        count: u64,
+    },
+    BadFrame {
+        peer: SocketAddr,
+        reason: String,
+    },
+    /// An operator asked for a client to be closed; `by` names the front
+    /// end (`stdin`, `dashboard`). A `closed` event follows.
+    Kick {
+        peer: SocketAddr,
+        pid: Option<u32>,
+        by: String,
+    },
+}
+
+impl EventKind {
+    /// The `event` field of the JSON line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Connected { .. } => "connected",
+            EventKind::Status { .. } => "status",
+            EventKind::Closed { .. } => "closed",
+            EventKind::Rejected { .. } => "rejected",
+            EventKind::BadFrame { .. } => "bad_frame",
+            EventKind::Kick { .. } => "kick",
+        }
+    }
+
+    /// The connection the decision is about.
+    pub fn peer(&self) -> SocketAddr {
+        match self {
+            EventKind::Connected { peer }
+            | EventKind::Status { peer, .. }
+            | EventKind::Closed { peer, .. }
+            | EventKind::Rejected { peer, .. }
+            | EventKind::BadFrame { peer, .. }
+            | EventKind::Kick { peer, .. } => *peer,
+        }
+    }
+
+    /// The client's pid, for the events that concern a client (rather than
+    /// a bare connection) and once it has said hello.
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            EventKind::Status { pid, .. }
+            | EventKind::Closed { pid, .. }
+            | EventKind::Kick { pid, .. } => *pid,
+            _ => None,
+        }
+    }
+
+    /// Whether the decision concerns a client the server knows (and so has
+    /// a pid to show, or `pid ?`), rather than a refused or broken connection.
+    fn about_client(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Status { .. } | EventKind::Closed { .. } | EventKind::Kick { .. }
+        )
+    }
+
+    /// What happened, without who it happened to.
+    pub fn detail(&self) -> String {
+        match self {
+            EventKind::Connected { .. } => "connected".to_owned(),
+            EventKind::Status {
+                from,
+                to,
+                miss,
+                strikes,
+                ..
+            } => format!("{from} -> {to} (miss {miss}, strikes {strikes})"),
+            EventKind::Closed { status, reason, .. } => match status {
+                Status::Close => format!("closed: {reason}"),
+                _ => format!("closed while {status}: {reason}"),
+            },
+            EventKind::Rejected {
+                reason, count: 1, ..
+            } => format!("rejected: {reason}"),
+            EventKind::Rejected {
+                peer,
+                reason,
+                count,
+            } => format!(
+                "rejected: {reason} ({count} refusals from {} in the last second)",
+                peer.ip()
+            ),
+            EventKind::BadFrame { reason, .. } => format!("sent a bad frame: {reason}"),
+            EventKind::Kick { by, .. } => format!("kicked from {by}"),
+        }
+    }
+}
+
+/// `pid 42` or `pid ?` for a client that has not said hello yet.
+pub struct Pid(pub Option<u32>);
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(pid) => write!(f, "pid {pid}"),
+            None => f.write_str("pid ?"),
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.about_client() {
+            write!(f, "{} ({}) {}", self.peer(), Pid(self.pid()), self.detail())
+        } else {
+            write!(f, "{} {}", self.peer(), self.detail())
+        }
+    }
+}
+
+/// A JSON line as the headless stream and the journal write it: `ts`, then
+/// the body's own fields.
+#[derive(Serialize)]
+pub struct Stamped<'a, T> {
+    pub ts: String,
+    #[serde(flatten)]
+    pub body: &'a T,
+}
+
+/// A journal or `--format json` line read back.
+#[derive(Debug, Deserialize)]
+pub struct Recorded {
+    pub ts: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// RFC 3339 UTC with milliseconds, the `ts` of every event line.
+pub fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_reads_back_from_its_own_json_line() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let kinds = [
+            EventKind::Connected { peer },
+            EventKind::Status {
+                peer,
+                pid: Some(7),
+                from: Status::Alive,
+                to: Status::Leave,
+                miss: 0,
+                strikes: 3,
+            },
+            EventKind::Closed {
+                peer,
+                pid: None,
+                status: Status::Alive,
+                reason: "client disconnected".into(),
+            },
+            EventKind::Rejected {
+                peer,
+                reason: "server full".into(),
+                count: 3,
+            },
+            EventKind::BadFrame {
+                peer,
+                reason: "empty frame (length 0)".into(),
+            },
+            EventKind::Kick {
+                peer,
+                pid: Some(7),
+                by: "stdin".into(),
+            },
+        ];
+        for kind in kinds {
+            let line = serde_json::to_string(&Stamped {
+                ts: rfc3339(SystemTime::UNIX_EPOCH),
+                body: &kind,
+            })
+            .unwrap();
+            let back: Recorded = serde_json::from_str(&line).unwrap();
+            assert_eq!(back.kind, kind, "{line}");
+            assert!(line.contains(&format!("\"event\":\"{}\"", kind.name())));
+        }
+    }
+
+    #[test]
+    fn text_says_who_and_what_without_repeating_the_status() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let closed = |status| EventKind::Closed {
+            peer,
+            pid: Some(7),
+            status,
+            reason: "kicked by operator".into(),
+        };
+        assert_eq!(
+            closed(Status::Close).to_string(),
+            "10.0.0.1:5000 (pid 7) closed: kicked by operator"
+        );
+        assert_eq!(
+            closed(Status::Leave).to_string(),
+            "10.0.0.1:5000 (pid 7) closed while leave: kicked by operator"
+        );
+        assert_eq!(
+            EventKind::Connected { peer }.to_string(),
+            "10.0.0.1:5000 connected"
+        );
+    }
+}

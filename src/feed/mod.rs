@@ -1,0 +1,42 @@
+//! The feed: everything a front end may know about the server and say to
+//! it, and nothing else. It is the one contract between the server and its
+//! front ends:
+//!
+//! - [`snapshot`]: the immutable picture of the client table, published at a
+//!   bounded rate over a `watch` channel;
+//! - [`event`]: every decision as it is made, on a broadcast ring;
+//! - [`control`]: the commands a front end sends back, and their errors.
+//!
+//! A front end holds a [`Feed`] and cannot tell where it comes from, so the
+//! same dashboard can run in the server's process or, later, across a
+//! socket. This module must never depend on the server's insides or on a
+//! particular front end (no ratatui here).
+
+pub mod control;
+pub mod event;
+pub mod snapshot;
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use control::{Command, CommandError, Control};
+pub use event::{Event, EventKind};
+pub use snapshot::Snapshot;
+
+/// What a front end reads and how it acts. Front ends run on threads and
+/// runtimes of their own: writing to a terminal or a pipe blocks, and that
+/// must never stall the server's thread.
+pub struct Feed {
+    /// The latest published snapshot, and every one after it.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Every event from when the feed was made. A front end that does not
+    /// read events drops this at once: an unread receiver holds the whole
+    /// ring of events in memory.
+    pub events: broadcast::Receiver<Event>,
+    pub control: Control,
+    /// Cancelled when the server is told to stop (a signal, or a front end's
+    /// quit); cancelling it stops the server.
+    pub stop: CancellationToken,
+}

@@ -1,0 +1,119 @@
+//! The live table's columns: their titles and widths, which of them fit a
+//! narrow terminal, and which the table can be sorted by.
+
+/// One column of the live table, and (for the sortable ones) a sort order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Mark,
+    Peer,
+    ReportedIp,
+    Pid,
+    Status,
+    Miss,
+    Strikes,
+    Beats,
+    LastSeen,
+    /// How long ago the client connected; as a sort, the order clients
+    /// connected in (the snapshot's own order).
+    Connected,
+    Next,
+}
+
+impl Column {
+    /// Left to right.
+    const DISPLAY: [Column; 11] = [
+        Column::Mark,
+        Column::Peer,
+        Column::ReportedIp,
+        Column::Pid,
+        Column::Status,
+        Column::Miss,
+        Column::Strikes,
+        Column::Beats,
+        Column::LastSeen,
+        Column::Connected,
+        Column::Next,
+    ];
+    /// Most important first: a narrow terminal keeps a prefix of these whole
+    /// rather than squeezing every column illegibly.
+    const PRIORITY: [Column; 11] = [
+        Column::Mark,
+        Column::Peer,
+        Column::Status,
+        Column::Next,
+        Column::Miss,
+        Column::Strikes,
+        Column::Pid,
+        Column::LastSeen,
+        Column::Beats,
+        Column::ReportedIp,
+        Column::Connected,
+    ];
+    /// What `s` cycles through, starting from connection order.
+    const SORTS: [Column; 8] = [
+        Column::Connected,
+        Column::Peer,
+        Column::Pid,
+        Column::Status,
+        Column::Miss,
+        Column::Strikes,
+        Column::Beats,
+        Column::LastSeen,
+    ];
+
+    /// The next sort order after this one.
+    pub fn next_sort(self) -> Column {
+        let i = Self::SORTS.iter().position(|&c| c == self).unwrap_or(0);
+        Self::SORTS[(i + 1) % Self::SORTS.len()]
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Mark => "",
+            Column::Peer => "ip:port",
+            Column::ReportedIp => "reported ip",
+            Column::Pid => "pid",
+            Column::Status => "status",
+            Column::Miss => "miss",
+            Column::Strikes => "strikes",
+            Column::Beats => "beats",
+            Column::LastSeen => "last seen",
+            Column::Connected => "connected",
+            Column::Next => "next",
+        }
+    }
+
+    pub fn width(self) -> u16 {
+        match self {
+            Column::Mark => 1,
+            Column::Peer => 21,
+            Column::ReportedIp => 15,
+            Column::Pid => 10,
+            Column::Status => 6,
+            Column::Miss => 5,
+            Column::Strikes => 7,
+            Column::Beats => 8,
+            Column::LastSeen => 10,
+            Column::Connected => 9,
+            Column::Next => 14,
+        }
+    }
+
+    /// The columns that fit in `width`, in display order.
+    pub fn fitting(width: u16) -> Vec<Column> {
+        let mut left = width;
+        let mut shown = Vec::new();
+        for column in Column::PRIORITY {
+            // Each column but the last is followed by one space.
+            let needed = column.width() + 1;
+            if needed <= left + 1 {
+                left = left.saturating_sub(needed);
+                shown.push(column);
+            }
+        }
+        Column::DISPLAY
+            .into_iter()
+            .filter(|c| shown.contains(c))
+            .collect()
+    }
+}

@@ -1,0 +1,42 @@
+//! What hbmon asks of the operating system: signals turned into one
+//! cancellation, and the open-file limit a server or fleet of thousands of
+//! sockets runs into.
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+/// Cancels `token` on the first SIGINT (Ctrl-C), SIGTERM (a service
+/// manager's stop) or SIGHUP (the terminal or SSH session went away), so
+/// every part that must stop cleanly waits on one token instead of racing
+/// for the signal. A hangup is a clean stop too: left to its default it
+/// would kill the process before clients get their close frames and the
+/// journal its last lines.
+pub fn cancel_on_terminate(token: CancellationToken) -> Result<()> {
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
+        }
+        token.cancel();
+    });
+    Ok(())
+}
+
+/// Raises the soft open-file limit to the hard limit, once, and returns the
+/// limit now in force. Each client is one file descriptor on each side.
+pub fn raise_open_files() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "could not raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    })
+}

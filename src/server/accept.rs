@@ -1,0 +1,196 @@
+//! The accept loop: takes connections, enforces `--max-clients` and
+//! `--max-per-ip`, and hands each admitted connection to a task of its own.
+//! A connection task's panic is contained here: the registry hears of the
+//! end like any other, and every other connection carries on.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::protocol::Token;
+use crate::server::config::Config;
+use crate::server::connection::{self, Connection};
+use crate::server::link::Link;
+use crate::server::pacer::Pacer;
+use crate::server::report::{End, Failure, Report};
+
+/// The text of a panic's payload, when it has one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
+/// Refusals that may take their time saying goodbye at once; past this, a
+/// refused socket is told in a single non-blocking write and closed, so a
+/// connection flood cannot pile up lingering sockets.
+const REFUSALS_LINGERING: usize = 64;
+
+/// The accept loop. It owns the connection limits: the slots of
+/// `--max-clients`, and the count of connections per source address for
+/// `--max-per-ip`, which connection tasks give back as they end.
+pub(super) struct Accept {
+    pacer: Option<Arc<Pacer>>,
+    listener: TcpListener,
+    reports: mpsc::Sender<Report>,
+    slots: Arc<Semaphore>,
+    max_clients: usize,
+    max_frame: usize,
+    /// 0: no limit per address, and no counting.
+    max_per_ip: usize,
+    token: Option<Arc<Token>>,
+    per_ip: HashMap<IpAddr, usize>,
+    released: (
+        mpsc::UnboundedSender<IpAddr>,
+        mpsc::UnboundedReceiver<IpAddr>,
+    ),
+    refusing: Arc<Semaphore>,
+}
+
+impl Accept {
+    pub(super) fn new(
+        listener: TcpListener,
+        config: &Config,
+        reports: mpsc::Sender<Report>,
+        pacer: Option<Arc<Pacer>>,
+    ) -> Self {
+        Accept {
+            pacer,
+            listener,
+            reports,
+            slots: Arc::new(Semaphore::new(config.max_clients)),
+            max_clients: config.max_clients,
+            max_frame: config.max_frame,
+            max_per_ip: config.max_per_ip,
+            token: config.token.clone().map(Arc::new),
+            per_ip: HashMap::new(),
+            released: mpsc::unbounded_channel(),
+            refusing: Arc::new(Semaphore::new(REFUSALS_LINGERING)),
+        }
+    }
+
+    pub(super) async fn run(mut self, stop: CancellationToken) {
+        let mut next_id = 0u64;
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let accepted = tokio::select! {
+                _ = stop.cancelled() => return,
+                Some(ip) = self.released.1.recv() => {
+                    if let Entry::Occupied(mut count) = self.per_ip.entry(ip) {
+                        *count.get_mut() -= 1;
+                        if *count.get() == 0 {
+                            count.remove();
+                        }
+                    }
+                    continue;
+                }
+                accepted = self.listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Typically out of file descriptors: wait for some to free up.
+                    tracing::warn!(%error, "accept failed; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(10);
+            next_id += 1;
+            if !self.admit(next_id, stream, peer).await {
+                return;
+            }
+        }
+    }
+
+    /// Hands the connection to its own task, or refuses it when full.
+    /// Returns false once the registry is gone.
+    async fn admit(&mut self, id: u64, stream: TcpStream, peer: SocketAddr) -> bool {
+        // Heartbeats and notices are tiny: do not let Nagle delay a kick.
+        let _ = stream.set_nodelay(true);
+        let ip = peer.ip();
+        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
+        if self.max_per_ip > 0 && from_ip >= self.max_per_ip {
+            let reason = format!(
+                "too many connections from {ip} (--max-per-ip {})",
+                self.max_per_ip
+            );
+            return self.refuse(stream, peer, reason).await;
+        }
+        let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
+            let reason = format!(
+                "server full: {} clients connected (--max-clients)",
+                self.max_clients
+            );
+            return self.refuse(stream, peer, reason).await;
+        };
+        let released = (self.max_per_ip > 0).then(|| {
+            *self.per_ip.entry(ip).or_default() += 1;
+            self.released.0.clone()
+        });
+        let link = Arc::new(Link::new(tokio::time::Instant::now()));
+        let opened = Report::Opened {
+            id,
+            peer,
+            link: Arc::clone(&link),
+        };
+        if self.reports.send(opened).await.is_err() {
+            return false;
+        }
+        let connection = Connection {
+            id,
+            stream,
+            reports: self.reports.clone(),
+            link,
+            pacer: self.pacer.clone(),
+            max_frame: self.max_frame,
+            token: self.token.clone(),
+        };
+        let reports = self.reports.clone();
+        tokio::spawn(async move {
+            // A bug that panics while serving one client must not take
+            // that client's record with it: the registry hears of the end
+            // like any other, and every other connection carries on.
+            if let Err(panic) = AssertUnwindSafe(connection.run()).catch_unwind().await {
+                let message = panic_message(&*panic);
+                tracing::error!(%peer, %message, "a connection task panicked");
+                let end = End::Failed(Failure::Panic(message));
+                let _ = reports.send(Report::Ended { id, end }).await;
+            }
+            drop(slot);
+            if let Some(released) = released {
+                let _ = released.send(ip);
+            }
+        });
+        true
+    }
+
+    /// Closes a connection with the reason, and reports the refusal.
+    async fn refuse(&self, stream: TcpStream, peer: SocketAddr, reason: String) -> bool {
+        match Arc::clone(&self.refusing).try_acquire_owned() {
+            Ok(permit) => {
+                let reason = reason.clone();
+                tokio::spawn(async move {
+                    connection::refuse(stream, reason).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => connection::refuse_now(stream, reason.clone()),
+        }
+        self.reports
+            .send(Report::Rejected { peer, reason })
+            .await
+            .is_ok()
+    }
+}

@@ -1,0 +1,50 @@
+//! The server's settings, as `serve` parses them from its flags. They reach
+//! the accept loop and the registry by this one route.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::liveness::Rules;
+use crate::protocol::{DEFAULT_MAX_FRAME, Token};
+use crate::server::pacer;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub tick: Duration,
+    pub rules: Rules,
+    pub max_clients: usize,
+    /// Most connections from one source address; 0 for no limit.
+    pub max_per_ip: usize,
+    pub max_frame: usize,
+    /// Closed clients remembered.
+    pub history: usize,
+    /// The batching window (see `server::pacer`); zero turns it off.
+    pub batch_window: Duration,
+    /// A client that sends no valid heartbeat this long after connecting
+    /// is closed.
+    pub hello_timeout: Duration,
+    /// A client that leaves part of a frame unfinished this long is closed.
+    pub frame_timeout: Duration,
+    /// The shared secret every connection's first heartbeat must carry.
+    pub token: Option<Token>,
+    /// Where to append every decision, if anywhere.
+    pub journal: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tick: Duration::from_secs(1),
+            rules: Rules::default(),
+            max_clients: 10_000,
+            max_per_ip: 0,
+            max_frame: DEFAULT_MAX_FRAME,
+            history: 1000,
+            batch_window: pacer::DEFAULT_WINDOW,
+            hello_timeout: Duration::from_secs(10),
+            frame_timeout: Duration::from_secs(10),
+            token: None,
+            journal: None,
+        }
+    }
+}

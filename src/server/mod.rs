@@ -1,0 +1,179 @@
+//! The server: accepts connections, runs one task per connection, and one
+//! registry task that owns the client table and publishes the [`Feed`].
+//!
+//! ```text
+//!  listener ─> accept ─(Opened)─────────────┐
+//!                │ spawns                   ▼
+//!                └─> connection ─(Hello, Ended)─> registry ─> journal
+//!                      ▲   counts beats on its     │  tick, decide, publish
+//!                      └── link ◄─ notices ────────┤
+//!                                                  ▼
+//!                                    feed: snapshots, events ◄─ commands
+//! ```
+//!
+//! Nothing outside this folder reaches into it: front ends get a [`Feed`].
+//! [`Server::start`] takes an already-bound listener so that tests and the
+//! command line alike can bind port 0 and learn the real port.
+
+mod accept;
+mod config;
+mod connection;
+mod journal;
+mod link;
+mod pacer;
+mod registry;
+mod report;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+use crate::feed::{Control, Event, Feed, Snapshot};
+use accept::Accept;
+use journal::Journal;
+use pacer::Pacer;
+use registry::Registry;
+
+/// Connections the kernel may queue before they are accepted (it caps this
+/// at `net.core.somaxconn`). tokio's `TcpListener::bind` asks for 128, and a
+/// fleet reconnecting at once after a restart overflows that: each dropped
+/// SYN costs its client a retransmission a second or more later.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds a listener with room for a burst of connections.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
+/// Reports queued from connections to the registry before readers wait: the
+/// back-pressure that keeps a flood from growing memory.
+const REPORT_QUEUE: usize = 4096;
+/// Events a slow front end may fall behind before it is told it lagged.
+const EVENT_QUEUE: usize = 16 * 1024;
+/// Commands from front ends waiting for the registry.
+const COMMAND_QUEUE: usize = 64;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the journal {}: {source}", path.display())]
+    Journal {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::stop`]
+/// (or cancel [`Server::stop_token`]) and then [`Server::stopped`].
+pub struct Server {
+    addr: SocketAddr,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    events: broadcast::WeakSender<Event>,
+    control: Control,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Starts serving on `listener`. Must be called within a tokio runtime.
+    pub fn start(listener: TcpListener, config: Config) -> Result<Server, StartError> {
+        let addr = listener.local_addr()?;
+        let (reports_tx, reports_rx) = mpsc::channel(REPORT_QUEUE);
+        let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+        // The registry holds the only sender, and the server only a weak
+        // one to subscribe with: no receiver is kept that nobody reads, which
+        // would hold the whole ring of events in memory.
+        let (events_tx, _) = broadcast::channel(EVENT_QUEUE);
+        let events = events_tx.downgrade();
+        let stop = CancellationToken::new();
+
+        let journal = match &config.journal {
+            Some(path) => Some(Journal::open(path).map_err(|source| StartError::Journal {
+                path: path.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let (registry, snapshots) = Registry::new(addr, &config, journal, events_tx);
+        let pacer =
+            (!config.batch_window.is_zero()).then(|| Arc::new(Pacer::new(config.batch_window)));
+        if let Some(pacer) = &pacer {
+            let (pacer, stop) = (Arc::clone(pacer), stop.clone());
+            tokio::spawn(async move { pacer.run(stop).await });
+        }
+        let accept = Accept::new(listener, &config, reports_tx, pacer);
+        tokio::spawn(accept.run(stop.clone()));
+        let task = tokio::spawn(registry.run(reports_rx, commands_rx, stop.clone()));
+        Ok(Server {
+            addr,
+            snapshots,
+            events,
+            control: Control::new(commands_tx),
+            stop,
+            task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The latest published snapshot, and every one after it.
+    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// Every event from now on. The stream ends when the server has stopped.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        match self.events.upgrade() {
+            Some(sender) => sender.subscribe(),
+            // Stopped: a stream that has already ended.
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// Everything a front end needs, to take to a thread of its own.
+    pub fn feed(&self) -> Feed {
+        Feed {
+            snapshots: self.snapshots(),
+            events: self.subscribe(),
+            control: self.control(),
+            stop: self.stop_token(),
+        }
+    }
+
+    /// Cancelling this token stops the server: it stops accepting, sends
+    /// every client a close frame and closes it.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// Waits until the server has stopped and every connection is closed.
+    pub async fn stopped(self) {
+        let _ = self.task.await;
+    }
+}

@@ -21,6 +21,7 @@ mod connection;
 mod journal;
 mod link;
 mod pacer;
+mod refusals;
 mod registry;
 mod report;
 

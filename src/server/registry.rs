@@ -9,9 +9,8 @@
 //! and take notices through each client's [`Link`] without blocking, events
 //! go out on a broadcast ring, snapshots on a `watch`.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -27,28 +26,13 @@ use crate::protocol::{Notice, Status};
 use crate::server::config::Config;
 use crate::server::journal::Journal;
 use crate::server::link::Link;
+use crate::server::refusals::{self, Refusals};
 use crate::server::report::{End, Report};
 
 /// How often a changed table is published to front ends at most.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// How many recent events a snapshot carries for the dashboard's event pane.
 const RECENT_EVENTS: usize = 200;
-/// Refusals from one address are reported at most this often.
-const REFUSALS_EVERY: Duration = Duration::from_secs(1);
-/// A tick this late (or later by a whole tick period) means the server
-/// itself stalled (stopped, swapped, starved): see [`Registry::tick`].
-const STALL: Duration = Duration::from_millis(100);
-
-/// Refusals from one source address, reported at most once a second so that
-/// a connection flood cannot turn the event stream into an amplifier.
-struct Refusals {
-    /// When the last line about this address went out.
-    since: Instant,
-    /// Refusals since then, not yet reported.
-    held: u64,
-    /// The latest of them.
-    last: (SocketAddr, String),
-}
 
 struct Client {
     view: ClientView,
@@ -76,7 +60,7 @@ pub(crate) struct Registry {
     hello_timeout: Duration,
     frame_timeout: Duration,
     clients: BTreeMap<u64, Client>,
-    refusals: HashMap<IpAddr, Refusals>,
+    refusals: Refusals,
     journal: Option<Journal>,
     history: Arc<VecDeque<ClosedClient>>,
     recent: Arc<VecDeque<Event>>,
@@ -111,7 +95,7 @@ impl Registry {
             hello_timeout: config.hello_timeout,
             frame_timeout: config.frame_timeout,
             clients: BTreeMap::new(),
-            refusals: HashMap::new(),
+            refusals: Refusals::default(),
             journal,
             history: Arc::default(),
             recent: Arc::default(),
@@ -138,7 +122,7 @@ impl Registry {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut publish = tokio::time::interval(PUBLISH_EVERY);
         publish.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut refusals = tokio::time::interval(REFUSALS_EVERY);
+        let mut refusals = tokio::time::interval(refusals::EVERY);
         refusals.set_missed_tick_behavior(MissedTickBehavior::Skip);
 
         loop {
@@ -194,24 +178,8 @@ impl Registry {
             }
             Report::Rejected { peer, reason } => {
                 self.counters.rejected += 1;
-                match self.refusals.entry(peer.ip()) {
-                    Entry::Vacant(entry) => {
-                        entry.insert(Refusals {
-                            since: Instant::now(),
-                            held: 0,
-                            last: (peer, reason.clone()),
-                        });
-                        self.emit(EventKind::Rejected {
-                            peer,
-                            reason,
-                            count: 1,
-                        });
-                    }
-                    Entry::Occupied(mut entry) => {
-                        let refusals = entry.get_mut();
-                        refusals.held += 1;
-                        refusals.last = (peer, reason);
-                    }
+                if let Some(event) = self.refusals.refused(peer, reason) {
+                    self.emit(event);
                 }
             }
             Report::Hello {
@@ -303,19 +271,18 @@ impl Registry {
     }
 
     /// Applies the liveness engine to every client, and the hello and frame
-    /// timeouts. `at` is the tick's scheduled instant, not the moment it ran:
-    /// jitter in waking up must not make ten 100 ms ticks add up to 999.9 ms
-    /// and cost a timeout a tick.
+    /// timeouts. Everything is judged as of `at`, the tick's scheduled
+    /// instant, not the moment it ran:
     ///
-    /// A tick that runs far later than scheduled means this server stalled
-    /// (stopped, swapped out, starved). Bytes that arrived during the stall
-    /// are still waiting in the sockets, unread, so the hello and frame
-    /// timeouts are not judged on such a tick: the connections get until the
-    /// next one to read them. (The liveness engine needs no such care: a
-    /// stall is one late tick to it, and one silent tick costs nobody.)
+    /// - jitter in waking up must not make ten 100 ms ticks add up to
+    ///   999.9 ms and cost a timeout a tick;
+    /// - when this server itself stalls (stopped, swapped out, starved), the
+    ///   bytes that arrived meanwhile still wait unread in the sockets. The
+    ///   late tick judges as of before the stall, and the next one comes a
+    ///   whole tick after it ends, by which time the connections have read
+    ///   them: a stall never closes a client whose bytes arrived in time.
     fn tick(&mut self, at: Instant) {
         let rules = self.rules;
-        let stalled = at.elapsed() >= STALL.max(self.tick);
         let waited = |since: Instant| at.saturating_duration_since(since);
         // Reasons are written only for the clients that expire.
         let (hello_timeout, frame_timeout) = (self.hello_timeout, self.frame_timeout);
@@ -341,16 +308,13 @@ impl Registry {
         let mut changes = Vec::new();
         for (&id, client) in &mut self.clients {
             self.counters.frames += client.sync();
-            if !stalled {
-                if client.view.heartbeats == 0 && waited(client.link.opened()) >= hello_timeout {
-                    expired.push((id, hello()));
-                    continue;
-                }
-                if (client.link.partial_since()).is_some_and(|since| waited(since) >= frame_timeout)
-                {
-                    expired.push((id, frame()));
-                    continue;
-                }
+            if client.view.heartbeats == 0 && waited(client.link.opened()) >= hello_timeout {
+                expired.push((id, hello()));
+                continue;
+            }
+            if (client.link.partial_since()).is_some_and(|since| waited(since) >= frame_timeout) {
+                expired.push((id, frame()));
+                continue;
             }
             let heard = client.view.heartbeats > client.at_last_tick;
             client.at_last_tick = client.view.heartbeats;
@@ -430,28 +394,9 @@ impl Registry {
         });
     }
 
-    /// Reports the refusals held back in the last second, one line for
-    /// each source address, and forgets addresses that went quiet.
+    /// Reports the refusals held back in the last second.
     fn report_refusals(&mut self) {
-        let mut due = Vec::new();
-        self.refusals.retain(|_, refusals| {
-            if refusals.since.elapsed() < REFUSALS_EVERY {
-                return true;
-            }
-            if refusals.held == 0 {
-                return false;
-            }
-            let (peer, reason) = refusals.last.clone();
-            due.push(EventKind::Rejected {
-                peer,
-                reason,
-                count: refusals.held,
-            });
-            refusals.held = 0;
-            refusals.since = Instant::now();
-            true
-        });
-        for event in due {
+        for event in self.refusals.due() {
             self.emit(event);
         }
     }
@@ -509,3 +454,6 @@ fn push_bounded<T: Clone>(ring: &mut Arc<VecDeque<T>>, item: T, cap: usize) {
     }
     ring.push_back(item);
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,418 @@
+//! The registry in process, with tokio's clock paused: reports are fed
+//! straight in, heartbeats counted on links as a connection would, and every
+//! decision is checked at the exact instant it must happen.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::Registry;
+use crate::feed::control::{Control, Kicked};
+use crate::feed::event::{Event, EventKind};
+use crate::feed::snapshot::Snapshot;
+use crate::liveness::Rules;
+use crate::protocol::{Notice, Status};
+use crate::server::config::Config;
+use crate::server::link::Link;
+use crate::server::report::{End, Report};
+
+const TICK: Duration = Duration::from_millis(100);
+
+/// Tick 100 ms, a strike every 2 silent ticks, `leave` after 3 strikes (so
+/// 600 ms of silence), back to `alive` after 3 heard ticks, closed 1 s after
+/// `leave`; hello and frame timeouts of 1 s.
+fn config() -> Config {
+    Config {
+        tick: TICK,
+        rules: Rules {
+            threshold: 2,
+            cursor: 3,
+            recover: 3,
+            leave_timeout: Duration::from_secs(1),
+        },
+        hello_timeout: Duration::from_secs(1),
+        frame_timeout: Duration::from_secs(1),
+        max_clients: 2,
+        ..Config::default()
+    }
+}
+
+struct Harness {
+    started: Instant,
+    reports: mpsc::Sender<Report>,
+    control: Control,
+    events: broadcast::Receiver<Event>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+fn peer(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+impl Harness {
+    fn start(config: Config) -> Harness {
+        let (events_tx, events) = broadcast::channel(1024);
+        let (registry, snapshots) = Registry::new(peer(14000), &config, None, events_tx);
+        let (reports, reports_rx) = mpsc::channel(64);
+        let (commands, commands_rx) = mpsc::channel(8);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(registry.run(reports_rx, commands_rx, stop.clone()));
+        Harness {
+            started: Instant::now(),
+            reports,
+            control: Control::new(commands),
+            events,
+            snapshots,
+            stop,
+            task,
+        }
+    }
+
+    /// A connection on `port` as the accept loop reports it.
+    async fn open(&self, id: u64, port: u16) -> Arc<Link> {
+        let link = Arc::new(Link::new(Instant::now()));
+        let opened = Report::Opened {
+            id,
+            peer: peer(port),
+            link: Arc::clone(&link),
+        };
+        self.reports.send(opened).await.unwrap();
+        link
+    }
+
+    /// A heartbeat as a connection reports it: counted on the link, and the
+    /// identity reported the first time.
+    async fn beat(&self, id: u64, link: &Link, pid: u32) {
+        let first = link.read().0 == 0;
+        link.record(1, SystemTime::now());
+        if first {
+            let hello = Report::Hello {
+                id,
+                ip: "10.0.0.7".into(),
+                pid,
+                status: Status::Alive,
+            };
+            self.reports.send(hello).await.unwrap();
+        }
+    }
+
+    async fn end(&self, id: u64, end: End) {
+        self.reports.send(Report::Ended { id, end }).await.unwrap();
+    }
+
+    /// The next event, and when (since the start) it was made.
+    async fn next(&mut self) -> (Duration, EventKind) {
+        let event = self.events.recv().await.unwrap();
+        (self.started.elapsed(), event.kind)
+    }
+
+    /// The next event that is not `connected`.
+    async fn decision(&mut self) -> (Duration, EventKind) {
+        loop {
+            let (at, kind) = self.next().await;
+            if !matches!(kind, EventKind::Connected { .. }) {
+                return (at, kind);
+            }
+        }
+    }
+
+    async fn stopped(self) -> Vec<EventKind> {
+        self.stop.cancel();
+        drop(self.reports);
+        self.task.await.unwrap();
+        let mut events = self.events;
+        let mut rest = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            rest.push(event.kind);
+        }
+        rest
+    }
+}
+
+fn status(from: Status, to: Status, miss: u32, strikes: u32) -> impl Fn(&EventKind) -> bool {
+    move |kind| {
+        matches!(kind, EventKind::Status { from: f, to: t, miss: m, strikes: s, .. }
+            if (*f, *t, *m, *s) == (from, to, miss, strikes))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_client_goes_leave_after_threshold_times_cursor_ticks_then_closes_after_the_leave_timeout()
+ {
+    let mut h = Harness::start(config());
+    let link = h.open(1, 5001).await;
+    h.beat(1, &link, 42).await;
+    // Heard at the first tick (100 ms), silent from then on: six silent
+    // ticks make three strikes, so `leave` at 700 ms.
+    let (at, kind) = h.decision().await;
+    assert!(
+        status(Status::Alive, Status::Leave, 0, 3)(&kind),
+        "{kind:?}"
+    );
+    assert_eq!(at, Duration::from_millis(700));
+    assert_eq!(link.next_notice().await.status, Status::Leave);
+    // One leave timeout later, to the tick.
+    let (at, kind) = h.decision().await;
+    assert_eq!(at, Duration::from_millis(1700));
+    assert!(
+        status(Status::Leave, Status::Close, 0, 3)(&kind),
+        "{kind:?}"
+    );
+    let (_, closed) = h.decision().await;
+    assert_eq!(
+        closed,
+        EventKind::Closed {
+            peer: peer(5001),
+            pid: Some(42),
+            status: Status::Close,
+            reason: "no recovery within the leave timeout (1s)".into(),
+        }
+    );
+    assert_eq!(
+        link.next_notice().await,
+        Notice::close("no recovery within the leave timeout (1s)")
+    );
+    let snapshot = h.control.list().await.unwrap();
+    assert!(snapshot.clients.is_empty());
+    assert_eq!(
+        snapshot.history[0].reason,
+        "no recovery within the leave timeout (1s)"
+    );
+    assert_eq!(snapshot.counters.closed, 1);
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leave_client_that_beats_for_recover_ticks_is_alive_again() {
+    let mut h = Harness::start(config());
+    let link = h.open(1, 5001).await;
+    h.beat(1, &link, 42).await;
+    let (_, kind) = h.decision().await;
+    assert!(
+        status(Status::Alive, Status::Leave, 0, 3)(&kind),
+        "{kind:?}"
+    );
+    // Beat once between each of the next ticks.
+    let beats = {
+        let link = Arc::clone(&link);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TICK / 2).await;
+                link.record(1, SystemTime::now());
+                tokio::time::sleep(TICK / 2).await;
+            }
+        })
+    };
+    let (at, kind) = h.decision().await;
+    assert!(
+        status(Status::Leave, Status::Alive, 0, 0)(&kind),
+        "{kind:?}"
+    );
+    assert_eq!(
+        at,
+        Duration::from_millis(1000),
+        "three heard ticks after 700 ms"
+    );
+    assert_eq!(link.next_notice().await.status, Status::Alive);
+    beats.abort();
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn goodbye_and_disconnect_are_recorded_with_the_status_the_client_had() {
+    let mut h = Harness::start(config());
+    let polite = h.open(1, 5001).await;
+    let abrupt = h.open(2, 5002).await;
+    h.beat(1, &polite, 1).await;
+    h.beat(2, &abrupt, 2).await;
+    h.end(1, End::Goodbye).await;
+    h.end(2, End::Disconnected).await;
+    let (at, first) = h.decision().await;
+    let (_, second) = h.decision().await;
+    assert_eq!(at, Duration::ZERO, "at once, not at a tick");
+    assert_eq!(
+        first,
+        EventKind::Closed {
+            peer: peer(5001),
+            pid: Some(1),
+            status: Status::Close,
+            reason: "client said goodbye".into()
+        }
+    );
+    assert_eq!(
+        second,
+        EventKind::Closed {
+            peer: peer(5002),
+            pid: Some(2),
+            status: Status::Alive,
+            reason: "client disconnected".into()
+        }
+    );
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kick_closes_exactly_the_clients_named_and_says_who_had_gone() {
+    let mut h = Harness::start(config());
+    let link = h.open(1, 5001).await;
+    h.beat(1, &link, 42).await;
+    h.next().await; // connected
+    let answer = h
+        .control
+        .kick_each(vec![peer(5001), peer(5999)], "dashboard")
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        Kicked {
+            kicked: vec![peer(5001)],
+            gone: vec![peer(5999)]
+        }
+    );
+    assert_eq!(
+        h.decision().await.1,
+        EventKind::Kick {
+            peer: peer(5001),
+            pid: Some(42),
+            by: "dashboard".into()
+        }
+    );
+    assert!(matches!(h.decision().await.1,
+        EventKind::Closed { reason, status: Status::Close, .. } if reason == "kicked by operator"));
+    assert_eq!(
+        link.next_notice().await,
+        Notice::close("kicked by operator")
+    );
+    assert_eq!(
+        h.control.kick(peer(5001), "stdin").await,
+        Err(crate::feed::CommandError::NoSuchClient(peer(5001)))
+    );
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn refusals_are_reported_at_once_then_at_most_once_a_second_with_a_count() {
+    let mut h = Harness::start(config());
+    for port in 6000..6005 {
+        let refused = Report::Rejected {
+            peer: peer(port),
+            reason: "server full".into(),
+        };
+        h.reports.send(refused).await.unwrap();
+    }
+    let (at, first) = h.next().await;
+    assert_eq!(at, Duration::ZERO);
+    assert!(
+        matches!(first, EventKind::Rejected { count: 1, .. }),
+        "{first:?}"
+    );
+    let (at, held) = h.next().await;
+    assert_eq!(at, Duration::from_secs(1));
+    assert_eq!(
+        held,
+        EventKind::Rejected {
+            peer: peer(6004),
+            reason: "server full".into(),
+            count: 4
+        }
+    );
+    assert_eq!(h.control.list().await.unwrap().counters.rejected, 5);
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_never_says_hello_is_closed_at_the_first_tick_past_the_hello_timeout() {
+    let mut h = Harness::start(Config {
+        hello_timeout: Duration::from_millis(250),
+        ..config()
+    });
+    let _mute = h.open(1, 5001).await;
+    let (at, closed) = h.decision().await;
+    assert_eq!(at, Duration::from_millis(300));
+    assert_eq!(
+        closed,
+        EventKind::Closed {
+            peer: peer(5001),
+            pid: None,
+            status: Status::Close,
+            reason: "no heartbeat within the hello timeout (250ms)".into()
+        }
+    );
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_server_reads_what_arrived_before_judging_hello_and_frame_timeouts() {
+    let mut h = Harness::start(config());
+    let hello_in_the_stall = h.open(1, 5001).await;
+    let frame_done_in_the_stall = h.open(2, 5002).await;
+    h.beat(2, &frame_done_in_the_stall, 2).await;
+    frame_done_in_the_stall.partial_frame(Some(Instant::now()));
+    tokio::time::sleep(TICK / 2).await;
+    // The server stops for 12 s: the tick comes 12 s late, before the
+    // connections have read what arrived meanwhile.
+    tokio::time::advance(Duration::from_secs(12)).await;
+    tokio::task::yield_now().await;
+    // Now the connections read it.
+    h.beat(1, &hello_in_the_stall, 1).await;
+    frame_done_in_the_stall.partial_frame(None);
+    tokio::time::sleep(TICK * 3).await;
+    let snapshot = h.control.list().await.unwrap();
+    assert_eq!(snapshot.clients.len(), 2, "{:?}", snapshot.history);
+    let rest = h.stopped().await;
+    assert!(
+        rest.iter().all(
+            |e| !matches!(e, EventKind::Closed { reason, .. } if reason != "server shutting down")
+        ),
+        "{rest:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn snapshots_show_who_said_hello_and_count_heartbeats() {
+    let h = Harness::start(config());
+    let link = h.open(1, 5001).await;
+    h.beat(1, &link, 42).await;
+    link.record(4, SystemTime::now());
+    let mut snapshots = h.snapshots.clone();
+    let shown = snapshots
+        .wait_for(|s| {
+            s.clients
+                .first()
+                .is_some_and(|c| c.heartbeats == 5 && c.pid.is_some())
+        })
+        .await
+        .unwrap()
+        .clone();
+    let client = &shown.clients[0];
+    assert_eq!(
+        (client.pid, client.ip.as_deref()),
+        (Some(42), Some("10.0.0.7"))
+    );
+    assert_eq!(shown.counters.frames, 5);
+    assert_eq!(shown.settings.rules, config().rules);
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn stopping_closes_every_client_with_a_reason() {
+    let mut h = Harness::start(config());
+    let link = h.open(1, 5001).await;
+    h.beat(1, &link, 42).await;
+    h.next().await;
+    h.stop.cancel();
+    assert_eq!(
+        link.next_notice().await,
+        Notice::close("server shutting down")
+    );
+    assert!(matches!(h.decision().await.1,
+        EventKind::Closed { reason, .. } if reason == "server shutting down"));
+    h.stopped().await;
+}

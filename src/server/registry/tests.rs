@@ -350,7 +350,7 @@ async fn a_client_that_never_says_hello_is_closed_at_the_first_tick_past_the_hel
 
 #[tokio::test(start_paused = true)]
 async fn a_stalled_server_reads_what_arrived_before_judging_hello_and_frame_timeouts() {
-    let mut h = Harness::start(config());
+    let h = Harness::start(config());
     let hello_in_the_stall = h.open(1, 5001).await;
     let frame_done_in_the_stall = h.open(2, 5002).await;
     h.beat(2, &frame_done_in_the_stall, 2).await;

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use hbmon::feed::control::Kicked;
 use hbmon::feed::event::{Event, EventKind};
 use hbmon::feed::snapshot::{ClientView, Settings, Snapshot};
-use hbmon::front::tui::KickDialog;
 use hbmon::front::tui::keys::{Action, handle_key, handle_mouse};
 use hbmon::front::tui::render::render;
 use hbmon::front::tui::view::ViewState;
+use hbmon::front::tui::{KickDialog, outcome};
 use hbmon::liveness::{Liveness, Rules};
 use hbmon::protocol::Status;
 use ratatui::Terminal;
@@ -331,7 +332,10 @@ fn marks_survive_sorting_and_one_confirmation_kicks_them_all() {
     press(&mut view, "d");
     assert_eq!(
         view.dialog,
-        Some(KickDialog::Marked(vec![peer(5001), peer(5003)]))
+        Some(KickDialog::Marked {
+            peers: vec![peer(5001), peer(5003)],
+            hidden: 0
+        })
     );
     assert!(screen(&draw(&mut view, 100, 30)).contains("Kick 2 marked clients?"));
     assert_eq!(
@@ -345,14 +349,86 @@ fn marks_survive_sorting_and_one_confirmation_kicks_them_all() {
 fn capital_k_kicks_every_leave_client_after_confirmation() {
     let mut view = ViewState::new(three());
     press(&mut view, "K");
-    assert_eq!(view.dialog, Some(KickDialog::AllLeave { count: 1 }));
-    assert!(screen(&draw(&mut view, 100, 30)).contains("Kick the 1 client in leave?"));
-    assert_eq!(press(&mut view, "y"), [Action::KickLeave]);
+    assert_eq!(
+        view.dialog,
+        Some(KickDialog::Leave {
+            peers: vec![peer(5002)]
+        })
+    );
+    let text = screen(&draw(&mut view, 100, 30));
+    assert!(text.contains("Kick the 1 client in leave?"), "{text}");
+    assert!(
+        text.contains("127.0.0.1:5002"),
+        "the dialog names it: {text}"
+    );
+    assert_eq!(press(&mut view, "y"), [Action::Kick(vec![peer(5002)])]);
 
     let mut calm = ViewState::new(snapshot(vec![client(1, Status::Alive, 0, 1)]));
     assert_eq!(press(&mut calm, "K"), []);
     assert_eq!(calm.dialog, None);
     assert!(screen(&draw(&mut calm, 100, 30)).contains("no clients in leave"));
+}
+
+#[test]
+fn capital_k_kicks_the_clients_it_named_not_those_in_leave_at_confirmation() {
+    let mut view = ViewState::new(three());
+    press(&mut view, "K");
+    // While the question is open, 5002 recovers and 5001 and 5003 go leave.
+    view.show(snapshot(vec![
+        client(5001, Status::Leave, 3, 30),
+        client(5002, Status::Alive, 0, 10),
+        client(5003, Status::Leave, 3, 20),
+    ]));
+    assert!(screen(&draw(&mut view, 100, 30)).contains("Kick the 1 client in leave?"));
+    assert_eq!(press(&mut view, "y"), [Action::Kick(vec![peer(5002)])]);
+}
+
+#[test]
+fn marked_clients_hidden_by_the_filter_are_named_and_counted_in_the_dialog() {
+    let mut view = ViewState::new(three());
+    press(&mut view, " "); // marks 5001
+    press(&mut view, "/6003");
+    handle_key(key(KeyCode::Enter), &mut view);
+    assert_eq!(selected_peer(&view), peer(5003));
+    press(&mut view, "d");
+    assert_eq!(
+        view.dialog,
+        Some(KickDialog::Marked {
+            peers: vec![peer(5001)],
+            hidden: 1
+        })
+    );
+    let text = screen(&draw(&mut view, 100, 30));
+    assert!(
+        text.contains("Kick the marked client 127.0.0.1:5001?"),
+        "{text}"
+    );
+    assert!(text.contains("1 of them hidden by the filter"), "{text}");
+    assert_eq!(press(&mut view, "y"), [Action::Kick(vec![peer(5001)])]);
+}
+
+#[test]
+fn a_kick_outcome_says_how_many_were_kicked_and_how_many_had_gone() {
+    let kicked = |kicked: &[u16], gone: &[u16]| {
+        outcome(&Kicked {
+            kicked: kicked.iter().map(|&p| peer(p)).collect(),
+            gone: gone.iter().map(|&p| peer(p)).collect(),
+        })
+    };
+    assert_eq!(kicked(&[1], &[]), "kicked 127.0.0.1:1");
+    assert_eq!(kicked(&[1, 2, 3], &[]), "kicked 3 clients");
+    assert_eq!(
+        kicked(&[1, 2, 3], &[4]),
+        "kicked 3 of 4; 1 had already gone"
+    );
+    assert_eq!(
+        kicked(&[], &[4]),
+        "kicked nobody: 127.0.0.1:4 had already gone"
+    );
+    assert_eq!(
+        kicked(&[], &[4, 5]),
+        "kicked nobody: all 2 had already gone"
+    );
 }
 
 #[test]

@@ -18,8 +18,8 @@ use crate::front::tui::view::{Screen, ViewState};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Quit,
+    /// Kick exactly these clients (those of them still connected).
     Kick(Vec<SocketAddr>),
-    KickLeave,
 }
 
 /// Every key, for the help overlay and (those marked) the footer: the one
@@ -85,10 +85,14 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
             }
         }
         KeyCode::Char('d') | KeyCode::Delete if view.screen == Screen::Live => ask_kick(view),
-        KeyCode::Char('K') => match view.leave_clients() {
-            0 => view.message = Some("no clients in leave".to_owned()),
-            count => view.dialog = Some(KickDialog::AllLeave { count }),
-        },
+        KeyCode::Char('K') => {
+            let peers = view.leave_clients();
+            if peers.is_empty() {
+                view.message = Some("no clients in leave".to_owned());
+            } else {
+                view.dialog = Some(KickDialog::Leave { peers });
+            }
+        }
         KeyCode::Char('s') => {
             view.sort = view.sort.next_sort();
             view.refresh();
@@ -123,7 +127,11 @@ fn ask_kick(view: &mut ViewState) {
         .filter(|peer| view.marks.contains(peer))
         .collect();
     view.dialog = if !live.is_empty() {
-        Some(KickDialog::Marked(live))
+        let hidden = live.len() - view.shown_count(&live);
+        Some(KickDialog::Marked {
+            peers: live,
+            hidden,
+        })
     } else if let Some(client) = view.selected_client() {
         Some(KickDialog::One {
             peer: client.peer,
@@ -137,14 +145,12 @@ fn ask_kick(view: &mut ViewState) {
 
 fn confirm(key: KeyEvent, dialog: KickDialog, view: &mut ViewState) -> Option<Action> {
     match key.code {
-        KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => Some(match dialog {
-            KickDialog::One { peer, .. } => Action::Kick(vec![peer]),
-            KickDialog::Marked(peers) => {
+        KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+            if matches!(dialog, KickDialog::Marked { .. }) {
                 view.marks.clear();
-                Action::Kick(peers)
             }
-            KickDialog::AllLeave { .. } => Action::KickLeave,
-        }),
+            Some(Action::Kick(dialog.peers()))
+        }
         KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => None,
         _ => {
             // Any other key leaves the question open.

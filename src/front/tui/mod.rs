@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use kick_dialog::KickDialog;
+pub use kick_dialog::{KickDialog, outcome};
 
 use crate::feed::{Control, Feed, Snapshot};
 use keys::{Action, handle_key, handle_mouse};
@@ -59,7 +59,7 @@ struct Dashboard {
     snapshots: watch::Receiver<Arc<Snapshot>>,
     control: Control,
     stop: CancellationToken,
-    /// Answers from commands run in the background (a kick that failed).
+    /// Answers from commands run in the background (what a kick did).
     messages: (
         mpsc::UnboundedSender<String>,
         mpsc::UnboundedReceiver<String>,
@@ -143,34 +143,20 @@ impl Dashboard {
         }
     }
 
-    /// Sends a command without waiting for it: the answer, if it is a
-    /// failure, comes back as a message.
+    /// Sends a command without waiting for it: its outcome comes back as
+    /// a message.
     fn act(&self, action: Action) {
         let control = self.control.clone();
         let messages = self.messages.0.clone();
         tokio::spawn(async move {
-            let failure = match action {
-                Action::Kick(peers) => {
-                    let mut failed = Vec::new();
-                    for peer in peers {
-                        if let Err(error) = control.kick(peer, "dashboard").await {
-                            failed.push(error.to_string());
-                        }
-                    }
-                    (!failed.is_empty()).then(|| format!("kick failed: {}", failed.join("; ")))
-                }
-                Action::KickLeave => match control.kick_leave("dashboard").await {
-                    Ok(peers) if peers.is_empty() => {
-                        Some("no clients in leave any more".to_owned())
-                    }
-                    Ok(_) => None,
-                    Err(error) => Some(format!("kick failed: {error}")),
+            let message = match action {
+                Action::Kick(peers) => match control.kick_each(peers, "dashboard").await {
+                    Ok(answer) => kick_dialog::outcome(&answer),
+                    Err(error) => format!("kick failed: {error}"),
                 },
-                Action::Quit => None,
+                Action::Quit => return,
             };
-            if let Some(message) = failure {
-                let _ = messages.send(message);
-            }
+            let _ = messages.send(message);
         });
     }
 }

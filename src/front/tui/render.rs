@@ -340,10 +340,11 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
 }
 
 fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog) {
-    let popup = centered(area, 50, 7);
-    let text = vec![
-        Line::from(""),
-        Line::from(dialog.question()).bold(),
+    let details = dialog.details();
+    let popup = centered(area, 50, 7 + details.len() as u16);
+    let mut text = vec![Line::from(""), Line::from(dialog.question()).bold()];
+    text.extend(details.into_iter().map(|line| Line::from(line).dim()));
+    text.extend([
         Line::from(""),
         Line::from(vec![
             Span::styled(" y/Enter ", Style::new().fg(Color::Black).bg(Color::Red)),
@@ -351,7 +352,7 @@ fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog) {
             Span::styled(" n/Esc ", Style::new().fg(Color::Black).bg(Color::Gray)),
             Span::raw(" cancel"),
         ]),
-    ];
+    ]);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(Style::new().fg(Color::Red))

@@ -234,8 +234,23 @@ impl ViewState {
         cursor.page.max(1) as isize
     }
 
-    pub fn leave_clients(&self) -> usize {
-        self.shown.count(Status::Leave)
+    /// The clients in `leave` in the snapshot on screen.
+    pub fn leave_clients(&self) -> Vec<SocketAddr> {
+        let clients = &self.shown.clients;
+        clients
+            .iter()
+            .filter(|c| c.status() == Status::Leave)
+            .map(|c| c.peer)
+            .collect()
+    }
+
+    /// How many of `peers` the table shows now (through filter and `f`).
+    pub fn shown_count(&self, peers: &[SocketAddr]) -> usize {
+        let clients = &self.shown.clients;
+        self.rows
+            .iter()
+            .filter(|&&i| peers.contains(&clients[i].peer))
+            .count()
     }
 }
 

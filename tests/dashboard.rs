@@ -673,3 +673,35 @@ fn header_warns_when_the_journal_loses_decisions() {
         Color::Red
     );
 }
+
+#[test]
+fn heartbeat_rate_holds_steady_through_a_connect_and_a_kick() {
+    // 10 clients at 10 Hz: the counter grows 10 a tick (100 ms). A connect
+    // and a kick each publish an extra snapshot a few milliseconds after a
+    // tick, before that tick's heartbeats have been counted.
+    let base = three();
+    let start = Instant::now();
+    let at = |ms: u64, frames: u64| {
+        let mut s = (*base).clone();
+        s.taken_mono = start + Duration::from_millis(ms);
+        s.counters.frames = frames;
+        Arc::new(s)
+    };
+    let mut view = ViewState::new(at(0, 0));
+    let mut readings = Vec::new();
+    for tick in 1..=40u64 {
+        if tick == 15 || tick == 30 {
+            // The connect (then the kick): 3 ms after the last tick.
+            view.show(at(tick * 100 - 97, (tick - 1) * 10));
+            readings.push(view.heartbeats_per_second());
+        }
+        view.show(at(tick * 100, tick * 10));
+        readings.push(view.heartbeats_per_second());
+    }
+    assert!(
+        readings[10..].iter().all(|r| (90.0..=110.0).contains(r)),
+        "{readings:?}"
+    );
+    let text = screen(&draw(&mut view, 140, 20));
+    assert!(text.contains("100 heartbeats/s"), "{text}");
+}

@@ -6,10 +6,11 @@
 //! The selection follows a client (`ip:port`), not a row number, so it stays
 //! on the same client when rows move.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ratatui::layout::Rect;
 
@@ -53,13 +54,22 @@ impl Cursor {
     }
 }
 
-/// Heartbeats per second, from the frame counters of consecutive snapshots.
-#[derive(Clone, Copy, Debug, Default)]
+/// Heartbeats per second, over the last second or so of snapshots.
+///
+/// Snapshots come at irregular times (every tick, and at once on a connect,
+/// a close or a kick), and the heartbeat counter is brought up to date only
+/// when one is taken: the rate between two snapshots a few milliseconds
+/// apart is noise (0, then 148 for a steady 100). So the rate is taken over
+/// a window of at least [`RATE_WINDOW`] of snapshots.
+#[derive(Clone, Debug, Default)]
 struct Rate {
-    frames: u64,
-    at: Option<std::time::Instant>,
+    /// (taken, heartbeats so far), oldest first, spanning about a window.
+    samples: VecDeque<(Instant, u64)>,
     per_second: f64,
 }
+
+/// The span the heartbeat rate is measured over.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
 
 pub struct ViewState {
     /// The snapshot on screen (frozen while paused).
@@ -256,19 +266,24 @@ impl ViewState {
 
 impl Rate {
     fn update(&mut self, snapshot: &Snapshot) {
-        if let Some(at) = self.at {
-            let secs = snapshot
-                .taken_mono
-                .saturating_duration_since(at)
-                .as_secs_f64();
-            if secs > 0.0 {
-                let frames = snapshot.counters.frames.saturating_sub(self.frames);
-                self.per_second = frames as f64 / secs;
-            }
+        let now = (snapshot.taken_mono, snapshot.counters.frames);
+        if self.samples.back().is_some_and(|&(at, _)| now.0 <= at) {
+            return;
         }
-        if self.at.is_none_or(|at| snapshot.taken_mono > at) {
-            self.frames = snapshot.counters.frames;
-            self.at = Some(snapshot.taken_mono);
+        self.samples.push_back(now);
+        // Keep one sample at least a window old, and none older than that.
+        while self
+            .samples
+            .get(1)
+            .is_some_and(|&(at, _)| now.0.duration_since(at) >= RATE_WINDOW)
+        {
+            self.samples.pop_front();
+        }
+        let (at, frames) = self.samples[0];
+        let span = now.0.duration_since(at);
+        // Until a window has passed, any span of a quarter of one will do.
+        if span >= RATE_WINDOW / 4 {
+            self.per_second = now.1.saturating_sub(frames) as f64 / span.as_secs_f64();
         }
     }
 }

@@ -7,6 +7,7 @@ mod cli;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,12 +23,24 @@ use hbmon::front::{headless, tui};
 use hbmon::server::{self, Config, Server};
 use hbmon::{bench, history, process};
 
+/// Errors are printed as one line (with their causes) whatever
+/// `RUST_BACKTRACE` says: backtraces are for bugs, which panic.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "hbmon: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// One thread for the server (and the fleets): measured cheaper per
 /// heartbeat than two, which spend their time waking each other (see the
 /// README's figures). Front ends get threads of their own.
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<()> {
-    let cli = Cli::parse();
+async fn run(cli: Cli) -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -37,23 +50,27 @@ async fn main() -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let server = start(args.listen, args.config()?).await?;
-            attach(server, &args.front).await
+            attach(server, &args.front).await?;
         }
         Command::Demo(args) => {
             let config = demo::config();
             let server = start(args.listen, config.clone()).await?;
             demo::spawn_fleets(server.local_addr(), &config, server.stop_token());
-            attach(server, &args.front).await
+            attach(server, &args.front).await?;
         }
-        Command::Client(args) => client::run(args.options()?).await,
-        Command::Simulate(args) => run_simulate(args).await,
-        Command::History(args) => history::run(&args.path, &args.filter(), args.format),
+        Command::Client(args) => {
+            let ending = client::run(args.options()?).await?;
+            return Ok(ExitCode::from(ending.exit_code()));
+        }
+        Command::Simulate(args) => run_simulate(args).await?,
+        Command::History(args) => history::run(&args.path, &args.filter(), args.format)?,
         Command::Bench(args) => {
             let report = bench::run(&args.options()).await?;
             let text = serde_json::to_string_pretty(&report)?;
-            writeln!(std::io::stdout(), "{text}").context("writing the report")
+            writeln!(std::io::stdout(), "{text}").context("writing the report")?;
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn start(listen: SocketAddr, config: Config) -> Result<Server> {

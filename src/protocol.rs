@@ -116,20 +116,41 @@ impl fmt::Debug for Token {
     }
 }
 
+/// The reason in the close frame every client gets when the server shuts
+/// down: a clean end, which clients tell apart from a kick or a timeout.
+pub const SHUTDOWN_REASON: &str = "server shutting down";
+
 /// Server to client: the server changed this client's status, or is about to
 /// close the connection, and says why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     pub status: Status,
     pub reason: String,
+    /// On a close: seconds the client should wait before it connects again
+    /// (the server is full, or an operator kicked it). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl Notice {
-    pub fn close(reason: impl Into<String>) -> Self {
+    pub fn new(status: Status, reason: impl Into<String>) -> Self {
         Notice {
-            status: Status::Close,
+            status,
             reason: reason.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn close(reason: impl Into<String>) -> Self {
+        Notice::new(Status::Close, reason)
+    }
+
+    /// The same notice, asking the client to wait this long before it
+    /// connects again (rounded up to whole seconds).
+    #[must_use]
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+        self
     }
 }
 

@@ -4,13 +4,15 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{Serve, hbmon};
 use serde_json::Value;
 
 #[test]
-fn hbmon_client_is_alive_then_exits_zero_with_the_kick_reason() {
+fn hbmon_client_is_alive_then_exits_4_with_the_kick_reason() {
     let mut serve = Serve::start(&["--tick", "100ms"]);
     let client = hbmon()
         .args([
@@ -36,9 +38,10 @@ fn hbmon_client_is_alive_then_exits_zero_with_the_kick_reason() {
 
     serve.command(&format!("kick {peer}"));
     let output = client.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "client exit status {}",
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "a kicked client exits 4; got {}",
         output.status
     );
     let stdout = String::from_utf8(output.stdout).unwrap();
@@ -122,14 +125,139 @@ fn hbmon_client_with_reconnect_comes_back_after_a_kick() {
         .to_owned();
     serve.wait_for_client(first.parse().unwrap(), |c| c["pid"] == 4444);
     serve.command(&format!("kick {first}"));
+    serve.wait_for_peer("closed", first.parse().unwrap());
+    let kicked_at = Instant::now();
     let second = serve.wait_for("connected", |l| l["peer"] != first.as_str())["peer"]
         .as_str()
         .unwrap()
         .to_owned();
+    assert!(
+        kicked_at.elapsed() >= Duration::from_millis(4500),
+        "the kick's close frame asks for 5 s, and the client waits them: back after {:?}",
+        kicked_at.elapsed()
+    );
     let again = serve.wait_for_client(second.parse().unwrap(), |c| {
         c["heartbeats"].as_u64() >= Some(1)
     });
     assert_eq!(again["pid"], 4444);
     client.kill().unwrap();
     client.wait().unwrap();
+}
+
+/// `hbmon client` against `serve`, heartbeating every 50 ms, its stdout
+/// piped; returns it with the address it connected from.
+fn client(serve: &mut Serve, extra: &[&str]) -> (Child, SocketAddr) {
+    let child = hbmon()
+        .args([
+            "client",
+            "--server",
+            &serve.addr.to_string(),
+            "--interval",
+            "50ms",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let peer = serve.wait_for("connected", |_| true)["peer"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    serve.wait_for_client(peer, |c| c["heartbeats"].as_u64() >= Some(1));
+    (child, peer)
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits for the client to exit; its exit code and what it printed.
+fn finish(child: Child) -> (Option<i32>, String) {
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn hbmon_client_exits_0_after_its_goodbye_and_after_a_server_shutdown() {
+    let mut serve = Serve::start(&["--tick", "100ms"]);
+    let (polite, peer) = client(&mut serve, &[]);
+    signal(polite.id(), "INT");
+    let (code, stdout) = finish(polite);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("said goodbye; the server answered: client said goodbye"),
+        "{stdout}"
+    );
+    let closed = serve.wait_for_peer("closed", peer);
+    assert_eq!(closed["reason"], "client said goodbye");
+
+    let (other, _) = client(&mut serve, &[]);
+    serve.command("quit");
+    let (code, stdout) = finish(other);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("the server shut down"), "{stdout}");
+}
+
+#[test]
+fn hbmon_client_exits_3_when_the_connection_is_lost() {
+    let mut serve = Serve::start(&["--tick", "100ms"]);
+    let (child, _) = client(&mut serve, &[]);
+    serve.kill_hard();
+    let (code, stdout) = finish(child);
+    assert_eq!(code, Some(3), "{stdout}");
+    assert!(stdout.contains("connection lost"), "{stdout}");
+}
+
+#[test]
+fn hbmon_client_refused_by_a_full_server_exits_4_and_says_why() {
+    let mut serve = Serve::start(&["--tick", "100ms", "--max-clients", "1"]);
+    let (_first, _) = client(&mut serve, &[]);
+    let refused = hbmon()
+        .args(["client", "--server", &serve.addr.to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(refused.stdout).unwrap();
+    assert_eq!(refused.status.code(), Some(4), "{stdout}");
+    assert!(
+        stdout.contains("closed by server: server full: 1 client connected (--max-clients)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_resumed_client_sends_one_heartbeat_not_a_burst_and_reports_the_close_it_missed() {
+    let mut serve = Serve::start(&["--tick", "100ms"]);
+    let (child, peer) = client(&mut serve, &[]);
+    signal(child.id(), "STOP");
+    let before = serve.client(peer).unwrap()["heartbeats"].as_u64().unwrap();
+    // Suspended for at least 4 ticks (8 intervals); nothing arrives meanwhile.
+    let quiet = serve.wait_for_client(peer, |c| c["miss"].as_u64() >= Some(4));
+    let stalled = quiet["heartbeats"].as_u64().unwrap();
+    assert!(stalled <= before + 1, "{before} -> {stalled}");
+    signal(child.id(), "CONT");
+    let resumed = serve.wait_for_client(peer, |c| c["heartbeats"].as_u64() > Some(stalled));
+    let jump = resumed["heartbeats"].as_u64().unwrap() - stalled;
+    assert!(jump <= 3, "a burst of {jump} heartbeats after the resume");
+
+    // Kicked while suspended: on resume it reads the close frame, whatever
+    // it was about to write.
+    signal(child.id(), "STOP");
+    serve.command(&format!("kick {peer}"));
+    serve.wait_for_peer("closed", peer);
+    signal(child.id(), "CONT");
+    let (code, stdout) = finish(child);
+    assert_eq!(code, Some(4), "{stdout}");
+    assert!(
+        stdout.contains("closed by server: kicked by operator"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("connection lost"), "{stdout}");
 }

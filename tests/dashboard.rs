@@ -283,7 +283,7 @@ fn kick_asks_for_confirmation_and_enter_confirms() {
     assert!(text.contains("y/Enter"), "{text}");
     assert_eq!(
         handle_key(key(KeyCode::Enter), &mut view),
-        Some(Action::Kick(vec![peer(5002)]))
+        Some(Action::Kick(vec![peer(5002)], None))
     );
     assert_eq!(view.dialog, None);
 }
@@ -310,7 +310,10 @@ fn kick_is_cancelled_by_n_or_esc_and_other_keys_keep_asking() {
     assert!(!screen(&draw(&mut view, 100, 30)).contains("Confirm kick"));
     handle_key(key(KeyCode::Delete), &mut view);
     assert!(view.dialog.is_some(), "Delete asks too");
-    assert_eq!(press(&mut view, "y"), [Action::Kick(vec![peer(5001)])]);
+    assert_eq!(
+        press(&mut view, "y"),
+        [Action::Kick(vec![peer(5001)], None)]
+    );
 }
 
 #[test]
@@ -340,7 +343,7 @@ fn marks_survive_sorting_and_one_confirmation_kicks_them_all() {
     assert!(screen(&draw(&mut view, 100, 30)).contains("Kick 2 marked clients?"));
     assert_eq!(
         press(&mut view, "y"),
-        [Action::Kick(vec![peer(5001), peer(5003)])]
+        [Action::Kick(vec![peer(5001), peer(5003)], None)]
     );
     assert!(view.marks.is_empty());
 }
@@ -361,7 +364,10 @@ fn capital_k_kicks_every_leave_client_after_confirmation() {
         text.contains("127.0.0.1:5002"),
         "the dialog names it: {text}"
     );
-    assert_eq!(press(&mut view, "y"), [Action::Kick(vec![peer(5002)])]);
+    assert_eq!(
+        press(&mut view, "y"),
+        [Action::Kick(vec![peer(5002)], None)]
+    );
 
     let mut calm = ViewState::new(snapshot(vec![client(1, Status::Alive, 0, 1)]));
     assert_eq!(press(&mut calm, "K"), []);
@@ -380,7 +386,10 @@ fn capital_k_kicks_the_clients_it_named_not_those_in_leave_at_confirmation() {
         client(5003, Status::Leave, 3, 20),
     ]));
     assert!(screen(&draw(&mut view, 100, 30)).contains("Kick the 1 client in leave?"));
-    assert_eq!(press(&mut view, "y"), [Action::Kick(vec![peer(5002)])]);
+    assert_eq!(
+        press(&mut view, "y"),
+        [Action::Kick(vec![peer(5002)], None)]
+    );
 }
 
 #[test]
@@ -404,7 +413,10 @@ fn marked_clients_hidden_by_the_filter_are_named_and_counted_in_the_dialog() {
         "{text}"
     );
     assert!(text.contains("1 of them hidden by the filter"), "{text}");
-    assert_eq!(press(&mut view, "y"), [Action::Kick(vec![peer(5001)])]);
+    assert_eq!(
+        press(&mut view, "y"),
+        [Action::Kick(vec![peer(5001)], None)]
+    );
 }
 
 #[test]
@@ -466,7 +478,10 @@ fn filter_narrows_live_enter_keeps_it_and_esc_clears_it() {
     assert!(!view.editing_filter);
     assert_eq!(view.filter, "6003");
     // Keys act on the filtered rows.
-    assert_eq!(press(&mut view, "dy"), [Action::Kick(vec![peer(5003)])]);
+    assert_eq!(
+        press(&mut view, "dy"),
+        [Action::Kick(vec![peer(5003)], None)]
+    );
 
     press(&mut view, "/");
     for _ in 0..4 {

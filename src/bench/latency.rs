@@ -164,7 +164,7 @@ pub(super) async fn kick(kicks: usize) -> Result<Kick> {
         }
         let mut notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
         let asked = Instant::now();
-        let (kicked, notice) = tokio::join!(control.kick(peer, "bench"), notices.next());
+        let (kicked, notice) = tokio::join!(control.kick(peer, "bench", None), notices.next());
         let seen = asked.elapsed();
         kicked?;
         match notice {

@@ -1,8 +1,13 @@
 //! What a front end may ask of the server: [`Command`]s, sent through a
 //! [`Control`], each answered on a oneshot channel.
+//!
+//! A kick may carry a hold-off: for that long, the kicked client (the same
+//! reported ip and pid) is refused if it comes back, and its close frame
+//! asks it to wait that long (`retry_after`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,12 +21,14 @@ pub enum Command {
         peers: Vec<SocketAddr>,
         /// Who asked, for the record.
         by: String,
+        hold: Option<Duration>,
         reply: oneshot::Sender<Kicked>,
     },
     /// Close every client in `leave` at the moment the command arrives;
     /// answers with who was closed.
     KickLeave {
         by: String,
+        hold: Option<Duration>,
         reply: oneshot::Sender<Vec<SocketAddr>>,
     },
     /// A snapshot taken now, rather than the last one published.
@@ -70,8 +77,13 @@ impl Control {
 
     /// Closes the live client at `peer` with a close frame; `by` names who
     /// asked, for the record.
-    pub async fn kick(&self, peer: SocketAddr, by: &str) -> Result<(), CommandError> {
-        let answer = self.kick_each(vec![peer], by).await?;
+    pub async fn kick(
+        &self,
+        peer: SocketAddr,
+        by: &str,
+        hold: Option<Duration>,
+    ) -> Result<(), CommandError> {
+        let answer = self.kick_each(vec![peer], by, hold).await?;
         match answer.gone.first() {
             Some(&gone) => Err(CommandError::NoSuchClient(gone)),
             None => Ok(()),
@@ -83,15 +95,27 @@ impl Control {
         &self,
         peers: Vec<SocketAddr>,
         by: &str,
+        hold: Option<Duration>,
     ) -> Result<Kicked, CommandError> {
         let by = by.to_owned();
-        self.ask(|reply| Command::Kick { peers, by, reply }).await
+        self.ask(|reply| Command::Kick {
+            peers,
+            by,
+            hold,
+            reply,
+        })
+        .await
     }
 
     /// Closes every client in `leave`; returns who was closed.
-    pub async fn kick_leave(&self, by: &str) -> Result<Vec<SocketAddr>, CommandError> {
+    pub async fn kick_leave(
+        &self,
+        by: &str,
+        hold: Option<Duration>,
+    ) -> Result<Vec<SocketAddr>, CommandError> {
         let by = by.to_owned();
-        self.ask(|reply| Command::KickLeave { by, reply }).await
+        self.ask(|reply| Command::KickLeave { by, hold, reply })
+            .await
     }
 
     /// A snapshot taken now.

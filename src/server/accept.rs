@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::Token;
+use crate::protocol::{Notice, Token};
 use crate::server::config::Config;
 use crate::server::connection::{self, Connection};
 use crate::server::link::Link;
@@ -35,6 +35,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// refused socket is told in a single non-blocking write and closed, so a
 /// connection flood cannot pile up lingering sockets.
 const REFUSALS_LINGERING: usize = 64;
+/// How long a refused client is asked to wait before it tries again, so a
+/// fleet that finds the server full does not hammer it.
+const REFUSED_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// The accept loop. It owns the connection limits: the slots of
 /// `--max-clients`, and the count of connections per source address for
@@ -129,10 +132,10 @@ impl Accept {
             return self.refuse(stream, peer, reason).await;
         }
         let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
-            let reason = format!(
-                "server full: {} clients connected (--max-clients)",
-                self.max_clients
-            );
+            let reason = match self.max_clients {
+                1 => "server full: 1 client connected (--max-clients)".to_owned(),
+                n => format!("server full: {n} clients connected (--max-clients)"),
+            };
             return self.refuse(stream, peer, reason).await;
         };
         let released = (self.max_per_ip > 0).then(|| {
@@ -176,17 +179,18 @@ impl Accept {
         true
     }
 
-    /// Closes a connection with the reason, and reports the refusal.
+    /// Closes a connection with the reason, asking it to wait before it
+    /// tries again, and reports the refusal.
     async fn refuse(&self, stream: TcpStream, peer: SocketAddr, reason: String) -> bool {
+        let notice = Notice::close(reason.clone()).retry_after(REFUSED_RETRY_AFTER);
         match Arc::clone(&self.refusing).try_acquire_owned() {
             Ok(permit) => {
-                let reason = reason.clone();
                 tokio::spawn(async move {
-                    connection::refuse(stream, reason).await;
+                    connection::refuse(stream, notice).await;
                     drop(permit);
                 });
             }
-            Err(_) => connection::refuse_now(stream, reason.clone()),
+            Err(_) => connection::refuse_now(stream, &notice),
         }
         self.reports
             .send(Report::Rejected { peer, reason })

@@ -252,8 +252,8 @@ async fn linger(stream: &mut TcpStream) {
 }
 
 /// Refuses a connection the server has no room for: says why, then closes.
-pub(crate) async fn refuse(mut stream: TcpStream, reason: String) {
-    if send(&mut stream, &Notice::close(reason)).await.is_ok() {
+pub(crate) async fn refuse(mut stream: TcpStream, notice: Notice) {
+    if send(&mut stream, &notice).await.is_ok() {
         linger(&mut stream).await;
     }
 }
@@ -261,6 +261,6 @@ pub(crate) async fn refuse(mut stream: TcpStream, reason: String) {
 /// Refuses a connection without waiting for anything: the close frame goes
 /// out if the socket takes it at once. For when too many refusals are
 /// already under way to give each one time.
-pub(crate) fn refuse_now(stream: TcpStream, reason: String) {
-    let _ = stream.try_write(&encode_frame(&Notice::close(reason)));
+pub(crate) fn refuse_now(stream: TcpStream, notice: &Notice) {
+    let _ = stream.try_write(&encode_frame(notice));
 }

@@ -133,20 +133,11 @@ mod tests {
     #[tokio::test]
     async fn latest_notice_wins_but_close_is_never_replaced() {
         let link = Link::new(Instant::now());
-        link.send(Notice {
-            status: Status::Leave,
-            reason: "a".into(),
-        });
-        link.send(Notice {
-            status: Status::Alive,
-            reason: "b".into(),
-        });
+        link.send(Notice::new(Status::Leave, "a"));
+        link.send(Notice::new(Status::Alive, "b"));
         assert_eq!(link.next_notice().await.status, Status::Alive);
         link.send(Notice::close("kicked"));
-        link.send(Notice {
-            status: Status::Alive,
-            reason: "late".into(),
-        });
+        link.send(Notice::new(Status::Alive, "late"));
         assert_eq!(link.next_notice().await, Notice::close("kicked"));
     }
 

@@ -18,6 +18,7 @@
 mod accept;
 mod config;
 mod connection;
+mod holdoff;
 mod journal;
 mod link;
 mod pacer;

@@ -22,8 +22,9 @@ use crate::feed::control::{Command, Kicked};
 use crate::feed::event::{Event, EventKind};
 use crate::feed::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapshot};
 use crate::liveness::Rules;
-use crate::protocol::{Notice, Status};
+use crate::protocol::{Notice, SHUTDOWN_REASON, Status};
 use crate::server::config::Config;
+use crate::server::holdoff::HoldOffs;
 use crate::server::journal::Journal;
 use crate::server::link::Link;
 use crate::server::refusals::{self, Refusals};
@@ -31,6 +32,9 @@ use crate::server::report::{End, Report};
 
 /// How often a changed table is published to front ends at most.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// How long a kicked client is asked to wait before it connects again, when
+/// the operator chose no hold-off.
+const KICK_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// How many recent events a snapshot carries for the dashboard's event pane.
 const RECENT_EVENTS: usize = 200;
 
@@ -61,6 +65,7 @@ pub(crate) struct Registry {
     frame_timeout: Duration,
     clients: BTreeMap<u64, Client>,
     refusals: Refusals,
+    hold_offs: HoldOffs,
     journal: Option<Journal>,
     history: Arc<VecDeque<ClosedClient>>,
     recent: Arc<VecDeque<Event>>,
@@ -96,6 +101,7 @@ impl Registry {
             frame_timeout: config.frame_timeout,
             clients: BTreeMap::new(),
             refusals: Refusals::default(),
+            hold_offs: HoldOffs::default(),
             journal,
             history: Arc::default(),
             recent: Arc::default(),
@@ -188,6 +194,13 @@ impl Registry {
                 pid,
                 status,
             } => {
+                if let Some(left) = self.hold_offs.remaining(&ip, pid, Instant::now()) {
+                    let wait = Duration::from_secs(left.as_secs_f64().ceil() as u64);
+                    let reason =
+                        format!("kicked; retry after {}", humantime::format_duration(wait));
+                    self.close(id, Notice::close(reason).retry_after(wait));
+                    return;
+                }
                 if let Some(client) = self.clients.get_mut(&id) {
                     let view = &mut client.view;
                     view.pid = Some(pid);
@@ -223,17 +236,23 @@ impl Registry {
 
     fn command(&mut self, command: Command) {
         match command {
-            Command::Kick { peers, by, reply } => {
+            Command::Kick {
+                peers,
+                by,
+                hold,
+                reply,
+            } => {
                 let wanted: HashSet<SocketAddr> = peers.iter().copied().collect();
                 let found = self.targets(|c| wanted.contains(&c.view.peer));
-                let kicked: HashSet<SocketAddr> = found.iter().map(|&(_, peer, _)| peer).collect();
+                let kicked: HashSet<SocketAddr> = found.iter().map(|&(_, peer)| peer).collect();
                 let gone = peers.into_iter().filter(|p| !kicked.contains(p)).collect();
-                let kicked = self.kick(found, &by, "kicked by operator");
+                let kicked = self.kick(found, &by, hold, "kicked by operator");
                 let _ = reply.send(Kicked { kicked, gone });
             }
-            Command::KickLeave { by, reply } => {
+            Command::KickLeave { by, hold, reply } => {
                 let leaving = self.targets(|c| c.view.status() == Status::Leave);
-                let kicked = self.kick(leaving, &by, "kicked by operator (all leave clients)");
+                let reason = "kicked by operator (all leave clients)";
+                let kicked = self.kick(leaving, &by, hold, reason);
                 let _ = reply.send(kicked);
             }
             Command::List { reply } => {
@@ -243,31 +262,48 @@ impl Registry {
         }
     }
 
-    /// The live clients that `pick` chooses: id, address and pid.
-    fn targets(&self, pick: impl Fn(&Client) -> bool) -> Vec<(u64, SocketAddr, Option<u32>)> {
-        self.clients
-            .iter()
+    /// The live clients that `pick` chooses: id and address.
+    fn targets(&self, pick: impl Fn(&Client) -> bool) -> Vec<(u64, SocketAddr)> {
+        let clients = self.clients.iter();
+        clients
             .filter(|(_, c)| pick(c))
-            .map(|(&id, c)| (id, c.view.peer, c.view.pid))
+            .map(|(&id, c)| (id, c.view.peer))
             .collect()
     }
 
-    /// Closes clients at an operator's request, recording who asked.
+    /// Closes clients at an operator's request, recording who asked. The
+    /// close frame asks each to wait before it comes back: the hold-off, if
+    /// there is one (and then the client is refused until it ends), or a
+    /// few seconds, so that a kicked fleet does not bounce straight back.
     fn kick(
         &mut self,
-        targets: Vec<(u64, SocketAddr, Option<u32>)>,
+        targets: Vec<(u64, SocketAddr)>,
         by: &str,
+        hold: Option<Duration>,
         reason: &str,
     ) -> Vec<SocketAddr> {
-        targets
-            .into_iter()
-            .map(|(id, peer, pid)| {
-                let by = by.to_owned();
-                self.emit(EventKind::Kick { peer, pid, by });
-                self.close(id, reason.to_owned());
-                peer
-            })
-            .collect()
+        let until = hold.map(|hold| Instant::now() + hold);
+        let mut kicked = Vec::with_capacity(targets.len());
+        for (id, peer) in targets {
+            let Some(client) = self.clients.get(&id) else {
+                continue;
+            };
+            let pid = client.view.pid;
+            if let (Some(until), Some(pid)) = (until, pid) {
+                let ip = client
+                    .view
+                    .ip
+                    .as_deref()
+                    .map_or_else(|| peer.ip().to_string(), str::to_owned);
+                self.hold_offs.hold(&ip, pid, until);
+            }
+            let by = by.to_owned();
+            self.emit(EventKind::Kick { peer, pid, by });
+            let wait = hold.unwrap_or(KICK_RETRY_AFTER);
+            self.close(id, Notice::close(reason).retry_after(wait));
+            kicked.push(peer);
+        }
+        kicked
     }
 
     /// Applies the liveness engine to every client, and the hello and frame
@@ -345,24 +381,23 @@ impl Registry {
                     format!("recovered: heartbeats in {} ticks in a row", rules.recover)
                 }
             };
-            client.link.send(Notice {
-                status: after.status,
-                reason,
-            });
+            client.link.send(Notice::new(after.status, reason));
         }
         for change in changes {
             self.emit(change);
         }
         for (id, reason) in expired {
-            self.close(id, reason);
+            self.close(id, Notice::close(reason));
         }
+        self.hold_offs.expire(at);
         self.dirty = true;
     }
 
     /// Closes a client on the server's initiative: tells it why, then forgets it.
-    fn close(&mut self, id: u64, reason: String) {
+    fn close(&mut self, id: u64, notice: Notice) {
+        let reason = notice.reason.clone();
         if let Some(client) = self.clients.get(&id) {
-            client.link.send(Notice::close(reason.clone()));
+            client.link.send(notice);
         }
         self.remove(id, Status::Close, reason);
     }
@@ -405,7 +440,7 @@ impl Registry {
         self.shutting_down = true;
         let ids: Vec<u64> = self.clients.keys().copied().collect();
         for id in ids {
-            self.close(id, SHUTDOWN_REASON.to_owned());
+            self.close(id, Notice::close(SHUTDOWN_REASON));
         }
     }
 
@@ -443,8 +478,6 @@ impl Registry {
         self.dirty = false;
     }
 }
-
-const SHUTDOWN_REASON: &str = "server shutting down";
 
 /// Appends to a shared ring, copying it only if a snapshot still holds it.
 fn push_bounded<T: Clone>(ring: &mut Arc<VecDeque<T>>, item: T, cap: usize) {

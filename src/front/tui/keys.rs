@@ -6,6 +6,7 @@
 //! then the table. Ctrl-C quits from anywhere.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -18,8 +19,9 @@ use crate::front::tui::view::{Screen, ViewState};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Quit,
-    /// Kick exactly these clients (those of them still connected).
-    Kick(Vec<SocketAddr>),
+    /// Kick exactly these clients (those of them still connected), and
+    /// refuse them for the hold-off, if there is one.
+    Kick(Vec<SocketAddr>, Option<Duration>),
 }
 
 /// Every key, for the help overlay and (those marked) the footer: the one
@@ -41,6 +43,21 @@ pub const KEYS: &[(&str, &str, bool)] = &[
     ("q / Ctrl-C", "quit (stops the server)", true),
 ];
 
+/// The hold-offs `h` cycles through in the kick dialog.
+pub const HOLDS: [Duration; 3] = [
+    Duration::from_secs(60),
+    Duration::from_secs(10 * 60),
+    Duration::from_secs(60 * 60),
+];
+
+/// The hold-off after `hold`: none, then each of [`HOLDS`], then none again.
+fn next_hold(hold: Option<Duration>) -> Option<Duration> {
+    match hold {
+        None => Some(HOLDS[0]),
+        Some(hold) => HOLDS.iter().copied().find(|&h| h > hold),
+    }
+}
+
 /// Rows the mouse wheel scrolls per notch.
 const WHEEL_ROWS: isize = 3;
 
@@ -59,6 +76,8 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
     if let Some(dialog) = view.dialog.take() {
         return confirm(key, dialog, view);
     }
+    // A new question starts with no hold-off.
+    view.hold = None;
     if view.editing_filter && edit_filter(key, view) {
         return None;
     }
@@ -149,7 +168,12 @@ fn confirm(key: KeyEvent, dialog: KickDialog, view: &mut ViewState) -> Option<Ac
             if matches!(dialog, KickDialog::Marked { .. }) {
                 view.marks.clear();
             }
-            Some(Action::Kick(dialog.peers()))
+            Some(Action::Kick(dialog.peers(), view.hold))
+        }
+        KeyCode::Char('h') => {
+            view.hold = next_hold(view.hold);
+            view.dialog = Some(dialog);
+            None
         }
         KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => None,
         _ => {

@@ -150,10 +150,12 @@ impl Dashboard {
         let messages = self.messages.0.clone();
         tokio::spawn(async move {
             let message = match action {
-                Action::Kick(peers) => match control.kick_each(peers, "dashboard").await {
-                    Ok(answer) => kick_dialog::outcome(&answer),
-                    Err(error) => format!("kick failed: {error}"),
-                },
+                Action::Kick(peers, hold) => {
+                    match control.kick_each(peers, "dashboard", hold).await {
+                        Ok(answer) => kick_dialog::outcome(&answer),
+                        Err(error) => format!("kick failed: {error}"),
+                    }
+                }
                 Action::Quit => return,
             };
             let _ = messages.send(message);

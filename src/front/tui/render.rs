@@ -59,7 +59,7 @@ pub fn render(frame: &mut Frame, view: &mut ViewState) {
     events(frame, events_area, view.snapshot());
     footer(frame, footer_area, view);
     if let Some(dialog) = &view.dialog {
-        kick_dialog(frame, area, dialog);
+        kick_dialog(frame, area, dialog, view.hold);
     }
     if view.help {
         help(frame, area);
@@ -339,12 +339,20 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog) {
+fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog, hold: Option<Duration>) {
     let details = dialog.details();
-    let popup = centered(area, 50, 7 + details.len() as u16);
+    let popup = centered(area, 54, 8 + details.len() as u16);
     let mut text = vec![Line::from(""), Line::from(dialog.question()).bold()];
     text.extend(details.into_iter().map(|line| Line::from(line).dim()));
+    let hold = match hold {
+        None => "hold-off: none (h: refuse it for a while)".to_owned(),
+        Some(hold) => format!(
+            "hold-off: refused for {} (h: change)",
+            humantime::format_duration(hold)
+        ),
+    };
     text.extend([
+        Line::from(hold).fg(Color::Yellow),
         Line::from(""),
         Line::from(vec![
             Span::styled(" y/Enter ", Style::new().fg(Color::Black).bg(Color::Red)),

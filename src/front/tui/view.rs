@@ -85,6 +85,9 @@ pub struct ViewState {
     pub paused: bool,
     pub help: bool,
     pub dialog: Option<KickDialog>,
+    /// The hold-off chosen in the open kick dialog (`h`): how long the
+    /// kicked clients are refused if they come back.
+    pub hold: Option<Duration>,
     /// Marked clients, by address, so marks survive sorting and filtering.
     pub marks: HashSet<SocketAddr>,
     /// The selected client, by address.
@@ -115,6 +118,7 @@ impl ViewState {
             paused: false,
             help: false,
             dialog: None,
+            hold: None,
             marks: HashSet::new(),
             selected: None,
             live: Cursor::default(),

@@ -113,6 +113,16 @@ impl Harness {
         (self.started.elapsed(), event.kind)
     }
 
+    /// Waits for the event `want` describes.
+    async fn until(&mut self, want: impl Fn(&EventKind) -> bool) -> Duration {
+        loop {
+            let (at, kind) = self.next().await;
+            if want(&kind) {
+                return at;
+            }
+        }
+    }
+
     /// The next event that is not `connected`.
     async fn decision(&mut self) -> (Duration, EventKind) {
         loop {
@@ -266,7 +276,7 @@ async fn a_kick_closes_exactly_the_clients_named_and_says_who_had_gone() {
     h.next().await; // connected
     let answer = h
         .control
-        .kick_each(vec![peer(5001), peer(5999)], "dashboard")
+        .kick_each(vec![peer(5001), peer(5999)], "dashboard", None)
         .await
         .unwrap();
     assert_eq!(
@@ -288,10 +298,11 @@ async fn a_kick_closes_exactly_the_clients_named_and_says_who_had_gone() {
         EventKind::Closed { reason, status: Status::Close, .. } if reason == "kicked by operator"));
     assert_eq!(
         link.next_notice().await,
-        Notice::close("kicked by operator")
+        Notice::close("kicked by operator").retry_after(super::KICK_RETRY_AFTER),
+        "a kicked client is asked to wait before it comes back"
     );
     assert_eq!(
-        h.control.kick(peer(5001), "stdin").await,
+        h.control.kick(peer(5001), "stdin", None).await,
         Err(crate::feed::CommandError::NoSuchClient(peer(5001)))
     );
     h.stopped().await;
@@ -414,5 +425,42 @@ async fn stopping_closes_every_client_with_a_reason() {
     );
     assert!(matches!(h.decision().await.1,
         EventKind::Closed { reason, .. } if reason == "server shutting down"));
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kick_with_a_hold_off_refuses_the_same_ip_and_pid_until_it_ends() {
+    let mut h = Harness::start(config());
+    let first = h.open(1, 5001).await;
+    h.beat(1, &first, 42).await;
+    h.next().await; // connected
+    let hold = Some(Duration::from_secs(60));
+    h.control.kick(peer(5001), "stdin", hold).await.unwrap();
+    let notice = first.next_notice().await;
+    assert_eq!(notice.retry_after, Some(60));
+    // It comes back 10 s later, from another port: refused with the time left.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let again = h.open(2, 5002).await;
+    h.beat(2, &again, 42).await;
+    assert_eq!(
+        again.next_notice().await,
+        Notice::close("kicked; retry after 50s").retry_after(Duration::from_secs(50))
+    );
+    // Another pid from the same address is welcome.
+    let other = h.open(3, 5003).await;
+    h.beat(3, &other, 43).await;
+    h.until(|k| *k == EventKind::Connected { peer: peer(5003) })
+        .await;
+    let live = |snapshot: &Snapshot| -> Vec<u16> {
+        snapshot.clients.iter().map(|c| c.peer.port()).collect()
+    };
+    assert_eq!(live(&h.control.list().await.unwrap()), [5003]);
+    // After the hold-off, the first is welcome again.
+    tokio::time::sleep(Duration::from_secs(51)).await;
+    let back = h.open(4, 5004).await;
+    h.beat(4, &back, 42).await;
+    // A tick later its hello has long been judged.
+    tokio::time::sleep(TICK).await;
+    assert!(live(&h.control.list().await.unwrap()).contains(&5004));
     h.stopped().await;
 }

@@ -1,0 +1,147 @@
+//! The lines only the headless stream prints (events are printed as they
+//! are): their JSON shapes, kept apart from the server's own types because
+//! scripts depend on them, and their text.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::feed::event::{Pid, rfc3339};
+use crate::feed::snapshot::{ClientView, Snapshot};
+use crate::protocol::Status;
+
+/// A line only the headless stream prints (events are printed as they are).
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub(super) enum Line {
+    Listening {
+        addr: SocketAddr,
+    },
+    Stats {
+        clients: usize,
+        alive: usize,
+        leave: usize,
+        frames: u64,
+        bad_frames: u64,
+        closed: u64,
+        journal_lost: u64,
+    },
+    Snapshot {
+        clients: Vec<ClientLine>,
+    },
+    Kicked {
+        peers: Vec<SocketAddr>,
+    },
+    Error {
+        reason: String,
+    },
+    /// The stream fell behind and this many events were not printed.
+    Lagged {
+        missed: u64,
+    },
+}
+
+/// One live client as `list` prints it.
+#[derive(Serialize)]
+pub(super) struct ClientLine {
+    peer: SocketAddr,
+    ip: Option<String>,
+    pid: Option<u32>,
+    status: Status,
+    reported: Option<Status>,
+    miss: u32,
+    strikes: u32,
+    heartbeats: u64,
+    connected_at: String,
+    last_seen: Option<String>,
+}
+
+impl From<&ClientView> for ClientLine {
+    fn from(c: &ClientView) -> Self {
+        ClientLine {
+            peer: c.peer,
+            ip: c.ip.as_deref().map(str::to_owned),
+            pid: c.pid,
+            status: c.status(),
+            reported: c.reported,
+            miss: c.liveness.miss,
+            strikes: c.liveness.strikes,
+            heartbeats: c.heartbeats,
+            connected_at: rfc3339(c.connected_at),
+            last_seen: c.last_seen.map(rfc3339),
+        }
+    }
+}
+
+pub(super) fn text(line: &Line) -> String {
+    match line {
+        Line::Listening { addr } => format!("listening on {addr}"),
+        Line::Stats {
+            clients,
+            alive,
+            leave,
+            frames,
+            bad_frames,
+            closed,
+            journal_lost,
+        } => {
+            let mut line = format!(
+                "stats: {clients} clients ({alive} alive, {leave} leave), {frames} heartbeats, {bad_frames} bad frames, {closed} closed"
+            );
+            if *journal_lost > 0 {
+                let _ = write!(
+                    line,
+                    ", {journal_lost} decisions NOT written to the journal"
+                );
+            }
+            line
+        }
+        Line::Snapshot { clients } => {
+            let mut s = match clients.len() {
+                0 => "no live clients".to_owned(),
+                1 => "1 live client".to_owned(),
+                n => format!("{n} live clients"),
+            };
+            for c in clients {
+                let _ = write!(
+                    s,
+                    "\n  {} {} ip {} {} miss {} strikes {} heartbeats {}",
+                    c.peer,
+                    c.status,
+                    c.ip.as_deref().unwrap_or("?"),
+                    Pid(c.pid),
+                    c.miss,
+                    c.strikes,
+                    c.heartbeats
+                );
+            }
+            s
+        }
+        Line::Kicked { peers } => match peers.len() {
+            0 => "kicked nobody".to_owned(),
+            _ => format!(
+                "kicked {}",
+                peers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+        Line::Error { reason } => format!("error: {reason}"),
+        Line::Lagged { missed } => format!("output fell behind: {missed} events not shown"),
+    }
+}
+
+pub(super) fn stats(snapshot: &Snapshot) -> Line {
+    Line::Stats {
+        clients: snapshot.clients.len(),
+        alive: snapshot.count(Status::Alive),
+        leave: snapshot.count(Status::Leave),
+        frames: snapshot.counters.frames,
+        bad_frames: snapshot.counters.bad_frames,
+        closed: snapshot.counters.closed,
+        journal_lost: snapshot.counters.journal_lost,
+    }
+}

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{RawClient, Serve, decisions, frame, hbmon, heartbeat};
+use common::{RawClient, Serve, decisions, frame, hbmon, heartbeat, rss};
 use serde_json::Value;
 
 /// The server's resident memory must stay under this through the run.
@@ -21,16 +21,6 @@ const HEALTHY_PID_BASE: u64 = 9000;
 /// Connections the looper opens from its own address, over `--max-per-ip`.
 const LOOPED: usize = 300;
 const MAX_PER_IP: usize = 250;
-
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
-}
 
 /// A connection from 127.0.0.2, so that its address has a limit of its own.
 fn connect_from_other_address(server: SocketAddr) -> TcpStream {

@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Beater, RawClient, Serve, decisions, frame, hbmon};
+use common::{Beater, RawClient, Serve, decisions, frame, hbmon, temp};
 use serde_json::Value;
 
 fn read_journal(path: &PathBuf) -> Vec<Value> {
@@ -14,12 +14,6 @@ fn read_journal(path: &PathBuf) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).expect("every journal line is JSON"))
         .collect()
-}
-
-fn temp(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("hbmon-{}-{name}.jsonl", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
 }
 
 fn history(args: &[&str]) -> (Vec<String>, String) {

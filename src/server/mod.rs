@@ -179,3 +179,22 @@ impl Server {
         let _ = self.task.await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn no_event_receiver_is_held_that_nobody_reads() {
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let server = Server::start(listener, Config::default()).unwrap();
+        let receivers = || server.events.upgrade().map_or(0, |s| s.receiver_count());
+        assert_eq!(receivers(), 0, "the server itself holds none");
+        let feed = server.feed();
+        assert_eq!(receivers(), 1);
+        drop(feed);
+        assert_eq!(receivers(), 0);
+        server.stop();
+        server.stopped().await;
+    }
+}

@@ -237,6 +237,24 @@ impl Drop for Serve {
     }
 }
 
+/// A process's resident memory, from /proc.
+pub fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// A fresh path in the temporary directory for this test process.
+pub fn temp(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("hbmon-{}-{name}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
 pub fn frame(body: &[u8]) -> Vec<u8> {
     let mut bytes = (body.len() as i32).to_be_bytes().to_vec();
     bytes.extend_from_slice(body);

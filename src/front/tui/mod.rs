@@ -162,3 +162,28 @@ impl Dashboard {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::snapshot::Settings;
+    use tokio::sync::broadcast;
+
+    #[test]
+    fn the_dashboard_holds_no_event_receiver_it_would_never_read() {
+        let (events, receiver) = broadcast::channel(8);
+        let settings = Settings {
+            tick: Duration::from_secs(1),
+            rules: Default::default(),
+        };
+        let first = Arc::new(Snapshot::empty(([127, 0, 0, 1], 1).into(), settings));
+        let feed = Feed {
+            snapshots: watch::channel(first).1,
+            events: receiver,
+            control: Control::new(mpsc::channel(1).0),
+            stop: CancellationToken::new(),
+        };
+        let _dashboard = Dashboard::new(feed);
+        assert_eq!(events.receiver_count(), 0);
+    }
+}

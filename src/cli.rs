@@ -72,7 +72,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000)]
     pub clients: usize,
     /// How long `hold` and `flood` measure once every client has joined.
-    #[arg(long, default_value = "20s", value_parser = positive_duration)]
+    #[arg(long, default_value = "20s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub duration: Duration,
     /// Clients writing as fast as they can in `flood`.
     #[arg(long, default_value_t = 200)]
@@ -124,7 +124,7 @@ pub struct FrontArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// How often headless mode prints a stats line.
-    #[arg(long, default_value = "5s", value_parser = positive_duration)]
+    #[arg(long, default_value = "5s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub stats_every: Duration,
 }
 
@@ -138,28 +138,28 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub token: TokenArgs,
     /// How often the liveness engine runs.
-    #[arg(long, default_value = "1s", value_parser = positive_duration)]
+    #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub tick: Duration,
     /// Missed ticks that make a strike.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
     pub threshold: u32,
     /// Strikes that turn an alive client into leave.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
     pub cursor: u32,
     /// Consecutive ticks with heartbeats that bring a leave client back to alive.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
     pub recover: u32,
     /// How long a client may stay in leave before it is closed.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = duration, allow_hyphen_values = true)]
     pub leave_timeout: Duration,
     /// Most clients connected at once; more are refused with a close frame.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
     pub max_clients: u32,
     /// Most connections from one source address; more are refused with a close frame (0: no limit).
     #[arg(long, default_value_t = 0)]
     pub max_per_ip: usize,
     /// Largest frame body accepted, in bytes.
-    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), allow_hyphen_values = true)]
     pub max_frame: u32,
     /// Closed clients kept in history.
     #[arg(long, default_value_t = 1000)]
@@ -168,14 +168,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
     /// Close a client that sends no valid heartbeat this long after connecting.
-    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    #[arg(long, default_value = "10s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub hello_timeout: Duration,
     /// Close a client that leaves part of a frame unfinished this long.
-    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    #[arg(long, default_value = "10s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub frame_timeout: Duration,
     /// Handle socket events in batches at most this far apart, to save
     /// wake-ups under steady load (adds at most this much latency; 0 turns it off).
-    #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "2ms", value_parser = duration, allow_hyphen_values = true)]
     pub batch_window: Duration,
 }
 
@@ -190,32 +190,32 @@ pub struct DemoArgs {
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// Server address.
+    /// Server address: HOST:PORT.
     #[arg(long, default_value = "127.0.0.1:14000")]
-    pub server: SocketAddr,
+    pub server: String,
     /// Number of clients.
     #[arg(long, default_value_t = 100)]
     pub clients: usize,
     /// Time between two clients joining (0: all at once, as fast as the server accepts).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = duration, allow_hyphen_values = true)]
     pub every: Duration,
     /// Time between heartbeats of each client.
-    #[arg(long, default_value = "1s", value_parser = positive_duration)]
+    #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub interval: Duration,
-    /// Behaviours and their weights: steady, flaky, silent, dying, bad.
+    /// Behaviours and their weights: steady, flaky, silent, dying, bad, flood.
     #[arg(long, default_value = "steady=70,flaky=20,silent=5,dying=5")]
     pub mix: Mix,
     /// Stop after this long (default: run until Ctrl-C or every client has ended).
-    #[arg(long, value_parser = positive_duration)]
+    #[arg(long, value_parser = positive_duration, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Client i reports pid BASE + i.
     #[arg(long, default_value_t = 100_000)]
     pub pid_base: u32,
     /// How long a flaky client stays silent, then sends, in turn (long enough to reach leave).
-    #[arg(long, default_value = "20s", value_parser = positive_duration)]
+    #[arg(long, default_value = "20s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub flaky_gap: Duration,
     /// How long a dying client sends before it drops its connection.
-    #[arg(long, default_value = "30s", value_parser = positive_duration)]
+    #[arg(long, default_value = "30s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub dying_after: Duration,
     /// Summary format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -230,7 +230,7 @@ pub struct ClientArgs {
     #[arg(long, default_value = "127.0.0.1:14000")]
     pub server: String,
     /// Time between heartbeats.
-    #[arg(long, default_value = "1s", value_parser = positive_duration)]
+    #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub interval: Duration,
     /// Connect again when the server closes the connection or cannot be reached.
     #[arg(long)]
@@ -245,11 +245,18 @@ pub struct ClientArgs {
     pub token: TokenArgs,
 }
 
+/// A duration written `250ms`, `1s`, `2m` (zero allowed).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| {
+        format!("'{text}' is not a duration: {e} (write durations like 1s, 250ms, 2m)")
+    })
+}
+
+/// A duration greater than zero.
 pub fn positive_duration(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(d) if d.is_zero() => Err("must be greater than zero".to_owned()),
-        Ok(d) => Ok(d),
-        Err(e) => Err(format!("{e} (write durations like 1s, 250ms, 2m)")),
+    match duration(text)? {
+        d if d.is_zero() => Err("must be greater than zero".to_owned()),
+        d => Ok(d),
     }
 }
 
@@ -291,9 +298,17 @@ impl ClientArgs {
 }
 
 impl SimulateArgs {
-    pub fn plan(&self) -> Result<Plan> {
+    /// The fleet's plan, with `--server` resolved (a host name is fine).
+    pub async fn plan(&self) -> Result<Plan> {
+        let server = tokio::net::lookup_host(&self.server)
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .with_context(|| {
+                format!("cannot resolve --server {} (write HOST:PORT)", self.server)
+            })?;
         Ok(Plan {
-            server: self.server,
+            server,
             clients: self.clients,
             every: self.every,
             interval: self.interval,

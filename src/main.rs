@@ -115,7 +115,7 @@ async fn run_simulate(args: SimulateArgs) -> Result<()> {
             args.clients
         );
     }
-    let plan = args.plan()?;
+    let plan = args.plan().await?;
     let stop = CancellationToken::new();
     process::cancel_on_terminate(stop.clone())?;
     if let Some(duration) = args.duration {

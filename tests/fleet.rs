@@ -31,7 +31,8 @@ fn simulate(serve: &Serve, args: &[&str]) -> Value {
 #[test]
 fn simulated_steady_fleet_is_all_alive_with_consecutive_pids() {
     let mut serve = Serve::start(&["--tick", "100ms"]);
-    let addr = serve.addr.to_string();
+    // A host name, as `client` takes.
+    let addr = format!("localhost:{}", serve.addr.port());
     let fleet = hbmon()
         .args([
             "simulate",

@@ -496,6 +496,8 @@ fn bad_flags_are_refused_with_the_reason() {
     let cases: &[(&[&str], &str)] = &[
         (&["--tick", "0s"], "must be greater than zero"),
         (&["--tick", "soon"], "write durations like 1s, 250ms, 2m"),
+        (&["--tick", "-1s"], "'-1s' is not a duration"),
+        (&["--threshold", "-1"], "-1 is not in 1..=4294967295"),
         (&["--threshold", "0"], "0 is not in 1..=4294967295"),
         (&["--listen", "localhost"], "invalid socket address"),
         (&["--format", "xml"], "possible values: text, json"),
@@ -511,14 +513,18 @@ fn bad_flags_are_refused_with_the_reason() {
     let addr = taken.local_addr().unwrap().to_string();
     let output = common::hbmon()
         .args(["serve", "--no-tui", "--listen", &addr])
+        // As many Rust users have it set: an ordinary error still gets one
+        // clear line, not a backtrace.
+        .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains(&format!("cannot listen on {addr}")),
+        stderr.starts_with(&format!("hbmon: error: cannot listen on {addr}: ")),
         "{stderr}"
     );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[test]

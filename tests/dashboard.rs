@@ -551,7 +551,11 @@ fn help_overlay_lists_every_key_and_any_key_closes_it() {
         "p",
         "Tab",
         "mouse",
-        "q / Ctrl-C",
+        "Ctrl-C",
+        "F1",
+        "F9",
+        "F10",
+        "Ctrl-L",
     ] {
         assert!(text.contains(keys), "help lacks {keys}:\n{text}");
     }
@@ -560,7 +564,7 @@ fn help_overlay_lists_every_key_and_any_key_closes_it() {
         [],
         "the key that closes help does nothing else"
     );
-    assert!(!view.help);
+    assert!(view.help.is_none());
 }
 
 #[test]
@@ -603,6 +607,20 @@ fn tab_shows_history_of_closed_clients_newest_first() {
     assert!(text.contains("45s ago"), "{text}");
     assert_eq!(press(&mut view, "d"), [], "no kicking from history");
     assert_eq!(view.dialog, None);
+    assert!(
+        screen(&draw(&mut view, 120, 20))
+            .contains("d works on the clients screen (Tab to go there)")
+    );
+    // The history's filter searches reasons too.
+    press(&mut view, "/kick");
+    let text = screen(&draw(&mut view, 120, 20));
+    assert!(
+        text.contains("127.0.0.1:4001") && !text.contains("127.0.0.1:4002"),
+        "{text}"
+    );
+    handle_key(key(KeyCode::Esc), &mut view);
+    handle_key(key(KeyCode::Tab), &mut view);
+    assert!(screen(&draw(&mut view, 120, 20)).contains("events 1-2 of 2"));
     handle_key(key(KeyCode::Tab), &mut view);
     assert!(screen(&draw(&mut view, 120, 20)).contains("clients 1-3 of 3"));
 }
@@ -719,4 +737,92 @@ fn heartbeat_rate_holds_steady_through_a_connect_and_a_kick() {
     );
     let text = screen(&draw(&mut view, 140, 20));
     assert!(text.contains("100 heartbeats/s"), "{text}");
+}
+
+#[test]
+fn every_badge_and_help_and_quit_show_at_80x24_and_160x45() {
+    let mut s = (*three()).clone();
+    s.counters.journal_lost = 3;
+    let mut view = ViewState::new(Arc::new(s));
+    press(&mut view, "/600");
+    handle_key(key(KeyCode::Enter), &mut view);
+    press(&mut view, "fp");
+    for (width, height) in [(80, 24), (160, 45), (60, 15)] {
+        let text = screen(&draw(&mut view, width, height));
+        for badge in [
+            "journal lost 3",
+            "PAUSED",
+            "filter \"600\"",
+            "only not alive",
+            "? help",
+            "q quit",
+        ] {
+            assert!(
+                text.contains(badge),
+                "{width}x{height} lacks {badge}:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn help_scrolls_when_the_terminal_is_too_short_for_it() {
+    let mut view = ViewState::new(three());
+    handle_key(key(KeyCode::F(1)), &mut view);
+    let text = screen(&draw(&mut view, 60, 15));
+    assert!(text.contains("↑/↓ scroll"), "{text}");
+    assert!(!text.contains("Ctrl-C"), "{text}");
+    for _ in 0..20 {
+        handle_key(key(KeyCode::Down), &mut view);
+    }
+    let text = screen(&draw(&mut view, 60, 15));
+    assert!(
+        text.contains("quit (stops the server)"),
+        "the last line: {text}"
+    );
+    handle_key(key(KeyCode::Char('x')), &mut view);
+    assert!(view.help.is_none());
+}
+
+#[test]
+fn function_keys_ctrl_l_and_unbound_keys_do_what_operators_expect() {
+    let mut view = ViewState::new(three());
+    handle_key(key(KeyCode::F(9)), &mut view);
+    assert!(
+        matches!(view.dialog, Some(KickDialog::One { .. })),
+        "F9 kicks, as in htop"
+    );
+    handle_key(key(KeyCode::Esc), &mut view);
+    assert_eq!(
+        handle_key(key(KeyCode::F(10)), &mut view),
+        Some(Action::Quit)
+    );
+    let ctrl_l = KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL);
+    assert_eq!(handle_key(ctrl_l, &mut view), Some(Action::Redraw));
+    assert_eq!(handle_key(key(KeyCode::Char(':')), &mut view), None);
+    let text = screen(&draw(&mut view, 100, 30));
+    assert!(
+        text.contains(": does nothing here; ? lists the keys"),
+        "{text}"
+    );
+    handle_key(key(KeyCode::Enter), &mut view);
+    assert!(screen(&draw(&mut view, 100, 30)).contains("Enter does nothing here"));
+    press(&mut view, "l");
+    assert!(screen(&draw(&mut view, 100, 30)).contains("history: none"));
+    press(&mut view, "h");
+    assert!(screen(&draw(&mut view, 100, 30)).contains("clients 1-3 of 3"));
+}
+
+#[test]
+fn ages_and_countdowns_move_with_the_clock_between_snapshots() {
+    let mut view = ViewState::new(three());
+    let taken = view.snapshot().taken;
+    view.clock = Some(taken + Duration::from_millis(2500));
+    let text = screen(&draw(&mut view, 140, 20));
+    let row = |port: &str| text.lines().find(|l| l.contains(port)).unwrap().to_owned();
+    // Last seen 2 s before the snapshot, 4.5 s before now; 30 s to close at
+    // the snapshot, 27.5 s now, shown rounded up.
+    assert!(row("5002").contains("4s ago"), "{text}");
+    assert!(row("5002").contains("close in 28s"), "{text}");
+    assert!(row("5001").contains("leave in 12s"), "{text}");
 }

@@ -3,7 +3,8 @@
 //! same functions.
 //!
 //! Modes are checked in order: help overlay, kick dialog, filter prompt,
-//! then the table. Ctrl-C quits from anywhere.
+//! then the screen. Ctrl-C quits from anywhere. A key that does nothing says
+//! so in the footer, and where it would.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,29 +20,105 @@ use crate::front::tui::view::{Screen, ViewState};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Quit,
+    /// Clear the terminal and draw everything again (Ctrl-L).
+    Redraw,
     /// Kick exactly these clients (those of them still connected), and
     /// refuse them for the hold-off, if there is one.
     Kick(Vec<SocketAddr>, Option<Duration>),
 }
 
-/// Every key, for the help overlay and (those marked) the footer: the one
-/// list, so the two cannot disagree.
-pub const KEYS: &[(&str, &str, bool)] = &[
-    ("↑/↓ j/k", "move", true),
-    ("PgUp/PgDn", "page", false),
-    ("Home/End g/G", "first / last", false),
-    ("Space", "mark / unmark", true),
-    ("d / Delete", "kick selected or marked", true),
-    ("K", "kick all in leave", true),
-    ("s / S", "sort column / reverse", true),
-    ("/", "filter (Enter keep, Esc clear)", true),
-    ("f", "only not alive", true),
-    ("p", "pause view", true),
-    ("Tab", "live / history", true),
-    ("mouse", "wheel scrolls, click selects", false),
-    ("?", "help", true),
-    ("q / Ctrl-C", "quit (stops the server)", true),
+/// Where a key does something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Everywhere,
+    /// Only on the live clients screen.
+    Live,
+}
+
+/// One line of the key reference.
+pub struct KeyHelp {
+    pub keys: &'static str,
+    pub does: &'static str,
+    pub scope: Scope,
+    /// What the footer says for it, if it offers it (when it fits, in this
+    /// list's order).
+    pub footer: Option<&'static str>,
+}
+
+const fn key(
+    keys: &'static str,
+    does: &'static str,
+    scope: Scope,
+    footer: Option<&'static str>,
+) -> KeyHelp {
+    KeyHelp {
+        keys,
+        does,
+        scope,
+        footer,
+    }
+}
+
+/// Every key, for the help overlay and the footer: the one list, so the two
+/// cannot disagree. The footer offers those with a footer text, most useful
+/// first, as many as fit, and always ends with [`HELP`] and [`QUIT`].
+pub const KEYS: &[KeyHelp] = &[
+    key(
+        "d / Delete / F9",
+        "kick selected or marked",
+        Scope::Live,
+        Some("d kick"),
+    ),
+    key("Space", "mark / unmark", Scope::Live, Some("Space mark")),
+    key("K", "kick all in leave", Scope::Live, Some("K kick leave")),
+    key(
+        "/",
+        "filter (Enter keep, Esc clear)",
+        Scope::Everywhere,
+        Some("/ filter"),
+    ),
+    key("f", "only not alive", Scope::Live, Some("f not alive")),
+    key(
+        "Tab",
+        "clients / history / events",
+        Scope::Everywhere,
+        Some("Tab screens"),
+    ),
+    key(
+        "s / S",
+        "sort column / reverse",
+        Scope::Live,
+        Some("s sort"),
+    ),
+    key("p", "pause view", Scope::Everywhere, Some("p pause")),
+    key("↑/↓ j/k", "move", Scope::Everywhere, Some("↑↓ move")),
+    key("PgUp/PgDn", "page", Scope::Everywhere, None),
+    key("Home/End g/G", "first / last", Scope::Everywhere, None),
+    key("h / l", "previous / next screen", Scope::Everywhere, None),
+    key(
+        "mouse",
+        "wheel scrolls, click selects",
+        Scope::Everywhere,
+        None,
+    ),
+    key("Ctrl-L", "redraw the screen", Scope::Everywhere, None),
+    key(
+        "h (kick dialog)",
+        "hold-off: refuse them 1m / 10m / 1h",
+        Scope::Live,
+        None,
+    ),
+    HELP,
+    QUIT,
 ];
+
+pub const HELP: KeyHelp = key("? / F1", "help", Scope::Everywhere, Some("? help"));
+pub const QUIT: KeyHelp = key(
+    "q / F10 / Ctrl-C",
+    "quit (stops the server)",
+    Scope::Everywhere,
+    Some("q quit"),
+);
 
 /// The hold-offs `h` cycles through in the kick dialog.
 pub const HOLDS: [Duration; 3] = [
@@ -65,12 +142,18 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
-    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && key.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
     view.message = None;
-    if view.help {
-        view.help = false;
+    if let Some(offset) = view.help {
+        // Arrows scroll a help taller than the terminal; any other key closes it.
+        view.help = match key.code {
+            KeyCode::Up | KeyCode::Char('k') => Some(offset.saturating_sub(1)),
+            KeyCode::Down | KeyCode::Char('j') => Some(offset + 1),
+            _ => None,
+        };
         return None;
     }
     if let Some(dialog) = view.dialog.take() {
@@ -81,21 +164,34 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
     if view.editing_filter && edit_filter(key, view) {
         return None;
     }
+    let live = view.screen == Screen::Live;
     match key.code {
-        KeyCode::Char('q') => return Some(Action::Quit),
+        KeyCode::Char('l') if ctrl => return Some(Action::Redraw),
+        KeyCode::Char('q') | KeyCode::F(10) => return Some(Action::Quit),
+        KeyCode::Char('?') | KeyCode::F(1) => view.help = Some(0),
         KeyCode::Up | KeyCode::Char('k') => view.move_by(-1),
         KeyCode::Down | KeyCode::Char('j') => view.move_by(1),
         KeyCode::PageUp => view.move_by(-view.page()),
         KeyCode::PageDown => view.move_by(view.page()),
         KeyCode::Home | KeyCode::Char('g') => view.move_by(isize::MIN),
         KeyCode::End | KeyCode::Char('G') => view.move_to_end(),
-        KeyCode::Tab | KeyCode::BackTab => {
-            view.screen = match view.screen {
-                Screen::Live => Screen::History,
-                Screen::History => Screen::Live,
-            }
+        KeyCode::Tab | KeyCode::Char('l') => view.screen = view.screen.cycle(true),
+        KeyCode::BackTab | KeyCode::Char('h') => view.screen = view.screen.cycle(false),
+        KeyCode::Char('/') => view.editing_filter = true,
+        KeyCode::Esc if !view.filter.is_empty() => {
+            view.filter.clear();
+            view.refresh();
         }
-        KeyCode::Char(' ') if view.screen == Screen::Live => {
+        KeyCode::Char('p') => view.paused = !view.paused,
+        KeyCode::Char(' ' | 'd' | 'K' | 's' | 'S' | 'f') | KeyCode::Delete | KeyCode::F(9)
+            if !live =>
+        {
+            view.message = Some(format!(
+                "{} works on the clients screen (Tab to go there)",
+                key.code
+            ));
+        }
+        KeyCode::Char(' ') => {
             if let Some(peer) = view.selected {
                 if !view.marks.remove(&peer) {
                     view.marks.insert(peer);
@@ -103,7 +199,7 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
                 view.move_by(1);
             }
         }
-        KeyCode::Char('d') | KeyCode::Delete if view.screen == Screen::Live => ask_kick(view),
+        KeyCode::Char('d') | KeyCode::Delete | KeyCode::F(9) => ask_kick(view),
         KeyCode::Char('K') => {
             let peers = view.leave_clients();
             if peers.is_empty() {
@@ -120,18 +216,12 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
             view.reverse = !view.reverse;
             view.refresh();
         }
-        KeyCode::Char('/') => view.editing_filter = true,
-        KeyCode::Esc if !view.filter.is_empty() => {
-            view.filter.clear();
-            view.refresh();
-        }
         KeyCode::Char('f') => {
             view.only_not_alive = !view.only_not_alive;
             view.refresh();
         }
-        KeyCode::Char('p') => view.paused = !view.paused,
-        KeyCode::Char('?') => view.help = true,
-        _ => {}
+        KeyCode::Esc => {}
+        other => view.message = Some(format!("{other} does nothing here; ? lists the keys")),
     }
     None
 }

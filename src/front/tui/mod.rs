@@ -12,10 +12,13 @@ mod column;
 pub mod keys;
 mod kick_dialog;
 pub mod render;
+mod style;
+mod tables;
 pub mod view;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
@@ -94,6 +97,11 @@ impl Dashboard {
         let mut last_draw = Instant::now() - FRAME;
         loop {
             if dirty && last_draw.elapsed() >= FRAME {
+                // Ages and countdowns move with the clock, not only with
+                // snapshots (a paused view stays as it was).
+                if !self.view.paused {
+                    self.view.clock = Some(SystemTime::now());
+                }
                 terminal
                     .draw(|frame| render::render(frame, &mut self.view))
                     .context("drawing the dashboard")?;
@@ -125,12 +133,14 @@ impl Dashboard {
                         }
                         _ => None,
                     };
-                    if action == Some(Action::Quit) {
-                        self.stop.cancel();
-                        return Ok(());
-                    }
-                    if let Some(action) = action {
-                        self.act(action);
+                    match action {
+                        Some(Action::Quit) => {
+                            self.stop.cancel();
+                            return Ok(());
+                        }
+                        Some(Action::Redraw) => terminal.clear().context("clearing the terminal")?,
+                        Some(Action::Kick(peers, hold)) => self.kick(peers, hold),
+                        None => {}
                     }
                 }
                 Some(message) = self.messages.1.recv() => {
@@ -143,20 +153,15 @@ impl Dashboard {
         }
     }
 
-    /// Sends a command without waiting for it: its outcome comes back as
-    /// a message.
-    fn act(&self, action: Action) {
+    /// Sends a kick without waiting for it: its outcome comes back as a
+    /// message.
+    fn kick(&self, peers: Vec<SocketAddr>, hold: Option<Duration>) {
         let control = self.control.clone();
         let messages = self.messages.0.clone();
         tokio::spawn(async move {
-            let message = match action {
-                Action::Kick(peers, hold) => {
-                    match control.kick_each(peers, "dashboard", hold).await {
-                        Ok(answer) => kick_dialog::outcome(&answer),
-                        Err(error) => format!("kick failed: {error}"),
-                    }
-                }
-                Action::Quit => return,
+            let message = match control.kick_each(peers, "dashboard", hold).await {
+                Ok(answer) => kick_dialog::outcome(&answer),
+                Err(error) => format!("kick failed: {error}"),
             };
             let _ = messages.send(message);
         });

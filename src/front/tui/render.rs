@@ -3,38 +3,39 @@
 //!
 //! ```text
 //! ┌──────────────────────────────────────────────────────────┐
-//! │ header: address, uptime, counts, rate, settings, badges  │ 3 lines
-//! ├ clients (or history) ────────────────────────────────────┤
+//! │ header: badges, address, uptime, counts, rate, settings  │ 3+ lines
+//! ├ clients (or history, or events) ─────────────────────────┤
 //! │ ip:port  reported ip  pid  status  miss ...  next        │ the rest
-//! ├ events ──────────────────────────────────────────────────┤
+//! ├ events (on the clients screen) ──────────────────────────┤
 //! │ 12:00:01 127.0.0.1:50312 connected                       │ ~1/4
 //! └──────────────────────────────────────────────────────────┘
 //!  footer: keys, filter prompt or message                      1 line
 //! ```
 //!
-//! Only the rows that fit are built, so a frame costs the same with 100 or
-//! 100,000 clients.
+//! The lists themselves are drawn by [`tables`](super::tables). On a
+//! narrow terminal the header wraps rather than cutting its badges off, and
+//! the footer keeps `? help` and `q quit` whatever else must go.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table, Wrap};
 
-use crate::feed::event::{EventKind, rfc3339};
-use crate::feed::snapshot::{ClientView, Snapshot};
-use crate::front::tui::column::Column;
-use crate::front::tui::keys::KEYS;
+use crate::front::tui::keys::{HELP, KEYS, QUIT, Scope};
 use crate::front::tui::kick_dialog::KickDialog;
+use crate::front::tui::style::{short, status_style};
+use crate::front::tui::tables;
 use crate::front::tui::view::{Screen, ViewState};
-use crate::liveness::Outlook;
 use crate::protocol::Status;
 
 /// The smallest terminal the dashboard lays out in.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
+/// From this height on, the header shows the liveness settings too.
+const ROOMY: u16 = 20;
 
 pub fn render(frame: &mut Frame, view: &mut ViewState) {
     let area = frame.area();
@@ -42,27 +43,34 @@ pub fn render(frame: &mut Frame, view: &mut ViewState) {
         too_small(frame, area);
         return;
     }
-    let events_height = (area.height / 4).clamp(4, 12);
+    let header_lines = header(view, area.width, area.height);
+    let events_height = match view.screen {
+        Screen::Live => (area.height / 4).clamp(4, 12),
+        _ => 0,
+    };
     let [header_area, table_area, events_area, footer_area] = Layout::vertical([
-        Constraint::Length(3),
+        Constraint::Length(header_lines.len() as u16),
         Constraint::Min(5),
         Constraint::Length(events_height),
         Constraint::Length(1),
     ])
     .areas(area);
-    header(frame, header_area, view);
+    frame.render_widget(Paragraph::new(header_lines), header_area);
     view.table_area = table_area;
     match view.screen {
-        Screen::Live => clients(frame, table_area, view),
-        Screen::History => history(frame, table_area, view),
+        Screen::Live => {
+            tables::clients(frame, table_area, view);
+            tables::events_pane(frame, events_area, view);
+        }
+        Screen::History => tables::history(frame, table_area, view),
+        Screen::Events => tables::events(frame, table_area, view),
     }
-    events(frame, events_area, view.snapshot());
     footer(frame, footer_area, view);
     if let Some(dialog) = &view.dialog {
         kick_dialog(frame, area, dialog, view.hold);
     }
-    if view.help {
-        help(frame, area);
+    if view.help.is_some() {
+        help(frame, area, view);
     }
 }
 
@@ -78,263 +86,142 @@ fn too_small(frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(text).centered(), centered_area);
 }
 
-pub fn status_style(status: Status) -> Style {
-    Style::new().fg(match status {
-        Status::Alive => Color::Green,
-        Status::Leave => Color::Yellow,
-        Status::Close => Color::Red,
-    })
+/// A badge: a short word on a colored background.
+fn badge(text: String, bg: Color) -> Span<'static> {
+    Span::raw(format!(" {text} "))
+        .bold()
+        .fg(Color::Black)
+        .bg(bg)
 }
 
-fn header(frame: &mut Frame, area: Rect, view: &ViewState) {
+/// The header's lines. Three groups (who and what's special, the counts,
+/// the settings, this last only on a terminal of [`ROOMY`] lines or more),
+/// each starting a line; items flow onto further lines
+/// rather than being cut off at the edge. The badges that change what the
+/// operator is looking at come first.
+fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
     let s = view.snapshot();
     let uptime = s.taken.duration_since(s.started).unwrap_or_default();
-    let mut first = vec![
-        Span::raw(" hbmon ").bold().reversed(),
-        Span::raw(format!("  listening {}  up {}", s.listen, short(uptime))),
-    ];
-    if view.paused {
-        first.push(Span::raw("  "));
-        first.push(
-            Span::raw(" PAUSED ")
-                .bold()
-                .fg(Color::Black)
-                .bg(Color::Yellow),
-        );
-    }
-    let alive = s.count(Status::Alive);
-    let leave = s.count(Status::Leave);
-    let mut second = Line::from(vec![
-        Span::raw(format!(" clients {}  ", s.clients.len())),
-        Span::styled(format!("alive {alive}"), status_style(Status::Alive)),
-        Span::raw("  "),
-        Span::styled(format!("leave {leave}"), status_style(Status::Leave)),
-        Span::raw("  "),
-        Span::styled(
-            format!("closed {}", s.counters.closed),
-            status_style(Status::Close),
-        ),
-        Span::raw(format!(
-            "  {:.0} heartbeats/s  bad frames {}  rejected {}",
-            view.heartbeats_per_second(),
-            s.counters.bad_frames,
-            s.counters.rejected
-        )),
-    ]);
+    let mut first = vec![vec![Span::raw(" hbmon ").bold().reversed()]];
     if s.counters.journal_lost > 0 {
         // Decisions are being lost: that must not go unnoticed.
-        second.push_span(Span::raw("  "));
-        second.push_span(
-            Span::raw(format!(" journal lost {} ", s.counters.journal_lost))
-                .bold()
-                .fg(Color::White)
-                .bg(Color::Red),
-        );
+        let lost = format!("journal lost {}", s.counters.journal_lost);
+        first.push(vec![badge(lost, Color::Red).fg(Color::White)]);
     }
-    let r = &s.settings.rules;
-    let mut third = format!(
-        " tick {}  threshold {}  cursor {}  recover {}  leave timeout {}   sort {} {}",
-        humantime::format_duration(s.settings.tick),
-        r.threshold,
-        r.cursor,
-        r.recover,
-        humantime::format_duration(r.leave_timeout),
-        view.sort.title(),
-        if view.reverse { "▼" } else { "▲" },
-    );
+    if view.paused {
+        first.push(vec![badge("PAUSED".to_owned(), Color::Yellow)]);
+    }
     if !view.filter.is_empty() {
-        third.push_str(&format!("   filter \"{}\"", view.filter));
+        first.push(vec![badge(
+            format!("filter \"{}\"", view.filter),
+            Color::Cyan,
+        )]);
     }
     if view.only_not_alive {
-        third.push_str("   only not alive");
+        first.push(vec![badge("only not alive".to_owned(), Color::Cyan)]);
     }
-    let lines = vec![Line::from(first), second, Line::from(third).dim()];
-    frame.render_widget(Paragraph::new(lines), area);
-}
+    first.push(vec![Span::raw(format!("listening {}", s.listen))]);
+    first.push(vec![Span::raw(format!("up {}", short(uptime)))]);
 
-/// Rows of the table that fit inside `area` (minus borders and header).
-fn body_height(area: Rect) -> usize {
-    usize::from(area.height.saturating_sub(3))
-}
-
-/// One cell of the live table.
-fn cell(column: Column, c: &ClientView, view: &ViewState, s: &Snapshot) -> Cell<'static> {
-    let l = &c.liveness;
-    let rules = &s.settings.rules;
-    match column {
-        Column::Mark if view.marks.contains(&c.peer) => Cell::from("*").bold().fg(Color::Magenta),
-        Column::Mark => Cell::from(" "),
-        Column::Peer => Cell::from(c.peer.to_string()),
-        Column::ReportedIp => Cell::from(c.ip.as_deref().unwrap_or("-").to_owned()),
-        Column::Pid => Cell::from(c.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
-        Column::Status => Cell::from(c.status().as_str()).style(status_style(c.status())),
-        Column::Miss => Cell::from(format!("{}/{}", l.miss, rules.threshold)),
-        Column::Strikes => Cell::from(format!("{}/{}", l.strikes, rules.cursor)),
-        Column::Beats => Cell::from(c.heartbeats.to_string()),
-        Column::LastSeen => Cell::from(
-            c.last_seen
-                .map_or_else(|| "never".to_owned(), |t| ago(s.taken, t)),
-        ),
-        Column::Connected => Cell::from(short(
-            s.taken.duration_since(c.connected_at).unwrap_or_default(),
-        )),
-        Column::Next => outlook(c.outlook(s), s),
-    }
-}
-
-fn clients(frame: &mut Frame, area: Rect, view: &mut ViewState) {
-    let total = view.rows().len();
-    let window = view.live.window(total, body_height(area));
-    let s = view.snapshot();
-    let columns = Column::fitting(area.width.saturating_sub(2));
-    let rows: Vec<Row> = window
-        .clone()
-        .map(|row| {
-            let c = view.client(row);
-            let cells = columns.iter().map(|&column| cell(column, c, view, s));
-            Row::new(cells).style(row_style(row == view.live.pos))
-        })
-        .collect();
-    let widths = columns.iter().map(|c| match c {
-        Column::Next => Constraint::Min(c.width()),
-        _ => Constraint::Length(c.width()),
-    });
-    let title = list_title("clients", &window, total, view.marks.len());
-    let table = Table::new(rows, widths)
-        .header(
-            Row::new(columns.iter().map(|c| c.title()))
-                .bold()
-                .underlined(),
-        )
-        .block(Block::bordered().title(title));
-    frame.render_widget(table, area);
-}
-
-/// The selected row gets a background that keeps status colors legible.
-fn row_style(selected: bool) -> Style {
-    if selected {
-        Style::new()
-            .bg(Color::DarkGray)
-            .add_modifier(Modifier::BOLD)
-    } else {
-        Style::new()
-    }
-}
-
-fn list_title(what: &str, window: &std::ops::Range<usize>, total: usize, marked: usize) -> String {
-    let mut title = if total == 0 {
-        format!(" {what}: none ")
-    } else {
-        format!(" {what} {}-{} of {total} ", window.start + 1, window.end)
-    };
-    if marked > 0 {
-        title.push_str(&format!("({marked} marked) "));
-    }
-    title
-}
-
-fn outlook(outlook: Outlook, s: &Snapshot) -> Cell<'static> {
-    let (text, status) = match outlook {
-        Outlook::Steady => ("steady".to_owned(), Status::Alive),
-        Outlook::LeaveAfterTicks(ticks) => (
-            format!("leave in {}", short(s.settings.tick * ticks)),
-            Status::Leave,
-        ),
-        Outlook::AliveAfterBeats(1) => ("alive after 1 more beat".to_owned(), Status::Alive),
-        Outlook::AliveAfterBeats(n) => (format!("alive after {n} more beats"), Status::Alive),
-        Outlook::CloseIn(d) => (format!("close in {}", short(d)), Status::Close),
-        Outlook::Closed => ("closing".to_owned(), Status::Close),
-    };
-    Cell::from(text).style(status_style(status).add_modifier(Modifier::DIM))
-}
-
-fn history(frame: &mut Frame, area: Rect, view: &mut ViewState) {
-    let total = view.history_rows().len();
-    let window = view.history.window(total, body_height(area));
-    let s = view.snapshot();
-    let rows: Vec<Row> = window
-        .clone()
-        .map(|row| {
-            let h = view.closed(row);
-            Row::new(vec![
-                Cell::from(h.peer.to_string()),
-                Cell::from(h.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
-                Cell::from(h.status.as_str()).style(status_style(h.status)),
-                Cell::from(h.reason.clone()),
-                Cell::from(ago(s.taken, h.closed_at)),
-                Cell::from(clock(h.closed_at)),
-            ])
-            .style(row_style(row == view.history.pos))
-        })
-        .collect();
-    let widths = [
-        Constraint::Length(21),
-        Constraint::Length(7),
-        Constraint::Length(6),
-        Constraint::Min(20),
-        Constraint::Length(9),
-        Constraint::Length(8),
+    let styled = |text: String, status| vec![Span::styled(text, status_style(status))];
+    let second = vec![
+        vec![Span::raw(format!("clients {}", s.clients.len()))],
+        styled(format!("alive {}", s.count(Status::Alive)), Status::Alive),
+        styled(format!("leave {}", s.count(Status::Leave)), Status::Leave),
+        styled(format!("closed {}", s.counters.closed), Status::Close),
+        vec![Span::raw(format!(
+            "{:.0} heartbeats/s",
+            view.heartbeats_per_second()
+        ))],
+        vec![Span::raw(format!("bad frames {}", s.counters.bad_frames))],
+        vec![Span::raw(format!("rejected {}", s.counters.rejected))],
     ];
-    let table = Table::new(rows, widths)
-        .header(
-            Row::new(["ip:port", "pid", "status", "reason", "closed", "at (UTC)"])
-                .bold()
-                .underlined(),
-        )
-        .block(Block::bordered().title(list_title("history", &window, total, 0)));
-    frame.render_widget(table, area);
-}
 
-fn events(frame: &mut Frame, area: Rect, s: &Snapshot) {
-    let height = usize::from(area.height.saturating_sub(2));
-    let skip = s.recent.len().saturating_sub(height);
-    let lines: Vec<Line> = s
-        .recent
-        .iter()
-        .skip(skip)
-        .map(|e| {
-            let color = match &e.kind {
-                EventKind::Connected { .. } => Color::Cyan,
-                EventKind::Status { to, .. } => {
-                    return event_line(e.at, &e.kind, status_style(*to));
-                }
-                EventKind::Closed { .. } | EventKind::Rejected { .. } => Color::Red,
-                EventKind::BadFrame { .. } | EventKind::Kick { .. } => Color::Magenta,
-            };
-            event_line(e.at, &e.kind, Style::new().fg(color))
-        })
+    let r = &s.settings.rules;
+    let dim = |text: String| vec![Span::raw(text).dim()];
+    let third = vec![
+        dim(format!(
+            "tick {}",
+            humantime::format_duration(s.settings.tick)
+        )),
+        dim(format!("threshold {}", r.threshold)),
+        dim(format!("cursor {}", r.cursor)),
+        dim(format!("recover {}", r.recover)),
+        dim(format!(
+            "leave timeout {}",
+            humantime::format_duration(r.leave_timeout)
+        )),
+    ];
+    // The settings never change: on a short terminal the table needs the
+    // line more.
+    let groups = if height >= ROOMY {
+        vec![first, second, third]
+    } else {
+        vec![first, second]
+    };
+    let mut lines: Vec<Line> = groups
+        .into_iter()
+        .flat_map(|group| flow(group, usize::from(width)))
         .collect();
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" events ")),
-        area,
-    );
+    // The title block sits at the very edge.
+    lines[0].spans.remove(0);
+    lines
 }
 
-fn event_line(at: SystemTime, kind: &EventKind, style: Style) -> Line<'static> {
-    Line::from(vec![
-        Span::raw(format!("{} ", clock(at))).dim(),
-        Span::styled(kind.to_string(), style),
-    ])
+/// Lays `items` out on lines of at most `width` columns, two spaces apart,
+/// starting a new line where the next item would not fit.
+fn flow(items: Vec<Vec<Span<'static>>>, width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let mut line: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for item in items {
+        let wide: usize = item.iter().map(Span::width).sum();
+        if used > 0 && used + 2 + wide > width {
+            lines.push(Line::from(std::mem::take(&mut line)));
+            used = 0;
+        }
+        line.push(Span::raw(if used == 0 { " " } else { "  " }));
+        used += if used == 0 { 1 } else { 2 } + wide;
+        line.extend(item);
+    }
+    lines.push(Line::from(line));
+    lines
+}
+
+/// What the footer offers on this screen, most useful first (without the
+/// pinned help and quit).
+fn footer_keys(screen: Screen) -> impl Iterator<Item = &'static str> {
+    KEYS[..KEYS.len() - 2]
+        .iter()
+        .filter(move |k| k.scope == Scope::Everywhere || screen == Screen::Live)
+        .filter_map(|k| k.footer)
 }
 
 fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
     let line = if view.editing_filter {
         Line::from(vec![
             Span::raw(" filter: ").bold(),
-            Span::raw(view.filter.as_str()),
+            Span::raw(view.filter.clone()),
             Span::raw("█").slow_blink(),
             Span::raw("   Enter keep  Esc clear").dim(),
         ])
     } else if let Some(message) = &view.message {
         Line::from(Span::raw(format!(" {message}")).bold().fg(Color::Yellow))
     } else {
-        let keys = KEYS
-            .iter()
-            .filter(|(_, _, in_footer)| *in_footer)
-            .map(|(keys, what, _)| format!("{keys} {what}"))
-            .collect::<Vec<_>>()
+        // `? help` and `q quit` always show; the rest as they fit before them.
+        let pinned = [HELP.footer, QUIT.footer]
+            .map(Option::unwrap_or_default)
             .join("  ");
-        Line::from(format!(" {keys}")).dim()
+        let room = usize::from(area.width).saturating_sub(pinned.chars().count() + 2);
+        let mut keys = String::new();
+        for item in footer_keys(view.screen) {
+            if keys.chars().count() + item.chars().count() + 2 > room {
+                break;
+            }
+            keys.push_str(item);
+            keys.push_str("  ");
+        }
+        Line::from(format!(" {keys}{pinned}")).dim()
     };
     frame.render_widget(Paragraph::new(line), area);
 }
@@ -386,42 +273,35 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     cell
 }
 
-fn help(frame: &mut Frame, area: Rect) {
+/// The key reference. On a terminal too short for all of it, it scrolls
+/// (↑/↓) and says so.
+fn help(frame: &mut Frame, area: Rect, view: &mut ViewState) {
+    let popup = centered(area, 58, KEYS.len() as u16 + 2);
+    let fits = usize::from(popup.height.saturating_sub(2));
+    let most = KEYS.len().saturating_sub(fits);
+    let offset = view.help.unwrap_or(0).min(most);
+    view.help = Some(offset);
     let rows: Vec<Row> = KEYS
         .iter()
-        .map(|(keys, what, _)| Row::new([Cell::from(*keys).bold(), Cell::from(*what)]))
+        .skip(offset)
+        .take(fits)
+        .map(|k| Row::new([Cell::from(k.keys).bold(), Cell::from(k.does)]))
         .collect();
-    let height = KEYS.len() as u16 + 2;
-    let popup = centered(area, 56, height);
+    let bottom = if most > 0 {
+        format!(
+            " {}-{} of {}: ↑/↓ scroll, any other key closes ",
+            offset + 1,
+            offset + fits,
+            KEYS.len()
+        )
+    } else {
+        " any key closes ".to_owned()
+    };
     let table = Table::new(rows, [Constraint::Length(18), Constraint::Min(20)]).block(
         Block::bordered()
             .title(" keys ")
-            .title_bottom(Line::from(" any key closes ").centered()),
+            .title_bottom(Line::from(bottom).centered()),
     );
     frame.render_widget(Clear, popup);
     frame.render_widget(table, popup);
-}
-
-/// `12:04:05` (UTC).
-fn clock(at: SystemTime) -> String {
-    rfc3339(at)[11..19].to_owned()
-}
-
-fn ago(now: SystemTime, then: SystemTime) -> String {
-    format!(
-        "{} ago",
-        short(now.duration_since(then).unwrap_or_default())
-    )
-}
-
-/// A compact duration: `0.4s`, `12s`, `3m05s`, `2h07m`, `3d04h`.
-pub fn short(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        0 => format!("{:.1}s", d.as_secs_f64()),
-        1..60 => format!("{secs}s"),
-        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
-        3600..86400 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
-        _ => format!("{}d{:02}h", secs / 86400, secs % 86400 / 3600),
-    }
 }

@@ -10,10 +10,11 @@ use std::collections::{HashSet, VecDeque};
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ratatui::layout::Rect;
 
+use crate::feed::event::Event;
 use crate::feed::snapshot::{ClientView, ClosedClient, Snapshot};
 use crate::front::tui::column::Column;
 use crate::front::tui::kick_dialog::KickDialog;
@@ -21,8 +22,31 @@ use crate::protocol::Status;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
+    /// The live clients.
     Live,
+    /// Closed clients, newest first.
     History,
+    /// The recent events, full screen, oldest first.
+    Events,
+}
+
+impl Screen {
+    const ALL: [Screen; 3] = [Screen::Live, Screen::History, Screen::Events];
+
+    /// The next screen (Tab), or the previous one (Shift-Tab).
+    pub fn cycle(self, forward: bool) -> Screen {
+        let i = Self::ALL.iter().position(|&s| s == self).unwrap_or(0);
+        let step = if forward { 1 } else { Self::ALL.len() - 1 };
+        Self::ALL[(i + step) % Self::ALL.len()]
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Live => "clients",
+            Screen::History => "history",
+            Screen::Events => "events",
+        }
+    }
 }
 
 /// A position in a list and the window of it on screen.
@@ -37,6 +61,11 @@ pub struct Cursor {
 impl Cursor {
     fn clamp(&mut self, len: usize) {
         self.pos = self.pos.min(len.saturating_sub(1));
+    }
+
+    fn move_to(&mut self, pos: usize, len: usize) {
+        self.pos = pos;
+        self.clamp(len);
     }
 
     /// Moves the window so the cursor is inside it; returns the visible range.
@@ -83,7 +112,8 @@ pub struct ViewState {
     pub editing_filter: bool,
     pub only_not_alive: bool,
     pub paused: bool,
-    pub help: bool,
+    /// The help overlay is open, scrolled down this many rows.
+    pub help: Option<usize>,
     pub dialog: Option<KickDialog>,
     /// The hold-off chosen in the open kick dialog (`h`): how long the
     /// kicked clients are refused if they come back.
@@ -94,6 +124,10 @@ pub struct ViewState {
     pub selected: Option<SocketAddr>,
     pub live: Cursor,
     pub history: Cursor,
+    pub events: Cursor,
+    /// The wall time the screen shows ("2s ago", countdowns): now, in the
+    /// running dashboard; `None` means the snapshot's own time.
+    pub clock: Option<SystemTime>,
     /// A one-line message for the operator (a kick that failed...).
     pub message: Option<String>,
     /// Where the table was drawn last, to map mouse clicks to rows.
@@ -102,6 +136,8 @@ pub struct ViewState {
     rows: Vec<usize>,
     /// History rows, newest first: indices into `shown.history`.
     history_rows: Vec<usize>,
+    /// Event rows, oldest first: indices into `shown.recent`.
+    event_rows: Vec<usize>,
     rate: Rate,
 }
 
@@ -116,17 +152,20 @@ impl ViewState {
             editing_filter: false,
             only_not_alive: false,
             paused: false,
-            help: false,
+            help: None,
             dialog: None,
             hold: None,
             marks: HashSet::new(),
             selected: None,
             live: Cursor::default(),
             history: Cursor::default(),
+            events: Cursor::default(),
+            clock: None,
             message: None,
             table_area: Rect::default(),
             rows: Vec::new(),
             history_rows: Vec::new(),
+            event_rows: Vec::new(),
             rate: Rate::default(),
         };
         view.show(snapshot);
@@ -159,6 +198,19 @@ impl ViewState {
         &self.history_rows
     }
 
+    pub fn event_rows(&self) -> &[usize] {
+        &self.event_rows
+    }
+
+    pub fn event(&self, row: usize) -> &Event {
+        &self.shown.recent[self.event_rows[row]]
+    }
+
+    /// The wall time to show the snapshot at (see [`ViewState::clock`]).
+    pub fn now(&self) -> SystemTime {
+        self.clock.unwrap_or(self.shown.taken)
+    }
+
     pub fn client(&self, row: usize) -> &ClientView {
         &self.shown.clients[self.rows[row]]
     }
@@ -183,7 +235,9 @@ impl ViewState {
         self.rows.extend((0..clients.len()).filter(|&i| {
             let c = &clients[i];
             (!self.only_not_alive || c.status() != Status::Alive)
-                && filter.matches(&mut scratch, c.peer, c.ip.as_deref(), c.pid, c.status())
+                && filter.matches(&mut scratch, |s| {
+                    client_text(s, c.peer, c.ip.as_deref(), c.pid, c.status());
+                })
         }));
         sort_rows(&mut self.rows, clients, self.sort);
         if self.reverse {
@@ -195,9 +249,21 @@ impl ViewState {
         self.history_rows
             .extend((0..history.len()).rev().filter(|&i| {
                 let h = &history[i];
-                filter.matches(&mut scratch, h.peer, h.ip.as_deref(), h.pid, h.status)
+                filter.matches(&mut scratch, |s| {
+                    client_text(s, h.peer, h.ip.as_deref(), h.pid, h.status);
+                    let _ = write!(s, " {}", h.reason);
+                })
             }));
         self.history.clamp(self.history_rows.len());
+
+        let recent = &self.shown.recent;
+        self.event_rows.clear();
+        self.event_rows.extend((0..recent.len()).filter(|&i| {
+            filter.matches(&mut scratch, |s| {
+                let _ = write!(s, "{}", recent[i].kind);
+            })
+        }));
+        self.events.clamp(self.event_rows.len());
 
         let found = self
             .selected
@@ -218,10 +284,14 @@ impl ViewState {
     pub fn move_by(&mut self, delta: isize) {
         match self.screen {
             Screen::Live => self.select(self.live.pos.saturating_add_signed(delta)),
-            Screen::History => {
-                self.history.pos = self.history.pos.saturating_add_signed(delta);
-                self.history.clamp(self.history_rows.len());
-            }
+            Screen::History => self.history.move_to(
+                self.history.pos.saturating_add_signed(delta),
+                self.history_rows.len(),
+            ),
+            Screen::Events => self.events.move_to(
+                self.events.pos.saturating_add_signed(delta),
+                self.event_rows.len(),
+            ),
         }
     }
 
@@ -229,10 +299,12 @@ impl ViewState {
     pub fn click_row(&mut self, row: usize) {
         match self.screen {
             Screen::Live => self.select(self.live.offset + row),
-            Screen::History => {
-                self.history.pos = self.history.offset + row;
-                self.history.clamp(self.history_rows.len());
-            }
+            Screen::History => self
+                .history
+                .move_to(self.history.offset + row, self.history_rows.len()),
+            Screen::Events => self
+                .events
+                .move_to(self.events.offset + row, self.event_rows.len()),
         }
     }
 
@@ -244,6 +316,7 @@ impl ViewState {
         let cursor = match self.screen {
             Screen::Live => self.live,
             Screen::History => self.history,
+            Screen::Events => self.events,
         };
         cursor.page.max(1) as isize
     }
@@ -292,8 +365,9 @@ impl Rate {
     }
 }
 
-/// Case-insensitive substring match over `ip:port`, reported ip, pid and
-/// status.
+/// Case-insensitive substring match over what a row shows: `ip:port`,
+/// reported ip, pid and status (and a closed client's reason, an event's
+/// text).
 struct Filter(String);
 
 impl Filter {
@@ -301,24 +375,29 @@ impl Filter {
         Filter(text.trim().to_ascii_lowercase())
     }
 
-    fn matches(
-        &self,
-        scratch: &mut String,
-        peer: SocketAddr,
-        ip: Option<&str>,
-        pid: Option<u32>,
-        status: Status,
-    ) -> bool {
+    /// Whether the text `write` puts in `scratch` contains the filter.
+    fn matches(&self, scratch: &mut String, write: impl FnOnce(&mut String)) -> bool {
         if self.0.is_empty() {
             return true;
         }
         scratch.clear();
-        let _ = write!(scratch, "{peer} {} {status}", ip.unwrap_or(""));
-        if let Some(pid) = pid {
-            let _ = write!(scratch, " {pid}");
-        }
+        write(scratch);
         scratch.make_ascii_lowercase();
         scratch.contains(&self.0)
+    }
+}
+
+/// What the filter searches in a client's row.
+fn client_text(
+    s: &mut String,
+    peer: SocketAddr,
+    ip: Option<&str>,
+    pid: Option<u32>,
+    status: Status,
+) {
+    let _ = write!(s, "{peer} {} {status}", ip.unwrap_or(""));
+    if let Some(pid) = pid {
+        let _ = write!(s, " {pid}");
     }
 }
 

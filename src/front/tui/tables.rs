@@ -1,0 +1,195 @@
+//! The three screens' lists (live clients, history, events) and the events
+//! pane under the live table. Only the rows that fit are built, so a frame
+//! costs the same with 100 or 100,000 clients.
+
+use std::ops::Range;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
+
+use crate::feed::event::Event;
+use crate::feed::snapshot::ClientView;
+use crate::front::tui::column::Column;
+use crate::front::tui::style::{
+    ago, clock, countdown, event_style, row_style, short, status_style,
+};
+use crate::front::tui::view::ViewState;
+use crate::liveness::Outlook;
+use crate::protocol::Status;
+
+/// Rows of a table that fit inside `area` (minus borders and header).
+fn body_height(area: Rect) -> usize {
+    usize::from(area.height.saturating_sub(3))
+}
+
+fn list_title(what: &str, window: &Range<usize>, total: usize, marked: usize) -> String {
+    let mut title = if total == 0 {
+        format!(" {what}: none ")
+    } else {
+        format!(" {what} {}-{} of {total} ", window.start + 1, window.end)
+    };
+    if marked > 0 {
+        title.push_str(&format!("({marked} marked) "));
+    }
+    title
+}
+
+pub fn clients(frame: &mut Frame, area: Rect, view: &mut ViewState) {
+    let total = view.rows().len();
+    let window = view.live.window(total, body_height(area));
+    let columns = Column::fitting(area.width.saturating_sub(2));
+    let rows: Vec<Row> = window
+        .clone()
+        .map(|row| {
+            let c = view.client(row);
+            let cells = columns.iter().map(|&column| cell(column, c, view));
+            Row::new(cells).style(row_style(row == view.live.pos))
+        })
+        .collect();
+    let widths = columns.iter().map(|c| match c {
+        Column::Next => Constraint::Min(c.width()),
+        _ => Constraint::Length(c.width()),
+    });
+    let sort = format!(
+        "· sort {} {} ",
+        view.sort.title(),
+        if view.reverse { "▼" } else { "▲" }
+    );
+    let title = list_title("clients", &window, total, view.marks.len()) + &sort;
+    let table = Table::new(rows, widths)
+        .header(
+            Row::new(columns.iter().map(|c| c.title()))
+                .bold()
+                .underlined(),
+        )
+        .block(Block::bordered().title(title));
+    frame.render_widget(table, area);
+}
+
+/// One cell of the live table.
+fn cell(column: Column, c: &ClientView, view: &ViewState) -> Cell<'static> {
+    let s = view.snapshot();
+    let l = &c.liveness;
+    let rules = &s.settings.rules;
+    let now = view.now();
+    match column {
+        Column::Mark if view.marks.contains(&c.peer) => Cell::from("*").bold().fg(Color::Magenta),
+        Column::Mark => Cell::from(" "),
+        Column::Peer => Cell::from(c.peer.to_string()),
+        Column::ReportedIp => Cell::from(c.ip.as_deref().unwrap_or("-").to_owned()),
+        Column::Pid => Cell::from(c.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
+        Column::Status => Cell::from(c.status().as_str()).style(status_style(c.status())),
+        Column::Miss => Cell::from(format!("{}/{}", l.miss, rules.threshold)),
+        Column::Strikes => Cell::from(format!("{}/{}", l.strikes, rules.cursor)),
+        Column::Beats => Cell::from(c.heartbeats.to_string()),
+        Column::LastSeen => Cell::from(
+            c.last_seen
+                .map_or_else(|| "never".to_owned(), |t| ago(now, t)),
+        ),
+        Column::Connected => Cell::from(short(
+            now.duration_since(c.connected_at).unwrap_or_default(),
+        )),
+        Column::Next => outlook(c, view),
+    }
+}
+
+/// What happens next, as of now: the snapshot's outlook, less the time
+/// since it was taken.
+fn outlook(c: &ClientView, view: &ViewState) -> Cell<'static> {
+    let s = view.snapshot();
+    let since = view.now().duration_since(s.taken).unwrap_or_default();
+    let (text, status) = match c.outlook(s) {
+        Outlook::Steady => ("steady".to_owned(), Status::Alive),
+        Outlook::LeaveAfterTicks(ticks) => (
+            format!(
+                "leave in {}",
+                countdown((s.settings.tick * ticks).saturating_sub(since))
+            ),
+            Status::Leave,
+        ),
+        Outlook::AliveAfterBeats(1) => ("alive after 1 more beat".to_owned(), Status::Alive),
+        Outlook::AliveAfterBeats(n) => (format!("alive after {n} more beats"), Status::Alive),
+        Outlook::CloseIn(d) => (
+            format!("close in {}", countdown(d.saturating_sub(since))),
+            Status::Close,
+        ),
+        Outlook::Closed => ("closing".to_owned(), Status::Close),
+    };
+    Cell::from(text).style(status_style(status).add_modifier(Modifier::DIM))
+}
+
+pub fn history(frame: &mut Frame, area: Rect, view: &mut ViewState) {
+    let total = view.history_rows().len();
+    let window = view.history.window(total, body_height(area));
+    let now = view.now();
+    let rows: Vec<Row> = window
+        .clone()
+        .map(|row| {
+            let h = view.closed(row);
+            Row::new(vec![
+                Cell::from(h.peer.to_string()),
+                Cell::from(h.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
+                Cell::from(h.status.as_str()).style(status_style(h.status)),
+                Cell::from(h.reason.clone()),
+                Cell::from(ago(now, h.closed_at)),
+                Cell::from(clock(h.closed_at)),
+            ])
+            .style(row_style(row == view.history.pos))
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(21),
+        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Min(20),
+        Constraint::Length(9),
+        Constraint::Length(8),
+    ];
+    let table = Table::new(rows, widths)
+        .header(
+            Row::new(["ip:port", "pid", "status", "reason", "closed", "at (UTC)"])
+                .bold()
+                .underlined(),
+        )
+        .block(Block::bordered().title(list_title("history", &window, total, 0)));
+    frame.render_widget(table, area);
+}
+
+/// The events screen: every recent event, scrollable, through the filter.
+pub fn events(frame: &mut Frame, area: Rect, view: &mut ViewState) {
+    let total = view.event_rows().len();
+    let height = usize::from(area.height.saturating_sub(2));
+    let window = view.events.window(total, height);
+    let lines: Vec<Line> = window
+        .clone()
+        .map(|row| event_line(view.event(row)).style(row_style(row == view.events.pos)))
+        .collect();
+    let title = list_title("events", &window, total, 0);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(title)),
+        area,
+    );
+}
+
+/// The pane under the live table: the latest events that fit.
+pub fn events_pane(frame: &mut Frame, area: Rect, view: &ViewState) {
+    let recent = &view.snapshot().recent;
+    let height = usize::from(area.height.saturating_sub(2));
+    let skip = recent.len().saturating_sub(height);
+    let lines: Vec<Line> = recent.iter().skip(skip).map(event_line).collect();
+    let title = " events (Tab: all of them) ";
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(title)),
+        area,
+    );
+}
+
+fn event_line(e: &Event) -> Line<'static> {
+    Line::from(vec![
+        Span::raw(format!("{} ", clock(e.at))).dim(),
+        Span::styled(e.kind.to_string(), event_style(&e.kind)),
+    ])
+}

@@ -55,7 +55,8 @@ pub struct Filter {
 impl Filter {
     fn keeps(&self, line: &Recorded) -> bool {
         let kind = &line.kind;
-        self.peer.is_none_or(|want| want.matches(kind.peer()))
+        self.peer
+            .is_none_or(|want| kind.peer().is_some_and(|peer| want.matches(peer)))
             && self.pid.is_none_or(|want| kind.pid() == Some(want))
             && self.since.is_none_or(|since| {
                 humantime::parse_rfc3339_weak(&line.ts).is_ok_and(|at| at >= since)
@@ -129,7 +130,9 @@ fn row(line: &Recorded) -> String {
     columns(
         &line.ts,
         kind.name(),
-        &kind.peer().to_string(),
+        &kind
+            .peer()
+            .map_or_else(|| "-".to_owned(), |peer| peer.to_string()),
         &pid,
         &kind.detail(),
     )

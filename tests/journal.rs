@@ -78,6 +78,24 @@ fn journal_holds_every_decision_once_in_order_and_history_reads_it() {
         (Some("stdin"), Some(12))
     );
     assert!(journal.iter().all(|l| l["ts"].is_string()));
+    assert_eq!(
+        journal.first().unwrap()["event"],
+        "started",
+        "a run opens with a marker"
+    );
+    assert_eq!(
+        journal.last().unwrap()["event"],
+        "stopped",
+        "and a clean stop closes it"
+    );
+    let closed = journal
+        .iter()
+        .find(|l| l["event"] == "closed" && l["pid"] == 12)
+        .unwrap();
+    assert_eq!(
+        closed["ip"], "127.0.0.1",
+        "the journal keeps the reported ip"
+    );
 
     let (all, stderr) = history(&[path_arg, "--format", "json"]);
     assert_eq!(all.len(), journal.len());

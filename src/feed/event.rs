@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -42,9 +43,13 @@ pub enum EventKind {
         miss: u32,
         strikes: u32,
     },
+    /// A client left the live list: its final status and why, and the ip
+    /// it reported (so the journal keeps who it said it was).
     Closed {
         peer: SocketAddr,
         pid: Option<u32>,
+        #[serde(default)]
+        ip: Option<Arc<str>>,
         status: Status,
         reason: String,
     },
@@ -66,6 +71,17 @@ pub enum EventKind {
         pid: Option<u32>,
         by: String,
     },
+    /// The server started listening: the first line of each run in the
+    /// journal, so a reader can tell one run from the next.
+    Started {
+        listen: SocketAddr,
+        version: String,
+    },
+    /// The server stopped cleanly, every client closed: the last line of
+    /// each run. A run without one ended in a crash or a `kill -9`.
+    Stopped {
+        listen: SocketAddr,
+    },
 }
 
 impl EventKind {
@@ -78,18 +94,22 @@ impl EventKind {
             EventKind::Rejected { .. } => "rejected",
             EventKind::BadFrame { .. } => "bad_frame",
             EventKind::Kick { .. } => "kick",
+            EventKind::Started { .. } => "started",
+            EventKind::Stopped { .. } => "stopped",
         }
     }
 
-    /// The connection the decision is about.
-    pub fn peer(&self) -> SocketAddr {
+    /// The connection the decision is about (none for the server's own
+    /// start and stop).
+    pub fn peer(&self) -> Option<SocketAddr> {
         match self {
             EventKind::Connected { peer }
             | EventKind::Status { peer, .. }
             | EventKind::Closed { peer, .. }
             | EventKind::Rejected { peer, .. }
             | EventKind::BadFrame { peer, .. }
-            | EventKind::Kick { peer, .. } => *peer,
+            | EventKind::Kick { peer, .. } => Some(*peer),
+            EventKind::Started { .. } | EventKind::Stopped { .. } => None,
         }
     }
 
@@ -141,6 +161,10 @@ impl EventKind {
             ),
             EventKind::BadFrame { reason, .. } => format!("sent a bad frame: {reason}"),
             EventKind::Kick { by, .. } => format!("kicked from {by}"),
+            EventKind::Started { listen, version } => {
+                format!("server started on {listen} (hbmon {version})")
+            }
+            EventKind::Stopped { listen } => format!("server on {listen} stopped"),
         }
     }
 }
@@ -159,10 +183,12 @@ impl fmt::Display for Pid {
 
 impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.about_client() {
-            write!(f, "{} ({}) {}", self.peer(), Pid(self.pid()), self.detail())
-        } else {
-            write!(f, "{} {}", self.peer(), self.detail())
+        match self.peer() {
+            Some(peer) if self.about_client() => {
+                write!(f, "{peer} ({}) {}", Pid(self.pid()), self.detail())
+            }
+            Some(peer) => write!(f, "{peer} {}", self.detail()),
+            None => f.write_str(&self.detail()),
         }
     }
 }
@@ -209,6 +235,7 @@ mod tests {
             EventKind::Closed {
                 peer,
                 pid: None,
+                ip: Some("10.0.0.7".into()),
                 status: Status::Alive,
                 reason: "client disconnected".into(),
             },
@@ -226,6 +253,11 @@ mod tests {
                 pid: Some(7),
                 by: "stdin".into(),
             },
+            EventKind::Started {
+                listen: peer,
+                version: "0.1.0".into(),
+            },
+            EventKind::Stopped { listen: peer },
         ];
         for kind in kinds {
             let line = serde_json::to_string(&Stamped {
@@ -245,6 +277,7 @@ mod tests {
         let closed = |status| EventKind::Closed {
             peer,
             pid: Some(7),
+            ip: None,
             status,
             reason: "kicked by operator".into(),
         };

@@ -123,6 +123,8 @@ impl Registry {
         mut commands: mpsc::Receiver<Command>,
         stop: CancellationToken,
     ) {
+        let (listen, version) = (self.base.listen, env!("CARGO_PKG_VERSION").to_owned());
+        self.emit(EventKind::Started { listen, version });
         let tick_every = self.tick;
         let mut tick = tokio::time::interval_at(Instant::now() + tick_every, tick_every);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -147,6 +149,9 @@ impl Registry {
                 },
             }
         }
+        // Every connection has finished: the run is over.
+        let listen = self.base.listen;
+        self.emit(EventKind::Stopped { listen });
         self.publish();
         if let Some(journal) = self.journal.take() {
             // Writes out and syncs what is queued: nothing decided is lost.
@@ -413,7 +418,7 @@ impl Registry {
         let closed = ClosedClient {
             peer: view.peer,
             pid: view.pid,
-            ip: view.ip,
+            ip: view.ip.clone(),
             status,
             reason: reason.clone(),
             heartbeats: view.heartbeats,
@@ -424,6 +429,7 @@ impl Registry {
         self.emit(EventKind::Closed {
             peer: view.peer,
             pid: view.pid,
+            ip: view.ip,
             status,
             reason,
         });

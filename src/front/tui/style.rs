@@ -23,6 +23,7 @@ pub fn event_style(kind: &EventKind) -> Style {
         EventKind::Connected { .. } => Color::Cyan,
         EventKind::Closed { .. } | EventKind::Rejected { .. } => Color::Red,
         EventKind::BadFrame { .. } | EventKind::Kick { .. } => Color::Magenta,
+        EventKind::Started { .. } | EventKind::Stopped { .. } => Color::Blue,
     };
     Style::new().fg(color)
 }

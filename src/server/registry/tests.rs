@@ -107,10 +107,15 @@ impl Harness {
         self.reports.send(Report::Ended { id, end }).await.unwrap();
     }
 
-    /// The next event, and when (since the start) it was made.
+    /// The next event (after the server's own `started`), and when (since
+    /// the start) it was made.
     async fn next(&mut self) -> (Duration, EventKind) {
-        let event = self.events.recv().await.unwrap();
-        (self.started.elapsed(), event.kind)
+        loop {
+            let event = self.events.recv().await.unwrap();
+            if !matches!(event.kind, EventKind::Started { .. }) {
+                return (self.started.elapsed(), event.kind);
+            }
+        }
     }
 
     /// Waits for the event `want` describes.
@@ -181,6 +186,7 @@ async fn silent_client_goes_leave_after_threshold_times_cursor_ticks_then_closes
         EventKind::Closed {
             peer: peer(5001),
             pid: Some(42),
+            ip: Some("10.0.0.7".into()),
             status: Status::Close,
             reason: "no recovery within the leave timeout (1s)".into(),
         }
@@ -252,6 +258,7 @@ async fn goodbye_and_disconnect_are_recorded_with_the_status_the_client_had() {
         EventKind::Closed {
             peer: peer(5001),
             pid: Some(1),
+            ip: Some("10.0.0.7".into()),
             status: Status::Close,
             reason: "client said goodbye".into()
         }
@@ -261,6 +268,7 @@ async fn goodbye_and_disconnect_are_recorded_with_the_status_the_client_had() {
         EventKind::Closed {
             peer: peer(5002),
             pid: Some(2),
+            ip: Some("10.0.0.7".into()),
             status: Status::Alive,
             reason: "client disconnected".into()
         }
@@ -352,6 +360,7 @@ async fn a_client_that_never_says_hello_is_closed_at_the_first_tick_past_the_hel
         EventKind::Closed {
             peer: peer(5001),
             pid: None,
+            ip: None,
             status: Status::Close,
             reason: "no heartbeat within the hello timeout (250ms)".into()
         }
@@ -425,7 +434,14 @@ async fn stopping_closes_every_client_with_a_reason() {
     );
     assert!(matches!(h.decision().await.1,
         EventKind::Closed { reason, .. } if reason == "server shutting down"));
-    h.stopped().await;
+    let rest = h.stopped().await;
+    assert_eq!(
+        rest.last(),
+        Some(&EventKind::Stopped {
+            listen: peer(14000)
+        }),
+        "the run ends with its marker: {rest:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -826,3 +826,31 @@ fn ages_and_countdowns_move_with_the_clock_between_snapshots() {
     assert!(row("5002").contains("close in 28s"), "{text}");
     assert!(row("5001").contains("leave in 12s"), "{text}");
 }
+
+#[test]
+fn the_events_screen_follows_new_events_until_the_operator_scrolls_up() {
+    let with_events = |n: u16| {
+        let mut s = (*three()).clone();
+        s.recent = Arc::new(
+            (0..n)
+                .map(|i| Event {
+                    at: s.started + Duration::from_secs(u64::from(i)),
+                    kind: EventKind::Connected {
+                        peer: peer(7000 + i),
+                    },
+                })
+                .collect(),
+        );
+        Arc::new(s)
+    };
+    let mut view = ViewState::new(with_events(3));
+    press(&mut view, "ll");
+    assert_eq!(view.events.pos, 2, "starts at the newest");
+    view.show(with_events(4));
+    assert_eq!(view.events.pos, 3, "and follows it");
+    press(&mut view, "k");
+    view.show(with_events(5));
+    assert_eq!(view.events.pos, 2, "stays put once scrolled up");
+    let text = screen(&draw(&mut view, 100, 30));
+    assert!(text.contains("events 1-5 of 5"), "{text}");
+}

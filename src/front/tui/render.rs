@@ -228,7 +228,7 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
 
 fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog, hold: Option<Duration>) {
     let details = dialog.details();
-    let popup = centered(area, 54, 8 + details.len() as u16);
+    let popup = centered(area, 54, 7 + details.len() as u16);
     let mut text = vec![Line::from(""), Line::from(dialog.question()).bold()];
     text.extend(details.into_iter().map(|line| Line::from(line).dim()));
     let hold = match hold {

@@ -257,12 +257,17 @@ impl ViewState {
         self.history.clamp(self.history_rows.len());
 
         let recent = &self.shown.recent;
+        // At the newest event, the cursor follows new ones, as `tail -f` does.
+        let following = self.events.pos + 1 >= self.event_rows.len();
         self.event_rows.clear();
         self.event_rows.extend((0..recent.len()).filter(|&i| {
             filter.matches(&mut scratch, |s| {
                 let _ = write!(s, "{}", recent[i].kind);
             })
         }));
+        if following {
+            self.events.pos = self.event_rows.len().saturating_sub(1);
+        }
         self.events.clamp(self.event_rows.len());
 
         let found = self

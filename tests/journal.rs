@@ -209,3 +209,17 @@ fn a_journal_on_a_full_disk_counts_what_is_lost_and_serving_goes_on() {
     let listed = serve.wait_for_client(client.local, |c| c["heartbeats"].as_u64() >= Some(20));
     assert_eq!(listed["status"], "alive");
 }
+
+#[test]
+fn history_refuses_a_peer_that_is_not_an_address() {
+    let output = hbmon()
+        .args(["history", "/nonexistent/journal.jsonl", "--peer", "foo"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("'foo' is neither ip:port (10.0.0.7:5000) nor an ip (10.0.0.7)"),
+        "{stderr}"
+    );
+}

@@ -14,21 +14,7 @@ use serde_json::Value;
 #[test]
 fn hbmon_client_is_alive_then_exits_4_with_the_kick_reason() {
     let mut serve = Serve::start(&["--tick", "100ms"]);
-    let client = hbmon()
-        .args([
-            "client",
-            "--server",
-            &serve.addr.to_string(),
-            "--interval",
-            "50ms",
-            "--pid",
-            "31337",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let connected = serve.wait_for("connected", |_| true);
-    let peer = connected["peer"].as_str().unwrap().parse().unwrap();
+    let (client, peer) = client(&mut serve, &["--pid", "31337"]);
     let listed = serve.wait_for_client(peer, |c| c["heartbeats"].as_u64() >= Some(2));
     assert_eq!(
         (listed["status"].as_str(), listed["pid"].as_u64()),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, RawClient, Serve, hbmon, heartbeat, rss, temp};
+use common::{PATIENCE, RawClient, Serve, heartbeat, rss, serve_command, temp};
 use serde_json::Value;
 
 #[test]
@@ -40,15 +40,7 @@ fn sighup_shuts_down_cleanly_with_close_frames_and_the_journal_written() {
 
 #[test]
 fn a_stdout_nobody_reads_does_not_hold_a_shutdown() {
-    let mut server = hbmon()
-        .args([
-            "serve",
-            "--no-tui",
-            "--format",
-            "json",
-            "--listen",
-            "127.0.0.1:0",
-        ])
+    let mut server = serve_command()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -622,18 +622,7 @@ fn a_flood_of_refused_connections_is_reported_once_a_second_with_counts() {
 #[test]
 fn with_a_token_the_first_heartbeat_must_carry_it() {
     let secret = "correct horse battery staple";
-    let mut serve = Serve::launch(
-        common::hbmon()
-            .args([
-                "serve",
-                "--no-tui",
-                "--format",
-                "json",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env("HBMON_TOKEN", secret),
-    );
+    let mut serve = Serve::launch(common::serve_command().env("HBMON_TOKEN", secret));
     let with_token = |token: &str| {
         frame(
             json!({"ip": "127.0.0.1", "status": "alive", "pid": 8, "token": token})

@@ -32,20 +32,23 @@ pub struct Serve {
     pub addr: SocketAddr,
 }
 
+/// `hbmon serve --no-tui --format json` on a free loopback port, not started.
+pub fn serve_command() -> Command {
+    let mut command = hbmon();
+    command.args([
+        "serve",
+        "--no-tui",
+        "--format",
+        "json",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    command
+}
+
 impl Serve {
     pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Serve {
-        Serve::launch(
-            hbmon()
-                .args([
-                    "serve",
-                    "--no-tui",
-                    "--format",
-                    "json",
-                    "--listen",
-                    "127.0.0.1:0",
-                ])
-                .args(args),
-        )
+        Serve::launch(serve_command().args(args))
     }
 
     /// `hbmon serve` with its default settings.

@@ -13,7 +13,7 @@ use hbmon::fleet::client;
 use hbmon::fleet::simulate::{Mix, Plan};
 use hbmon::liveness::Rules;
 use hbmon::protocol::Token;
-use hbmon::server::Config;
+use hbmon::server::{Config, GuardConfig};
 use hbmon::{bench, history};
 
 /// A heartbeat monitor: clients hold a TCP connection and send heartbeats;
@@ -177,6 +177,17 @@ pub struct ServeArgs {
     /// wake-ups under steady load (adds at most this much latency; 0 turns it off).
     #[arg(long, default_value = "2ms", value_parser = duration, allow_hyphen_values = true)]
     pub batch_window: Duration,
+    /// Hold automatic closes while at least this fraction of the clients are
+    /// silent together (the server's own network likely failed); `off` to
+    /// close every client on its own timeline.
+    #[arg(long, default_value = "0.5", value_parser = fraction_or_off, allow_hyphen_values = true)]
+    pub silence_guard: OrOff,
+    /// The silence guard applies from this many clients on.
+    #[arg(long, default_value_t = 10)]
+    pub silence_guard_min: usize,
+    /// Automatic closes per second at most (`100/s`, `0.5/s`); `off` for no cap.
+    #[arg(long, default_value = "100/s", value_parser = rate_or_off, allow_hyphen_values = true)]
+    pub close_rate: OrOff,
 }
 
 #[derive(Args)]
@@ -252,6 +263,37 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// A number, or `off` (`None`). (A plain `Option` field would tell clap the
+/// flag itself is optional.)
+#[derive(Clone, Copy, Debug)]
+pub struct OrOff(pub Option<f64>);
+
+/// `--silence-guard`: a fraction above 0 and at most 1, or `off`.
+pub fn fraction_or_off(text: &str) -> Result<OrOff, String> {
+    if text == "off" {
+        return Ok(OrOff(None));
+    }
+    match text.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 1.0 => Ok(OrOff(Some(f))),
+        _ => Err(format!(
+            "'{text}' is not a fraction of the clients (write 0.5 for half, or off)"
+        )),
+    }
+}
+
+/// `--close-rate`: `N/s` with N above 0, or `off`.
+pub fn rate_or_off(text: &str) -> Result<OrOff, String> {
+    if text == "off" {
+        return Ok(OrOff(None));
+    }
+    match text.strip_suffix("/s").map(str::parse::<f64>) {
+        Some(Ok(rate)) if rate > 0.0 && rate.is_finite() => Ok(OrOff(Some(rate))),
+        _ => Err(format!(
+            "'{text}' is not a rate (write closes per second, like 100/s or 0.5/s, or off)"
+        )),
+    }
+}
+
 /// A duration greater than zero.
 pub fn positive_duration(text: &str) -> Result<Duration, String> {
     match duration(text)? {
@@ -280,6 +322,11 @@ impl ServeArgs {
             frame_timeout: self.frame_timeout,
             token: self.token.token()?,
             journal: self.journal.clone(),
+            guard: GuardConfig {
+                silence: self.silence_guard.0,
+                min_clients: self.silence_guard_min,
+                close_rate: self.close_rate.0,
+            },
         })
     }
 }

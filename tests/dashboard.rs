@@ -44,6 +44,7 @@ fn client(port: u16, status: Status, strikes: u32, beats: u64) -> ClientView {
         heartbeats: beats,
         connected_at,
         last_seen: Some(connected_at + Duration::from_secs(63)),
+        held: None,
     }
 }
 

@@ -498,6 +498,14 @@ fn bad_flags_are_refused_with_the_reason() {
         (&["--tick", "soon"], "write durations like 1s, 250ms, 2m"),
         (&["--tick", "-1s"], "'-1s' is not a duration"),
         (&["--threshold", "-1"], "-1 is not in 1..=4294967295"),
+        (
+            &["--close-rate", "5"],
+            "'5' is not a rate (write closes per second",
+        ),
+        (
+            &["--silence-guard", "2"],
+            "'2' is not a fraction of the clients",
+        ),
         (&["--threshold", "0"], "0 is not in 1..=4294967295"),
         (&["--listen", "localhost"], "invalid socket address"),
         (&["--format", "xml"], "possible values: text, json"),

@@ -15,7 +15,7 @@ use super::{spread, start_server};
 use crate::feed::event::EventKind;
 use crate::liveness::Rules;
 use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status, encode_frame};
-use crate::server::Config;
+use crate::server::{Config, GuardConfig};
 
 #[derive(Serialize)]
 pub(super) struct Detect {
@@ -44,6 +44,14 @@ pub(super) async fn detect(clients: usize) -> Result<Detect> {
             cursor: 3,
             recover: 5,
             leave_timeout: Duration::from_secs(1),
+        },
+        // Every client here falls silent within one tick, on purpose: the
+        // silence guard would rightly hold their closes. This measures each
+        // client's own timeline, so it is off (and so is the close rate).
+        guard: GuardConfig {
+            silence: None,
+            min_clients: 0,
+            close_rate: None,
         },
         ..Config::default()
     };

@@ -91,6 +91,7 @@ fn synthetic_snapshot(n: usize) -> Snapshot {
             heartbeats: i as u64,
             connected_at: snapshot.started,
             last_seen: Some(snapshot.taken),
+            held: None,
         })
         .collect();
     snapshot

@@ -23,13 +23,13 @@ pub enum Format {
 }
 
 /// One decision, stamped with when it was made.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub at: SystemTime,
     pub kind: EventKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     Connected {
@@ -82,6 +82,21 @@ pub enum EventKind {
     Stopped {
         listen: SocketAddr,
     },
+    /// At least the silence guard's fraction of the clients went silent
+    /// together: automatic closes are held.
+    FleetSilent {
+        fraction: f64,
+        silent: usize,
+        clients: usize,
+        tick: u64,
+    },
+    /// The silent fraction fell below the guard: automatic closes resume.
+    FleetRecovered {
+        fraction: f64,
+        silent: usize,
+        clients: usize,
+        tick: u64,
+    },
 }
 
 impl EventKind {
@@ -96,6 +111,8 @@ impl EventKind {
             EventKind::Kick { .. } => "kick",
             EventKind::Started { .. } => "started",
             EventKind::Stopped { .. } => "stopped",
+            EventKind::FleetSilent { .. } => "fleet_silent",
+            EventKind::FleetRecovered { .. } => "fleet_recovered",
         }
     }
 
@@ -109,7 +126,10 @@ impl EventKind {
             | EventKind::Rejected { peer, .. }
             | EventKind::BadFrame { peer, .. }
             | EventKind::Kick { peer, .. } => Some(*peer),
-            EventKind::Started { .. } | EventKind::Stopped { .. } => None,
+            EventKind::Started { .. }
+            | EventKind::Stopped { .. }
+            | EventKind::FleetSilent { .. }
+            | EventKind::FleetRecovered { .. } => None,
         }
     }
 
@@ -165,6 +185,24 @@ impl EventKind {
                 format!("server started on {listen} (hbmon {version})")
             }
             EventKind::Stopped { listen } => format!("server on {listen} stopped"),
+            EventKind::FleetSilent {
+                fraction,
+                silent,
+                clients,
+                tick,
+            } => format!(
+                "fleet silent: {silent} of {clients} clients ({:.0}%) silent at tick {tick}; automatic closes held",
+                fraction * 100.0
+            ),
+            EventKind::FleetRecovered {
+                fraction,
+                silent,
+                clients,
+                tick,
+            } => format!(
+                "fleet recovered: {silent} of {clients} clients ({:.0}%) silent at tick {tick}; automatic closes resume",
+                fraction * 100.0
+            ),
         }
     }
 }
@@ -258,6 +296,18 @@ mod tests {
                 version: "0.1.0".into(),
             },
             EventKind::Stopped { listen: peer },
+            EventKind::FleetSilent {
+                fraction: 0.75,
+                silent: 75,
+                clients: 100,
+                tick: 12,
+            },
+            EventKind::FleetRecovered {
+                fraction: 0.0,
+                silent: 0,
+                clients: 100,
+                tick: 40,
+            },
         ];
         for kind in kinds {
             let line = serde_json::to_string(&Stamped {

@@ -30,6 +30,26 @@ pub struct Snapshot {
     /// The most recent events, oldest first, bounded; shared like `history`.
     pub recent: Arc<VecDeque<Event>>,
     pub counters: Counters,
+    /// Whether the fleet is silent and automatic closes are held.
+    pub fleet_silent: Option<Silence>,
+}
+
+/// The fleet has gone silent together: automatic closes are held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Silence {
+    pub since: SystemTime,
+    /// How many of the clients that said hello are silent, as of the last tick.
+    pub silent: usize,
+    pub clients: usize,
+}
+
+/// Why a client due to close for the leave timeout is still here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// The fleet is silent: automatic closes wait for it to recover.
+    FleetSilent,
+    /// The close rate is spent: this many others close before it.
+    CloseRate { ahead: usize },
 }
 
 /// The server's settings, as front ends display them.
@@ -65,6 +85,8 @@ pub struct ClientView {
     pub heartbeats: u64,
     pub connected_at: SystemTime,
     pub last_seen: Option<SystemTime>,
+    /// Due to close for the leave timeout, but waiting.
+    pub held: Option<Held>,
 }
 
 impl ClientView {
@@ -105,6 +127,7 @@ impl Snapshot {
             history: Arc::default(),
             recent: Arc::default(),
             counters: Counters::default(),
+            fleet_silent: None,
         }
     }
 

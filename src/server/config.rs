@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::liveness::Rules;
 use crate::protocol::{DEFAULT_MAX_FRAME, Token};
+pub use crate::server::guard::{DEFAULT_CLOSE_RATE, GuardConfig};
 use crate::server::pacer;
 
 #[derive(Clone, Debug)]
@@ -29,6 +30,8 @@ pub struct Config {
     pub token: Option<Token>,
     /// Where to append every decision, if anywhere.
     pub journal: Option<PathBuf>,
+    /// The silence guard and the close rate.
+    pub guard: GuardConfig,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             frame_timeout: Duration::from_secs(10),
             token: None,
             journal: None,
+            guard: GuardConfig::default(),
         }
     }
 }

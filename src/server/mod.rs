@@ -18,6 +18,7 @@
 mod accept;
 mod config;
 mod connection;
+mod guard;
 mod holdoff;
 mod journal;
 mod link;
@@ -35,7 +36,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::Config;
+pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
 
 use crate::feed::{Control, Event, Feed, Snapshot};
 use accept::Accept;

@@ -24,6 +24,7 @@ use crate::feed::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapsh
 use crate::liveness::Rules;
 use crate::protocol::{Notice, SHUTDOWN_REASON, Status};
 use crate::server::config::Config;
+use crate::server::guard::Guard;
 use crate::server::holdoff::HoldOffs;
 use crate::server::journal::Journal;
 use crate::server::link::Link;
@@ -43,6 +44,8 @@ struct Client {
     link: Arc<Link>,
     /// Heartbeats counted at the last tick: more since means it was heard.
     at_last_tick: u64,
+    /// Ticks in a row without a heartbeat.
+    silent_ticks: u32,
 }
 
 impl Client {
@@ -66,6 +69,9 @@ pub(crate) struct Registry {
     clients: BTreeMap<u64, Client>,
     refusals: Refusals,
     hold_offs: HoldOffs,
+    guard: Guard,
+    /// Ticks so far, to name them in events.
+    ticks: u64,
     journal: Option<Journal>,
     history: Arc<VecDeque<ClosedClient>>,
     recent: Arc<VecDeque<Event>>,
@@ -102,6 +108,8 @@ impl Registry {
             clients: BTreeMap::new(),
             refusals: Refusals::default(),
             hold_offs: HoldOffs::default(),
+            guard: Guard::new(config.guard),
+            ticks: 0,
             journal,
             history: Arc::default(),
             recent: Arc::default(),
@@ -176,6 +184,7 @@ impl Registry {
                     heartbeats: 0,
                     connected_at: now,
                     last_seen: None,
+                    held: None,
                 };
                 self.clients.insert(
                     id,
@@ -183,6 +192,7 @@ impl Registry {
                         view,
                         link,
                         at_last_tick: 0,
+                        silent_ticks: 0,
                     },
                 );
                 self.emit(EventKind::Connected { peer });
@@ -311,93 +321,6 @@ impl Registry {
         kicked
     }
 
-    /// Applies the liveness engine to every client, and the hello and frame
-    /// timeouts. Everything is judged as of `at`, the tick's scheduled
-    /// instant, not the moment it ran:
-    ///
-    /// - jitter in waking up must not make ten 100 ms ticks add up to
-    ///   999.9 ms and cost a timeout a tick;
-    /// - when this server itself stalls (stopped, swapped out, starved), the
-    ///   bytes that arrived meanwhile still wait unread in the sockets. The
-    ///   late tick judges as of before the stall, and the next one comes a
-    ///   whole tick after it ends, by which time the connections have read
-    ///   them: a stall never closes a client whose bytes arrived in time.
-    fn tick(&mut self, at: Instant) {
-        let rules = self.rules;
-        let waited = |since: Instant| at.saturating_duration_since(since);
-        // Reasons are written only for the clients that expire.
-        let (hello_timeout, frame_timeout) = (self.hello_timeout, self.frame_timeout);
-        let hello = || {
-            format!(
-                "no heartbeat within the hello timeout ({})",
-                humantime::format_duration(hello_timeout)
-            )
-        };
-        let frame = || {
-            format!(
-                "part of a frame unfinished for the frame timeout ({})",
-                humantime::format_duration(frame_timeout)
-            )
-        };
-        let leave = || {
-            format!(
-                "no recovery within the leave timeout ({})",
-                humantime::format_duration(rules.leave_timeout)
-            )
-        };
-        let mut expired = Vec::new();
-        let mut changes = Vec::new();
-        for (&id, client) in &mut self.clients {
-            self.counters.frames += client.sync();
-            if client.view.heartbeats == 0 && waited(client.link.opened()) >= hello_timeout {
-                expired.push((id, hello()));
-                continue;
-            }
-            if (client.link.partial_since()).is_some_and(|since| waited(since) >= frame_timeout) {
-                expired.push((id, frame()));
-                continue;
-            }
-            let heard = client.view.heartbeats > client.at_last_tick;
-            client.at_last_tick = client.view.heartbeats;
-            let before = client.view.liveness;
-            let after = before.step(heard, at.into_std(), &rules);
-            client.view.liveness = after;
-            if after.status == before.status {
-                continue;
-            }
-            changes.push(EventKind::Status {
-                peer: client.view.peer,
-                pid: client.view.pid,
-                from: before.status,
-                to: after.status,
-                miss: after.miss,
-                strikes: after.strikes,
-            });
-            let reason = match after.status {
-                Status::Close => {
-                    expired.push((id, leave()));
-                    continue;
-                }
-                Status::Leave => format!(
-                    "inactive: {} strikes of {} missed ticks",
-                    rules.cursor, rules.threshold
-                ),
-                Status::Alive => {
-                    format!("recovered: heartbeats in {} ticks in a row", rules.recover)
-                }
-            };
-            client.link.send(Notice::new(after.status, reason));
-        }
-        for change in changes {
-            self.emit(change);
-        }
-        for (id, reason) in expired {
-            self.close(id, Notice::close(reason));
-        }
-        self.hold_offs.expire(at);
-        self.dirty = true;
-    }
-
     /// Closes a client on the server's initiative: tells it why, then forgets it.
     fn close(&mut self, id: u64, notice: Notice) {
         let reason = notice.reason.clone();
@@ -478,6 +401,7 @@ impl Registry {
             history: Arc::clone(&self.history),
             recent: Arc::clone(&self.recent),
             counters: self.counters,
+            fleet_silent: self.guard.silence(),
             ..(*self.base).clone()
         };
         self.snapshots.send_replace(Arc::new(snapshot));
@@ -493,6 +417,8 @@ fn push_bounded<T: Clone>(ring: &mut Arc<VecDeque<T>>, item: T, cap: usize) {
     }
     ring.push_back(item);
 }
+
+mod tick;
 
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,7 @@ use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table, Wr
 
 use crate::front::tui::keys::{HELP, KEYS, QUIT, Scope};
 use crate::front::tui::kick_dialog::KickDialog;
-use crate::front::tui::style::{short, status_style};
+use crate::front::tui::style::{clock, short, status_style};
 use crate::front::tui::tables;
 use crate::front::tui::view::{Screen, ViewState};
 use crate::protocol::Status;
@@ -48,14 +48,25 @@ pub fn render(frame: &mut Frame, view: &mut ViewState) {
         Screen::Live => (area.height / 4).clamp(4, 12),
         _ => 0,
     };
-    let [header_area, table_area, events_area, footer_area] = Layout::vertical([
+    let banner = fleet_banner(view);
+    let [
+        header_area,
+        banner_area,
+        table_area,
+        events_area,
+        footer_area,
+    ] = Layout::vertical([
         Constraint::Length(header_lines.len() as u16),
+        Constraint::Length(u16::from(banner.is_some())),
         Constraint::Min(5),
         Constraint::Length(events_height),
         Constraint::Length(1),
     ])
     .areas(area);
     frame.render_widget(Paragraph::new(header_lines), header_area);
+    if let Some(banner) = banner {
+        frame.render_widget(Paragraph::new(banner), banner_area);
+    }
     view.table_area = table_area;
     match view.screen {
         Screen::Live => {
@@ -84,6 +95,18 @@ fn too_small(frame: &mut Frame, area: Rect) {
     ];
     let centered_area = centered(area, area.width, 2);
     frame.render_widget(Paragraph::new(text).centered(), centered_area);
+}
+
+/// The banner while the fleet is silent: nothing is being closed, and why.
+fn fleet_banner(view: &ViewState) -> Option<Line<'static>> {
+    let silence = view.snapshot().fleet_silent?;
+    let text = format!(
+        " FLEET SILENT since {}: {} of {} clients silent together; automatic closes are held until they are heard again ",
+        clock(silence.since),
+        silence.silent,
+        silence.clients
+    );
+    Some(Line::from(text).bold().fg(Color::White).bg(Color::Red))
 }
 
 /// A badge: a short word on a colored background.

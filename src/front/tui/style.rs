@@ -24,6 +24,8 @@ pub fn event_style(kind: &EventKind) -> Style {
         EventKind::Closed { .. } | EventKind::Rejected { .. } => Color::Red,
         EventKind::BadFrame { .. } | EventKind::Kick { .. } => Color::Magenta,
         EventKind::Started { .. } | EventKind::Stopped { .. } => Color::Blue,
+        EventKind::FleetSilent { .. } => Color::LightRed,
+        EventKind::FleetRecovered { .. } => Color::LightGreen,
     };
     Style::new().fg(color)
 }

@@ -11,7 +11,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
 use crate::feed::event::Event;
-use crate::feed::snapshot::ClientView;
+use std::time::Duration;
+
+use crate::feed::snapshot::{ClientView, Held, Snapshot};
 use crate::front::tui::column::Column;
 use crate::front::tui::style::{
     ago, clock, countdown, event_style, row_style, short, status_style,
@@ -101,7 +103,19 @@ fn cell(column: Column, c: &ClientView, view: &ViewState) -> Cell<'static> {
 fn outlook(c: &ClientView, view: &ViewState) -> Cell<'static> {
     let s = view.snapshot();
     let since = view.now().duration_since(s.taken).unwrap_or_default();
-    let (text, status) = match c.outlook(s) {
+    let (text, status) = match (c.held, c.outlook(s)) {
+        (Some(Held::FleetSilent), _) => ("close held: fleet silent".to_owned(), Status::Leave),
+        (Some(Held::CloseRate { ahead }), _) => (
+            format!("close queued: {ahead} ahead (--close-rate)"),
+            Status::Close,
+        ),
+        (None, outlook) => outlook_text(outlook, s, since),
+    };
+    Cell::from(text).style(status_style(status).add_modifier(Modifier::DIM))
+}
+
+fn outlook_text(outlook: Outlook, s: &Snapshot, since: Duration) -> (String, Status) {
+    match outlook {
         Outlook::Steady => ("steady".to_owned(), Status::Alive),
         Outlook::LeaveAfterTicks(ticks) => (
             format!(
@@ -117,8 +131,7 @@ fn outlook(c: &ClientView, view: &ViewState) -> Cell<'static> {
             Status::Close,
         ),
         Outlook::Closed => ("closing".to_owned(), Status::Close),
-    };
-    Cell::from(text).style(status_style(status).add_modifier(Modifier::DIM))
+    }
 }
 
 pub fn history(frame: &mut Frame, area: Rect, view: &mut ViewState) {

@@ -480,3 +480,5 @@ async fn a_kick_with_a_hold_off_refuses_the_same_ip_and_pid_until_it_ends() {
     assert!(live(&h.control.list().await.unwrap()).contains(&5004));
     h.stopped().await;
 }
+
+mod fleet;

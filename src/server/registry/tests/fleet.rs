@@ -1,0 +1,207 @@
+//! The fleet guard in the registry: a fleet silent together is not closed,
+//! partial silence is, and automatic closes keep to the close rate.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::{Harness, TICK, config};
+use crate::feed::event::EventKind;
+use crate::feed::snapshot::Held;
+use crate::protocol::Status;
+use crate::server::config::{Config, GuardConfig};
+use crate::server::link::Link;
+
+/// `n` clients from port `base` on, heartbeating twice a tick while `quiet`
+/// is false.
+async fn fleet(h: &Harness, base: u16, n: u16, quiet: &Arc<AtomicBool>) -> Vec<Arc<Link>> {
+    let mut links = Vec::new();
+    for i in 0..n {
+        let id = u64::from(base + i);
+        let link = h.open(id, base + i).await;
+        h.beat(id, &link, u32::from(base + i)).await;
+        let (beating, quiet) = (Arc::clone(&link), Arc::clone(quiet));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TICK / 2).await;
+                if !quiet.load(Ordering::Relaxed) {
+                    beating.record(1, SystemTime::now());
+                }
+            }
+        });
+        links.push(link);
+    }
+    links
+}
+
+/// Makes `quiet` true from `from` (since now) until `to`, if ever.
+fn quiet_between(quiet: &Arc<AtomicBool>, from: Duration, to: Option<Duration>) {
+    let (quiet, start) = (Arc::clone(quiet), Instant::now());
+    tokio::spawn(async move {
+        tokio::time::sleep_until(start + from).await;
+        quiet.store(true, Ordering::Relaxed);
+        if let Some(to) = to {
+            tokio::time::sleep_until(start + to).await;
+            quiet.store(false, Ordering::Relaxed);
+        }
+    });
+}
+
+/// Every event up to `until` since the start, but `connected`.
+async fn events_until(h: &mut Harness, until: Duration) -> Vec<(Duration, EventKind)> {
+    let mut seen = Vec::new();
+    let end = h.started + until;
+    loop {
+        tokio::select! {
+            (at, kind) = h.next() => {
+                if !matches!(kind, EventKind::Connected { .. }) {
+                    seen.push((at, kind));
+                }
+            }
+            _ = tokio::time::sleep_until(end) => return seen,
+        }
+    }
+}
+
+fn closes(events: &[(Duration, EventKind)]) -> Vec<Duration> {
+    let closed = events
+        .iter()
+        .filter(|(_, k)| matches!(k, EventKind::Closed { .. }));
+    closed.map(|&(at, _)| at).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fleet_silent_together_goes_leave_but_is_not_closed_and_recovers() {
+    let mut h = Harness::start(config());
+    let quiet = Arc::new(AtomicBool::new(false));
+    let _links = fleet(&h, 6000, 20, &quiet).await;
+    // The server's network drops for 2.5 s: everyone is silent at once.
+    quiet_between(
+        &quiet,
+        Duration::from_secs(1),
+        Some(Duration::from_millis(3500)),
+    );
+    let events = events_until(&mut h, Duration::from_secs(6)).await;
+    assert!(closes(&events).is_empty(), "{events:#?}");
+    let silent: Vec<_> = events
+        .iter()
+        .filter(|(_, k)| matches!(k, EventKind::FleetSilent { .. }))
+        .collect();
+    let recovered: Vec<_> = events
+        .iter()
+        .filter(|(_, k)| matches!(k, EventKind::FleetRecovered { .. }))
+        .collect();
+    assert_eq!((silent.len(), recovered.len()), (1, 1), "{events:#?}");
+    assert!(
+        matches!(
+            silent[0].1,
+            EventKind::FleetSilent {
+                silent: 20,
+                clients: 20,
+                ..
+            }
+        ),
+        "{silent:?}"
+    );
+    let leaves = events
+        .iter()
+        .filter(|(_, k)| {
+            matches!(
+                k,
+                EventKind::Status {
+                    to: Status::Leave,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(leaves, 20, "leave marks still happen");
+    let snapshot = h.control.list().await.unwrap();
+    assert_eq!(snapshot.clients.len(), 20);
+    assert!(snapshot.clients.iter().all(|c| c.status() == Status::Alive));
+    assert_eq!(snapshot.fleet_silent, None);
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_the_guard_off_a_fleet_silent_together_is_closed_on_its_own_timeline() {
+    let mut h = Harness::start(Config {
+        guard: GuardConfig {
+            silence: None,
+            ..GuardConfig::default()
+        },
+        ..config()
+    });
+    let quiet = Arc::new(AtomicBool::new(false));
+    let _links = fleet(&h, 6000, 20, &quiet).await;
+    quiet_between(&quiet, Duration::from_secs(1), None);
+    let events = events_until(&mut h, Duration::from_secs(4)).await;
+    assert_eq!(closes(&events).len(), 20, "{events:#?}");
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_the_guard_fraction_the_silent_clients_close_as_configured() {
+    let mut h = Harness::start(config());
+    let (steady, dying) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let _steady = fleet(&h, 6000, 17, &steady).await;
+    let _dying = fleet(&h, 7000, 3, &dying).await;
+    quiet_between(&dying, Duration::from_secs(1), None);
+    let events = events_until(&mut h, Duration::from_secs(4)).await;
+    let closed = closes(&events);
+    assert_eq!(closed.len(), 3, "{events:#?}");
+    // Heard up to the tick at 1 s: leave six ticks later, closed 1 s after.
+    assert!(
+        closed.iter().all(|&at| at == Duration::from_millis(2600)),
+        "{closed:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|(_, k)| matches!(k, EventKind::FleetSilent { .. }))
+    );
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn automatic_closes_are_spaced_at_the_close_rate_and_the_waiting_say_so() {
+    let mut h = Harness::start(Config {
+        guard: GuardConfig {
+            silence: None,
+            min_clients: 10,
+            close_rate: Some(2.0),
+        },
+        ..config()
+    });
+    let quiet = Arc::new(AtomicBool::new(false));
+    let _links = fleet(&h, 6000, 6, &quiet).await;
+    quiet_between(&quiet, Duration::from_secs(1), None);
+    // All six are due at 2.6 s; two go at once, then one every 500 ms.
+    let mut snapshots = h.snapshots.clone();
+    let watch = tokio::spawn(async move {
+        let queued = snapshots
+            .wait_for(|s| s.clients.iter().any(|c| c.held.is_some()))
+            .await
+            .unwrap()
+            .clone();
+        let mut held: Vec<_> = queued.clients.iter().filter_map(|c| c.held).collect();
+        held.sort_by_key(|h| format!("{h:?}"));
+        held
+    });
+    let events = events_until(&mut h, Duration::from_secs(6)).await;
+    let closed = closes(&events);
+    let ms: Vec<u128> = closed.iter().map(Duration::as_millis).collect();
+    assert_eq!(ms, [2600, 2600, 3100, 3600, 4100, 4600], "{events:#?}");
+    assert_eq!(
+        watch.await.unwrap(),
+        (0..4)
+            .map(|ahead| Held::CloseRate { ahead })
+            .collect::<Vec<_>>()
+    );
+    h.stopped().await;
+}

@@ -1,0 +1,144 @@
+//! The registry's tick: the liveness engine for every client, the hello and
+//! frame timeouts, and the closes the fleet guard lets through.
+
+use tokio::time::Instant;
+
+use super::Registry;
+use crate::feed::event::EventKind;
+use crate::protocol::{Notice, Status};
+
+impl Registry {
+    /// Applies the liveness engine to every client, and the hello and frame
+    /// timeouts. Everything is judged as of `at`, the tick's scheduled
+    /// instant, not the moment it ran:
+    ///
+    /// - jitter in waking up must not make ten 100 ms ticks add up to
+    ///   999.9 ms and cost a timeout a tick;
+    /// - when this server itself stalls (stopped, swapped out, starved), the
+    ///   bytes that arrived meanwhile still wait unread in the sockets. The
+    ///   late tick judges as of before the stall, and the next one comes a
+    ///   whole tick after it ends, by which time the connections have read
+    ///   them: a stall never closes a client whose bytes arrived in time.
+    pub(super) fn tick(&mut self, at: Instant) {
+        let rules = self.rules;
+        let waited = |since: Instant| at.saturating_duration_since(since);
+        // Reasons are written only for the clients that expire.
+        let (hello_timeout, frame_timeout) = (self.hello_timeout, self.frame_timeout);
+        let hello = || {
+            format!(
+                "no heartbeat within the hello timeout ({})",
+                humantime::format_duration(hello_timeout)
+            )
+        };
+        let frame = || {
+            format!(
+                "part of a frame unfinished for the frame timeout ({})",
+                humantime::format_duration(frame_timeout)
+            )
+        };
+        let mut expired = Vec::new();
+        let mut changes = Vec::new();
+        // Due to close for the leave timeout: judged by the guard below.
+        let mut due = Vec::new();
+        let (mut hello_clients, mut silent) = (0, 0);
+        for (&id, client) in &mut self.clients {
+            self.counters.frames += client.sync();
+            client.view.held = None;
+            if client.view.heartbeats == 0 && waited(client.link.opened()) >= hello_timeout {
+                expired.push((id, hello()));
+                continue;
+            }
+            if (client.link.partial_since()).is_some_and(|since| waited(since) >= frame_timeout) {
+                expired.push((id, frame()));
+                continue;
+            }
+            let heard = client.view.heartbeats > client.at_last_tick;
+            client.at_last_tick = client.view.heartbeats;
+            client.silent_ticks = if heard { 0 } else { client.silent_ticks + 1 };
+            if client.view.pid.is_some() {
+                hello_clients += 1;
+                silent += usize::from(client.silent_ticks >= rules.threshold);
+            }
+            let before = client.view.liveness;
+            let mut after = before.step(heard, at.into_std(), &rules);
+            if after.status == Status::Close {
+                // Stays in `leave` until the guard lets it go.
+                after.status = Status::Leave;
+                client.view.liveness = after;
+                due.push((id, after.leave_since.map_or(at, Instant::from_std)));
+                continue;
+            }
+            client.view.liveness = after;
+            if after.status == before.status {
+                continue;
+            }
+            changes.push(EventKind::Status {
+                peer: client.view.peer,
+                pid: client.view.pid,
+                from: before.status,
+                to: after.status,
+                miss: after.miss,
+                strikes: after.strikes,
+            });
+            let reason = match after.status {
+                Status::Leave => format!(
+                    "inactive: {} strikes of {} missed ticks",
+                    rules.cursor, rules.threshold
+                ),
+                _ => format!("recovered: heartbeats in {} ticks in a row", rules.recover),
+            };
+            client.link.send(Notice::new(after.status, reason));
+        }
+        for change in changes {
+            self.emit(change);
+        }
+        for (id, reason) in expired {
+            self.close(id, Notice::close(reason));
+        }
+        self.ticks += 1;
+        if let Some(event) = self
+            .guard
+            .tick(self.tick, hello_clients, silent, self.ticks)
+        {
+            if matches!(event, EventKind::FleetRecovered { .. }) {
+                // The silence was the server's, not theirs: it counts against
+                // nobody, and every client in `leave` gets a whole leave
+                // timeout from now to show it is back.
+                for client in self.clients.values_mut() {
+                    if client.view.status() == Status::Leave {
+                        client.view.liveness.leave_since = Some(at.into_std());
+                    }
+                }
+                due.clear();
+            }
+            self.emit(event);
+        }
+        let (closing, held) = self.guard.admit(due);
+        for (id, why) in held {
+            if let Some(client) = self.clients.get_mut(&id) {
+                client.view.held = Some(why);
+            }
+        }
+        let reason = format!(
+            "no recovery within the leave timeout ({})",
+            humantime::format_duration(rules.leave_timeout)
+        );
+        for id in closing {
+            let Some(client) = self.clients.get(&id) else {
+                continue;
+            };
+            let liveness = client.view.liveness;
+            self.emit(EventKind::Status {
+                peer: client.view.peer,
+                pid: client.view.pid,
+                from: Status::Leave,
+                to: Status::Close,
+                miss: liveness.miss,
+                strikes: liveness.strikes,
+            });
+            self.close(id, Notice::close(reason.clone()));
+        }
+        self.hold_offs.expire(at);
+        self.dirty = true;
+    }
+}

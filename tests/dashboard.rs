@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use hbmon::feed::control::Kicked;
 use hbmon::feed::event::{Event, EventKind};
-use hbmon::feed::snapshot::{ClientView, Settings, Snapshot};
+use hbmon::feed::snapshot::{ClientView, Held, Settings, Silence, Snapshot};
 use hbmon::front::tui::keys::{Action, handle_key, handle_mouse};
 use hbmon::front::tui::render::render;
 use hbmon::front::tui::view::ViewState;
@@ -854,4 +854,34 @@ fn the_events_screen_follows_new_events_until_the_operator_scrolls_up() {
     assert_eq!(view.events.pos, 2, "stays put once scrolled up");
     let text = screen(&draw(&mut view, 100, 30));
     assert!(text.contains("events 1-5 of 5"), "{text}");
+}
+
+#[test]
+fn a_silent_fleet_gets_a_banner_and_held_clients_say_why_they_wait() {
+    let mut s = (*three()).clone();
+    s.fleet_silent = Some(Silence {
+        since: s.started + Duration::from_secs(60),
+        silent: 3,
+        clients: 3,
+    });
+    s.clients[1].held = Some(Held::FleetSilent);
+    s.clients[2].held = Some(Held::CloseRate { ahead: 2 });
+    let mut view = ViewState::new(Arc::new(s));
+    let text = screen(&draw(&mut view, 160, 30));
+    assert!(
+        text.contains(
+            "FLEET SILENT since 14:14:20: 3 of 3 clients silent together; automatic closes are held"
+        ),
+        "{text}"
+    );
+    let row = |port: &str| text.lines().find(|l| l.contains(port)).unwrap().to_owned();
+    assert!(row("5002").contains("close held: fleet silent"), "{text}");
+    assert!(
+        row("5003").contains("close queued: 2 ahead (--close-rate)"),
+        "{text}"
+    );
+    assert!(
+        !screen(&draw(&mut ViewState::new(three()), 160, 30)).contains("FLEET SILENT"),
+        "no banner while the fleet is heard"
+    );
 }

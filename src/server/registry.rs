@@ -70,6 +70,8 @@ pub(crate) struct Registry {
     refusals: Refusals,
     hold_offs: HoldOffs,
     guard: Guard,
+    /// The tick the fleet was declared silent at, while it is.
+    silent_since: Option<Instant>,
     /// Ticks so far, to name them in events.
     ticks: u64,
     journal: Option<Journal>,
@@ -109,6 +111,7 @@ impl Registry {
             refusals: Refusals::default(),
             hold_offs: HoldOffs::default(),
             guard: Guard::new(config.guard),
+            silent_since: None,
             ticks: 0,
             journal,
             history: Arc::default(),

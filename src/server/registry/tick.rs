@@ -5,6 +5,7 @@ use tokio::time::Instant;
 
 use super::Registry;
 use crate::feed::event::EventKind;
+use crate::liveness::Liveness;
 use crate::protocol::{Notice, Status};
 
 impl Registry {
@@ -100,16 +101,13 @@ impl Registry {
             .guard
             .tick(self.tick, hello_clients, silent, self.ticks)
         {
-            if matches!(event, EventKind::FleetRecovered { .. }) {
-                // The silence was the server's, not theirs: it counts against
-                // nobody, and every client in `leave` gets a whole leave
-                // timeout from now to show it is back.
-                for client in self.clients.values_mut() {
-                    if client.view.status() == Status::Leave {
-                        client.view.liveness.leave_since = Some(at.into_std());
-                    }
+            match event {
+                EventKind::FleetSilent { .. } => self.silent_since = Some(at),
+                EventKind::FleetRecovered { .. } => {
+                    self.forgive(at);
+                    due.clear();
                 }
-                due.clear();
+                _ => {}
             }
             self.emit(event);
         }
@@ -140,5 +138,44 @@ impl Registry {
         }
         self.hold_offs.expire(at);
         self.dirty = true;
+    }
+
+    /// The fleet was silent and is heard again: the silence was the
+    /// server's, not the clients', and counts against none of them. Those
+    /// that went `leave` during it and are heard now are `alive` again at
+    /// once; the rest get a whole leave timeout from now to show they are
+    /// back.
+    fn forgive(&mut self, at: Instant) {
+        let since = self.silent_since.take().unwrap_or(at).into_std();
+        let mut back = Vec::new();
+        for client in self.clients.values_mut() {
+            let liveness = &mut client.view.liveness;
+            if liveness.status != Status::Leave {
+                continue;
+            }
+            let went_quiet = liveness.leave_since.is_some_and(|left| left >= since);
+            if went_quiet && client.silent_ticks == 0 {
+                let before = *liveness;
+                *liveness = Liveness {
+                    streak: before.streak,
+                    ..Liveness::default()
+                };
+                back.push(EventKind::Status {
+                    peer: client.view.peer,
+                    pid: client.view.pid,
+                    from: Status::Leave,
+                    to: Status::Alive,
+                    miss: 0,
+                    strikes: 0,
+                });
+                let reason = "recovered: the fleet was silent together, not this client";
+                client.link.send(Notice::new(Status::Alive, reason));
+            } else {
+                liveness.leave_since = Some(at.into_std());
+            }
+        }
+        for event in back {
+            self.emit(event);
+        }
     }
 }

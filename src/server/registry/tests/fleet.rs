@@ -118,6 +118,22 @@ async fn a_fleet_silent_together_goes_leave_but_is_not_closed_and_recovers() {
         })
         .count();
     assert_eq!(leaves, 20, "leave marks still happen");
+    // Heard again, they are alive at the very tick the fleet recovers.
+    let recovered_at = recovered[0].0;
+    let back = events
+        .iter()
+        .filter(|(at, k)| {
+            *at == recovered_at
+                && matches!(
+                    k,
+                    EventKind::Status {
+                        to: Status::Alive,
+                        ..
+                    }
+                )
+        })
+        .count();
+    assert_eq!(back, 20, "{events:#?}");
     let snapshot = h.control.list().await.unwrap();
     assert_eq!(snapshot.clients.len(), 20);
     assert!(snapshot.clients.iter().all(|c| c.status() == Status::Alive));

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use hbmon::feed::event::Format;
 use hbmon::fleet::client;
 use hbmon::fleet::simulate::{Mix, Plan};
-use hbmon::liveness::Rules;
+use hbmon::liveness::{Detector, Rules, phi};
 use hbmon::protocol::Token;
 use hbmon::server::{Config, GuardConfig};
 use hbmon::{bench, history};
@@ -188,6 +188,34 @@ pub struct ServeArgs {
     /// Automatic closes per second at most (`100/s`, `0.5/s`); `off` for no cap.
     #[arg(long, default_value = "100/s", value_parser = rate_or_off, allow_hyphen_values = true)]
     pub close_rate: OrOff,
+    /// The failure detector: counter (missed ticks make strikes) or phi
+    /// (phi accrual over each client's recent gaps).
+    #[arg(long, value_enum, default_value_t = DetectorKind::Counter)]
+    pub detector: DetectorKind,
+    /// With --detector phi: the suspicion that sends a client to leave.
+    #[arg(long, default_value_t = phi::DEFAULT_THRESHOLD, value_parser = positive_number, allow_hyphen_values = true)]
+    pub phi_threshold: f64,
+    /// With --detector phi: heartbeat gaps remembered per client.
+    #[arg(long, default_value_t = phi::DEFAULT_WINDOW as u16, value_parser = clap::value_parser!(u16).range(3..))]
+    pub phi_window: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DetectorKind {
+    Counter,
+    Phi,
+}
+
+impl ServeArgs {
+    fn detector(&self) -> Detector {
+        match self.detector {
+            DetectorKind::Counter => Detector::Counter,
+            DetectorKind::Phi => Detector::Phi {
+                threshold: self.phi_threshold,
+                window: usize::from(self.phi_window),
+            },
+        }
+    }
 }
 
 #[derive(Args)]
@@ -294,6 +322,14 @@ pub fn rate_or_off(text: &str) -> Result<OrOff, String> {
     }
 }
 
+/// A number above zero.
+pub fn positive_number(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n > 0.0 && n.is_finite() => Ok(n),
+        _ => Err(format!("'{text}' is not a number above 0")),
+    }
+}
+
 /// A duration greater than zero.
 pub fn positive_duration(text: &str) -> Result<Duration, String> {
     match duration(text)? {
@@ -327,6 +363,7 @@ impl ServeArgs {
                 min_clients: self.silence_guard_min,
                 close_rate: self.close_rate.0,
             },
+            detector: self.detector(),
         })
     }
 }

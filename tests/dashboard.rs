@@ -45,6 +45,7 @@ fn client(port: u16, status: Status, strikes: u32, beats: u64) -> ClientView {
         connected_at,
         last_seen: Some(connected_at + Duration::from_secs(63)),
         held: None,
+        phi: None,
     }
 }
 

@@ -92,6 +92,7 @@ fn synthetic_snapshot(n: usize) -> Snapshot {
             connected_at: snapshot.started,
             last_seen: Some(snapshot.taken),
             held: None,
+            phi: None,
         })
         .collect();
     snapshot

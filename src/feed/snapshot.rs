@@ -74,7 +74,7 @@ pub struct Counters {
     pub journal_lost: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ClientView {
     pub peer: SocketAddr,
     /// As reported in the client's last heartbeat; `None` before the first.
@@ -87,6 +87,8 @@ pub struct ClientView {
     pub last_seen: Option<SystemTime>,
     /// Due to close for the leave timeout, but waiting.
     pub held: Option<Held>,
+    /// Under the phi detector, the suspicion at the last tick.
+    pub phi: Option<f32>,
 }
 
 impl ClientView {

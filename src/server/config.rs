@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::liveness::Rules;
+use crate::liveness::{Detector, Rules};
 use crate::protocol::{DEFAULT_MAX_FRAME, Token};
 pub use crate::server::guard::{DEFAULT_CLOSE_RATE, GuardConfig};
 use crate::server::pacer;
@@ -32,6 +32,8 @@ pub struct Config {
     pub journal: Option<PathBuf>,
     /// The silence guard and the close rate.
     pub guard: GuardConfig,
+    /// The failure detector.
+    pub detector: Detector,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             token: None,
             journal: None,
             guard: GuardConfig::default(),
+            detector: Detector::Counter,
         }
     }
 }

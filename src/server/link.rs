@@ -28,6 +28,10 @@ pub(crate) struct Link {
     heartbeats: AtomicU64,
     /// When the last one arrived, in milliseconds since the Unix epoch.
     last_seen_ms: AtomicU64,
+    /// The same, on the monotonic clock: milliseconds after `opened`. For
+    /// the phi detector's gaps and silences, which a wall-clock step must
+    /// not distort.
+    last_beat_ms: AtomicU64,
     /// Since when part of a frame has been waiting for the rest, in
     /// milliseconds after `opened`, plus one; 0 when none is.
     partial_since_ms: AtomicU64,
@@ -42,6 +46,7 @@ impl Link {
             opened,
             heartbeats: AtomicU64::new(0),
             last_seen_ms: AtomicU64::new(0),
+            last_beat_ms: AtomicU64::new(0),
             partial_since_ms: AtomicU64::new(0),
             notice: Mutex::new(None),
             notified: Notify::new(),
@@ -56,6 +61,9 @@ impl Link {
     /// Connection side: `count` heartbeats arrived at `at`.
     pub(crate) fn record(&self, count: u64, at: SystemTime) {
         self.last_seen_ms.store(unix_ms(at), Ordering::Relaxed);
+        let beat = Instant::now().saturating_duration_since(self.opened);
+        self.last_beat_ms
+            .store(beat.as_millis() as u64, Ordering::Relaxed);
         self.heartbeats.fetch_add(count, Ordering::Release);
     }
 
@@ -82,6 +90,12 @@ impl Link {
         let last_seen =
             (heartbeats > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
         (heartbeats, last_seen)
+    }
+
+    /// Registry side: when the last heartbeat arrived, on the monotonic
+    /// clock (meaningful once there has been one).
+    pub(crate) fn last_beat(&self) -> Instant {
+        self.opened + Duration::from_millis(self.last_beat_ms.load(Ordering::Relaxed))
     }
 
     /// Registry side: leaves a notice for the connection to write. A newer

@@ -21,7 +21,8 @@ use tokio_util::sync::CancellationToken;
 use crate::feed::control::{Command, Kicked};
 use crate::feed::event::{Event, EventKind};
 use crate::feed::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapshot};
-use crate::liveness::Rules;
+use crate::liveness::phi::Gaps;
+use crate::liveness::{Detector, Rules};
 use crate::protocol::{Notice, SHUTDOWN_REASON, Status};
 use crate::server::config::Config;
 use crate::server::guard::Guard;
@@ -46,9 +47,35 @@ struct Client {
     at_last_tick: u64,
     /// Ticks in a row without a heartbeat.
     silent_ticks: u32,
+    /// Under the phi detector: the recent gaps, and when the last
+    /// heartbeat before this tick's arrived.
+    gaps: Option<Box<(Gaps, Option<Instant>)>>,
 }
 
 impl Client {
+    /// Under the phi detector: learns the gaps of the `new` heartbeats since
+    /// the last tick, and returns φ for the silence since the last one.
+    fn phi(&mut self, new: u64, window: usize, at: Instant, first: Duration) -> f64 {
+        let learned = self
+            .gaps
+            .get_or_insert_with(|| Box::new((Gaps::new(window), None)));
+        let (gaps, previous) = &mut **learned;
+        let beat = self.link.last_beat();
+        if new > 0 {
+            if let Some(previous) = *previous {
+                let gap = beat.saturating_duration_since(previous) / new as u32;
+                for _ in 0..new.min(window as u64) {
+                    gaps.push(gap);
+                }
+            }
+            *previous = Some(beat);
+        }
+        match previous {
+            Some(_) => gaps.phi(at.saturating_duration_since(beat), first),
+            None => 0.0,
+        }
+    }
+
     /// Brings the view up to date with the link; returns how many
     /// heartbeats arrived since the last sync.
     fn sync(&mut self) -> u64 {
@@ -63,6 +90,7 @@ impl Client {
 pub(crate) struct Registry {
     tick: Duration,
     rules: Rules,
+    detector: Detector,
     history_len: usize,
     hello_timeout: Duration,
     frame_timeout: Duration,
@@ -104,6 +132,7 @@ impl Registry {
         let registry = Registry {
             tick: config.tick,
             rules: config.rules,
+            detector: config.detector,
             history_len: config.history,
             hello_timeout: config.hello_timeout,
             frame_timeout: config.frame_timeout,
@@ -188,6 +217,7 @@ impl Registry {
                     connected_at: now,
                     last_seen: None,
                     held: None,
+                    phi: None,
                 };
                 self.clients.insert(
                     id,
@@ -196,6 +226,7 @@ impl Registry {
                         link,
                         at_last_tick: 0,
                         silent_ticks: 0,
+                        gaps: None,
                     },
                 );
                 self.emit(EventKind::Connected { peer });

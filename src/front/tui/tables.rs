@@ -109,6 +109,10 @@ fn outlook(c: &ClientView, view: &ViewState) -> Cell<'static> {
             format!("close queued: {ahead} ahead (--close-rate)"),
             Status::Close,
         ),
+        // Under the phi detector an alive client's outlook is its suspicion.
+        (None, _) if c.status() == Status::Alive && c.phi.is_some() => {
+            (format!("φ {:.1}", c.phi.unwrap_or_default()), Status::Alive)
+        }
         (None, outlook) => outlook_text(outlook, s, since),
     };
     Cell::from(text).style(status_style(status).add_modifier(Modifier::DIM))

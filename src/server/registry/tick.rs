@@ -5,7 +5,7 @@ use tokio::time::Instant;
 
 use super::Registry;
 use crate::feed::event::EventKind;
-use crate::liveness::Liveness;
+use crate::liveness::{Detector, Liveness};
 use crate::protocol::{Notice, Status};
 
 impl Registry {
@@ -21,7 +21,10 @@ impl Registry {
     ///   whole tick after it ends, by which time the connections have read
     ///   them: a stall never closes a client whose bytes arrived in time.
     pub(super) fn tick(&mut self, at: Instant) {
-        let rules = self.rules;
+        let (rules, detector) = (self.rules, self.detector);
+        // What the phi detector expects of a client it has not learned yet:
+        // a heartbeat within the counter's miss threshold.
+        let first_gap = self.tick * rules.threshold;
         let waited = |since: Instant| at.saturating_duration_since(since);
         // Reasons are written only for the clients that expire.
         let (hello_timeout, frame_timeout) = (self.hello_timeout, self.frame_timeout);
@@ -53,7 +56,8 @@ impl Registry {
                 expired.push((id, frame()));
                 continue;
             }
-            let heard = client.view.heartbeats > client.at_last_tick;
+            let new = client.view.heartbeats - client.at_last_tick;
+            let heard = new > 0;
             client.at_last_tick = client.view.heartbeats;
             client.silent_ticks = if heard { 0 } else { client.silent_ticks + 1 };
             if client.view.pid.is_some() {
@@ -61,7 +65,14 @@ impl Registry {
                 silent += usize::from(client.silent_ticks >= rules.threshold);
             }
             let before = client.view.liveness;
-            let mut after = before.step(heard, at.into_std(), &rules);
+            let mut after = match detector {
+                Detector::Counter => before.step(heard, at.into_std(), &rules),
+                Detector::Phi { threshold, window } => {
+                    let phi = client.phi(new, window, at, first_gap);
+                    client.view.phi = Some(phi as f32);
+                    before.step_phi(heard, phi, threshold, at.into_std(), &rules)
+                }
+            };
             if after.status == Status::Close {
                 // Stays in `leave` until the guard lets it go.
                 after.status = Status::Leave;

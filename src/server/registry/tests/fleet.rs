@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::{Harness, TICK, config};
 use crate::feed::event::EventKind;
 use crate::feed::snapshot::Held;
+use crate::liveness::Detector;
 use crate::protocol::Status;
 use crate::server::config::{Config, GuardConfig};
 use crate::server::link::Link;
@@ -219,5 +220,38 @@ async fn automatic_closes_are_spaced_at_the_close_rate_and_the_waiting_say_so() 
             .map(|ahead| Held::CloseRate { ahead })
             .collect::<Vec<_>>()
     );
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_phi_detector_learns_the_gaps_and_suspects_a_silence_far_beyond_them() {
+    let mut h = Harness::start(Config {
+        detector: Detector::Phi {
+            threshold: 8.0,
+            window: 100,
+        },
+        ..config()
+    });
+    let quiet = Arc::new(AtomicBool::new(false));
+    let _links = fleet(&h, 6000, 1, &quiet).await;
+    quiet_between(&quiet, Duration::from_secs(3), None);
+    let events = events_until(&mut h, Duration::from_secs(4)).await;
+    let leave = events
+        .iter()
+        .find(|(_, k)| {
+            matches!(
+                k,
+                EventKind::Status {
+                    to: Status::Leave,
+                    ..
+                }
+            )
+        })
+        .map(|&(at, _)| at);
+    // Gaps of 50 ms, spread floored at 100 ms: φ reaches 8 about 530 ms
+    // after the mean gap, so at the first tick past 3.58 s.
+    assert_eq!(leave, Some(Duration::from_millis(3600)), "{events:#?}");
+    let snapshot = h.control.list().await.unwrap();
+    assert!(snapshot.clients[0].phi.is_some_and(|phi| phi >= 8.0));
     h.stopped().await;
 }

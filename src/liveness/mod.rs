@@ -10,6 +10,11 @@
 //! misses make a strike; `cursor` strikes turn `alive` into `leave`; a streak
 //! of `recover` heard ticks brings `leave` back to `alive`; `leave` lasting
 //! `leave_timeout` becomes `close`, which is final.
+//!
+//! [`phi`] holds the other detector, phi accrual, which suspects a client
+//! from how late its heartbeat is against the gaps it has shown so far.
+
+pub mod phi;
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +39,16 @@ impl Default for Rules {
             leave_timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// Which failure detector judges the clients (`--detector`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Detector {
+    /// Missed ticks make strikes, strikes make `leave` (the default).
+    #[default]
+    Counter,
+    /// Phi accrual over each client's recent gaps ([`phi`]).
+    Phi { threshold: f64, window: usize },
 }
 
 /// One client's liveness state. `Copy`, so a step is a pure function from
@@ -97,8 +112,40 @@ impl Liveness {
             next.strikes = (next.strikes + 1).min(rules.cursor);
             next.miss = 0;
         }
+        let suspect = next.strikes >= rules.cursor;
+        next.settle(suspect, now, rules)
+    }
+
+    /// One tick under the phi-accrual detector ([`phi`]): the client is
+    /// suspected, and goes `leave`, when its `phi` reaches `threshold`;
+    /// recovery and the leave timeout work as with the counter.
+    #[must_use]
+    pub fn step_phi(
+        self,
+        heard: bool,
+        phi: f64,
+        threshold: f64,
+        now: Instant,
+        rules: &Rules,
+    ) -> Liveness {
+        let mut next = self;
+        if next.status == Status::Close {
+            return next;
+        }
+        next.streak = if heard {
+            next.streak.saturating_add(1)
+        } else {
+            0
+        };
+        next.settle(phi >= threshold, now, rules)
+    }
+
+    /// The status change a tick brings, once the detector has said whether
+    /// the client is `suspect`.
+    fn settle(mut self, suspect: bool, now: Instant, rules: &Rules) -> Liveness {
+        let next = &mut self;
         match next.status {
-            Status::Alive if next.strikes >= rules.cursor => {
+            Status::Alive if suspect => {
                 next.status = Status::Leave;
                 next.leave_since = Some(now);
             }
@@ -116,7 +163,7 @@ impl Liveness {
             }
             _ => {}
         }
-        next
+        self
     }
 
     /// What happens next if the client keeps doing what it did last tick.
@@ -173,6 +220,27 @@ mod tests {
             .iter()
             .position(|s| s.status == status)
             .map(|i| i + 1)
+    }
+
+    #[test]
+    fn under_phi_a_suspect_goes_leave_at_once_and_recovers_or_closes_as_with_the_counter() {
+        let rules = Rules::default();
+        let t0 = Instant::now();
+        let at = |i: u32| t0 + TICK * i;
+        let calm = Liveness::default().step_phi(true, 0.4, 8.0, at(1), &rules);
+        assert_eq!(calm.status, Status::Alive);
+        let suspect = calm.step_phi(false, 8.1, 8.0, at(2), &rules);
+        assert_eq!(
+            (suspect.status, suspect.leave_since),
+            (Status::Leave, Some(at(2)))
+        );
+        let mut back = suspect;
+        for i in 0..rules.recover {
+            back = back.step_phi(true, 0.1, 8.0, at(3 + i), &rules);
+        }
+        assert_eq!(back.status, Status::Alive);
+        let gone = suspect.step_phi(false, 20.0, 8.0, at(2) + rules.leave_timeout, &rules);
+        assert_eq!(gone.status, Status::Close);
     }
 
     #[test]

@@ -61,12 +61,11 @@ pub struct HistoryArgs {
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Scenarios to run, comma-separated: hold, flood, detect, kick, render.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "hold,flood,detect,kick,render"
-    )]
+    /// Scenarios to run (all when none is named): hold, flood, detect,
+    /// kick, render, jitter.
+    pub scenarios: Vec<String>,
+    /// The same, comma-separated.
+    #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Clients held at 1 heartbeat/s in `hold`.
     #[arg(long, default_value_t = 10_000)]
@@ -83,6 +82,12 @@ pub struct BenchArgs {
     /// Kicks timed in `kick`.
     #[arg(long, default_value_t = 200)]
     pub kicks: usize,
+    /// Clients in `jitter`, half regular and half jittery.
+    #[arg(long, default_value_t = 100)]
+    pub jitter_clients: usize,
+    /// Their mean heartbeat gap in `jitter` (also the tick); the run lasts 60 gaps a detector.
+    #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
+    pub jitter_gap: Duration,
 }
 
 /// Where the shared secret comes from.
@@ -417,13 +422,21 @@ impl HistoryArgs {
 
 impl BenchArgs {
     pub fn options(&self) -> bench::Options {
+        let named: Vec<String> = self.scenarios.iter().chain(&self.only).cloned().collect();
+        let only = if named.is_empty() {
+            bench::SCENARIOS.iter().map(|s| (*s).to_owned()).collect()
+        } else {
+            named
+        };
         bench::Options {
-            only: self.only.clone(),
+            only,
             clients: self.clients,
             duration: self.duration,
             flood_clients: self.flood_clients,
             detect_clients: self.detect_clients,
             kicks: self.kicks,
+            jitter_clients: self.jitter_clients,
+            jitter_gap: self.jitter_gap,
         }
     }
 }

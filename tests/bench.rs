@@ -19,6 +19,7 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
             "10",
         ])
         .args(["--detect-clients", "20", "--kicks", "20"])
+        .args(["--jitter-clients", "40", "--jitter-gap", "100ms"])
         .output()
         .unwrap();
     assert!(
@@ -56,6 +57,22 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
     );
     assert!(number("detect", "close_p99_ms") >= number("detect", "expected_close_ms") - tick);
 
+    for detector in ["counter", "phi"] {
+        for group in ["regular", "jittery"] {
+            let verdict = &report["jitter"][detector][group];
+            assert_eq!(verdict["stopped"], 2, "{report:#}");
+            assert_eq!(verdict["undetected"], 0, "{report:#}");
+            assert!(verdict["detect_p50_ms"].as_f64() > Some(0.0), "{report:#}");
+        }
+    }
+    // Regular clients at 10 Hz: the counter needs 15 silent ticks; phi,
+    // with its spread floored at 100 ms, about 7.
+    assert!(
+        report["jitter"]["phi"]["regular"]["detect_p50_ms"].as_f64()
+            < report["jitter"]["counter"]["regular"]["detect_p50_ms"].as_f64(),
+        "{report:#}"
+    );
+
     assert!(number("kick", "p50_ms") <= number("kick", "p99_ms"));
     assert!(number("kick", "p99_ms") < 1000.0, "{report:#}");
 
@@ -77,7 +94,9 @@ fn bench_rejects_an_unknown_scenario() {
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
-        stderr.contains("unknown scenario 'warp' (scenarios: hold, flood, detect, kick, render)"),
+        stderr.contains(
+            "unknown scenario 'warp' (scenarios: hold, flood, detect, kick, render, jitter)"
+        ),
         "{stderr}"
     );
 }

@@ -8,6 +8,7 @@
 //! on ratatui's `TestBackend`. Nothing is estimated: every figure comes from
 //! a clock, a counter or `/proc`.
 
+mod jitter;
 mod latency;
 mod load;
 mod render;
@@ -23,7 +24,7 @@ use crate::process;
 use crate::server::{Config, Server};
 
 /// The scenarios, in the order they run.
-pub const SCENARIOS: [&str; 5] = ["hold", "flood", "detect", "kick", "render"];
+pub const SCENARIOS: [&str; 6] = ["hold", "flood", "detect", "kick", "render", "jitter"];
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -35,6 +36,10 @@ pub struct Options {
     pub flood_clients: usize,
     pub detect_clients: usize,
     pub kicks: usize,
+    /// Clients in `jitter`, half regular, half jittery.
+    pub jitter_clients: usize,
+    /// Their mean heartbeat gap (and the tick).
+    pub jitter_gap: Duration,
 }
 
 /// Runs the chosen scenarios and returns one JSON object, one member each.
@@ -58,6 +63,7 @@ pub async fn run(options: &Options) -> Result<Value> {
             "flood" => to_json(load::flood(options).await?),
             "detect" => to_json(latency::detect(options.detect_clients).await?),
             "kick" => to_json(latency::kick(options.kicks).await?),
+            "jitter" => to_json(jitter::jitter(options.jitter_clients, options.jitter_gap).await?),
             _ => to_json(render::frames()?),
         }?;
         report.insert((*name).to_owned(), figures);

@@ -46,6 +46,8 @@ fn client(port: u16, status: Status, strikes: u32, beats: u64) -> ClientView {
         last_seen: Some(connected_at + Duration::from_secs(63)),
         held: None,
         phi: None,
+        reconnects: 0,
+        flaps: 0,
     }
 }
 

@@ -93,6 +93,8 @@ fn synthetic_snapshot(n: usize) -> Snapshot {
             last_seen: Some(snapshot.taken),
             held: None,
             phi: None,
+            reconnects: 0,
+            flaps: 0,
         })
         .collect();
     snapshot

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::feed::details::Details;
 use crate::feed::snapshot::Snapshot;
 
 /// A request from a front end. Each carries where to send the answer.
@@ -34,6 +35,11 @@ pub enum Command {
     /// A snapshot taken now, rather than the last one published.
     List {
         reply: oneshot::Sender<Arc<Snapshot>>,
+    },
+    /// One live client's story.
+    Show {
+        peer: SocketAddr,
+        reply: oneshot::Sender<Option<Details>>,
     },
 }
 
@@ -121,5 +127,12 @@ impl Control {
     /// A snapshot taken now.
     pub async fn list(&self) -> Result<Arc<Snapshot>, CommandError> {
         self.ask(|reply| Command::List { reply }).await
+    }
+
+    /// The story of the live client at `peer`.
+    pub async fn show(&self, peer: SocketAddr) -> Result<Details, CommandError> {
+        self.ask(|reply| Command::Show { peer, reply })
+            .await?
+            .ok_or(CommandError::NoSuchClient(peer))
     }
 }

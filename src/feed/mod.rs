@@ -13,6 +13,7 @@
 //! particular front end (no ratatui here).
 
 pub mod control;
+pub mod details;
 pub mod event;
 pub mod snapshot;
 

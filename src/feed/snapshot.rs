@@ -89,6 +89,10 @@ pub struct ClientView {
     pub held: Option<Held>,
     /// Under the phi detector, the suspicion at the last tick.
     pub phi: Option<f32>,
+    /// Connections before this one that reported the same ip and pid.
+    pub reconnects: u32,
+    /// Times it went `leave` and came back to `alive`.
+    pub flaps: u32,
 }
 
 impl ClientView {

@@ -47,6 +47,11 @@ impl Gaps {
             .push_back(u32::try_from(gap.as_millis()).unwrap_or(u32::MAX));
     }
 
+    /// The most gaps it keeps.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
     pub fn len(&self) -> usize {
         self.ms.len()
     }

@@ -26,6 +26,7 @@ mod pacer;
 mod refusals;
 mod registry;
 mod report;
+mod story;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

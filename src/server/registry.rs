@@ -19,6 +19,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::control::{Command, Kicked};
+use crate::feed::details::{Details, PastConnection};
 use crate::feed::event::{Event, EventKind};
 use crate::feed::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapshot};
 use crate::liveness::phi::Gaps;
@@ -31,12 +32,15 @@ use crate::server::journal::Journal;
 use crate::server::link::Link;
 use crate::server::refusals::{self, Refusals};
 use crate::server::report::{End, Report};
+use crate::server::story::Stories;
 
 /// How often a changed table is published to front ends at most.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// How long a kicked client is asked to wait before it connects again, when
 /// the operator chose no hold-off.
 const KICK_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Heartbeat gaps kept per client for the details pane.
+const DETAIL_GAPS: usize = 60;
 /// How many recent events a snapshot carries for the dashboard's event pane.
 const RECENT_EVENTS: usize = 200;
 
@@ -47,33 +51,33 @@ struct Client {
     at_last_tick: u64,
     /// Ticks in a row without a heartbeat.
     silent_ticks: u32,
-    /// Under the phi detector: the recent gaps, and when the last
-    /// heartbeat before this tick's arrived.
-    gaps: Option<Box<(Gaps, Option<Instant>)>>,
+    /// The recent heartbeat gaps (for the details pane, and for the phi
+    /// detector), and when the latest heartbeat counted arrived.
+    gaps: Gaps,
+    last_beat: Option<Instant>,
 }
 
 impl Client {
-    /// Under the phi detector: learns the gaps of the `new` heartbeats since
-    /// the last tick, and returns φ for the silence since the last one.
-    fn phi(&mut self, new: u64, window: usize, at: Instant, first: Duration) -> f64 {
-        let learned = self
-            .gaps
-            .get_or_insert_with(|| Box::new((Gaps::new(window), None)));
-        let (gaps, previous) = &mut **learned;
+    /// Learns the gaps of the `new` heartbeats since the last tick.
+    fn learn(&mut self, new: u64) {
+        if new == 0 {
+            return;
+        }
         let beat = self.link.last_beat();
-        if new > 0 {
-            if let Some(previous) = *previous {
-                let gap = beat.saturating_duration_since(previous) / new as u32;
-                for _ in 0..new.min(window as u64) {
-                    gaps.push(gap);
-                }
+        if let Some(previous) = self.last_beat {
+            let gap = beat.saturating_duration_since(previous) / new as u32;
+            for _ in 0..new.min(self.gaps.window() as u64) {
+                self.gaps.push(gap);
             }
-            *previous = Some(beat);
         }
-        match previous {
-            Some(_) => gaps.phi(at.saturating_duration_since(beat), first),
-            None => 0.0,
-        }
+        self.last_beat = Some(beat);
+    }
+
+    /// φ for the silence since the latest heartbeat, as of `at`.
+    fn phi(&self, at: Instant, first: Duration) -> f64 {
+        self.last_beat.map_or(0.0, |beat| {
+            self.gaps.phi(at.saturating_duration_since(beat), first)
+        })
     }
 
     /// Brings the view up to date with the link; returns how many
@@ -91,6 +95,9 @@ pub(crate) struct Registry {
     tick: Duration,
     rules: Rules,
     detector: Detector,
+    /// Gaps remembered per client: the details pane's, or the phi window.
+    gap_window: usize,
+    stories: Stories,
     history_len: usize,
     hello_timeout: Duration,
     frame_timeout: Duration,
@@ -133,6 +140,11 @@ impl Registry {
             tick: config.tick,
             rules: config.rules,
             detector: config.detector,
+            gap_window: match config.detector {
+                Detector::Phi { window, .. } => window.max(DETAIL_GAPS),
+                Detector::Counter => DETAIL_GAPS,
+            },
+            stories: Stories::default(),
             history_len: config.history,
             hello_timeout: config.hello_timeout,
             frame_timeout: config.frame_timeout,
@@ -218,6 +230,8 @@ impl Registry {
                     last_seen: None,
                     held: None,
                     phi: None,
+                    reconnects: 0,
+                    flaps: 0,
                 };
                 self.clients.insert(
                     id,
@@ -226,7 +240,8 @@ impl Registry {
                         link,
                         at_last_tick: 0,
                         silent_ticks: 0,
-                        gaps: None,
+                        gaps: Gaps::new(self.gap_window),
+                        last_beat: None,
                     },
                 );
                 self.emit(EventKind::Connected { peer });
@@ -256,6 +271,10 @@ impl Registry {
                     view.reported = Some(status);
                     if view.ip.as_deref() != Some(ip.as_str()) {
                         view.ip = Some(ip.into());
+                    }
+                    if let Some(ip) = &view.ip {
+                        let story = self.stories.hello(id, ip, pid);
+                        (view.reconnects, view.flaps) = (story.reconnects, story.flaps);
                     }
                     self.dirty = true;
                 }
@@ -308,7 +327,39 @@ impl Registry {
                 self.publish();
                 let _ = reply.send(self.snapshots.borrow().clone());
             }
+            Command::Show { peer, reply } => {
+                let _ = reply.send(self.details(peer));
+            }
         }
+    }
+
+    /// The story of the live client at `peer`.
+    fn details(&mut self, peer: SocketAddr) -> Option<Details> {
+        let client = self.clients.values_mut().find(|c| c.view.peer == peer)?;
+        client.sync();
+        let view = &client.view;
+        let story = view
+            .ip
+            .as_ref()
+            .zip(view.pid)
+            .and_then(|(ip, pid)| self.stories.get(ip, pid));
+        let skip = client.gaps.len().saturating_sub(DETAIL_GAPS);
+        Some(Details {
+            peer,
+            ip: view.ip.clone(),
+            pid: view.pid,
+            status: view.status(),
+            gaps_ms: client.gaps.iter().skip(skip).collect(),
+            phi: view.phi,
+            reconnects: view.reconnects,
+            flaps: view.flaps,
+            changes: story
+                .map(|s| s.changes.iter().cloned().collect())
+                .unwrap_or_default(),
+            earlier: story
+                .map(|s| s.earlier.iter().cloned().collect())
+                .unwrap_or_default(),
+        })
     }
 
     /// The live clients that `pick` chooses: id and address.
@@ -382,6 +433,15 @@ impl Registry {
             connected_at: view.connected_at,
             closed_at: SystemTime::now(),
         };
+        if let (Some(ip), Some(pid)) = (&closed.ip, closed.pid) {
+            let past = PastConnection {
+                peer: closed.peer,
+                connected_at: closed.connected_at,
+                closed_at: closed.closed_at,
+                reason: closed.reason.clone(),
+            };
+            self.stories.closed(ip, pid, past);
+        }
         push_bounded(&mut self.history, closed, self.history_len);
         self.emit(EventKind::Closed {
             peer: view.peer,

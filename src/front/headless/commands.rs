@@ -17,6 +17,10 @@ pub(super) enum Request {
         hold: Option<Duration>,
     },
     List,
+    /// One client's story.
+    Show {
+        peer: SocketAddr,
+    },
     Quit,
 }
 
@@ -43,6 +47,12 @@ pub(super) fn parse(line: &str) -> Result<Option<Request>, String> {
         },
         ("kick-leave", _) => return Err("usage: kick-leave [HOLD]".to_owned()),
         ("list", []) => Request::List,
+        ("show", [peer]) => Request::Show {
+            peer: peer
+                .parse()
+                .map_err(|_| format!("show: '{peer}' is not an ip:port address"))?,
+        },
+        ("show", _) => return Err("usage: show IP:PORT".to_owned()),
         ("quit", []) => Request::Quit,
         ("list" | "quit", _) => return Err(format!("{word} takes no arguments")),
         _ => return Err(format!("unknown command '{}' ({USAGE})", line.trim())),
@@ -68,6 +78,10 @@ mod tests {
     fn commands_parse_case_insensitively_with_an_optional_hold_off() {
         let peer: SocketAddr = "10.0.0.7:5000".parse().unwrap();
         assert_eq!(parse("LIST"), Ok(Some(Request::List)));
+        assert_eq!(
+            parse("show 10.0.0.7:5000"),
+            Ok(Some(Request::Show { peer }))
+        );
         assert_eq!(parse("  "), Ok(None));
         assert_eq!(
             parse("Kick 10.0.0.7:5000"),

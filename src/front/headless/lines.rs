@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+use crate::feed::details::{Details, gap_figures};
 use crate::feed::event::{Pid, rfc3339};
 use crate::feed::snapshot::{ClientView, Snapshot};
 use crate::protocol::Status;
@@ -33,6 +34,8 @@ pub(super) enum Line {
     Kicked {
         peers: Vec<SocketAddr>,
     },
+    /// Answer to `show`: one client's story.
+    Details(Details),
     Error {
         reason: String,
     },
@@ -129,9 +132,41 @@ pub(super) fn text(line: &Line) -> String {
                     .join(", ")
             ),
         },
+        Line::Details(d) => details_text(d),
         Line::Error { reason } => format!("error: {reason}"),
         Line::Lagged { missed } => format!("output fell behind: {missed} events not shown"),
     }
+}
+
+fn details_text(d: &Details) -> String {
+    let (mean, p99, max) = gap_figures(&d.gaps_ms);
+    let mut s = format!(
+        "{} {} ip {} {}: reconnects {}, flaps {}; last {} gaps mean {mean} ms, p99 {p99} ms, largest {max} ms",
+        d.peer,
+        d.status,
+        d.ip.as_deref().unwrap_or("?"),
+        Pid(d.pid),
+        d.reconnects,
+        d.flaps,
+        d.gaps_ms.len()
+    );
+    if let Some(phi) = d.phi {
+        let _ = write!(s, ", phi {phi:.1}");
+    }
+    for c in &d.changes {
+        let _ = write!(s, "\n  {} {} -> {}", rfc3339(c.at), c.from, c.to);
+    }
+    for e in &d.earlier {
+        let _ = write!(
+            s,
+            "\n  earlier {} from {} to {}: {}",
+            e.peer,
+            rfc3339(e.connected_at),
+            rfc3339(e.closed_at),
+            e.reason
+        );
+    }
+    s
 }
 
 pub(super) fn stats(snapshot: &Snapshot) -> Line {

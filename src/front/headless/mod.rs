@@ -144,6 +144,7 @@ async fn execute(input: Input, control: &Control, stop: &CancellationToken) -> O
         Request::List => control.list().await.map(|snapshot| Line::Snapshot {
             clients: snapshot.clients.iter().map(ClientLine::from).collect(),
         }),
+        Request::Show { peer } => control.show(peer).await.map(Line::Details),
         Request::Quit => {
             stop.cancel();
             return None;

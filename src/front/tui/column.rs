@@ -13,6 +13,10 @@ pub enum Column {
     Strikes,
     Beats,
     LastSeen,
+    /// Earlier connections with the same ip and pid.
+    Reconnects,
+    /// Times back from `leave` to `alive`.
+    Flaps,
     /// How long ago the client connected; as a sort, the order clients
     /// connected in (the snapshot's own order).
     Connected,
@@ -21,7 +25,7 @@ pub enum Column {
 
 impl Column {
     /// Left to right.
-    const DISPLAY: [Column; 11] = [
+    const DISPLAY: [Column; 13] = [
         Column::Mark,
         Column::Peer,
         Column::ReportedIp,
@@ -31,12 +35,14 @@ impl Column {
         Column::Strikes,
         Column::Beats,
         Column::LastSeen,
+        Column::Reconnects,
+        Column::Flaps,
         Column::Connected,
         Column::Next,
     ];
     /// Most important first: a narrow terminal keeps a prefix of these whole
     /// rather than squeezing every column illegibly.
-    const PRIORITY: [Column; 11] = [
+    const PRIORITY: [Column; 13] = [
         Column::Mark,
         Column::Peer,
         Column::Status,
@@ -48,9 +54,11 @@ impl Column {
         Column::Beats,
         Column::ReportedIp,
         Column::Connected,
+        Column::Flaps,
+        Column::Reconnects,
     ];
     /// What `s` cycles through, starting from connection order.
-    const SORTS: [Column; 8] = [
+    const SORTS: [Column; 10] = [
         Column::Connected,
         Column::Peer,
         Column::Pid,
@@ -59,6 +67,8 @@ impl Column {
         Column::Strikes,
         Column::Beats,
         Column::LastSeen,
+        Column::Reconnects,
+        Column::Flaps,
     ];
 
     /// The next sort order after this one.
@@ -78,6 +88,8 @@ impl Column {
             Column::Strikes => "strikes",
             Column::Beats => "beats",
             Column::LastSeen => "last seen",
+            Column::Reconnects => "reconn",
+            Column::Flaps => "flaps",
             Column::Connected => "connected",
             Column::Next => "next",
         }
@@ -94,6 +106,8 @@ impl Column {
             Column::Strikes => 7,
             Column::Beats => 8,
             Column::LastSeen => 10,
+            Column::Reconnects => 6,
+            Column::Flaps => 5,
             Column::Connected => 9,
             Column::Next => 14,
         }

@@ -22,6 +22,8 @@ pub enum Action {
     Quit,
     /// Clear the terminal and draw everything again (Ctrl-L).
     Redraw,
+    /// Fetch this client's story for the details pane.
+    Show(SocketAddr),
     /// Kick exactly these clients (those of them still connected), and
     /// refuse them for the hold-off, if there is one.
     Kick(Vec<SocketAddr>, Option<Duration>),
@@ -159,6 +161,9 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
     if let Some(dialog) = view.dialog.take() {
         return confirm(key, dialog, view);
     }
+    if view.details.is_some() {
+        return details(key, view);
+    }
     // A new question starts with no hold-off.
     view.hold = None;
     if view.editing_filter && edit_filter(key, view) {
@@ -200,6 +205,13 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
             }
         }
         KeyCode::Char('d') | KeyCode::Delete | KeyCode::F(9) => ask_kick(view),
+        KeyCode::Enter if live => match view.selected {
+            Some(peer) => {
+                view.details = Some((peer, None));
+                return Some(Action::Show(peer));
+            }
+            None => view.message = Some("no client selected".to_owned()),
+        },
         KeyCode::Char('K') => {
             let peers = view.leave_clients();
             if peers.is_empty() {
@@ -224,6 +236,22 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
         other => view.message = Some(format!("{other} does nothing here; ? lists the keys")),
     }
     None
+}
+
+/// Keys while the details pane is open: ↑/↓ move to the next client (and
+/// the pane follows), anything else closes it.
+fn details(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => view.move_by(-1),
+        KeyCode::Down | KeyCode::Char('j') => view.move_by(1),
+        _ => {
+            view.details = None;
+            return None;
+        }
+    }
+    let peer = view.selected?;
+    view.details = Some((peer, None));
+    Some(Action::Show(peer))
 }
 
 /// Opens the kick dialog for the marked clients, or else the selected one.

@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use kick_dialog::{KickDialog, outcome};
 
+use crate::feed::details::Details;
 use crate::feed::{Control, Feed, Snapshot};
 use keys::{Action, handle_key, handle_mouse};
 use view::ViewState;
@@ -62,10 +63,10 @@ struct Dashboard {
     snapshots: watch::Receiver<Arc<Snapshot>>,
     control: Control,
     stop: CancellationToken,
-    /// Answers from commands run in the background (what a kick did).
+    /// Answers from commands run in the background.
     messages: (
-        mpsc::UnboundedSender<String>,
-        mpsc::UnboundedReceiver<String>,
+        mpsc::UnboundedSender<Answer>,
+        mpsc::UnboundedReceiver<Answer>,
     ),
 }
 
@@ -140,15 +141,22 @@ impl Dashboard {
                         }
                         Some(Action::Redraw) => terminal.clear().context("clearing the terminal")?,
                         Some(Action::Kick(peers, hold)) => self.kick(peers, hold),
+                        Some(Action::Show(peer)) => self.show(peer),
                         None => {}
                     }
                 }
-                Some(message) = self.messages.1.recv() => {
-                    self.view.message = Some(message);
+                Some(answer) = self.messages.1.recv() => {
+                    self.answer(answer);
                     dirty = true;
                 }
-                // "3s ago" moves even when nothing else does.
-                _ = clock.tick() => dirty = true,
+                // "3s ago" moves even when nothing else does, and an open
+                // details pane is brought up to date.
+                _ = clock.tick() => {
+                    if let Some((peer, _)) = self.view.details {
+                        self.show(peer);
+                    }
+                    dirty = true;
+                }
             }
         }
     }
@@ -163,9 +171,51 @@ impl Dashboard {
                 Ok(answer) => kick_dialog::outcome(&answer),
                 Err(error) => format!("kick failed: {error}"),
             };
-            let _ = messages.send(message);
+            let _ = messages.send(Answer::Message(message));
         });
     }
+
+    /// Asks for a client's story for the details pane, without waiting.
+    fn show(&self, peer: SocketAddr) {
+        let control = self.control.clone();
+        let messages = self.messages.0.clone();
+        tokio::spawn(async move {
+            let answer = match control.show(peer).await {
+                Ok(details) => Answer::Details(details),
+                Err(error) => Answer::Gone(peer, error.to_string()),
+            };
+            let _ = messages.send(answer);
+        });
+    }
+
+    fn answer(&mut self, answer: Answer) {
+        match answer {
+            Answer::Message(message) => self.view.message = Some(message),
+            Answer::Details(details) => {
+                if let Some((peer, shown)) = &mut self.view.details
+                    && *peer == details.peer
+                {
+                    *shown = Some(details);
+                }
+            }
+            Answer::Gone(peer, why) => {
+                if self.view.details.as_ref().is_some_and(|(p, _)| *p == peer) {
+                    self.view.details = None;
+                    self.view.message = Some(why);
+                }
+            }
+        }
+    }
+}
+
+/// What comes back from a command run in the background.
+enum Answer {
+    /// What a kick did.
+    Message(String),
+    /// A client's story, for the details pane.
+    Details(Details),
+    /// The client whose story was asked for has gone.
+    Gone(SocketAddr, String),
 }
 
 #[cfg(test)]

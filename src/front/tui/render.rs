@@ -16,14 +16,17 @@
 //! narrow terminal the header wraps rather than cutting its badges off, and
 //! the footer keeps `? help` and `q quit` whatever else must go.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Sparkline, Table, Wrap};
 
+use crate::feed::details::{Details, gap_figures};
+use crate::feed::event::Pid;
 use crate::front::tui::keys::{HELP, KEYS, QUIT, Scope};
 use crate::front::tui::kick_dialog::KickDialog;
 use crate::front::tui::style::{clock, short, status_style};
@@ -77,6 +80,9 @@ pub fn render(frame: &mut Frame, view: &mut ViewState) {
         Screen::Events => tables::events(frame, table_area, view),
     }
     footer(frame, footer_area, view);
+    if let Some((peer, details)) = &view.details {
+        details_pane(frame, area, *peer, details.as_ref());
+    }
     if let Some(dialog) = &view.dialog {
         kick_dialog(frame, area, dialog, view.hold);
     }
@@ -283,6 +289,79 @@ fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog, hold: Option<
             .block(block),
         popup,
     );
+}
+
+/// One client's story: its last heartbeat gaps as a sparkline with their
+/// mean, p99 and largest, its status changes, its earlier connections.
+fn details_pane(frame: &mut Frame, area: Rect, peer: SocketAddr, details: Option<&Details>) {
+    let popup = centered(area, 76, 22);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .title(format!(" {peer} "))
+        .title_bottom(Line::from(" ↑/↓ next client · any other key closes ").centered());
+    frame.render_widget(Clear, popup);
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let Some(d) = details else {
+        frame.render_widget(Paragraph::new(" asking the server..."), inner);
+        return;
+    };
+    let [about, spark, story] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(4),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+    let (mean, p99, max) = gap_figures(&d.gaps_ms);
+    let mut first = vec![
+        Span::raw(format!(" {} ", Pid(d.pid))),
+        Span::raw(format!("ip {}  ", d.ip.as_deref().unwrap_or("?"))),
+        Span::styled(d.status.as_str(), status_style(d.status)),
+        Span::raw(format!("  reconnects {}  flaps {}", d.reconnects, d.flaps)),
+    ];
+    if let Some(phi) = d.phi {
+        first.push(Span::raw(format!("  φ {phi:.1}")));
+    }
+    let second = format!(
+        " last {} gaps: mean {mean} ms, p99 {p99} ms, largest {max} ms",
+        d.gaps_ms.len()
+    );
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second).dim()]),
+        about,
+    );
+    let data: Vec<u64> = d.gaps_ms.iter().map(|&g| u64::from(g)).collect();
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data)
+            .style(Style::new().fg(Color::Cyan))
+            .block(Block::new().title(" heartbeat gaps ")),
+        spark,
+    );
+    let mut lines = vec![Line::from(" status changes").bold()];
+    if d.changes.is_empty() {
+        lines.push(Line::from("  none").dim());
+    }
+    lines.extend(d.changes.iter().map(|c| {
+        Line::from(vec![
+            Span::raw(format!("  {} ", clock(c.at))).dim(),
+            Span::styled(format!("{} -> {}", c.from, c.to), status_style(c.to)),
+        ])
+    }));
+    lines.push(Line::from(" earlier connections").bold());
+    if d.earlier.is_empty() {
+        lines.push(Line::from("  none").dim());
+    }
+    lines.extend(d.earlier.iter().map(|e| {
+        Line::from(format!(
+            "  {} {} lasted {}: {}",
+            clock(e.closed_at),
+            e.peer,
+            short(e.lasted()),
+            e.reason
+        ))
+    }));
+    frame.render_widget(Paragraph::new(lines), story);
 }
 
 /// A `width` x `height` rectangle in the middle of `area`, shrunk to fit.

@@ -87,6 +87,8 @@ fn cell(column: Column, c: &ClientView, view: &ViewState) -> Cell<'static> {
         Column::Miss => Cell::from(format!("{}/{}", l.miss, rules.threshold)),
         Column::Strikes => Cell::from(format!("{}/{}", l.strikes, rules.cursor)),
         Column::Beats => Cell::from(c.heartbeats.to_string()),
+        Column::Reconnects => Cell::from(c.reconnects.to_string()),
+        Column::Flaps => Cell::from(c.flaps.to_string()),
         Column::LastSeen => Cell::from(
             c.last_seen
                 .map_or_else(|| "never".to_owned(), |t| ago(now, t)),

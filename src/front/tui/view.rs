@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ratatui::layout::Rect;
 
+use crate::feed::details::Details;
 use crate::feed::event::Event;
 use crate::feed::snapshot::{ClientView, ClosedClient, Snapshot};
 use crate::front::tui::column::Column;
@@ -115,6 +116,9 @@ pub struct ViewState {
     /// The help overlay is open, scrolled down this many rows.
     pub help: Option<usize>,
     pub dialog: Option<KickDialog>,
+    /// The details pane is open on this client, with its story once it has
+    /// come (it is asked for again every second while the pane is open).
+    pub details: Option<(SocketAddr, Option<Details>)>,
     /// The hold-off chosen in the open kick dialog (`h`): how long the
     /// kicked clients are refused if they come back.
     pub hold: Option<Duration>,
@@ -154,6 +158,7 @@ impl ViewState {
             paused: false,
             help: None,
             dialog: None,
+            details: None,
             hold: None,
             marks: HashSet::new(),
             selected: None,
@@ -417,6 +422,8 @@ fn sort_rows(rows: &mut [usize], clients: &[ClientView], column: Column) {
         Column::Strikes => rows.sort_by_key(|&i| clients[i].liveness.strikes),
         Column::Beats => rows.sort_by_key(|&i| clients[i].heartbeats),
         Column::LastSeen => rows.sort_by_key(|&i| clients[i].last_seen),
+        Column::Reconnects => rows.sort_by_key(|&i| clients[i].reconnects),
+        Column::Flaps => rows.sort_by_key(|&i| clients[i].flaps),
         Column::Mark | Column::ReportedIp | Column::Next => {}
     }
 }

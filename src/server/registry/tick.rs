@@ -58,6 +58,7 @@ impl Registry {
             }
             let new = client.view.heartbeats - client.at_last_tick;
             let heard = new > 0;
+            client.learn(new);
             client.at_last_tick = client.view.heartbeats;
             client.silent_ticks = if heard { 0 } else { client.silent_ticks + 1 };
             if client.view.pid.is_some() {
@@ -67,8 +68,8 @@ impl Registry {
             let before = client.view.liveness;
             let mut after = match detector {
                 Detector::Counter => before.step(heard, at.into_std(), &rules),
-                Detector::Phi { threshold, window } => {
-                    let phi = client.phi(new, window, at, first_gap);
+                Detector::Phi { threshold, .. } => {
+                    let phi = client.phi(at, first_gap);
                     client.view.phi = Some(phi as f32);
                     before.step_phi(heard, phi, threshold, at.into_std(), &rules)
                 }
@@ -92,6 +93,7 @@ impl Registry {
                 miss: after.miss,
                 strikes: after.strikes,
             });
+            client.view.flaps = (self.stories).record(&client.view, before.status, after.status);
             let reason = match after.status {
                 Status::Leave => format!(
                     "inactive: {} strikes of {} missed ticks",
@@ -137,6 +139,7 @@ impl Registry {
                 continue;
             };
             let liveness = client.view.liveness;
+            (self.stories).record(&client.view, Status::Leave, Status::Close);
             self.emit(EventKind::Status {
                 peer: client.view.peer,
                 pid: client.view.pid,
@@ -181,6 +184,8 @@ impl Registry {
                 });
                 let reason = "recovered: the fleet was silent together, not this client";
                 client.link.send(Notice::new(Status::Alive, reason));
+                client.view.flaps =
+                    (self.stories).record(&client.view, Status::Leave, Status::Alive);
             } else {
                 liveness.leave_since = Some(at.into_std());
             }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::{Harness, TICK, config};
+use super::{Harness, TICK, config, peer};
 use crate::feed::event::EventKind;
 use crate::feed::snapshot::Held;
 use crate::liveness::Detector;
@@ -253,5 +253,70 @@ async fn the_phi_detector_learns_the_gaps_and_suspects_a_silence_far_beyond_them
     assert_eq!(leave, Some(Duration::from_millis(3600)), "{events:#?}");
     let snapshot = h.control.list().await.unwrap();
     assert!(snapshot.clients[0].phi.is_some_and(|phi| phi >= 8.0));
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_reconnects_keeps_its_story_and_flaps_are_counted() {
+    let mut h = Harness::start(config());
+    let first = h.open(1, 5001).await;
+    h.beat(1, &first, 42).await;
+    h.until(|k| matches!(k, EventKind::Connected { .. })).await;
+    h.end(1, crate::server::report::End::Disconnected).await;
+    h.until(|k| matches!(k, EventKind::Closed { .. })).await;
+    // The same ip and pid on a new connection: the same client.
+    let quiet = Arc::new(AtomicBool::new(false));
+    let _links = fleet(&h, 5002, 1, &quiet).await;
+    // Silent long enough to go leave (600 ms), then back.
+    quiet_between(
+        &quiet,
+        Duration::from_secs(1),
+        Some(Duration::from_millis(2000)),
+    );
+    h.until(|k| {
+        matches!(
+            k,
+            EventKind::Status {
+                to: Status::Alive,
+                ..
+            }
+        )
+    })
+    .await;
+    let details = h.control.show(peer(5002)).await.unwrap();
+    assert_eq!(
+        (details.reconnects, details.flaps),
+        (0, 1),
+        "another pid: {details:?}"
+    );
+    h.stopped().await;
+
+    // Now with the pid of the first connection.
+    let mut h = Harness::start(config());
+    let first = h.open(1, 5001).await;
+    h.beat(1, &first, 42).await;
+    h.end(1, crate::server::report::End::Disconnected).await;
+    h.until(|k| matches!(k, EventKind::Closed { .. })).await;
+    let again = h.open(2, 5003).await;
+    h.beat(2, &again, 42).await;
+    tokio::time::sleep(TICK * 3).await;
+    again.record(1, SystemTime::now());
+    tokio::time::sleep(TICK).await;
+    let details = h.control.show(peer(5003)).await.unwrap();
+    assert_eq!(details.reconnects, 1, "{details:?}");
+    assert_eq!(details.earlier.len(), 1);
+    assert_eq!(details.earlier[0].peer, peer(5001));
+    assert_eq!(details.earlier[0].reason, "client disconnected");
+    assert_eq!(
+        details.gaps_ms,
+        [300],
+        "one gap, learned on the monotonic clock"
+    );
+    let snapshot = h.control.list().await.unwrap();
+    assert_eq!(snapshot.clients[0].reconnects, 1);
+    assert_eq!(
+        h.control.show(peer(5999)).await,
+        Err(crate::feed::CommandError::NoSuchClient(peer(5999)))
+    );
     h.stopped().await;
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use hbmon::feed::control::Kicked;
+use hbmon::feed::details::{Change, Details, PastConnection};
 use hbmon::feed::event::{Event, EventKind};
 use hbmon::feed::snapshot::{ClientView, Held, Settings, Silence, Snapshot};
 use hbmon::front::tui::keys::{Action, handle_key, handle_mouse};
@@ -887,4 +888,58 @@ fn a_silent_fleet_gets_a_banner_and_held_clients_say_why_they_wait() {
         !screen(&draw(&mut ViewState::new(three()), 160, 30)).contains("FLEET SILENT"),
         "no banner while the fleet is heard"
     );
+}
+
+#[test]
+fn enter_opens_the_details_pane_with_a_sparkline_of_the_gaps() {
+    let mut view = ViewState::new(three());
+    assert_eq!(
+        handle_key(key(KeyCode::Enter), &mut view),
+        Some(Action::Show(peer(5001)))
+    );
+    assert!(screen(&draw(&mut view, 100, 30)).contains("asking the server"));
+    let at = view.snapshot().started + Duration::from_secs(60);
+    view.details = Some((
+        peer(5001),
+        Some(Details {
+            peer: peer(5001),
+            ip: Some(Arc::from("10.0.0.1")),
+            pid: Some(6001),
+            status: Status::Alive,
+            gaps_ms: vec![1000, 1010, 990, 3000, 1000],
+            phi: None,
+            reconnects: 2,
+            flaps: 1,
+            changes: vec![Change {
+                at,
+                from: Status::Leave,
+                to: Status::Alive,
+            }],
+            earlier: vec![PastConnection {
+                peer: peer(4999),
+                connected_at: at - Duration::from_secs(65),
+                closed_at: at - Duration::from_secs(5),
+                reason: "client disconnected".into(),
+            }],
+        }),
+    ));
+    let terminal = draw(&mut view, 100, 30);
+    let text = screen(&terminal);
+    for expected in [
+        "reconnects 2  flaps 1",
+        "last 5 gaps: mean 1400 ms, p99 3000 ms, largest 3000 ms",
+        "14:14:20 leave -> alive",
+        "127.0.0.1:4999 lasted 1m00s: client disconnected",
+    ] {
+        assert!(text.contains(expected), "lacks {expected}:\n{text}");
+    }
+    // The sparkline: bars drawn for the gaps, the tallest for the 3 s one.
+    assert!(text.contains('█'), "{text}");
+    // ↓ moves on to the next client and asks for its story.
+    assert_eq!(
+        handle_key(key(KeyCode::Down), &mut view),
+        Some(Action::Show(peer(5002)))
+    );
+    handle_key(key(KeyCode::Esc), &mut view);
+    assert!(view.details.is_none());
 }

@@ -145,3 +145,46 @@ fn a_server_stopped_for_5_s_marks_no_healthy_client_leave_and_closes_none() {
     clients.kill().unwrap();
     clients.wait().unwrap();
 }
+
+#[test]
+fn reconnects_and_flaps_are_counted_and_show_tells_the_story() {
+    use common::{Beater, RawClient, heartbeat};
+    let mut serve = Serve::start(&["--tick", "100ms", "--threshold", "2", "--cursor", "1"]);
+    // pid 77 connects, says hello and hangs up; then connects again.
+    let mut first = RawClient::connect(serve.addr);
+    first.send(&heartbeat(77));
+    serve.wait_for_client(first.local, |c| c["pid"] == 77);
+    let first_peer = first.local;
+    drop(first);
+    serve.wait_for_peer("closed", first_peer);
+    let again = Beater::start(serve.addr, 77, Duration::from_millis(25));
+    let listed = serve.wait_for_client(again.local, |c| c["pid"] == 77);
+    assert_eq!(listed["reconnects"], 1, "{listed}");
+    // Falls silent long enough for leave (2 ticks), then comes back.
+    let client = again.stop();
+    serve.wait_for_peer("status", client.local);
+    let back = Beater::over(client, 77, Duration::from_millis(25));
+    serve.wait_for("status", |l| {
+        l["peer"] == back.local.to_string() && l["to"] == "alive"
+    });
+    let listed = serve.wait_for_client(back.local, |c| c["flaps"] == 1);
+    assert_eq!(listed["reconnects"], 1);
+
+    serve.command(&format!("show {}", back.local));
+    let details = serve.wait_for("details", |_| true);
+    assert_eq!(details["peer"], back.local.to_string());
+    assert_eq!(
+        (details["reconnects"].as_u64(), details["flaps"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(details["earlier"][0]["peer"], first_peer.to_string());
+    let gaps = details["gaps_ms"].as_array().unwrap();
+    assert!(!gaps.is_empty(), "{details}");
+    let changes: Vec<(&str, &str)> = details["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["from"].as_str().unwrap(), c["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(changes, [("alive", "leave"), ("leave", "alive")]);
+}

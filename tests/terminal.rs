@@ -118,6 +118,14 @@ fn dashboard_kick_key_closes_exactly_the_selected_client() {
         s.contains(&keep.local.to_string()) && s.contains(&kick.local.to_string())
     });
 
+    // Enter opens the selected client's story, with its gaps and pid.
+    tmux.keys("Enter");
+    tmux.wait_for("the details pane", |s| {
+        s.contains("heartbeat gaps") && s.contains("pid 501") && s.contains("mean")
+    });
+    tmux.keys("Escape");
+    tmux.wait_for("the details pane closed", |s| !s.contains("heartbeat gaps"));
+
     // Rows are in connection order and the first is selected: move down one.
     tmux.keys("j");
     tmux.keys("d");

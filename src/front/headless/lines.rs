@@ -58,6 +58,10 @@ pub(super) struct ClientLine {
     heartbeats: u64,
     connected_at: String,
     last_seen: Option<String>,
+    reconnects: u32,
+    flaps: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phi: Option<f32>,
 }
 
 impl From<&ClientView> for ClientLine {
@@ -73,6 +77,9 @@ impl From<&ClientView> for ClientLine {
             heartbeats: c.heartbeats,
             connected_at: rfc3339(c.connected_at),
             last_seen: c.last_seen.map(rfc3339),
+            reconnects: c.reconnects,
+            flaps: c.flaps,
+            phi: c.phi,
         }
     }
 }

@@ -188,3 +188,49 @@ fn reconnects_and_flaps_are_counted_and_show_tells_the_story() {
         .collect();
     assert_eq!(changes, [("alive", "leave"), ("leave", "alive")]);
 }
+
+#[test]
+fn under_the_guard_fraction_the_silent_clients_close_as_configured() {
+    let mut serve = Serve::start(&FAST);
+    let mut steady = fleet(&mut serve, 17);
+    let mut dying = hbmon()
+        .args([
+            "simulate",
+            "--server",
+            &serve.addr.to_string(),
+            "--every",
+            "0",
+        ])
+        .args([
+            "--clients",
+            "3",
+            "--interval",
+            "50ms",
+            "--mix",
+            "steady=1",
+            "--pid-base",
+            "900000",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    serve.wait_for_clients("all 20 heard", |clients| {
+        clients.len() == 20 && clients.iter().all(|c| c["heartbeats"].as_u64() >= Some(2))
+    });
+    signal(dying.id(), "STOP");
+    for _ in 0..3 {
+        let closed = serve.wait_for("closed", |_| true);
+        assert!(closed["pid"].as_u64() >= Some(900_000), "{closed}");
+        assert_eq!(
+            closed["reason"],
+            "no recovery within the leave timeout (1s)"
+        );
+    }
+    assert_eq!(count(&serve.seen, "fleet_silent"), 0);
+    signal(dying.id(), "CONT");
+    for child in [&mut steady, &mut dying] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 /// The default `--phi-threshold` (Akka's).
 pub const DEFAULT_THRESHOLD: f64 = 8.0;
 /// The default `--phi-window`: gaps remembered per client. Akka keeps 1,000;
-/// 100 (400 bytes a client) fits the same shape at 10,000 clients.
+/// 100 (200 bytes a client) fits the same shape at 10,000 clients.
 pub const DEFAULT_WINDOW: usize = 100;
 /// A floor on the spread, so that a metronome-regular client is not
 /// suspected a few milliseconds late (Akka's `min-std-deviation`).
@@ -23,14 +23,16 @@ pub const MIN_STD: Duration = Duration::from_millis(100);
 /// stands in.
 const MIN_SAMPLES: usize = 3;
 
-/// The recent heartbeat gaps of one client, in milliseconds.
+/// The recent heartbeat gaps of one client, in milliseconds (two bytes
+/// each: a gap past 65.5 s is kept as 65.5 s, long since a `leave`).
 #[derive(Clone, Debug)]
 pub struct Gaps {
-    ms: VecDeque<u32>,
+    ms: VecDeque<u16>,
     window: usize,
 }
 
 impl Gaps {
+    /// Room for `window` gaps, allocated with the first one.
     pub fn new(window: usize) -> Self {
         Gaps {
             ms: VecDeque::new(),
@@ -43,8 +45,11 @@ impl Gaps {
         if self.ms.len() == self.window {
             self.ms.pop_front();
         }
+        if self.ms.capacity() == 0 {
+            self.ms.reserve_exact(self.window);
+        }
         self.ms
-            .push_back(u32::try_from(gap.as_millis()).unwrap_or(u32::MAX));
+            .push_back(u16::try_from(gap.as_millis()).unwrap_or(u16::MAX));
     }
 
     /// The most gaps it keeps.
@@ -62,7 +67,7 @@ impl Gaps {
 
     /// The gaps, oldest first, in milliseconds.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.ms.iter().copied()
+        self.ms.iter().map(|&g| u32::from(g))
     }
 
     /// Mean and standard deviation, in milliseconds; `first` stands in

@@ -810,9 +810,12 @@ fn function_keys_ctrl_l_and_unbound_keys_do_what_operators_expect() {
         text.contains(": does nothing here; ? lists the keys"),
         "{text}"
     );
-    handle_key(key(KeyCode::Enter), &mut view);
-    assert!(screen(&draw(&mut view, 100, 30)).contains("Enter does nothing here"));
     press(&mut view, "l");
+    handle_key(key(KeyCode::Enter), &mut view);
+    assert!(
+        screen(&draw(&mut view, 100, 30)).contains("Enter does nothing here"),
+        "Enter opens details on the clients screen only"
+    );
     assert!(screen(&draw(&mut view, 100, 30)).contains("history: none"));
     press(&mut view, "h");
     assert!(screen(&draw(&mut view, 100, 30)).contains("clients 1-3 of 3"));

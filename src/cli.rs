@@ -39,6 +39,14 @@ pub enum Command {
     Bench(BenchArgs),
     /// Read a journal written with `serve --journal`.
     History(HistoryArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `hbmon man | man -l -`; with a
+    /// subcommand, that subcommand's page (`hbmon man serve`).
+    Man { subcommand: Option<String> },
 }
 
 #[derive(Args)]
@@ -135,6 +143,17 @@ pub struct FrontArgs {
 
 #[derive(Args)]
 pub struct ServeArgs {
+    /// Read settings from this TOML file (`tick = "1s"`, one key per flag);
+    /// a flag or its HBMON_<NAME> environment variable wins over the file.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Check the settings (config file, token file, journal path) and exit
+    /// 0, or 1 with what is wrong, without listening.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the effective settings as a config file and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Address to listen on (use 0.0.0.0:PORT to accept remote clients; port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:14000")]
     pub listen: SocketAddr,

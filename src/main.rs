@@ -4,6 +4,7 @@
 #![deny(clippy::unwrap_used)]
 
 mod cli;
+mod settings;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::CommandFactory;
 use tokio_util::sync::CancellationToken;
 
 use cli::{Cli, Command, FrontArgs, SimulateArgs};
@@ -26,8 +27,8 @@ use hbmon::{bench, history, process};
 /// Errors are printed as one line (with their causes) whatever
 /// `RUST_BACKTRACE` says: backtraces are for bugs, which panic.
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let parsed = settings::parse();
+    match parsed.and_then(|(cli, matches)| run(cli, matches)) {
         Ok(code) => code,
         Err(error) => {
             let _ = writeln!(std::io::stderr(), "hbmon: error: {error:#}");
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
 /// heartbeat than two, which spend their time waking each other (see the
 /// README's figures). Front ends get threads of their own.
 #[tokio::main(flavor = "current_thread")]
-async fn run(cli: Cli) -> Result<ExitCode> {
+async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -48,6 +49,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         )
         .init();
     match cli.command {
+        Command::Serve(args) if args.print_config => {
+            let serve = matches
+                .subcommand_matches("serve")
+                .context("no serve settings")?;
+            write!(std::io::stdout(), "{}", settings::effective(serve)?)?;
+        }
+        Command::Serve(args) if args.check => {
+            check(&args)?;
+            writeln!(std::io::stdout(), "hbmon: the settings are good")?;
+        }
         Command::Serve(args) => {
             let server = start(args.listen, args.config()?).await?;
             attach(server, &args.front).await?;
@@ -64,6 +75,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Simulate(args) => run_simulate(args).await?,
         Command::History(args) => history::run(&args.path, &args.filter(), args.format)?,
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "hbmon", &mut std::io::stdout());
+        }
+        Command::Man { subcommand } => {
+            let mut command = Cli::command();
+            command.build();
+            let page = match subcommand {
+                None => command,
+                Some(name) => command
+                    .find_subcommand(&name)
+                    .cloned()
+                    .with_context(|| format!("no subcommand '{name}' (see hbmon --help)"))?,
+            };
+            clap_mangen::Man::new(page)
+                .render(&mut std::io::stdout())
+                .context("writing the manual page")?;
+        }
         Command::Bench(args) => {
             let report = bench::run(&args.options()).await?;
             let text = serde_json::to_string_pretty(&report)?;
@@ -71,6 +100,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `serve --check`: everything `serve` would refuse to start with, found
+/// without listening. (The flags and the config file were checked as they
+/// were parsed.)
+fn check(args: &cli::ServeArgs) -> Result<()> {
+    let config = args.config()?;
+    if let Some(path) = &config.journal {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot write the journal {}", path.display()))?;
+    }
+    Ok(())
 }
 
 async fn start(listen: SocketAddr, config: Config) -> Result<Server> {

@@ -8,9 +8,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use hbmon::feed::event::EVENT_NAMES;
 use hbmon::feed::event::Format;
 use hbmon::fleet::client;
 use hbmon::fleet::simulate::{Mix, Plan};
+use hbmon::front::hooks::Hooks;
 use hbmon::liveness::{Detector, Rules, phi};
 use hbmon::protocol::Token;
 use hbmon::server::{Config, GuardConfig};
@@ -219,6 +221,23 @@ pub struct ServeArgs {
     /// With --detector phi: the suspicion that sends a client to leave.
     #[arg(long, default_value_t = phi::DEFAULT_THRESHOLD, value_parser = positive_number, allow_hyphen_values = true)]
     pub phi_threshold: f64,
+    /// Run this shell command for each chosen event, with the event's JSON
+    /// line on its stdin and HBMON_EVENT and HBMON_PEER in its environment.
+    #[arg(long, value_name = "CMD")]
+    pub on_event: Option<String>,
+    /// The events that run the --on-event hook, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "status,closed,kick,fleet_silent,fleet_recovered"
+    )]
+    pub hook_events: Vec<String>,
+    /// Hooks running at once at most.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub hook_concurrency: u16,
+    /// A hook still running after this long is killed and reported.
+    #[arg(long, default_value = "10s", value_parser = positive_duration, allow_hyphen_values = true)]
+    pub hook_timeout: Duration,
     /// With --detector phi: heartbeat gaps remembered per client.
     #[arg(long, default_value_t = phi::DEFAULT_WINDOW as u16, value_parser = clap::value_parser!(u16).range(3..))]
     pub phi_window: u16,
@@ -231,6 +250,27 @@ pub enum DetectorKind {
 }
 
 impl ServeArgs {
+    /// The hooks `--on-event` asks for, if any.
+    pub fn hooks(&self) -> Result<Option<Hooks>> {
+        let Some(command) = &self.on_event else {
+            return Ok(None);
+        };
+        for name in &self.hook_events {
+            if !EVENT_NAMES.contains(&name.as_str()) {
+                bail!(
+                    "--hook-events: '{name}' is not an event (events: {})",
+                    EVENT_NAMES.join(", ")
+                );
+            }
+        }
+        Ok(Some(Hooks {
+            command: command.clone(),
+            events: self.hook_events.clone(),
+            concurrency: usize::from(self.hook_concurrency),
+            timeout: self.hook_timeout,
+        }))
+    }
+
     fn detector(&self) -> Detector {
         match self.detector {
             DetectorKind::Counter => Detector::Counter,

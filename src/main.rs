@@ -20,6 +20,7 @@ use cli::{Cli, Command, FrontArgs, SimulateArgs};
 use hbmon::feed::event::Format;
 use hbmon::fleet::simulate::{self, Tally};
 use hbmon::fleet::{client, demo};
+use hbmon::front::hooks::{self, HookStats, Hooks};
 use hbmon::front::{headless, tui};
 use hbmon::server::{self, Config, Server};
 use hbmon::{bench, history, process};
@@ -57,17 +58,19 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
         }
         Command::Serve(args) if args.check => {
             check(&args)?;
+            args.hooks()?;
             writeln!(std::io::stdout(), "hbmon: the settings are good")?;
         }
         Command::Serve(args) => {
+            let hooks = args.hooks()?;
             let server = start(args.listen, args.config()?).await?;
-            attach(server, &args.front).await?;
+            attach(server, &args.front, hooks).await?;
         }
         Command::Demo(args) => {
             let config = demo::config();
             let server = start(args.listen, config.clone()).await?;
             demo::spawn_fleets(server.local_addr(), &config, server.stop_token());
-            attach(server, &args.front).await?;
+            attach(server, &args.front, None).await?;
         }
         Command::Client(args) => {
             let ending = client::run(args.options()?).await?;
@@ -126,15 +129,23 @@ async fn start(listen: SocketAddr, config: Config) -> Result<Server> {
 }
 
 /// Runs the front end the arguments ask for until the server stops.
-async fn attach(server: Server, front: &FrontArgs) -> Result<()> {
+async fn attach(server: Server, front: &FrontArgs, hooks: Option<Hooks>) -> Result<()> {
     let dashboard = !front.no_tui && std::io::stdout().is_terminal();
     if !front.no_tui && !dashboard {
         eprintln!("hbmon: stdout is not a terminal; running headless (as with --no-tui)");
     }
+    let hook_stats = hooks.as_ref().map(|_| Arc::new(HookStats::default()));
+    let hooks = match (hooks, &hook_stats) {
+        (Some(hooks), Some(stats)) => {
+            Some(hooks::spawn(server.subscribe(), hooks, Arc::clone(stats))?)
+        }
+        _ => None,
+    };
     let feed = server.feed();
     let options = headless::Options {
         format: front.format,
         stats_every: front.stats_every,
+        hooks: hook_stats,
     };
     // Front ends block on their output: each gets a thread of its own.
     let result = tokio::task::spawn_blocking(move || {
@@ -148,6 +159,10 @@ async fn attach(server: Server, front: &FrontArgs) -> Result<()> {
     // However the front end ended, the server goes down with it.
     server.stop();
     server.stopped().await;
+    // The hooks still queued or running finish, each within its timeout.
+    if let Some(hooks) = hooks {
+        let _ = tokio::task::spawn_blocking(move || hooks.join()).await;
+    }
     result.context("the front end crashed")?
 }
 

@@ -99,6 +99,20 @@ pub enum EventKind {
     },
 }
 
+/// Every `event` name a decision can have.
+pub const EVENT_NAMES: [&str; 10] = [
+    "connected",
+    "status",
+    "closed",
+    "rejected",
+    "bad_frame",
+    "kick",
+    "started",
+    "stopped",
+    "fleet_silent",
+    "fleet_recovered",
+];
+
 impl EventKind {
     /// The `event` field of the JSON line.
     pub fn name(&self) -> &'static str {
@@ -318,6 +332,7 @@ mod tests {
             let back: Recorded = serde_json::from_str(&line).unwrap();
             assert_eq!(back.kind, kind, "{line}");
             assert!(line.contains(&format!("\"event\":\"{}\"", kind.name())));
+            assert!(EVENT_NAMES.contains(&kind.name()));
         }
     }
 

@@ -4,6 +4,7 @@
 //! insides.
 
 pub mod headless;
+pub mod hooks;
 pub mod tui;
 
 /// A single-threaded runtime for a front end's own thread. Front ends block

@@ -61,7 +61,6 @@ impl Serve {
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawning hbmon serve");
         let stdout = child.stdout.take().expect("piped stdout");

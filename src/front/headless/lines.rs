@@ -7,9 +7,12 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::feed::details::{Details, gap_figures};
 use crate::feed::event::{Pid, rfc3339};
 use crate::feed::snapshot::{ClientView, Snapshot};
+use crate::front::hooks::HookStats;
 use crate::protocol::Status;
 
 /// A line only the headless stream prints (events are printed as they are).
@@ -27,6 +30,9 @@ pub(super) enum Line {
         bad_frames: u64,
         closed: u64,
         journal_lost: u64,
+        /// With `--on-event`: hooks run, failed, and events dropped.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        hooks: Option<HookCounts>,
     },
     Snapshot {
         clients: Vec<ClientLine>,
@@ -95,10 +101,18 @@ pub(super) fn text(line: &Line) -> String {
             bad_frames,
             closed,
             journal_lost,
+            hooks,
         } => {
             let mut line = format!(
                 "stats: {clients} clients ({alive} alive, {leave} leave), {frames} heartbeats, {bad_frames} bad frames, {closed} closed"
             );
+            if let Some(h) = hooks {
+                let _ = write!(
+                    line,
+                    ", hooks {} run, {} failed, {} dropped",
+                    h.hooks_run, h.hooks_failed, h.hooks_dropped
+                );
+            }
             if *journal_lost > 0 {
                 let _ = write!(
                     line,
@@ -176,8 +190,22 @@ fn details_text(d: &Details) -> String {
     s
 }
 
-pub(super) fn stats(snapshot: &Snapshot) -> Line {
+/// The hooks' figures in a stats line.
+#[derive(Serialize)]
+pub(super) struct HookCounts {
+    hooks_run: u64,
+    hooks_failed: u64,
+    hooks_dropped: u64,
+}
+
+pub(super) fn stats(snapshot: &Snapshot, hooks: Option<&HookStats>) -> Line {
+    let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
     Line::Stats {
+        hooks: hooks.map(|h| HookCounts {
+            hooks_run: load(&h.run),
+            hooks_failed: load(&h.failed),
+            hooks_dropped: load(&h.dropped),
+        }),
         clients: snapshot.clients.len(),
         alive: snapshot.count(Status::Alive),
         leave: snapshot.count(Status::Leave),

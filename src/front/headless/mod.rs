@@ -13,6 +13,7 @@ mod lines;
 mod stdin;
 mod stdout;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -22,15 +23,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::feed::event::{Event, Format, Stamped, rfc3339};
 use crate::feed::{Control, Feed};
+use crate::front::hooks::HookStats;
 use commands::Request;
 use lines::{ClientLine, Line};
 use stdin::Input;
 use stdout::Stdout;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     pub format: Format,
     pub stats_every: Duration,
+    /// The hooks' figures, when `--on-event` runs hooks.
+    pub hooks: Option<Arc<HookStats>>,
 }
 
 /// Formats lines and hands them to stdout.
@@ -102,7 +106,7 @@ async fn stream(feed: Feed, options: Options) -> Result<()> {
             },
             _ = stats_timer.tick() => {
                 let snapshot = snapshots.borrow().clone();
-                out.line(&lines::stats(&snapshot)).await?;
+                out.line(&lines::stats(&snapshot, options.hooks.as_deref())).await?;
             }
             Some(input) = commands.recv() => {
                 if let Some(line) = execute(input, &control, &stop).await {

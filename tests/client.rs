@@ -246,3 +246,67 @@ fn a_resumed_client_sends_one_heartbeat_not_a_burst_and_reports_the_close_it_mis
     );
     assert!(!stdout.contains("connection lost"), "{stdout}");
 }
+
+#[test]
+fn the_python_library_reconnects_after_a_kick_and_a_server_restart_and_says_goodbye() {
+    let mut serve = Serve::start(&["--tick", "100ms"]);
+    let port = serve.addr.port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python_library.py");
+    let mut python = Command::new("python3")
+        .args([script, "127.0.0.1", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the library test");
+    let mut lines = BufReader::new(python.stdout.take().unwrap()).lines();
+    let mut next = || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    let pid = next()["pid"].as_u64().unwrap();
+    let alive = |serve: &mut Serve| {
+        serve.wait_for_clients("the python client", |clients| {
+            clients
+                .iter()
+                .any(|c| c["pid"] == pid && c["status"] == "alive")
+        })
+    };
+    let first = alive(&mut serve);
+    let peer = first.iter().find(|c| c["pid"] == pid).unwrap()["peer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A kick: the library hands over the close frame, waits retry_after, comes back.
+    serve.command(&format!("kick {peer}"));
+    let notice = next();
+    assert_eq!(
+        (notice["status"].as_str(), notice["reason"].as_str()),
+        (Some("close"), Some("kicked by operator"))
+    );
+    assert_eq!(notice["retry_after"], 5);
+    let kicked = Instant::now();
+    serve.wait_for("connected", |l| l["peer"] != peer.as_str());
+    assert!(
+        kicked.elapsed() >= Duration::from_millis(4500),
+        "back after {:?}",
+        kicked.elapsed()
+    );
+    alive(&mut serve);
+
+    // The server restarts on the same port; the library finds it again.
+    serve.command("quit");
+    assert!(serve.wait_exit().success());
+    assert_eq!(next()["reason"], "server shutting down");
+    let listen = format!("127.0.0.1:{port}");
+    let mut serve = Serve::launch(
+        hbmon()
+            .args(["serve", "--no-tui", "--format", "json"])
+            .args(["--tick", "100ms", "--listen", &listen]),
+    );
+    alive(&mut serve);
+
+    // Its stdin closes: it says goodbye.
+    drop(python.stdin.take());
+    let closed = serve.wait_for("closed", |_| true);
+    assert_eq!(closed["reason"], "client said goodbye");
+    assert_eq!(closed["pid"].as_u64(), Some(pid));
+    assert!(python.wait().unwrap().success());
+}

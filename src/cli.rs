@@ -433,15 +433,22 @@ impl ServeArgs {
 }
 
 impl ClientArgs {
-    pub fn options(&self) -> Result<client::Options> {
-        Ok(client::Options {
-            server: self.server.clone(),
-            interval: self.interval,
-            reconnect: self.reconnect,
-            pid: self.pid.unwrap_or_else(std::process::id),
-            ip: self.ip.clone(),
-            token: self.token.token()?,
-        })
+    /// The client these flags ask for, saying what it does on stdout.
+    pub fn builder(&self) -> Result<client::Builder> {
+        let mut builder = client::Builder::new(self.server.clone())
+            .interval(self.interval)
+            .reconnect(self.reconnect)
+            .report(client::to_stdout());
+        if let Some(pid) = self.pid {
+            builder = builder.pid(pid);
+        }
+        if let Some(ip) = &self.ip {
+            builder = builder.ip(ip.clone());
+        }
+        if let Some(token) = self.token.token()? {
+            builder = builder.token(token);
+        }
+        Ok(builder)
     }
 }
 

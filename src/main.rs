@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use cli::{Cli, Command, FrontArgs, SimulateArgs};
 use hbmon::feed::event::Format;
+use hbmon::fleet::demo;
 use hbmon::fleet::simulate::{self, Tally};
-use hbmon::fleet::{client, demo};
 use hbmon::front::hooks::{self, HookStats, Hooks};
 use hbmon::front::{headless, tui};
 use hbmon::server::{self, Config, Server};
@@ -73,7 +73,10 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             attach(server, &args.front, None).await?;
         }
         Command::Client(args) => {
-            let ending = client::run(args.options()?).await?;
+            let heartbeats = args.builder()?.spawn();
+            // Ctrl-C, SIGTERM or SIGHUP: say goodbye first.
+            process::cancel_on_terminate(heartbeats.stop_token())?;
+            let ending = heartbeats.ended().await?;
             return Ok(ExitCode::from(ending.exit_code()));
         }
         Command::Simulate(args) => run_simulate(args).await?,

@@ -10,8 +10,35 @@
 //! exponentially with jitter up to a cap, and never sooner than a close
 //! frame's `retry_after` asks: a fleet kicked or refused at once does not
 //! come back at once.
+//!
+//! The same client drops into any program on a tokio runtime:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! use std::time::Duration;
+//! use hbmon::fleet::client::{Builder, Ending};
+//! # let listener = hbmon::server::bind("127.0.0.1:0".parse()?)?;
+//! # let server = hbmon::server::Server::start(listener, Default::default())?;
+//! # let address = server.local_addr().to_string();
+//!
+//! let heartbeats = Builder::new(address)
+//!     .interval(Duration::from_millis(100))
+//!     .reconnect(true)
+//!     .spawn();
+//! // ... the program does its work, heartbeating all along ...
+//! # tokio::time::sleep(Duration::from_millis(300)).await;
+//! assert_eq!(heartbeats.stop().await?, Ending::Goodbye);
+//! # let mut seen = server.snapshots();
+//! # let closed = seen.wait_for(|s| !s.history.is_empty()).await?.history[0].clone();
+//! # assert_eq!(closed.reason, "client said goodbye");
+//! # assert!(closed.heartbeats >= 2, "{closed:?}");
+//! # Ok(())
+//! # }
+//! ```
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -21,21 +48,106 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
-use crate::process;
 use crate::protocol::{
     ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Notice, SHUTDOWN_REASON, Status, Token,
 };
 
-#[derive(Clone, Debug)]
-pub struct Options {
-    pub server: String,
-    pub interval: Duration,
-    pub reconnect: bool,
-    pub pid: u32,
+/// What the client says as it goes (connected, notices, reconnecting...).
+pub type Report = Arc<dyn Fn(std::fmt::Arguments<'_>) + Send + Sync>;
+
+/// Sets up a client: where, how often, as whom.
+#[derive(Clone)]
+pub struct Builder {
+    server: String,
+    interval: Duration,
+    reconnect: bool,
+    pid: u32,
     /// The address to report; the local address of the connection if unset.
-    pub ip: Option<String>,
+    ip: Option<String>,
     /// Sent in the first heartbeat of each connection, when set.
-    pub token: Option<Token>,
+    token: Option<Token>,
+    report: Report,
+}
+
+impl Builder {
+    /// A client of the server at `server` (`host:port`): a heartbeat every
+    /// second as this process's pid, no reconnecting, saying nothing.
+    pub fn new(server: impl Into<String>) -> Self {
+        Builder {
+            server: server.into(),
+            interval: Duration::from_secs(1),
+            reconnect: false,
+            pid: std::process::id(),
+            ip: None,
+            token: None,
+            report: Arc::new(|_| {}),
+        }
+    }
+
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Connect again after a close or a lost connection, instead of ending.
+    pub fn reconnect(mut self, reconnect: bool) -> Self {
+        self.reconnect = reconnect;
+        self
+    }
+
+    pub fn pid(mut self, pid: u32) -> Self {
+        self.pid = pid;
+        self
+    }
+
+    /// The address to report (the connection's local address by default).
+    pub fn ip(mut self, ip: impl Into<String>) -> Self {
+        self.ip = Some(ip.into());
+        self
+    }
+
+    /// The shared secret, sent in each connection's first heartbeat.
+    pub fn token(mut self, token: Token) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Where the client's running commentary goes (nowhere by default).
+    pub fn report(mut self, report: Report) -> Self {
+        self.report = report;
+        self
+    }
+
+    /// Starts heartbeating on the current tokio runtime.
+    pub fn spawn(self) -> Heartbeats {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(self, stop.clone()));
+        Heartbeats { stop, task }
+    }
+}
+
+/// A running client.
+pub struct Heartbeats {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<Ending>>,
+}
+
+impl Heartbeats {
+    /// Says goodbye (`status: close`) and waits for the server's answer.
+    pub async fn stop(self) -> Result<Ending> {
+        self.stop.cancel();
+        self.ended().await
+    }
+
+    /// Cancelling this token says goodbye, as [`Heartbeats::stop`] does.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Waits until the client ends on its own (or is stopped).
+    pub async fn ended(self) -> Result<Ending> {
+        self.task.await.context("the client's task failed")?
+    }
 }
 
 /// How a client's run ended.
@@ -102,19 +214,21 @@ impl Backoff {
     }
 }
 
-/// A line on stdout. A reader that went away is no reason to stop
-/// heartbeating (`println!` would panic on the broken pipe).
-fn say(message: impl std::fmt::Display) {
-    let _ = writeln!(
-        std::io::stdout(),
-        "{} {message}",
-        humantime::format_rfc3339_millis(SystemTime::now())
-    );
+/// `hbmon client`'s commentary: timestamped lines on stdout. A reader that
+/// went away is no reason to stop heartbeating (`println!` would panic on
+/// the broken pipe).
+pub fn to_stdout() -> Report {
+    Arc::new(|message| {
+        let _ = writeln!(
+            std::io::stdout(),
+            "{} {message}",
+            humantime::format_rfc3339_millis(SystemTime::now())
+        );
+    })
 }
 
-pub async fn run(options: Options) -> Result<Ending> {
-    let interrupted = CancellationToken::new();
-    process::cancel_on_terminate(interrupted.clone())?;
+async fn run(options: Builder, interrupted: CancellationToken) -> Result<Ending> {
+    let say = &options.report;
     let mut backoff = Backoff::new();
     loop {
         let connected = tokio::select! {
@@ -165,9 +279,10 @@ type Frames = Framed<TcpStream, ClientCodec>;
 
 async fn session(
     stream: TcpStream,
-    options: &Options,
+    options: &Builder,
     interrupted: &CancellationToken,
 ) -> Result<Ending> {
+    let say = &options.report;
     let local = stream.local_addr().context("reading the local address")?;
     let heartbeat = |status, token| Heartbeat {
         ip: options.ip.clone().unwrap_or_else(|| local.ip().to_string()),
@@ -216,7 +331,7 @@ async fn session(
     };
     match &ending {
         Ending::Goodbye => {}
-        Ending::ServerStopped => say("the server shut down"),
+        Ending::ServerStopped => say(format_args!("the server shut down")),
         Ending::Closed(notice) => say(format_args!("closed by server: {}", notice.reason)),
         Ending::Lost(why) => say(format_args!("connection lost: {why}")),
     }

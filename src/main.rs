@@ -10,16 +10,13 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::CommandFactory;
-use tokio_util::sync::CancellationToken;
 
-use cli::{Cli, Command, FrontArgs, SimulateArgs};
-use hbmon::feed::event::Format;
+use cli::{Cli, Command, FrontArgs};
 use hbmon::fleet::demo;
-use hbmon::fleet::simulate::{self, Tally};
+use hbmon::fleet::progress;
 use hbmon::front::hooks::{self, HookStats, Hooks};
 use hbmon::front::{headless, tui};
 use hbmon::server::{self, Config, Server};
@@ -57,8 +54,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             write!(std::io::stdout(), "{}", settings::effective(serve)?)?;
         }
         Command::Serve(args) if args.check => {
-            check(&args)?;
-            args.hooks()?;
+            args.check()?;
             writeln!(std::io::stdout(), "hbmon: the settings are good")?;
         }
         Command::Serve(args) => {
@@ -79,7 +75,9 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             let ending = heartbeats.ended().await?;
             return Ok(ExitCode::from(ending.exit_code()));
         }
-        Command::Simulate(args) => run_simulate(args).await?,
+        Command::Simulate(args) => {
+            progress::run(args.plan().await?, args.duration, args.format).await?
+        }
         Command::History(args) => history::run(&args.path, &args.filter(), args.format)?,
         Command::Completions { shell } => {
             let mut command = Cli::command();
@@ -106,21 +104,6 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `serve --check`: everything `serve` would refuse to start with, found
-/// without listening. (The flags and the config file were checked as they
-/// were parsed.)
-fn check(args: &cli::ServeArgs) -> Result<()> {
-    let config = args.config()?;
-    if let Some(path) = &config.journal {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot write the journal {}", path.display()))?;
-    }
-    Ok(())
 }
 
 async fn start(listen: SocketAddr, config: Config) -> Result<Server> {
@@ -167,47 +150,4 @@ async fn attach(server: Server, front: &FrontArgs, hooks: Option<Hooks>) -> Resu
         let _ = tokio::task::spawn_blocking(move || hooks.join()).await;
     }
     result.context("the front end crashed")?
-}
-
-async fn run_simulate(args: SimulateArgs) -> Result<()> {
-    let open_files = process::raise_open_files();
-    if args.clients as u64 >= open_files {
-        eprintln!(
-            "hbmon: warning: {} clients need as many open files, but this process may open only {open_files}; the rest will fail to connect",
-            args.clients
-        );
-    }
-    let plan = args.plan().await?;
-    let stop = CancellationToken::new();
-    process::cancel_on_terminate(stop.clone())?;
-    if let Some(duration) = args.duration {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(duration).await;
-            stop.cancel();
-        });
-    }
-    let tally = Arc::new(Tally::default());
-    let fleet = tokio::spawn(simulate::run(plan, Arc::clone(&tally), stop.clone()));
-    let progress = std::io::stderr().is_terminal();
-    if progress {
-        let tally = Arc::clone(&tally);
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                every.tick().await;
-                eprint!("\r\x1b[2K{}", tally.counts());
-            }
-        });
-    }
-    fleet.await.context("the fleet crashed")?;
-    let counts = tally.counts();
-    if progress {
-        eprintln!();
-    }
-    let summary = match args.format {
-        Format::Json => serde_json::to_string(&counts)?,
-        Format::Text => counts.to_string(),
-    };
-    writeln!(std::io::stdout(), "{summary}").context("writing the summary")
 }

@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
-use common::{Serve, hbmon};
+use common::{Serve, steady_fleet};
 use serde_json::Value;
 
 /// Tick 100 ms, `leave` after 1.5 s of silence, closed 1 s later.
@@ -25,26 +25,7 @@ const FAST: [&str; 8] = [
 /// `n` steady clients beating every 50 ms, in one `hbmon simulate` process,
 /// once all are heard.
 fn fleet(serve: &mut Serve, n: usize) -> Child {
-    let child = hbmon()
-        .args([
-            "simulate",
-            "--server",
-            &serve.addr.to_string(),
-            "--every",
-            "0",
-        ])
-        .args([
-            "--clients",
-            &n.to_string(),
-            "--interval",
-            "50ms",
-            "--mix",
-            "steady=1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = steady_fleet(serve.addr, n, 100_000);
     serve.wait_for_clients("the fleet heard", |clients| {
         clients.len() == n && clients.iter().all(|c| c["heartbeats"].as_u64() >= Some(2))
     });
@@ -193,28 +174,7 @@ fn reconnects_and_flaps_are_counted_and_show_tells_the_story() {
 fn under_the_guard_fraction_the_silent_clients_close_as_configured() {
     let mut serve = Serve::start(&FAST);
     let mut steady = fleet(&mut serve, 17);
-    let mut dying = hbmon()
-        .args([
-            "simulate",
-            "--server",
-            &serve.addr.to_string(),
-            "--every",
-            "0",
-        ])
-        .args([
-            "--clients",
-            "3",
-            "--interval",
-            "50ms",
-            "--mix",
-            "steady=1",
-            "--pid-base",
-            "900000",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut dying = steady_fleet(serve.addr, 3, 900_000);
     serve.wait_for_clients("all 20 heard", |clients| {
         clients.len() == 20 && clients.iter().all(|c| c["heartbeats"].as_u64() >= Some(2))
     });

@@ -382,3 +382,17 @@ impl Drop for Beater {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// `clients` steady simulated clients beating every 50 ms against `addr`,
+/// in one `hbmon simulate` process, all joining at once; pids from
+/// `pid_base` on.
+pub fn steady_fleet(addr: SocketAddr, clients: usize, pid_base: u32) -> Child {
+    hbmon()
+        .args(["simulate", "--server", &addr.to_string(), "--every", "0"])
+        .args(["--clients", &clients.to_string(), "--interval", "50ms"])
+        .args(["--mix", "steady=1", "--pid-base", &pid_base.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting hbmon simulate")
+}

@@ -306,7 +306,7 @@ async fn a_kick_closes_exactly_the_clients_named_and_says_who_had_gone() {
         EventKind::Closed { reason, status: Status::Close, .. } if reason == "kicked by operator"));
     assert_eq!(
         link.next_notice().await,
-        Notice::close("kicked by operator").retry_after(super::KICK_RETRY_AFTER),
+        Notice::close("kicked by operator").retry_after(super::commands::KICK_RETRY_AFTER),
         "a kicked client is asked to wait before it comes back"
     );
     assert_eq!(

@@ -14,11 +14,12 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 
-use cli::{Cli, Command, FrontArgs};
+use cli::{AdminSetup, Cli, Command, FrontArgs};
 use hbmon::fleet::demo;
 use hbmon::fleet::progress;
 use hbmon::front::hooks::{self, HookStats, Hooks};
-use hbmon::front::{headless, tui};
+use hbmon::front::{api, headless, tui};
+use hbmon::protocol::Token;
 use hbmon::server::{self, Config, Server};
 use hbmon::{bench, history, process};
 
@@ -59,14 +60,18 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
         }
         Command::Serve(args) => {
             let hooks = args.hooks()?;
-            let server = start(args.listen, args.config()?).await?;
-            attach(server, &args.front, hooks).await?;
+            let (server, api) = start(args.listen, args.config()?, args.admin()?).await?;
+            attach(server, api, &args.front, hooks).await?;
         }
         Command::Demo(args) => {
             let config = demo::config();
-            let server = start(args.listen, config.clone()).await?;
+            let admin = (args.admin.0.clone()).map(|endpoint| AdminSetup {
+                endpoint,
+                token: None,
+            });
+            let (server, api) = start(args.listen, config.clone(), admin).await?;
             demo::spawn_fleets(server.local_addr(), &config, server.stop_token());
-            attach(server, &args.front, None).await?;
+            attach(server, api, &args.front, None).await?;
         }
         Command::Client(args) => {
             let heartbeats = args.builder()?.spawn();
@@ -106,16 +111,39 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn start(listen: SocketAddr, config: Config) -> Result<Server> {
+/// The operator API, bound before the server starts (so its snapshots can
+/// say where), waiting for the server's feed.
+type BoundApi = (api::Listener, Option<Token>);
+
+async fn start(
+    listen: SocketAddr,
+    mut config: Config,
+    admin: Option<AdminSetup>,
+) -> Result<(Server, Option<BoundApi>)> {
     process::raise_open_files();
+    let api = match admin {
+        Some(AdminSetup { endpoint, token }) => {
+            let listener = api::Listener::bind(&endpoint).await.with_context(|| {
+                format!("cannot serve the operator API on {endpoint} (--admin ADDR serves it elsewhere, --admin off not at all)")
+            })?;
+            config.admin = Some(listener.endpoint()?.to_string());
+            Some((listener, token))
+        }
+        None => None,
+    };
     let listener = server::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let server = Server::start(listener, config).context("starting the server")?;
     process::cancel_on_terminate(server.stop_token())?;
-    Ok(server)
+    Ok((server, api))
 }
 
 /// Runs the front end the arguments ask for until the server stops.
-async fn attach(server: Server, front: &FrontArgs, hooks: Option<Hooks>) -> Result<()> {
+async fn attach(
+    server: Server,
+    api: Option<BoundApi>,
+    front: &FrontArgs,
+    hooks: Option<Hooks>,
+) -> Result<()> {
     let dashboard = !front.no_tui && std::io::stdout().is_terminal();
     if !front.no_tui && !dashboard {
         eprintln!("hbmon: stdout is not a terminal; running headless (as with --no-tui)");
@@ -127,6 +155,15 @@ async fn attach(server: Server, front: &FrontArgs, hooks: Option<Hooks>) -> Resu
         }
         _ => None,
     };
+    if let Some((listener, token)) = api {
+        let source = api::Source {
+            snapshots: server.snapshots(),
+            events: server.subscriber(),
+            control: server.control(),
+            hooks: hook_stats.clone(),
+        };
+        api::spawn(listener, source, token, server.stop_token());
+    }
     let feed = server.feed();
     let options = headless::Options {
         format: front.format,

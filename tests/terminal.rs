@@ -101,7 +101,7 @@ fn dashboard_kick_key_closes_exactly_the_selected_client() {
     let binary = env!("CARGO_BIN_EXE_hbmon");
     // The shell prints hbmon's exit status on the normal screen afterwards.
     let command = format!(
-        "sh -c '{binary} serve --listen 127.0.0.1:0 --tick 100ms; echo hbmon exited with $?'"
+        "sh -c '{binary} serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 --tick 100ms; echo hbmon exited with $?'"
     );
     let tmux = Tmux::start(&command, 120, 30);
     let screen = tmux.wait_for("the listen address", |s| s.contains("listening 127.0.0.1:"));

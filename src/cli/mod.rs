@@ -12,6 +12,7 @@ use hbmon::feed::event::EVENT_NAMES;
 use hbmon::feed::event::Format;
 use hbmon::fleet::client;
 use hbmon::fleet::simulate::{Mix, Plan};
+use hbmon::front::api::{self, Admin, Endpoint};
 use hbmon::front::hooks::Hooks;
 use hbmon::liveness::{Detector, Rules, phi};
 use hbmon::protocol::Token;
@@ -33,7 +34,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the server (with the dashboard, or headless with --no-tui).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the server with a simulated fleet that shows every behaviour within a minute.
     Demo(DemoArgs),
     /// Connect to a server and send heartbeats.
@@ -114,22 +115,33 @@ pub struct TokenArgs {
 
 impl TokenArgs {
     pub fn token(&self) -> Result<Option<Token>> {
-        let (text, source) = match &self.token_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the token file {}", path.display()))?;
-                (text, format!("the token file {}", path.display()))
-            }
-            None => match std::env::var("HBMON_TOKEN") {
-                Ok(text) => (text, "HBMON_TOKEN".to_owned()),
-                Err(_) => return Ok(None),
-            },
-        };
-        match Token::new(&text) {
-            Some(token) => Ok(Some(token)),
-            None => bail!("{source} is empty"),
-        }
+        read_token(self.token_file.as_deref(), "HBMON_TOKEN")
     }
+}
+
+/// A secret from `file`, else from the environment variable `var`, if set.
+fn read_token(file: Option<&std::path::Path>, var: &str) -> Result<Option<Token>> {
+    let (text, source) = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the token file {}", path.display()))?;
+            (text, format!("the token file {}", path.display()))
+        }
+        None => match std::env::var(var) {
+            Ok(text) => (text, var.to_owned()),
+            Err(_) => return Ok(None),
+        },
+    };
+    match Token::new(&text) {
+        Some(token) => Ok(Some(token)),
+        None => bail!("{source} is empty"),
+    }
+}
+
+/// The operator API `serve` was asked for: where, and the token it needs.
+pub struct AdminSetup {
+    pub endpoint: Endpoint,
+    pub token: Option<Token>,
 }
 
 /// How the server is shown: the dashboard, or the headless event stream.
@@ -166,6 +178,14 @@ pub struct ServeArgs {
     pub front: FrontArgs,
     #[command(flatten)]
     pub token: TokenArgs,
+    /// Serve the operator API (HTTP: /metrics, /healthz, /v1/clients,
+    /// /v1/events, /v1/kick) on IP:PORT or unix:PATH (mode 0600); `off` turns it off.
+    #[arg(long, default_value = api::endpoint::DEFAULT, value_name = "ADDR")]
+    pub admin: Admin,
+    /// File holding the token the operator API requires (Authorization: Bearer
+    /// TOKEN) on all but /metrics and /healthz; without it, HBMON_ADMIN_TOKEN, if set.
+    #[arg(long, value_name = "PATH")]
+    pub admin_token_file: Option<PathBuf>,
     /// How often the liveness engine runs.
     #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub tick: Duration,
@@ -274,6 +294,21 @@ impl ServeArgs {
         }))
     }
 
+    /// The operator API these flags ask for, if any. Refused on an address
+    /// other machines can reach unless a token guards it.
+    pub fn admin(&self) -> Result<Option<AdminSetup>> {
+        let Some(endpoint) = self.admin.0.clone() else {
+            return Ok(None);
+        };
+        let token = read_token(self.admin_token_file.as_deref(), "HBMON_ADMIN_TOKEN")?;
+        if endpoint.is_remote() && token.is_none() {
+            bail!(
+                "--admin {endpoint} can be reached from other machines, and would let anyone kick clients: set --admin-token-file or HBMON_ADMIN_TOKEN, or serve it on 127.0.0.1 or a unix socket"
+            );
+        }
+        Ok(Some(AdminSetup { endpoint, token }))
+    }
+
     fn detector(&self) -> Detector {
         match self.detector {
             DetectorKind::Counter => Detector::Counter,
@@ -290,6 +325,10 @@ pub struct DemoArgs {
     /// Address to listen on (port 0 picks a free port; the dashboard shows it).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+    /// Serve the operator API on IP:PORT or unix:PATH (the header shows
+    /// where), for `hbmon top` and curl; `off` turns it off.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub admin: Admin,
     #[command(flatten)]
     pub front: FrontArgs,
 }
@@ -357,6 +396,7 @@ impl ServeArgs {
     /// they were parsed.)
     pub fn check(&self) -> Result<()> {
         let config = self.config()?;
+        self.admin()?;
         if let Some(path) = &config.journal {
             std::fs::OpenOptions::new()
                 .create(true)
@@ -393,6 +433,7 @@ impl ServeArgs {
                 close_rate: self.close_rate.0,
             },
             detector: self.detector(),
+            admin: None,
         })
     }
 }

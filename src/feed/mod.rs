@@ -5,16 +5,20 @@
 //! - [`snapshot`]: the immutable picture of the client table, published at a
 //!   bounded rate over a `watch` channel;
 //! - [`event`]: every decision as it is made, on a broadcast ring;
-//! - [`control`]: the commands a front end sends back, and their errors.
+//! - [`control`]: the commands a front end sends back, and their errors;
+//! - [`query`]: choosing and ordering clients, as the dashboard and the
+//!   operator API both do.
 //!
 //! A front end holds a [`Feed`] and cannot tell where it comes from, so the
 //! same dashboard can run in the server's process or, later, across a
 //! socket. This module must never depend on the server's insides or on a
 //! particular front end (no ratatui here).
 
+pub mod client_line;
 pub mod control;
 pub mod details;
 pub mod event;
+pub mod query;
 pub mod snapshot;
 
 use std::sync::Arc;
@@ -25,6 +29,33 @@ use tokio_util::sync::CancellationToken;
 pub use control::{Command, CommandError, Control};
 pub use event::{Event, EventKind};
 pub use snapshot::Snapshot;
+
+/// Subscribes readers to the event stream, each from the moment it asks.
+/// It holds only a weak sender: no receiver is kept that nobody reads,
+/// which would hold the whole ring of events in memory.
+#[derive(Clone, Debug)]
+pub struct Subscriber(broadcast::WeakSender<Event>);
+
+impl Subscriber {
+    pub fn new(sender: &broadcast::Sender<Event>) -> Self {
+        Subscriber(sender.downgrade())
+    }
+
+    /// Every event from now on; a stream that has already ended once the
+    /// server has stopped.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        match self.0.upgrade() {
+            Some(sender) => sender.subscribe(),
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    /// How many receivers the stream has now.
+    #[cfg(test)]
+    pub(crate) fn receivers(&self) -> usize {
+        self.0.upgrade().map_or(0, |s| s.receiver_count())
+    }
+}
 
 /// What a front end reads and how it acts. Front ends run on threads and
 /// runtimes of their own: writing to a terminal or a pipe blocks, and that

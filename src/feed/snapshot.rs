@@ -16,6 +16,9 @@ use crate::protocol::Status;
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     pub listen: SocketAddr,
+    /// Where the operator API listens (`127.0.0.1:14001`, `unix:PATH`), if
+    /// it does.
+    pub admin: Option<Arc<str>>,
     pub settings: Settings,
     pub started: SystemTime,
     /// When this snapshot was taken, on both clocks: wall time for display,
@@ -67,11 +70,78 @@ pub struct Counters {
     pub bad_frames: u64,
     /// Clients closed for any reason.
     pub closed: u64,
+    /// The same, by cause: indexed by [`CloseCause`] as `usize`.
+    pub closed_by: [u64; CloseCause::ALL.len()],
     /// Connections refused at accept (server full).
     pub rejected: u64,
     /// Decisions the journal could not write (its queue was full, or the
     /// disk failed).
     pub journal_lost: u64,
+}
+
+impl Counters {
+    /// Clients closed for this cause.
+    pub fn closed_for(&self, cause: CloseCause) -> u64 {
+        self.closed_by[cause as usize]
+    }
+}
+
+/// Why a client was closed, as a small fixed set (for figures and alerts;
+/// the `closed` event's reason says it in words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseCause {
+    /// In `leave` for the whole leave timeout.
+    LeaveTimeout,
+    /// An operator kicked it.
+    Kicked,
+    /// It came back while a kick's hold-off refused it.
+    HeldOff,
+    /// It said goodbye (`status: close`).
+    Goodbye,
+    /// It closed the connection.
+    Disconnected,
+    /// The connection failed (a reset, a write timeout).
+    ConnectionError,
+    BadFrame,
+    /// A missing or wrong shared secret.
+    Unauthorized,
+    HelloTimeout,
+    FrameTimeout,
+    /// The server stopped.
+    Shutdown,
+}
+
+impl CloseCause {
+    pub const ALL: [CloseCause; 11] = [
+        CloseCause::LeaveTimeout,
+        CloseCause::Kicked,
+        CloseCause::HeldOff,
+        CloseCause::Goodbye,
+        CloseCause::Disconnected,
+        CloseCause::ConnectionError,
+        CloseCause::BadFrame,
+        CloseCause::Unauthorized,
+        CloseCause::HelloTimeout,
+        CloseCause::FrameTimeout,
+        CloseCause::Shutdown,
+    ];
+
+    /// Its name as a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            CloseCause::LeaveTimeout => "leave_timeout",
+            CloseCause::Kicked => "kicked",
+            CloseCause::HeldOff => "held_off",
+            CloseCause::Goodbye => "goodbye",
+            CloseCause::Disconnected => "disconnected",
+            CloseCause::ConnectionError => "connection_error",
+            CloseCause::BadFrame => "bad_frame",
+            CloseCause::Unauthorized => "unauthorized",
+            CloseCause::HelloTimeout => "hello_timeout",
+            CloseCause::FrameTimeout => "frame_timeout",
+            CloseCause::Shutdown => "shutdown",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -125,6 +195,7 @@ impl Snapshot {
         let now = SystemTime::now();
         Snapshot {
             listen,
+            admin: None,
             settings,
             started: now,
             taken: now,

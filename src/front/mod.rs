@@ -3,6 +3,7 @@
 //! snapshots and events and send commands, and know nothing of the server's
 //! insides.
 
+pub mod api;
 pub mod headless;
 pub mod hooks;
 pub mod tui;

@@ -34,6 +34,9 @@ pub struct Config {
     pub guard: GuardConfig,
     /// The failure detector.
     pub detector: Detector,
+    /// Where the operator API listens, for front ends to show (the API is
+    /// served beside the server, by `front::api`).
+    pub admin: Option<String>,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             journal: None,
             guard: GuardConfig::default(),
             detector: Detector::Counter,
+            admin: None,
         }
     }
 }

@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
 
-use crate::feed::{Control, Event, Feed, Snapshot};
+use crate::feed::{Control, Event, Feed, Snapshot, Subscriber};
 use accept::Accept;
 use journal::Journal;
 use pacer::Pacer;
@@ -88,7 +88,7 @@ pub enum StartError {
 pub struct Server {
     addr: SocketAddr,
     snapshots: watch::Receiver<Arc<Snapshot>>,
-    events: broadcast::WeakSender<Event>,
+    events: Subscriber,
     control: Control,
     stop: CancellationToken,
     task: JoinHandle<()>,
@@ -104,7 +104,7 @@ impl Server {
         // one to subscribe with: no receiver is kept that nobody reads, which
         // would hold the whole ring of events in memory.
         let (events_tx, _) = broadcast::channel(EVENT_QUEUE);
-        let events = events_tx.downgrade();
+        let events = Subscriber::new(&events_tx);
         let stop = CancellationToken::new();
 
         let journal = match &config.journal {
@@ -145,11 +145,12 @@ impl Server {
 
     /// Every event from now on. The stream ends when the server has stopped.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        match self.events.upgrade() {
-            Some(sender) => sender.subscribe(),
-            // Stopped: a stream that has already ended.
-            None => broadcast::channel(1).1,
-        }
+        self.events.subscribe()
+    }
+
+    /// Subscribes readers to the event stream, each when it asks.
+    pub fn subscriber(&self) -> Subscriber {
+        self.events.clone()
     }
 
     pub fn control(&self) -> Control {
@@ -190,7 +191,7 @@ mod tests {
     async fn no_event_receiver_is_held_that_nobody_reads() {
         let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
         let server = Server::start(listener, Config::default()).unwrap();
-        let receivers = || server.events.upgrade().map_or(0, |s| s.receiver_count());
+        let receivers = || server.events.receivers();
         assert_eq!(receivers(), 0, "the server itself holds none");
         let feed = server.feed();
         assert_eq!(receivers(), 1);

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::feed::control::Command;
 use crate::feed::details::PastConnection;
 use crate::feed::event::{Event, EventKind};
-use crate::feed::snapshot::{ClientView, ClosedClient, Counters, Settings, Snapshot};
+use crate::feed::snapshot::{ClientView, CloseCause, ClosedClient, Counters, Settings, Snapshot};
 use crate::liveness::phi::Gaps;
 use crate::liveness::{Detector, Rules};
 use crate::protocol::{Notice, SHUTDOWN_REASON, Status};
@@ -131,7 +131,9 @@ impl Registry {
             tick: config.tick,
             rules: config.rules,
         };
-        let base = Arc::new(Snapshot::empty(listen, settings));
+        let mut base = Snapshot::empty(listen, settings);
+        base.admin = config.admin.as_deref().map(Arc::from);
+        let base = Arc::new(base);
         let (snapshots, receiver) = watch::channel(Arc::clone(&base));
         let registry = Registry {
             tick: config.tick,
@@ -259,7 +261,11 @@ impl Registry {
                     let wait = Duration::from_secs(left.as_secs_f64().ceil() as u64);
                     let reason =
                         format!("kicked; retry after {}", humantime::format_duration(wait));
-                    self.close(id, Notice::close(reason).retry_after(wait));
+                    self.close(
+                        id,
+                        Notice::close(reason).retry_after(wait),
+                        CloseCause::HeldOff,
+                    );
                     return;
                 }
                 if let Some(client) = self.clients.get_mut(&id) {
@@ -281,41 +287,51 @@ impl Registry {
                     return;
                 };
                 let current = client.view.status();
-                let (status, reason) = match &end {
+                let closed = |cause| (Status::Close, end.close_reason().unwrap_or_default(), cause);
+                let (status, reason, cause) = match &end {
                     End::ByServer => return,
-                    End::Disconnected => (current, "client disconnected".to_owned()),
-                    End::Failed(error) => (current, format!("connection error: {error}")),
-                    End::Goodbye | End::BadFrame(_) | End::Unauthorized => {
-                        (Status::Close, end.close_reason().unwrap_or_default())
-                    }
+                    End::Disconnected => (
+                        current,
+                        "client disconnected".to_owned(),
+                        CloseCause::Disconnected,
+                    ),
+                    End::Failed(error) => (
+                        current,
+                        format!("connection error: {error}"),
+                        CloseCause::ConnectionError,
+                    ),
+                    End::Goodbye => closed(CloseCause::Goodbye),
+                    End::BadFrame(_) => closed(CloseCause::BadFrame),
+                    End::Unauthorized => closed(CloseCause::Unauthorized),
                 };
                 if let End::BadFrame(reason) = end {
                     self.counters.bad_frames += 1;
                     let peer = client.view.peer;
                     self.emit(EventKind::BadFrame { peer, reason });
                 }
-                self.remove(id, status, reason);
+                self.remove(id, status, reason, cause);
             }
         }
     }
 
     /// Closes a client on the server's initiative: tells it why, then forgets it.
-    fn close(&mut self, id: u64, notice: Notice) {
+    fn close(&mut self, id: u64, notice: Notice, cause: CloseCause) {
         let reason = notice.reason.clone();
         if let Some(client) = self.clients.get(&id) {
             client.link.send(notice);
         }
-        self.remove(id, Status::Close, reason);
+        self.remove(id, Status::Close, reason, cause);
     }
 
     /// Moves a client from the live table into history.
-    fn remove(&mut self, id: u64, status: Status, reason: String) {
+    fn remove(&mut self, id: u64, status: Status, reason: String, cause: CloseCause) {
         let Some(mut client) = self.clients.remove(&id) else {
             return;
         };
         self.counters.frames += client.sync();
         let view = client.view;
         self.counters.closed += 1;
+        self.counters.closed_by[cause as usize] += 1;
         let closed = ClosedClient {
             peer: view.peer,
             pid: view.pid,
@@ -356,7 +372,7 @@ impl Registry {
         self.shutting_down = true;
         let ids: Vec<u64> = self.clients.keys().copied().collect();
         for id in ids {
-            self.close(id, Notice::close(SHUTDOWN_REASON));
+            self.close(id, Notice::close(SHUTDOWN_REASON), CloseCause::Shutdown);
         }
     }
 

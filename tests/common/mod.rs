@@ -18,8 +18,13 @@ use serde_json::{Value, json};
 /// loaded 2-core machine. Tests wait for events, never sleep for them.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// The binary. Its operator API, on by default at a fixed port, is moved
+/// to a free one (`HBMON_ADMIN`, as an operator would), so tests can run
+/// side by side; a test's own `--admin` wins.
 pub fn hbmon() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hbmon"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hbmon"));
+    command.env("HBMON_ADMIN", "127.0.0.1:0");
+    command
 }
 
 /// `hbmon serve --no-tui --format json` on a free loopback port.
@@ -30,6 +35,8 @@ pub struct Serve {
     /// Every line read so far, in order.
     pub seen: Vec<Value>,
     pub addr: SocketAddr,
+    /// Where the operator API listens, as the `listening` line says.
+    pub admin: Option<String>,
 }
 
 /// `hbmon serve --no-tui --format json` on a free loopback port, not started.
@@ -81,9 +88,11 @@ impl Serve {
             lines,
             seen: Vec::new(),
             addr: "0.0.0.0:0".parse().unwrap(),
+            admin: None,
         };
         let listening = serve.wait_for("listening", |_| true);
         serve.addr = listening["addr"].as_str().unwrap().parse().unwrap();
+        serve.admin = listening["admin"].as_str().map(str::to_owned);
         serve
     }
 

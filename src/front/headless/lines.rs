@@ -4,14 +4,16 @@
 
 use std::fmt::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::feed::client_line::ClientLine;
 use crate::feed::details::{Details, gap_figures};
 use crate::feed::event::{Pid, rfc3339};
-use crate::feed::snapshot::{ClientView, Snapshot};
+use crate::feed::snapshot::Snapshot;
 use crate::front::hooks::HookStats;
 use crate::protocol::Status;
 
@@ -21,6 +23,8 @@ use crate::protocol::Status;
 pub(super) enum Line {
     Listening {
         addr: SocketAddr,
+        /// Where the operator API listens, if it does.
+        admin: Option<Arc<str>>,
     },
     Stats {
         clients: usize,
@@ -51,48 +55,12 @@ pub(super) enum Line {
     },
 }
 
-/// One live client as `list` prints it.
-#[derive(Serialize)]
-pub(super) struct ClientLine {
-    peer: SocketAddr,
-    ip: Option<String>,
-    pid: Option<u32>,
-    status: Status,
-    reported: Option<Status>,
-    miss: u32,
-    strikes: u32,
-    heartbeats: u64,
-    connected_at: String,
-    last_seen: Option<String>,
-    reconnects: u32,
-    flaps: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    phi: Option<f32>,
-}
-
-impl From<&ClientView> for ClientLine {
-    fn from(c: &ClientView) -> Self {
-        ClientLine {
-            peer: c.peer,
-            ip: c.ip.as_deref().map(str::to_owned),
-            pid: c.pid,
-            status: c.status(),
-            reported: c.reported,
-            miss: c.liveness.miss,
-            strikes: c.liveness.strikes,
-            heartbeats: c.heartbeats,
-            connected_at: rfc3339(c.connected_at),
-            last_seen: c.last_seen.map(rfc3339),
-            reconnects: c.reconnects,
-            flaps: c.flaps,
-            phi: c.phi,
-        }
-    }
-}
-
 pub(super) fn text(line: &Line) -> String {
     match line {
-        Line::Listening { addr } => format!("listening on {addr}"),
+        Line::Listening { addr, admin } => match admin {
+            Some(admin) => format!("listening on {addr}, operator API on {admin}"),
+            None => format!("listening on {addr}"),
+        },
         Line::Stats {
             clients,
             alive,

@@ -21,11 +21,12 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::feed::client_line::ClientLine;
 use crate::feed::event::{Event, Format, Stamped, rfc3339};
 use crate::feed::{Control, Feed};
 use crate::front::hooks::HookStats;
 use commands::Request;
-use lines::{ClientLine, Line};
+use lines::Line;
 use stdin::Input;
 use stdout::Stdout;
 
@@ -84,7 +85,10 @@ async fn stream(feed: Feed, options: Options) -> Result<()> {
         control,
         stop,
     } = feed;
-    let addr = snapshots.borrow().listen;
+    let (addr, admin) = {
+        let first = snapshots.borrow();
+        (first.listen, first.admin.clone())
+    };
     let mut out = Out {
         format: options.format,
         stdout: Stdout::start(&stop)?,
@@ -94,7 +98,7 @@ async fn stream(feed: Feed, options: Options) -> Result<()> {
         tokio::time::Instant::now() + options.stats_every,
         options.stats_every,
     );
-    out.line(&Line::Listening { addr }).await?;
+    out.line(&Line::Listening { addr, admin }).await?;
     loop {
         tokio::select! {
             event = events.recv() => match event {

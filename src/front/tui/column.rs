@@ -1,6 +1,8 @@
 //! The live table's columns: their titles and widths, which of them fit a
 //! narrow terminal, and which the table can be sorted by.
 
+use crate::feed::query::Sort;
+
 /// One column of the live table, and (for the sortable ones) a sort order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Column {
@@ -70,6 +72,23 @@ impl Column {
         Column::Reconnects,
         Column::Flaps,
     ];
+
+    /// The order this column sorts by, if it is a sort order.
+    pub fn sort(self) -> Option<Sort> {
+        Some(match self {
+            Column::Connected => Sort::Connected,
+            Column::Peer => Sort::Peer,
+            Column::Pid => Sort::Pid,
+            Column::Status => Sort::Status,
+            Column::Miss => Sort::Miss,
+            Column::Strikes => Sort::Strikes,
+            Column::Beats => Sort::Beats,
+            Column::LastSeen => Sort::LastSeen,
+            Column::Reconnects => Sort::Reconnects,
+            Column::Flaps => Sort::Flaps,
+            Column::Mark | Column::ReportedIp | Column::Next => return None,
+        })
+    }
 
     /// The next sort order after this one.
     pub fn next_sort(self) -> Column {

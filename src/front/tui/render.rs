@@ -150,6 +150,9 @@ fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
         first.push(vec![badge("only not alive".to_owned(), Color::Cyan)]);
     }
     first.push(vec![Span::raw(format!("listening {}", s.listen))]);
+    if let Some(admin) = &s.admin {
+        first.push(vec![Span::raw(format!("api {admin}"))]);
+    }
     first.push(vec![Span::raw(format!("up {}", short(uptime)))]);
 
     let styled = |text: String, status| vec![Span::styled(text, status_style(status))];

@@ -16,6 +16,7 @@ use ratatui::layout::Rect;
 
 use crate::feed::details::Details;
 use crate::feed::event::Event;
+use crate::feed::query::{self, Filter, client_text};
 use crate::feed::snapshot::{ClientView, ClosedClient, Snapshot};
 use crate::front::tui::column::Column;
 use crate::front::tui::kick_dialog::KickDialog;
@@ -239,12 +240,11 @@ impl ViewState {
         self.rows.clear();
         self.rows.extend((0..clients.len()).filter(|&i| {
             let c = &clients[i];
-            (!self.only_not_alive || c.status() != Status::Alive)
-                && filter.matches(&mut scratch, |s| {
-                    client_text(s, c.peer, c.ip.as_deref(), c.pid, c.status());
-                })
+            (!self.only_not_alive || c.status() != Status::Alive) && filter.client(&mut scratch, c)
         }));
-        sort_rows(&mut self.rows, clients, self.sort);
+        if let Some(by) = self.sort.sort() {
+            query::sort(&mut self.rows, clients, by);
+        }
         if self.reverse {
             self.rows.reverse();
         }
@@ -372,58 +372,5 @@ impl Rate {
         if span >= RATE_WINDOW / 4 {
             self.per_second = now.1.saturating_sub(frames) as f64 / span.as_secs_f64();
         }
-    }
-}
-
-/// Case-insensitive substring match over what a row shows: `ip:port`,
-/// reported ip, pid and status (and a closed client's reason, an event's
-/// text).
-struct Filter(String);
-
-impl Filter {
-    fn new(text: &str) -> Self {
-        Filter(text.trim().to_ascii_lowercase())
-    }
-
-    /// Whether the text `write` puts in `scratch` contains the filter.
-    fn matches(&self, scratch: &mut String, write: impl FnOnce(&mut String)) -> bool {
-        if self.0.is_empty() {
-            return true;
-        }
-        scratch.clear();
-        write(scratch);
-        scratch.make_ascii_lowercase();
-        scratch.contains(&self.0)
-    }
-}
-
-/// What the filter searches in a client's row.
-fn client_text(
-    s: &mut String,
-    peer: SocketAddr,
-    ip: Option<&str>,
-    pid: Option<u32>,
-    status: Status,
-) {
-    let _ = write!(s, "{peer} {} {status}", ip.unwrap_or(""));
-    if let Some(pid) = pid {
-        let _ = write!(s, " {pid}");
-    }
-}
-
-fn sort_rows(rows: &mut [usize], clients: &[ClientView], column: Column) {
-    // Stable sorts: ties keep connection order.
-    match column {
-        Column::Connected => {}
-        Column::Peer => rows.sort_by_key(|&i| clients[i].peer),
-        Column::Pid => rows.sort_by_key(|&i| clients[i].pid),
-        Column::Status => rows.sort_by_key(|&i| clients[i].status() as u8),
-        Column::Miss => rows.sort_by_key(|&i| clients[i].liveness.miss),
-        Column::Strikes => rows.sort_by_key(|&i| clients[i].liveness.strikes),
-        Column::Beats => rows.sort_by_key(|&i| clients[i].heartbeats),
-        Column::LastSeen => rows.sort_by_key(|&i| clients[i].last_seen),
-        Column::Reconnects => rows.sort_by_key(|&i| clients[i].reconnects),
-        Column::Flaps => rows.sort_by_key(|&i| clients[i].flaps),
-        Column::Mark | Column::ReportedIp | Column::Next => {}
     }
 }

@@ -11,6 +11,7 @@ use super::{Client, DETAIL_GAPS, Registry};
 use crate::feed::control::{Command, Kicked};
 use crate::feed::details::Details;
 use crate::feed::event::EventKind;
+use crate::feed::snapshot::CloseCause;
 use crate::protocol::{Notice, Status};
 
 /// How long a kicked client is asked to wait before it connects again, when
@@ -116,7 +117,11 @@ impl Registry {
             let by = by.to_owned();
             self.emit(EventKind::Kick { peer, pid, by });
             let wait = hold.unwrap_or(KICK_RETRY_AFTER);
-            self.close(id, Notice::close(reason).retry_after(wait));
+            self.close(
+                id,
+                Notice::close(reason).retry_after(wait),
+                CloseCause::Kicked,
+            );
             kicked.push(peer);
         }
         kicked

@@ -5,6 +5,7 @@ use tokio::time::Instant;
 
 use super::Registry;
 use crate::feed::event::EventKind;
+use crate::feed::snapshot::CloseCause;
 use crate::liveness::{Detector, Liveness};
 use crate::protocol::{Notice, Status};
 
@@ -49,11 +50,11 @@ impl Registry {
             self.counters.frames += client.sync();
             client.view.held = None;
             if client.view.heartbeats == 0 && waited(client.link.opened()) >= hello_timeout {
-                expired.push((id, hello()));
+                expired.push((id, hello(), CloseCause::HelloTimeout));
                 continue;
             }
             if (client.link.partial_since()).is_some_and(|since| waited(since) >= frame_timeout) {
-                expired.push((id, frame()));
+                expired.push((id, frame(), CloseCause::FrameTimeout));
                 continue;
             }
             let new = client.view.heartbeats - client.at_last_tick;
@@ -106,8 +107,8 @@ impl Registry {
         for change in changes {
             self.emit(change);
         }
-        for (id, reason) in expired {
-            self.close(id, Notice::close(reason));
+        for (id, reason, cause) in expired {
+            self.close(id, Notice::close(reason), cause);
         }
         self.ticks += 1;
         if let Some(event) = self
@@ -148,7 +149,7 @@ impl Registry {
                 miss: liveness.miss,
                 strikes: liveness.strikes,
             });
-            self.close(id, Notice::close(reason.clone()));
+            self.close(id, Notice::close(reason.clone()), CloseCause::LeaveTimeout);
         }
         self.hold_offs.expire(at);
         self.dirty = true;

@@ -1,0 +1,50 @@
+//! One live client as scripts read it: the objects of the headless
+//! `snapshot` line and of `GET /v1/clients`. Kept apart from the server's
+//! own [`ClientView`] because scripts depend on its shape.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::feed::event::rfc3339;
+use crate::feed::snapshot::ClientView;
+use crate::protocol::Status;
+
+/// One live client as `list` prints it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientLine {
+    pub peer: SocketAddr,
+    pub ip: Option<String>,
+    pub pid: Option<u32>,
+    pub status: Status,
+    pub reported: Option<Status>,
+    pub miss: u32,
+    pub strikes: u32,
+    pub heartbeats: u64,
+    pub connected_at: String,
+    pub last_seen: Option<String>,
+    pub reconnects: u32,
+    pub flaps: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phi: Option<f32>,
+}
+
+impl From<&ClientView> for ClientLine {
+    fn from(c: &ClientView) -> Self {
+        ClientLine {
+            peer: c.peer,
+            ip: c.ip.as_deref().map(str::to_owned),
+            pid: c.pid,
+            status: c.status(),
+            reported: c.reported,
+            miss: c.liveness.miss,
+            strikes: c.liveness.strikes,
+            heartbeats: c.heartbeats,
+            connected_at: rfc3339(c.connected_at),
+            last_seen: c.last_seen.map(rfc3339),
+            reconnects: c.reconnects,
+            flaps: c.flaps,
+            phi: c.phi,
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Choosing and ordering live clients: the filter and the sort orders that
+//! the dashboard and `GET /v1/clients` share, so the two cannot disagree
+//! about what `/kick` or "sorted by beats" means.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use crate::feed::snapshot::ClientView;
+use crate::protocol::Status;
+
+/// An order for the live clients. Ties keep the order they connected in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    /// The order clients connected in (the snapshot's own order).
+    Connected,
+    Peer,
+    Pid,
+    Status,
+    Miss,
+    Strikes,
+    Beats,
+    LastSeen,
+    Reconnects,
+    Flaps,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 10] = [
+        Sort::Connected,
+        Sort::Peer,
+        Sort::Pid,
+        Sort::Status,
+        Sort::Miss,
+        Sort::Strikes,
+        Sort::Beats,
+        Sort::LastSeen,
+        Sort::Reconnects,
+        Sort::Flaps,
+    ];
+
+    /// How a query string spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sort::Connected => "connected",
+            Sort::Peer => "peer",
+            Sort::Pid => "pid",
+            Sort::Status => "status",
+            Sort::Miss => "miss",
+            Sort::Strikes => "strikes",
+            Sort::Beats => "beats",
+            Sort::LastSeen => "last_seen",
+            Sort::Reconnects => "reconnects",
+            Sort::Flaps => "flaps",
+        }
+    }
+}
+
+impl FromStr for Sort {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Sort::ALL
+            .into_iter()
+            .find(|s| s.name() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Sort::ALL.iter().map(|s| s.name()).collect();
+                format!("'{text}' is not a sort order (one of {})", names.join(", "))
+            })
+    }
+}
+
+/// Orders `rows` (indices into `clients`) by `by`; a stable sort.
+pub fn sort(rows: &mut [usize], clients: &[ClientView], by: Sort) {
+    match by {
+        Sort::Connected => {}
+        Sort::Peer => rows.sort_by_key(|&i| clients[i].peer),
+        Sort::Pid => rows.sort_by_key(|&i| clients[i].pid),
+        Sort::Status => rows.sort_by_key(|&i| clients[i].status() as u8),
+        Sort::Miss => rows.sort_by_key(|&i| clients[i].liveness.miss),
+        Sort::Strikes => rows.sort_by_key(|&i| clients[i].liveness.strikes),
+        Sort::Beats => rows.sort_by_key(|&i| clients[i].heartbeats),
+        Sort::LastSeen => rows.sort_by_key(|&i| clients[i].last_seen),
+        Sort::Reconnects => rows.sort_by_key(|&i| clients[i].reconnects),
+        Sort::Flaps => rows.sort_by_key(|&i| clients[i].flaps),
+    }
+}
+
+/// Case-insensitive substring match over what a row shows: `ip:port`,
+/// reported ip, pid and status (and a closed client's reason, an event's
+/// text).
+pub struct Filter(String);
+
+impl Filter {
+    pub fn new(text: &str) -> Self {
+        Filter(text.trim().to_ascii_lowercase())
+    }
+
+    /// Whether the text `write` puts in `scratch` contains the filter.
+    pub fn matches(&self, scratch: &mut String, write: impl FnOnce(&mut String)) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        scratch.clear();
+        write(scratch);
+        scratch.make_ascii_lowercase();
+        scratch.contains(&self.0)
+    }
+
+    /// Whether a live client matches.
+    pub fn client(&self, scratch: &mut String, c: &ClientView) -> bool {
+        self.matches(scratch, |s| {
+            client_text(s, c.peer, c.ip.as_deref(), c.pid, c.status());
+        })
+    }
+}
+
+/// What the filter searches in a client's row.
+pub fn client_text(
+    s: &mut String,
+    peer: SocketAddr,
+    ip: Option<&str>,
+    pid: Option<u32>,
+    status: Status,
+) {
+    let _ = write!(s, "{peer} {} {status}", ip.unwrap_or(""));
+    if let Some(pid) = pid {
+        let _ = write!(s, " {pid}");
+    }
+}
+
+/// Which live clients, in which order: what `GET /v1/clients` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Query {
+    /// Only clients with this status.
+    pub status: Option<Status>,
+    pub filter: String,
+    pub sort: Sort,
+    pub reverse: bool,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            status: None,
+            filter: String::new(),
+            sort: Sort::Connected,
+            reverse: false,
+        }
+    }
+}
+
+impl Query {
+    /// The clients that match, in order, as indices into `clients`.
+    pub fn rows(&self, clients: &[ClientView]) -> Vec<usize> {
+        let filter = Filter::new(&self.filter);
+        let mut scratch = String::new();
+        let mut rows: Vec<usize> = (0..clients.len())
+            .filter(|&i| {
+                let c = &clients[i];
+                self.status.is_none_or(|s| c.status() == s) && filter.client(&mut scratch, c)
+            })
+            .collect();
+        sort(&mut rows, clients, self.sort);
+        if self.reverse {
+            rows.reverse();
+        }
+        rows
+    }
+}

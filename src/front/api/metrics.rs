@@ -1,0 +1,201 @@
+//! `GET /metrics`: the server's figures for Prometheus, read from the latest
+//! snapshot at each scrape (nothing is counted twice: the registry's own
+//! counters are the source). OpenMetrics when the scraper asks for it, the
+//! Prometheus text format otherwise.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::feed::Snapshot;
+use crate::feed::snapshot::CloseCause;
+use crate::front::hooks::HookStats;
+use crate::protocol::Status;
+
+/// The OpenMetrics content type, which Prometheus asks for first.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The exposition of `snapshot` (and the hooks' figures): OpenMetrics text,
+/// or the Prometheus text format.
+pub fn encode(
+    snapshot: Arc<Snapshot>,
+    hooks: Option<Arc<HookStats>>,
+    openmetrics: bool,
+) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::with_prefix("hbmon");
+    registry.register_collector(Box::new(Figures { snapshot, hooks }));
+    let mut text = String::new();
+    if openmetrics {
+        prometheus_client::encoding::text::encode(&mut text, &registry)?;
+    } else {
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
+    }
+    Ok(text)
+}
+
+#[derive(Debug)]
+struct Figures {
+    snapshot: Arc<Snapshot>,
+    hooks: Option<Arc<HookStats>>,
+}
+
+/// A counter family with one label.
+fn counters(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: impl IntoIterator<Item = (&'static str, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for (value, count) in values {
+        ConstCounter::new(count).encode(family.encode_family(&[(label, value)])?)?;
+    }
+    Ok(())
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let counter = ConstCounter::new(value);
+    counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: f64,
+) -> Result<(), std::fmt::Error> {
+    let gauge = ConstGauge::new(value);
+    gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)
+}
+
+impl Collector for Figures {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = &self.snapshot;
+        let c = &s.counters;
+        let mut by_status = e.encode_descriptor(
+            "clients",
+            "Live clients by liveness status",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for status in [Status::Alive, Status::Leave] {
+            let count = ConstGauge::new(s.count(status) as i64);
+            count.encode(by_status.encode_family(&[("status", status.to_string())])?)?;
+        }
+        counter(&mut e, "heartbeats", "Valid heartbeats received", c.frames)?;
+        counter(
+            &mut e,
+            "bad_frames",
+            "Frames that broke the protocol",
+            c.bad_frames,
+        )?;
+        counters(
+            &mut e,
+            "closes",
+            "Clients closed, by cause",
+            "cause",
+            CloseCause::ALL.map(|cause| (cause.label(), c.closed_for(cause))),
+        )?;
+        counter(
+            &mut e,
+            "refusals",
+            "Connections refused at accept (server full, too many from one address)",
+            c.rejected,
+        )?;
+        counter(
+            &mut e,
+            "journal_lost",
+            "Decisions the journal could not write",
+            c.journal_lost,
+        )?;
+        if let Some(hooks) = &self.hooks {
+            let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
+            counters(
+                &mut e,
+                "hooks",
+                "Event hooks: run, failed (or timed out), and events dropped on a full queue",
+                "outcome",
+                [
+                    ("run", load(&hooks.run)),
+                    ("failed", load(&hooks.failed)),
+                    ("dropped", load(&hooks.dropped)),
+                ],
+            )?;
+        }
+        gauge(
+            &mut e,
+            "fleet_silent",
+            "1 while the silence guard holds automatic closes",
+            f64::from(u8::from(s.fleet_silent.is_some())),
+        )?;
+        let settings = &s.settings;
+        let rules = &settings.rules;
+        gauge(
+            &mut e,
+            "tick_seconds",
+            "How often the liveness engine runs",
+            settings.tick.as_secs_f64(),
+        )?;
+        gauge(
+            &mut e,
+            "rule_threshold",
+            "Missed ticks that make a strike",
+            f64::from(rules.threshold),
+        )?;
+        gauge(
+            &mut e,
+            "rule_cursor",
+            "Strikes that send an alive client to leave",
+            f64::from(rules.cursor),
+        )?;
+        gauge(
+            &mut e,
+            "rule_recover",
+            "Ticks with heartbeats in a row that bring a leave client back",
+            f64::from(rules.recover),
+        )?;
+        gauge(
+            &mut e,
+            "rule_leave_timeout_seconds",
+            "How long a client may stay in leave before it is closed",
+            rules.leave_timeout.as_secs_f64(),
+        )?;
+        let started = s
+            .started
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        gauge(
+            &mut e,
+            "start_time_seconds",
+            "When the server started, in seconds since the Unix epoch",
+            started.as_secs_f64(),
+        )?;
+        // A gauge rather than an OpenMetrics info, which the Prometheus text
+        // format cannot express.
+        let mut build = e.encode_descriptor(
+            "build_info",
+            "The running hbmon's version",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        ConstGauge::new(1)
+            .encode(build.encode_family(&[("version", env!("CARGO_PKG_VERSION"))])?)?;
+        Ok(())
+    }
+}

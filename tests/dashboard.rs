@@ -31,6 +31,7 @@ fn peer(port: u16) -> SocketAddr {
 fn client(port: u16, status: Status, strikes: u32, beats: u64) -> ClientView {
     let connected_at = SystemTime::UNIX_EPOCH + T0;
     ClientView {
+        id: u64::from(port),
         peer: peer(port),
         ip: Some(Arc::from("10.0.0.1")),
         pid: Some(u32::from(port) + 1000),

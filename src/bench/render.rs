@@ -77,6 +77,7 @@ fn synthetic_snapshot(n: usize) -> Snapshot {
     let ip: Arc<str> = Arc::from("127.0.0.1");
     snapshot.clients = (0..n)
         .map(|i| ClientView {
+            id: i as u64,
             peer: SocketAddr::from((
                 [127, 0, (i >> 16) as u8, (i >> 8) as u8],
                 (i & 0xffff) as u16,

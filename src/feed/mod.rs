@@ -7,7 +7,8 @@
 //! - [`event`]: every decision as it is made, on a broadcast ring;
 //! - [`control`]: the commands a front end sends back, and their errors;
 //! - [`query`]: choosing and ordering clients, as the dashboard and the
-//!   operator API both do.
+//!   operator API both do;
+//! - [`wire`]: snapshots across a socket, as whole ones and then changes.
 //!
 //! A front end holds a [`Feed`] and cannot tell where it comes from, so the
 //! same dashboard can run in the server's process or, later, across a
@@ -20,6 +21,7 @@ pub mod details;
 pub mod event;
 pub mod query;
 pub mod snapshot;
+pub mod wire;
 
 use std::sync::Arc;
 

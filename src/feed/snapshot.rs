@@ -35,6 +35,9 @@ pub struct Snapshot {
     pub counters: Counters,
     /// Whether the fleet is silent and automatic closes are held.
     pub fleet_silent: Option<Silence>,
+    /// Set by a feed from across a socket that has lost its server: why,
+    /// and that this is the last picture it had.
+    pub lost: Option<String>,
 }
 
 /// The fleet has gone silent together: automatic closes are held.
@@ -63,11 +66,13 @@ pub struct Settings {
 }
 
 /// Running totals since the server started.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     /// Valid heartbeats received.
     pub frames: u64,
     pub bad_frames: u64,
+    /// Events emitted (each decision, and the server's own start and stop).
+    pub events: u64,
     /// Clients closed for any reason.
     pub closed: u64,
     /// The same, by cause: indexed by [`CloseCause`] as `usize`.
@@ -146,6 +151,9 @@ impl CloseCause {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientView {
+    /// The connection's number. Connections are numbered in the order they
+    /// opened, and a snapshot lists its clients in that order.
+    pub id: u64,
     pub peer: SocketAddr,
     /// As reported in the client's last heartbeat; `None` before the first.
     pub ip: Option<Arc<str>>,
@@ -205,6 +213,7 @@ impl Snapshot {
             recent: Arc::default(),
             counters: Counters::default(),
             fleet_silent: None,
+            lost: None,
         }
     }
 

@@ -219,6 +219,7 @@ impl Registry {
                     return;
                 }
                 let view = ClientView {
+                    id,
                     peer,
                     ip: None,
                     pid: None,
@@ -385,6 +386,7 @@ impl Registry {
             journal.record(&event);
         }
         push_bounded(&mut self.recent, event.clone(), RECENT_EVENTS);
+        self.counters.events += 1;
         // No receiver is fine: nobody is watching the stream right now.
         let _ = self.events.send(event);
         self.dirty = true;

@@ -1,0 +1,749 @@
+//! The feed across a socket (`GET /v1/feed`, read by `hbmon top`): the
+//! server sends each viewer its whole snapshot once, then only what changed
+//! since the frame it last sent that viewer; the viewer keeps a [`Replica`]
+//! that turns the frames back into snapshots. A dashboard fed from across a
+//! socket is then the same dashboard, and the bytes follow what changes
+//! rather than the size of the fleet times the frame rate: a client that
+//! beats once a second costs about six bytes a second.
+//!
+//! Frames are postcard (compact, varint integers), each behind a 4-byte
+//! length (tokio-util's `LengthDelimitedCodec`). Events travel as the JSON
+//! lines `--format json` prints. Times travel in milliseconds since the Unix
+//! epoch; monotonic instants as offsets back from the frame's own moment.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::feed::event::{Event, Recorded, Stamped, rfc3339};
+use crate::feed::snapshot::{
+    ClientView, ClosedClient, Counters, Held, Settings, Silence, Snapshot,
+};
+use crate::liveness::{Liveness, Rules};
+use crate::protocol::Status;
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("a frame that is not hbmon's: {0}")]
+    Decode(#[from] postcard::Error),
+    #[error("a change before any whole snapshot")]
+    NoBase,
+    #[error("a change to a client the viewer does not have (row {0})")]
+    NoSuchRow(usize),
+    #[error("an event that does not read back: {0}")]
+    Event(#[from] serde_json::Error),
+}
+
+#[derive(Serialize, Deserialize)]
+enum Frame {
+    Full(Box<Full>),
+    Delta(Box<Delta>),
+}
+
+/// What every frame carries whole: small, and most of it moves each time.
+#[derive(Serialize, Deserialize)]
+struct Common {
+    taken_ms: u64,
+    counters: Counters,
+    /// Since (ms), silent, clients.
+    fleet_silent: Option<(u64, u64, u64)>,
+    history_len: u32,
+    recent_len: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Full {
+    listen: SocketAddr,
+    admin: Option<String>,
+    tick_us: u64,
+    /// threshold, cursor, recover, leave timeout (µs).
+    rules: (u32, u32, u32, u64),
+    started_ms: u64,
+    common: Common,
+    clients: Vec<Row>,
+    history: Vec<Closed>,
+    recent: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Delta {
+    common: Common,
+    /// Positions in the previous list of the clients gone, each as its gap
+    /// from the one before (the first from -1).
+    removed: Vec<u32>,
+    changed: Vec<Change>,
+    /// New clients, which follow all the others.
+    added: Vec<Row>,
+    /// Clients closed since (the newest of the history).
+    closed: Vec<Closed>,
+    /// Events since (the newest of the recent events).
+    events: Vec<String>,
+}
+
+/// A client that changed: its position in the new list (as a gap from the
+/// last change, the first from -1), and either what moves with every beat
+/// and tick (heartbeats and streak as increments, the last-seen time, φ), or
+/// the whole row.
+#[derive(Serialize, Deserialize)]
+enum Change {
+    Moved {
+        gap: u32,
+        beats: u64,
+        streak: u32,
+        /// Milliseconds before the frame's moment.
+        seen_ago_ms: Option<u32>,
+        phi: Option<f32>,
+    },
+    Whole {
+        gap: u32,
+        row: Box<Row>,
+    },
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Row {
+    id: u64,
+    peer: SocketAddr,
+    ip: Option<String>,
+    pid: Option<u32>,
+    reported: Option<u8>,
+    status: u8,
+    miss: u32,
+    strikes: u32,
+    streak: u32,
+    /// Microseconds before the frame's moment.
+    leave_since_us: Option<u64>,
+    heartbeats: u64,
+    connected_ms: u64,
+    seen_ago_ms: Option<u32>,
+    /// 0 fleet silent, or 1 + how many close before it.
+    held: Option<u64>,
+    phi: Option<f32>,
+    reconnects: u32,
+    flaps: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Closed {
+    peer: SocketAddr,
+    pid: Option<u32>,
+    ip: Option<String>,
+    status: u8,
+    reason: String,
+    heartbeats: u64,
+    connected_ms: u64,
+    closed_ms: u64,
+}
+
+fn ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn from_ms(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+fn ago_ms(taken: SystemTime, at: SystemTime) -> u32 {
+    taken
+        .duration_since(at)
+        .map_or(0, |d| d.as_millis().min(u128::from(u32::MAX)) as u32)
+}
+
+/// `ago_ms` milliseconds before `taken`.
+fn back(taken: SystemTime, ago_ms: u32) -> SystemTime {
+    (taken.checked_sub(Duration::from_millis(u64::from(ago_ms)))).unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+fn status_code(status: Status) -> u8 {
+    status as u8
+}
+
+fn status(code: u8) -> Status {
+    match code {
+        0 => Status::Alive,
+        1 => Status::Leave,
+        _ => Status::Close,
+    }
+}
+
+impl Row {
+    fn new(c: &ClientView, taken: SystemTime, taken_mono: Instant) -> Row {
+        let l = &c.liveness;
+        Row {
+            id: c.id,
+            peer: c.peer,
+            ip: c.ip.as_deref().map(str::to_owned),
+            pid: c.pid,
+            reported: c.reported.map(status_code),
+            status: status_code(l.status),
+            miss: l.miss,
+            strikes: l.strikes,
+            streak: l.streak,
+            leave_since_us: l
+                .leave_since
+                .map(|at| taken_mono.saturating_duration_since(at).as_micros() as u64),
+            heartbeats: c.heartbeats,
+            connected_ms: ms(c.connected_at),
+            seen_ago_ms: c.last_seen.map(|at| ago_ms(taken, at)),
+            held: c.held.map(|held| match held {
+                Held::FleetSilent => 0,
+                Held::CloseRate { ahead } => 1 + ahead as u64,
+            }),
+            phi: c.phi,
+            reconnects: c.reconnects,
+            flaps: c.flaps,
+        }
+    }
+
+    fn view(self, taken: SystemTime, taken_mono: Instant) -> ClientView {
+        ClientView {
+            id: self.id,
+            peer: self.peer,
+            ip: self.ip.map(Arc::from),
+            pid: self.pid,
+            reported: self.reported.map(status),
+            liveness: Liveness {
+                status: status(self.status),
+                miss: self.miss,
+                strikes: self.strikes,
+                streak: self.streak,
+                leave_since: self
+                    .leave_since_us
+                    .and_then(|us| taken_mono.checked_sub(Duration::from_micros(us))),
+            },
+            heartbeats: self.heartbeats,
+            connected_at: from_ms(self.connected_ms),
+            last_seen: self.seen_ago_ms.map(|ago| back(taken, ago)),
+            held: self.held.map(|held| match held {
+                0 => Held::FleetSilent,
+                n => Held::CloseRate {
+                    ahead: (n - 1) as usize,
+                },
+            }),
+            phi: self.phi,
+            reconnects: self.reconnects,
+            flaps: self.flaps,
+        }
+    }
+}
+
+impl Closed {
+    fn new(c: &ClosedClient) -> Closed {
+        Closed {
+            peer: c.peer,
+            pid: c.pid,
+            ip: c.ip.as_deref().map(str::to_owned),
+            status: status_code(c.status),
+            reason: c.reason.clone(),
+            heartbeats: c.heartbeats,
+            connected_ms: ms(c.connected_at),
+            closed_ms: ms(c.closed_at),
+        }
+    }
+
+    fn closed(self) -> ClosedClient {
+        ClosedClient {
+            peer: self.peer,
+            pid: self.pid,
+            ip: self.ip.map(Arc::from),
+            status: status(self.status),
+            reason: self.reason,
+            heartbeats: self.heartbeats,
+            connected_at: from_ms(self.connected_ms),
+            closed_at: from_ms(self.closed_ms),
+        }
+    }
+}
+
+fn event_line(event: &Event) -> String {
+    serde_json::to_string(&Stamped {
+        ts: rfc3339(event.at),
+        body: &event.kind,
+    })
+    .unwrap_or_default()
+}
+
+fn read_event(line: &str) -> Result<Event, WireError> {
+    let recorded: Recorded = serde_json::from_str(line)?;
+    let at = humantime::parse_rfc3339(&recorded.ts).unwrap_or(SystemTime::UNIX_EPOCH);
+    Ok(Event {
+        at,
+        kind: recorded.kind,
+    })
+}
+
+impl Common {
+    fn new(s: &Snapshot) -> Common {
+        Common {
+            taken_ms: ms(s.taken),
+            counters: s.counters,
+            fleet_silent: s
+                .fleet_silent
+                .map(|f| (ms(f.since), f.silent as u64, f.clients as u64)),
+            history_len: s.history.len() as u32,
+            recent_len: s.recent.len() as u32,
+        }
+    }
+}
+
+/// The newest `n` of a ring (at most all of it).
+fn newest<T>(ring: &VecDeque<T>, n: u64) -> impl Iterator<Item = &T> {
+    let n = (n.min(ring.len() as u64)) as usize;
+    ring.iter().skip(ring.len() - n)
+}
+
+/// The frame that brings a viewer that last got `previous` to `now`: the
+/// whole snapshot if it has nothing yet, else what changed.
+pub fn encode(previous: Option<&Snapshot>, now: &Snapshot) -> Vec<u8> {
+    let frame = match previous.and_then(|previous| delta(previous, now)) {
+        Some(delta) => Frame::Delta(Box::new(delta)),
+        None => Frame::Full(Box::new(full(now))),
+    };
+    postcard::to_stdvec(&frame).unwrap_or_default()
+}
+
+fn full(s: &Snapshot) -> Full {
+    let rules = &s.settings.rules;
+    Full {
+        listen: s.listen,
+        admin: s.admin.as_deref().map(str::to_owned),
+        tick_us: s.settings.tick.as_micros() as u64,
+        rules: (
+            rules.threshold,
+            rules.cursor,
+            rules.recover,
+            rules.leave_timeout.as_micros() as u64,
+        ),
+        started_ms: ms(s.started),
+        common: Common::new(s),
+        clients: (s.clients.iter())
+            .map(|c| Row::new(c, s.taken, s.taken_mono))
+            .collect(),
+        history: s.history.iter().map(Closed::new).collect(),
+        recent: s.recent.iter().map(event_line).collect(),
+    }
+}
+
+/// What changed from `old` to `new`, or `None` when only the whole will do
+/// (another run of the server, or clients out of connection order).
+fn delta(old: &Snapshot, new: &Snapshot) -> Option<Delta> {
+    if old.started != new.started || old.listen != new.listen {
+        return None;
+    }
+    let (mut removed, mut changed) = (Vec::new(), Vec::new());
+    let (mut i, mut last_removed, mut last_changed) = (0, -1i64, -1i64);
+    let mut kept = 0;
+    let gap = |at: usize, last: &mut i64| {
+        let gap = (at as i64 - *last - 1) as u32;
+        *last = at as i64;
+        gap
+    };
+    for c in &new.clients {
+        while i < old.clients.len() && old.clients[i].id < c.id {
+            removed.push(gap(i, &mut last_removed));
+            i += 1;
+        }
+        if i == old.clients.len() || old.clients[i].id != c.id {
+            break;
+        }
+        let before = &old.clients[i];
+        if before != c {
+            let mut moved = before.clone();
+            moved.heartbeats = c.heartbeats;
+            moved.last_seen = c.last_seen;
+            moved.liveness.streak = c.liveness.streak;
+            moved.phi = c.phi;
+            let moved_only = moved == *c
+                && c.heartbeats >= before.heartbeats
+                && c.liveness.streak >= before.liveness.streak;
+            let gap = gap(kept, &mut last_changed);
+            changed.push(if moved_only {
+                Change::Moved {
+                    gap,
+                    beats: c.heartbeats - before.heartbeats,
+                    streak: c.liveness.streak - before.liveness.streak,
+                    seen_ago_ms: c.last_seen.map(|at| ago_ms(new.taken, at)),
+                    phi: c.phi,
+                }
+            } else {
+                Change::Whole {
+                    gap,
+                    row: Box::new(Row::new(c, new.taken, new.taken_mono)),
+                }
+            });
+        }
+        i += 1;
+        kept += 1;
+    }
+    while i < old.clients.len() {
+        removed.push(gap(i, &mut last_removed));
+        i += 1;
+    }
+    let newest_old = old.clients.last().map_or(0, |c| c.id + 1);
+    let added = &new.clients[kept..];
+    if added.iter().any(|c| c.id < newest_old) || !added.is_sorted_by_key(|c| c.id) {
+        return None;
+    }
+    let counters = (&old.counters, &new.counters);
+    Some(Delta {
+        common: Common::new(new),
+        removed,
+        changed,
+        added: (added.iter())
+            .map(|c| Row::new(c, new.taken, new.taken_mono))
+            .collect(),
+        closed: newest(
+            &new.history,
+            counters.1.closed.saturating_sub(counters.0.closed),
+        )
+        .map(Closed::new)
+        .collect(),
+        events: newest(
+            &new.recent,
+            counters.1.events.saturating_sub(counters.0.events),
+        )
+        .map(event_line)
+        .collect(),
+    })
+}
+
+/// A viewer's copy of the server's snapshot, brought up to date frame by
+/// frame.
+#[derive(Default)]
+pub struct Replica {
+    snapshot: Option<Arc<Snapshot>>,
+}
+
+impl Replica {
+    /// The snapshot after `frame`, and the events it brought.
+    pub fn apply(&mut self, frame: &[u8]) -> Result<(Arc<Snapshot>, Vec<Event>), WireError> {
+        let taken_mono = Instant::now();
+        let (snapshot, events) = match postcard::from_bytes::<Frame>(frame)? {
+            Frame::Full(full) => (rebuild(*full, taken_mono)?, Vec::new()),
+            Frame::Delta(delta) => {
+                let base = self.snapshot.as_deref().ok_or(WireError::NoBase)?;
+                patch(base, *delta, taken_mono)?
+            }
+        };
+        let snapshot = Arc::new(snapshot);
+        self.snapshot = Some(Arc::clone(&snapshot));
+        Ok((snapshot, events))
+    }
+}
+
+fn settle(s: &mut Snapshot, common: Common) {
+    s.taken = from_ms(common.taken_ms);
+    s.counters = common.counters;
+    s.fleet_silent = common.fleet_silent.map(|(since, silent, clients)| Silence {
+        since: from_ms(since),
+        silent: silent as usize,
+        clients: clients as usize,
+    });
+}
+
+fn rebuild(full: Full, taken_mono: Instant) -> Result<Snapshot, WireError> {
+    let (threshold, cursor, recover, leave_us) = full.rules;
+    let settings = Settings {
+        tick: Duration::from_micros(full.tick_us),
+        rules: Rules {
+            threshold,
+            cursor,
+            recover,
+            leave_timeout: Duration::from_micros(leave_us),
+        },
+    };
+    let mut s = Snapshot::empty(full.listen, settings);
+    s.admin = full.admin.map(Arc::from);
+    s.started = from_ms(full.started_ms);
+    settle(&mut s, full.common);
+    s.taken_mono = taken_mono;
+    let taken = s.taken;
+    s.clients = (full.clients.into_iter())
+        .map(|row| row.view(taken, taken_mono))
+        .collect();
+    s.history = Arc::new(full.history.into_iter().map(Closed::closed).collect());
+    let recent = full.recent.iter().map(|l| read_event(l));
+    s.recent = Arc::new(recent.collect::<Result<_, _>>()?);
+    Ok(s)
+}
+
+fn patch(
+    base: &Snapshot,
+    delta: Delta,
+    taken_mono: Instant,
+) -> Result<(Snapshot, Vec<Event>), WireError> {
+    let mut s = base.clone();
+    s.lost = None;
+    let (history_len, recent_len) = (delta.common.history_len, delta.common.recent_len);
+    settle(&mut s, delta.common);
+    s.taken_mono = taken_mono;
+    let taken = s.taken;
+    let mut at = -1i64;
+    let mut gone = Vec::with_capacity(delta.removed.len());
+    for gap in delta.removed {
+        at += i64::from(gap) + 1;
+        gone.push(at as usize);
+    }
+    if let Some(&beyond) = gone.iter().find(|&&i| i >= s.clients.len()) {
+        return Err(WireError::NoSuchRow(beyond));
+    }
+    let mut next = gone.iter().peekable();
+    let mut index = 0;
+    s.clients.retain(|_| {
+        let keep = next.peek() != Some(&&index);
+        if !keep {
+            next.next();
+        }
+        index += 1;
+        keep
+    });
+    let mut at = -1i64;
+    for change in delta.changed {
+        let (Change::Moved { gap, .. } | Change::Whole { gap, .. }) = change;
+        at += i64::from(gap) + 1;
+        let row = at as usize;
+        let client = s.clients.get_mut(row).ok_or(WireError::NoSuchRow(row))?;
+        match change {
+            Change::Whole { row, .. } => *client = row.view(taken, taken_mono),
+            Change::Moved {
+                beats,
+                streak,
+                seen_ago_ms,
+                phi,
+                ..
+            } => {
+                client.heartbeats = client.heartbeats.saturating_add(beats);
+                client.liveness.streak = client.liveness.streak.saturating_add(streak);
+                client.last_seen = seen_ago_ms.map(|ago| back(taken, ago));
+                client.phi = phi;
+            }
+        }
+    }
+    s.clients.extend(
+        delta
+            .added
+            .into_iter()
+            .map(|row| row.view(taken, taken_mono)),
+    );
+    let history = Arc::make_mut(&mut s.history);
+    history.extend(delta.closed.into_iter().map(Closed::closed));
+    while history.len() > history_len as usize {
+        history.pop_front();
+    }
+    let events = (delta.events.iter().map(|l| read_event(l))).collect::<Result<Vec<_>, _>>()?;
+    let recent = Arc::make_mut(&mut s.recent);
+    recent.extend(events.iter().cloned());
+    while recent.len() > recent_len as usize {
+        recent.pop_front();
+    }
+    Ok((s, events))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::event::EventKind;
+
+    fn at(ms: u64) -> SystemTime {
+        from_ms(1_796_000_000_000 + ms)
+    }
+
+    fn client(id: u64, beats: u64) -> ClientView {
+        ClientView {
+            id,
+            peer: SocketAddr::from(([10, 0, 0, id as u8], 5000 + id as u16)),
+            ip: Some(Arc::from("10.9.9.9")),
+            pid: Some(100 + id as u32),
+            reported: Some(Status::Alive),
+            liveness: Liveness {
+                streak: 7,
+                ..Liveness::default()
+            },
+            heartbeats: beats,
+            connected_at: at(0),
+            last_seen: Some(at(900)),
+            held: None,
+            phi: None,
+            reconnects: 1,
+            flaps: 2,
+        }
+    }
+
+    fn snapshot(clients: Vec<ClientView>) -> Snapshot {
+        let settings = Settings {
+            tick: Duration::from_millis(250),
+            rules: Rules::default(),
+        };
+        let mut s = Snapshot::empty(SocketAddr::from(([127, 0, 0, 1], 14000)), settings);
+        s.admin = Some(Arc::from("127.0.0.1:14001"));
+        s.started = at(0);
+        s.taken = at(1000);
+        s.clients = clients;
+        s
+    }
+
+    /// Everything but the monotonic instants, which each side has its own.
+    fn same(a: &Snapshot, b: &Snapshot) {
+        assert_eq!(a.clients.len(), b.clients.len());
+        for (x, y) in a.clients.iter().zip(&b.clients) {
+            let strip = |c: &ClientView| ClientView {
+                liveness: Liveness {
+                    leave_since: None,
+                    ..c.liveness
+                },
+                ..c.clone()
+            };
+            assert_eq!(strip(x), strip(y));
+            assert_eq!(
+                x.liveness.leave_since.is_some(),
+                y.liveness.leave_since.is_some()
+            );
+        }
+        assert_eq!(a.history, b.history);
+        assert_eq!(a.recent, b.recent);
+        assert_eq!(a.counters, b.counters);
+        assert_eq!(
+            (
+                a.listen,
+                &a.admin,
+                a.settings,
+                a.started,
+                a.taken,
+                a.fleet_silent
+            ),
+            (
+                b.listen,
+                &b.admin,
+                b.settings,
+                b.started,
+                b.taken,
+                b.fleet_silent
+            )
+        );
+    }
+
+    fn event(ms: u64, kind: EventKind) -> Event {
+        Event { at: at(ms), kind }
+    }
+
+    #[test]
+    fn a_replica_follows_whole_snapshots_then_changes() {
+        let mut first = snapshot((1..=5).map(|id| client(id, 10)).collect());
+        first.counters.events = 1;
+        Arc::make_mut(&mut first.recent).push_back(event(
+            5,
+            EventKind::Connected {
+                peer: first.clients[0].peer,
+            },
+        ));
+        let mut replica = Replica::default();
+        let (got, events) = replica.apply(&encode(None, &first)).unwrap();
+        same(&got, &first);
+        assert!(
+            events.is_empty(),
+            "a whole snapshot brings history, not news"
+        );
+
+        // Client 2 goes, 3 beats, 4 goes leave, 6 and 7 arrive; one closed
+        // client and two events.
+        let mut second = first.clone();
+        second.taken = at(2000);
+        let gone = second.clients.remove(1);
+        second.clients[1].heartbeats = 11;
+        second.clients[1].last_seen = Some(at(1990));
+        second.clients[1].liveness.streak = 8;
+        second.clients[2].liveness.status = Status::Leave;
+        second.clients[2].liveness.leave_since = Some(second.taken_mono);
+        second.clients[2].held = Some(Held::CloseRate { ahead: 3 });
+        second.clients.extend([client(6, 0), client(7, 1)]);
+        second.counters.closed = 1;
+        second.counters.events = 3;
+        Arc::make_mut(&mut second.history).push_back(ClosedClient {
+            peer: gone.peer,
+            pid: gone.pid,
+            ip: gone.ip.clone(),
+            status: Status::Alive,
+            reason: "client disconnected".into(),
+            heartbeats: 10,
+            connected_at: at(0),
+            closed_at: at(1500),
+        });
+        let news = [
+            event(
+                1500,
+                EventKind::Closed {
+                    peer: gone.peer,
+                    pid: gone.pid,
+                    ip: gone.ip.clone(),
+                    status: Status::Alive,
+                    reason: "client disconnected".into(),
+                },
+            ),
+            event(
+                1600,
+                EventKind::Connected {
+                    peer: client(6, 0).peer,
+                },
+            ),
+        ];
+        Arc::make_mut(&mut second.recent).extend(news.iter().cloned());
+        second.fleet_silent = Some(Silence {
+            since: at(1700),
+            silent: 3,
+            clients: 6,
+        });
+        let frame = encode(Some(&first), &second);
+        let (got, events) = replica.apply(&frame).unwrap();
+        same(&got, &second);
+        assert_eq!(events, news);
+    }
+
+    #[test]
+    fn a_heartbeat_costs_a_few_bytes_a_client() {
+        let first = snapshot((1..=1000).map(|id| client(id, 10)).collect());
+        let mut second = first.clone();
+        second.taken = at(2000);
+        for c in &mut second.clients {
+            c.heartbeats += 1;
+            c.liveness.streak += 4;
+            c.last_seen = Some(at(1800));
+        }
+        let frame = encode(Some(&first), &second);
+        // Eight bytes each: the change, its gap, two increments, the time, φ.
+        assert!(
+            frame.len() < 9 * 1000,
+            "{} bytes for 1000 beats",
+            frame.len()
+        );
+        let mut replica = Replica::default();
+        replica.apply(&encode(None, &first)).unwrap();
+        let (got, _) = replica.apply(&frame).unwrap();
+        same(&got, &second);
+    }
+
+    #[test]
+    fn another_run_of_the_server_is_sent_whole_and_a_change_needs_a_base() {
+        let first = snapshot(vec![client(1, 1)]);
+        let mut restarted = snapshot(vec![client(1, 5)]);
+        restarted.started = at(500);
+        let frame = encode(Some(&first), &restarted);
+        assert!(matches!(
+            postcard::from_bytes::<Frame>(&frame),
+            Ok(Frame::Full(_))
+        ));
+        let delta = encode(Some(&first), &first);
+        assert!(matches!(
+            Replica::default().apply(&delta),
+            Err(WireError::NoBase)
+        ));
+        assert!(matches!(
+            Replica::default().apply(b"\xff\xff"),
+            Err(WireError::Decode(_))
+        ));
+    }
+}

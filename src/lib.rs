@@ -32,6 +32,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod bench;
+pub mod endpoint;
 pub mod feed;
 pub mod fleet;
 pub mod front;
@@ -39,4 +40,5 @@ pub mod history;
 pub mod liveness;
 pub mod process;
 pub mod protocol;
+pub mod remote;
 pub mod server;

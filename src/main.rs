@@ -11,8 +11,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
-use clap::CommandFactory;
+use anyhow::{Context, Result, bail};
 
 use cli::{AdminSetup, Cli, Command, FrontArgs};
 use hbmon::fleet::demo;
@@ -21,7 +20,8 @@ use hbmon::front::hooks::{self, HookStats, Hooks};
 use hbmon::front::{api, headless, tui};
 use hbmon::protocol::Token;
 use hbmon::server::{self, Config, Server};
-use hbmon::{bench, history, process};
+use hbmon::{bench, history, process, remote};
+use tokio_util::sync::CancellationToken;
 
 /// Errors are printed as one line (with their causes) whatever
 /// `RUST_BACKTRACE` says: backtraces are for bugs, which panic.
@@ -84,24 +84,22 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             progress::run(args.plan().await?, args.duration, args.format).await?
         }
         Command::History(args) => history::run(&args.path, &args.filter(), args.format)?,
-        Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "hbmon", &mut std::io::stdout());
-        }
-        Command::Man { subcommand } => {
-            let mut command = Cli::command();
-            command.build();
-            let page = match subcommand {
-                None => command,
-                Some(name) => command
-                    .find_subcommand(&name)
-                    .cloned()
-                    .with_context(|| format!("no subcommand '{name}' (see hbmon --help)"))?,
+        Command::Top(args) => {
+            let stop = CancellationToken::new();
+            process::cancel_on_terminate(stop.clone())?;
+            let feed = remote::attach(args.connect.clone(), args.token()?, stop.clone()).await?;
+            if !std::io::stdout().is_terminal() {
+                bail!("hbmon top needs a terminal (scripts: GET /v1/clients, /v1/events)");
+            }
+            let mode = tui::Mode {
+                quit_stops_server: false,
+                read_only: args.read_only,
             };
-            clap_mangen::Man::new(page)
-                .render(&mut std::io::stdout())
-                .context("writing the manual page")?;
+            let dashboard = tokio::task::spawn_blocking(move || tui::run(feed, mode));
+            dashboard.await.context("the dashboard crashed")??;
         }
+        Command::Completions { shell } => cli::docs::completions(shell),
+        Command::Man { subcommand } => cli::docs::man(subcommand.as_deref())?,
         Command::Bench(args) => {
             let report = bench::run(&args.options()).await?;
             let text = serde_json::to_string_pretty(&report)?;
@@ -113,7 +111,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
 
 /// The operator API, bound before the server starts (so its snapshots can
 /// say where), waiting for the server's feed.
-type BoundApi = (api::Listener, Option<Token>);
+type BoundApi = (hbmon::endpoint::Listener, Option<Token>);
 
 async fn start(
     listen: SocketAddr,
@@ -123,7 +121,7 @@ async fn start(
     process::raise_open_files();
     let api = match admin {
         Some(AdminSetup { endpoint, token }) => {
-            let listener = api::Listener::bind(&endpoint).await.with_context(|| {
+            let listener = hbmon::endpoint::Listener::bind(&endpoint).await.with_context(|| {
                 format!("cannot serve the operator API on {endpoint} (--admin ADDR serves it elsewhere, --admin off not at all)")
             })?;
             config.admin = Some(listener.endpoint()?.to_string());
@@ -173,7 +171,11 @@ async fn attach(
     // Front ends block on their output: each gets a thread of its own.
     let result = tokio::task::spawn_blocking(move || {
         if dashboard {
-            tui::run(feed)
+            let mode = tui::Mode {
+                quit_stops_server: true,
+                read_only: false,
+            };
+            tui::run(feed, mode)
         } else {
             headless::run(feed, options)
         }

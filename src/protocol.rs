@@ -103,6 +103,11 @@ impl Token {
         (!text.is_empty()).then(|| Token(text.to_owned()))
     }
 
+    /// The `Authorization` header value that carries it.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.0)
+    }
+
     /// Compares in constant time (for tokens of the same length), so the
     /// time taken does not tell a guesser how much of a guess was right.
     pub fn matches(&self, other: &Token) -> bool {

@@ -8,17 +8,18 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use hbmon::endpoint::{self, Admin, Endpoint};
 use hbmon::feed::event::EVENT_NAMES;
 use hbmon::feed::event::Format;
 use hbmon::fleet::client;
 use hbmon::fleet::simulate::{Mix, Plan};
-use hbmon::front::api::{self, Admin, Endpoint};
 use hbmon::front::hooks::Hooks;
 use hbmon::liveness::{Detector, Rules, phi};
 use hbmon::protocol::Token;
 use hbmon::server::{Config, GuardConfig};
 use hbmon::{bench, history};
 
+pub mod docs;
 mod values;
 use values::{OrOff, duration, fraction_or_off, positive_duration, positive_number, rate_or_off};
 
@@ -35,6 +36,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (with the dashboard, or headless with --no-tui).
     Serve(Box<ServeArgs>),
+    /// Watch a running server in the dashboard, through its operator API (quitting leaves
+    /// the server running).
+    Top(TopArgs),
     /// Run the server with a simulated fleet that shows every behaviour within a minute.
     Demo(DemoArgs),
     /// Connect to a server and send heartbeats.
@@ -53,6 +57,25 @@ pub enum Command {
     /// Print the manual page (roff), e.g. `hbmon man | man -l -`; with a
     /// subcommand, that subcommand's page (`hbmon man serve`).
     Man { subcommand: Option<String> },
+}
+
+#[derive(Args)]
+pub struct TopArgs {
+    /// The server's operator API (its `serve --admin`): IP:PORT or unix:PATH.
+    #[arg(long, default_value = endpoint::DEFAULT, value_name = "ADDR")]
+    pub connect: Endpoint,
+    /// File holding the admin token; without it, HBMON_ADMIN_TOKEN, if set.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Watch only: no kick keys, and no kick is ever sent.
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+impl TopArgs {
+    pub fn token(&self) -> Result<Option<Token>> {
+        read_token(self.token_file.as_deref(), "HBMON_ADMIN_TOKEN")
+    }
 }
 
 #[derive(Args)]
@@ -180,7 +203,7 @@ pub struct ServeArgs {
     pub token: TokenArgs,
     /// Serve the operator API (HTTP: /metrics, /healthz, /v1/clients,
     /// /v1/events, /v1/kick) on IP:PORT or unix:PATH (mode 0600); `off` turns it off.
-    #[arg(long, default_value = api::endpoint::DEFAULT, value_name = "ADDR")]
+    #[arg(long, default_value = endpoint::DEFAULT, value_name = "ADDR")]
     pub admin: Admin,
     /// File holding the token the operator API requires (Authorization: Bearer
     /// TOKEN) on all but /metrics and /healthz; without it, HBMON_ADMIN_TOKEN, if set.

@@ -14,6 +14,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::feed::details::Details;
 use crate::feed::snapshot::Snapshot;
 
+/// Where an answer goes: the registry always answers, a feed from across a
+/// socket may say why it could not.
+pub type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
+
 /// A request from a front end. Each carries where to send the answer.
 #[derive(Debug)]
 pub enum Command {
@@ -23,23 +27,21 @@ pub enum Command {
         /// Who asked, for the record.
         by: String,
         hold: Option<Duration>,
-        reply: oneshot::Sender<Kicked>,
+        reply: Reply<Kicked>,
     },
     /// Close every client in `leave` at the moment the command arrives;
     /// answers with who was closed.
     KickLeave {
         by: String,
         hold: Option<Duration>,
-        reply: oneshot::Sender<Vec<SocketAddr>>,
+        reply: Reply<Vec<SocketAddr>>,
     },
     /// A snapshot taken now, rather than the last one published.
-    List {
-        reply: oneshot::Sender<Arc<Snapshot>>,
-    },
+    List { reply: Reply<Arc<Snapshot>> },
     /// One live client's story.
     Show {
         peer: SocketAddr,
-        reply: oneshot::Sender<Option<Details>>,
+        reply: Reply<Details>,
     },
 }
 
@@ -56,6 +58,9 @@ pub enum CommandError {
     NoSuchClient(SocketAddr),
     #[error("the server has stopped")]
     Stopped,
+    /// Across a socket: the server could not be reached, or refused.
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// Sends commands to the server and waits for its answers.
@@ -69,16 +74,13 @@ impl Control {
         Control { tx }
     }
 
-    async fn ask<T>(
-        &self,
-        command: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, CommandError> {
+    async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, CommandError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(command(reply))
             .await
             .map_err(|_| CommandError::Stopped)?;
-        answer.await.map_err(|_| CommandError::Stopped)
+        answer.await.map_err(|_| CommandError::Stopped)?
     }
 
     /// Closes the live client at `peer` with a close frame; `by` names who
@@ -131,8 +133,6 @@ impl Control {
 
     /// The story of the live client at `peer`.
     pub async fn show(&self, peer: SocketAddr) -> Result<Details, CommandError> {
-        self.ask(|reply| Command::Show { peer, reply })
-            .await?
-            .ok_or(CommandError::NoSuchClient(peer))
+        self.ask(|reply| Command::Show { peer, reply }).await
     }
 }

@@ -25,6 +25,10 @@ use crate::feed::snapshot::{
 use crate::liveness::{Liveness, Rules};
 use crate::protocol::Status;
 
+/// The content type of a stream of frames, so a viewer can tell it reached
+/// hbmon.
+pub const CONTENT_TYPE: &str = "application/x-hbmon-feed";
+
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {

@@ -8,6 +8,8 @@
 //! | `GET /healthz` | `{"status":"ok"}` while the server runs |
 //! | `GET /metrics` | Prometheus text, or OpenMetrics when asked for |
 //! | `GET /v1/clients` | live clients: `status`, `filter`, `sort`, `limit`, `offset` |
+//! | `GET /v1/clients/IP:PORT` | one client's story |
+//! | `GET /v1/feed` | snapshots for `hbmon top`, as whole then changes |
 //! | `GET /v1/events` | the `--format json` lines from now on (NDJSON, or SSE) |
 //! | `POST /v1/kick` | `{"peer": "ip:port"}` or `{"peers": [...]}`, `"hold"` |
 //! | `POST /v1/kick-leave` | every client in `leave` |
@@ -17,7 +19,7 @@
 //! the blocking pool, and a slow reader of `/v1/events` only falls behind
 //! on its own bounded ring.
 
-pub mod endpoint;
+mod feed;
 mod metrics;
 mod routes;
 
@@ -33,10 +35,10 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::endpoint::Listener;
 use crate::feed::{Control, Snapshot, Subscriber};
 use crate::front::hooks::HookStats;
 use crate::protocol::Token;
-pub use endpoint::{Admin, Endpoint, Listener};
 
 /// Request bodies are small JSON objects; anything larger is refused (413).
 const MAX_BODY: usize = 64 * 1024;
@@ -88,6 +90,8 @@ pub fn spawn(listener: Listener, source: Source, token: Option<Token>, stop: Can
 fn router(api: Arc<Api>) -> Router {
     let guarded = Router::new()
         .route("/v1/clients", get(routes::clients))
+        .route("/v1/clients/{peer}", get(routes::details))
+        .route("/v1/feed", get(feed::feed))
         .route("/v1/events", get(routes::events))
         .route("/v1/kick", post(routes::kick))
         .route("/v1/kick-leave", post(routes::kick_leave))

@@ -103,6 +103,24 @@ fn page(params: &HashMap<String, String>) -> Result<(Query, usize, usize), ApiEr
     Ok((query, offset, limit))
 }
 
+/// `GET /v1/clients/IP:PORT`: one live client's story, as `show` tells it.
+pub async fn details(
+    State(api): Shared,
+    axum::extract::Path(peer): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let addr: SocketAddr = peer
+        .parse()
+        .map_err(|_| ApiError::bad(format!("'{peer}' is not a client address (ip:port)")))?;
+    match api.source.control.show(addr).await {
+        Ok(details) => Ok(axum::Json(details).into_response()),
+        Err(crate::feed::CommandError::NoSuchClient(_)) => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no live client at {addr}"),
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// `GET /v1/events`: every event from the moment of the request, as the
 /// JSON lines `--format json` prints; server-sent events when the request
 /// accepts `text/event-stream`. A reader that falls behind the ring gets a

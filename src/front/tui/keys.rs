@@ -14,7 +14,7 @@ use crossterm::event::{
 };
 
 use crate::front::tui::kick_dialog::KickDialog;
-use crate::front::tui::view::{Screen, ViewState};
+use crate::front::tui::view::{Mode, Screen, ViewState};
 
 /// What the dashboard asks of the rest of the program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +35,20 @@ pub enum Scope {
     Everywhere,
     /// Only on the live clients screen.
     Live,
+    /// On the live clients screen, and only where the dashboard may kick
+    /// (not `top --read-only`).
+    Kicks,
+}
+
+impl Scope {
+    /// Whether a key of this scope does something on `screen` in `mode`.
+    pub fn applies(self, screen: Screen, mode: Mode) -> bool {
+        match self {
+            Scope::Everywhere => true,
+            Scope::Live => screen == Screen::Live,
+            Scope::Kicks => screen == Screen::Live && !mode.read_only,
+        }
+    }
 }
 
 /// One line of the key reference.
@@ -68,11 +82,11 @@ pub const KEYS: &[KeyHelp] = &[
     key(
         "d / Delete / F9",
         "kick selected or marked",
-        Scope::Live,
+        Scope::Kicks,
         Some("d kick"),
     ),
-    key("Space", "mark / unmark", Scope::Live, Some("Space mark")),
-    key("K", "kick all in leave", Scope::Live, Some("K kick leave")),
+    key("Space", "mark / unmark", Scope::Kicks, Some("Space mark")),
+    key("K", "kick all in leave", Scope::Kicks, Some("K kick leave")),
     key(
         "/",
         "filter (Enter keep, Esc clear)",
@@ -107,7 +121,7 @@ pub const KEYS: &[KeyHelp] = &[
     key(
         "h (kick dialog)",
         "hold-off: refuse them 1m / 10m / 1h",
-        Scope::Live,
+        Scope::Kicks,
         None,
     ),
     HELP,
@@ -117,10 +131,19 @@ pub const KEYS: &[KeyHelp] = &[
 pub const HELP: KeyHelp = key("? / F1", "help", Scope::Everywhere, Some("? help"));
 pub const QUIT: KeyHelp = key(
     "q / F10 / Ctrl-C",
-    "quit (stops the server)",
+    "quit",
     Scope::Everywhere,
     Some("q quit"),
 );
+
+/// What quitting does, as the help says it.
+pub fn quit_does(mode: Mode) -> &'static str {
+    if mode.quit_stops_server {
+        "quit: stops the server (asks first)"
+    } else {
+        "quit: the server keeps running"
+    }
+}
 
 /// The hold-offs `h` cycles through in the kick dialog.
 pub const HOLDS: [Duration; 3] = [
@@ -145,8 +168,15 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
         return None;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if view.quitting.take().is_some() {
+        return match key.code {
+            KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Action::Quit),
+            KeyCode::Char('c') if ctrl => Some(Action::Quit),
+            _ => None,
+        };
+    }
     if ctrl && key.code == KeyCode::Char('c') {
-        return Some(Action::Quit);
+        return ask_quit(view);
     }
     view.message = None;
     if let Some(offset) = view.help {
@@ -172,7 +202,7 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
     let live = view.screen == Screen::Live;
     match key.code {
         KeyCode::Char('l') if ctrl => return Some(Action::Redraw),
-        KeyCode::Char('q') | KeyCode::F(10) => return Some(Action::Quit),
+        KeyCode::Char('q') | KeyCode::F(10) => return ask_quit(view),
         KeyCode::Char('?') | KeyCode::F(1) => view.help = Some(0),
         KeyCode::Up | KeyCode::Char('k') => view.move_by(-1),
         KeyCode::Down | KeyCode::Char('j') => view.move_by(1),
@@ -188,6 +218,9 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
             view.refresh();
         }
         KeyCode::Char('p') => view.paused = !view.paused,
+        KeyCode::Char(' ' | 'd' | 'K') | KeyCode::Delete | KeyCode::F(9) if view.mode.read_only => {
+            view.message = Some("read-only: this viewer does not kick".to_owned());
+        }
         KeyCode::Char(' ' | 'd' | 'K' | 's' | 'S' | 'f') | KeyCode::Delete | KeyCode::F(9)
             if !live =>
         {
@@ -236,6 +269,17 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
         other => view.message = Some(format!("{other} does nothing here; ? lists the keys")),
     }
     None
+}
+
+/// Quits at once, unless quitting would stop a server with clients: then
+/// the question comes first.
+fn ask_quit(view: &mut ViewState) -> Option<Action> {
+    let clients = view.snapshot().clients.len();
+    if view.mode.quit_stops_server && clients > 0 {
+        view.quitting = Some(clients);
+        return None;
+    }
+    Some(Action::Quit)
 }
 
 /// Keys while the details pane is open: ↑/↓ move to the next client (and

@@ -33,14 +33,15 @@ pub use kick_dialog::{KickDialog, outcome};
 use crate::feed::details::Details;
 use crate::feed::{Control, Feed, Snapshot};
 use keys::{Action, handle_key, handle_mouse};
+pub use view::Mode;
 use view::ViewState;
 
 /// At most about 30 frames a second.
 const FRAME: Duration = Duration::from_millis(33);
 
 /// Runs the dashboard on the current thread until the operator quits or the
-/// server stops. The terminal is restored on every way out, panics included.
-pub fn run(feed: Feed) -> Result<()> {
+/// feed ends. The terminal is restored on every way out, panics included.
+pub fn run(feed: Feed, mode: Mode) -> Result<()> {
     let runtime = crate::front::runtime().context("starting the dashboard's runtime")?;
     // ratatui's hook restores raw mode and the screen; this one, called
     // after it, turns mouse reporting off too.
@@ -52,7 +53,7 @@ pub fn run(feed: Feed) -> Result<()> {
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let result = crossterm::execute!(std::io::stdout(), EnableMouseCapture)
         .context("enabling mouse input")
-        .and_then(|()| runtime.block_on(Dashboard::new(feed).run(&mut terminal)));
+        .and_then(|()| runtime.block_on(Dashboard::new(feed, mode).run(&mut terminal)));
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
@@ -71,7 +72,7 @@ struct Dashboard {
 }
 
 impl Dashboard {
-    fn new(feed: Feed) -> Self {
+    fn new(feed: Feed, mode: Mode) -> Self {
         // The dashboard shows the events the snapshots carry; it does not
         // read the stream, and an unread receiver would hold the ring.
         let Feed {
@@ -82,8 +83,10 @@ impl Dashboard {
         } = feed;
         drop(events);
         let first = snapshots.borrow_and_update().clone();
+        let mut view = ViewState::new(first);
+        view.mode = mode;
         Dashboard {
-            view: ViewState::new(first),
+            view,
             snapshots,
             control,
             stop,
@@ -238,7 +241,7 @@ mod tests {
             control: Control::new(mpsc::channel(1).0),
             stop: CancellationToken::new(),
         };
-        let _dashboard = Dashboard::new(feed);
+        let _dashboard = Dashboard::new(feed, Mode::default());
         assert_eq!(events.receiver_count(), 0);
     }
 }

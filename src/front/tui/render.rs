@@ -27,11 +27,11 @@ use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Sparkline
 
 use crate::feed::details::{Details, gap_figures};
 use crate::feed::event::Pid;
-use crate::front::tui::keys::{HELP, KEYS, QUIT, Scope};
+use crate::front::tui::keys::{HELP, KEYS, QUIT, Scope, quit_does};
 use crate::front::tui::kick_dialog::KickDialog;
 use crate::front::tui::style::{clock, short, status_style};
 use crate::front::tui::tables;
-use crate::front::tui::view::{Screen, ViewState};
+use crate::front::tui::view::{Mode, Screen, ViewState};
 use crate::protocol::Status;
 
 /// The smallest terminal the dashboard lays out in.
@@ -79,12 +79,21 @@ pub fn render(frame: &mut Frame, view: &mut ViewState) {
         Screen::History => tables::history(frame, table_area, view),
         Screen::Events => tables::events(frame, table_area, view),
     }
+    if view.snapshot().lost.is_some() {
+        // The last picture stays, dimmed, until the server is back.
+        frame
+            .buffer_mut()
+            .set_style(table_area.union(events_area), Style::new().dim());
+    }
     footer(frame, footer_area, view);
     if let Some((peer, details)) = &view.details {
         details_pane(frame, area, *peer, details.as_ref());
     }
     if let Some(dialog) = &view.dialog {
         kick_dialog(frame, area, dialog, view.hold);
+    }
+    if let Some(clients) = view.quitting {
+        quit_dialog(frame, area, clients);
     }
     if view.help.is_some() {
         help(frame, area, view);
@@ -132,6 +141,14 @@ fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
     let s = view.snapshot();
     let uptime = s.taken.duration_since(s.started).unwrap_or_default();
     let mut first = vec![vec![Span::raw(" hbmon ").bold().reversed()]];
+    if let Some(lost) = &s.lost {
+        // The picture is the last one from a server that went away.
+        let badge = badge("disconnected, retrying".to_owned(), Color::Red).fg(Color::White);
+        first.push(vec![badge, Span::raw(format!(" {lost}")).fg(Color::Red)]);
+    }
+    if view.mode.read_only {
+        first.push(vec![badge("read-only".to_owned(), Color::Gray)]);
+    }
     if s.counters.journal_lost > 0 {
         // Decisions are being lost: that must not go unnoticed.
         let lost = format!("journal lost {}", s.counters.journal_lost);
@@ -222,10 +239,10 @@ fn flow(items: Vec<Vec<Span<'static>>>, width: usize) -> Vec<Line<'static>> {
 
 /// What the footer offers on this screen, most useful first (without the
 /// pinned help and quit).
-fn footer_keys(screen: Screen) -> impl Iterator<Item = &'static str> {
+fn footer_keys(screen: Screen, mode: Mode) -> impl Iterator<Item = &'static str> {
     KEYS[..KEYS.len() - 2]
         .iter()
-        .filter(move |k| k.scope == Scope::Everywhere || screen == Screen::Live)
+        .filter(move |k| k.scope.applies(screen, mode))
         .filter_map(|k| k.footer)
 }
 
@@ -246,7 +263,7 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
             .join("  ");
         let room = usize::from(area.width).saturating_sub(pinned.chars().count() + 2);
         let mut keys = String::new();
-        for item in footer_keys(view.screen) {
+        for item in footer_keys(view.screen, view.mode) {
             if keys.chars().count() + item.chars().count() + 2 > room {
                 break;
             }
@@ -256,6 +273,39 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
         Line::from(format!(" {keys}{pinned}")).dim()
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The question before `q` stops a server with clients.
+fn quit_dialog(frame: &mut Frame, area: Rect, clients: usize) {
+    let popup = centered(area, 58, 8);
+    let what = match clients {
+        1 => "Stop the server and close its 1 client?".to_owned(),
+        n => format!("Stop the server and close its {n} clients?"),
+    };
+    let text = vec![
+        Line::from(""),
+        Line::from(what).bold(),
+        Line::from("To watch without this risk: serve --no-tui, then hbmon top").dim(),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled(" y/Enter ", Style::new().fg(Color::Black).bg(Color::Red)),
+            Span::raw(" stop    "),
+            Span::styled(" n/Esc ", Style::new().fg(Color::Black).bg(Color::Gray)),
+            Span::raw(" keep running"),
+        ]),
+    ];
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(Color::Red))
+        .title(" Quit ");
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true })
+            .block(block),
+        popup,
+    );
 }
 
 fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog, hold: Option<Duration>) {
@@ -381,23 +431,41 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 /// The key reference. On a terminal too short for all of it, it scrolls
 /// (↑/↓) and says so.
 fn help(frame: &mut Frame, area: Rect, view: &mut ViewState) {
-    let popup = centered(area, 58, KEYS.len() as u16 + 2);
+    let mode = view.mode;
+    let mut entries: Vec<(&str, &str)> = KEYS
+        .iter()
+        .filter(|k| !mode.read_only || k.scope != Scope::Kicks)
+        .map(|k| {
+            (
+                k.keys,
+                if k.keys == QUIT.keys {
+                    quit_does(mode)
+                } else {
+                    k.does
+                },
+            )
+        })
+        .collect();
+    if mode.quit_stops_server {
+        entries.push(("as a service", "serve --no-tui; watch it with hbmon top"));
+    }
+    let popup = centered(area, 58, entries.len() as u16 + 2);
     let fits = usize::from(popup.height.saturating_sub(2));
-    let most = KEYS.len().saturating_sub(fits);
+    let most = entries.len().saturating_sub(fits);
     let offset = view.help.unwrap_or(0).min(most);
     view.help = Some(offset);
-    let rows: Vec<Row> = KEYS
+    let rows: Vec<Row> = entries
         .iter()
         .skip(offset)
         .take(fits)
-        .map(|k| Row::new([Cell::from(k.keys).bold(), Cell::from(k.does)]))
+        .map(|&(keys, does)| Row::new([Cell::from(keys).bold(), Cell::from(does)]))
         .collect();
     let bottom = if most > 0 {
         format!(
             " {}-{} of {}: ↑/↓ scroll, any other key closes ",
             offset + 1,
             offset + fits,
-            KEYS.len()
+            entries.len()
         )
     } else {
         " any key closes ".to_owned()

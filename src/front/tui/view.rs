@@ -102,9 +102,24 @@ struct Rate {
 /// The span the heartbeat rate is measured over.
 const RATE_WINDOW: Duration = Duration::from_secs(1);
 
+/// What the dashboard is attached to: what quitting does, and whether it
+/// may kick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mode {
+    /// Quitting stops the server too (`serve`'s own dashboard), so with
+    /// clients connected `q` asks first.
+    pub quit_stops_server: bool,
+    /// No kick keys, and no command is sent (`top --read-only`).
+    pub read_only: bool,
+}
+
 pub struct ViewState {
     /// The snapshot on screen (frozen while paused).
     shown: Arc<Snapshot>,
+    pub mode: Mode,
+    /// The quit question is open: stop the server and close this many
+    /// clients?
+    pub quitting: Option<usize>,
     pub screen: Screen,
     /// The column the live table is sorted by.
     pub sort: Column,
@@ -150,6 +165,8 @@ impl ViewState {
     pub fn new(snapshot: Arc<Snapshot>) -> Self {
         let mut view = ViewState {
             shown: Arc::clone(&snapshot),
+            mode: Mode::default(),
+            quitting: None,
             screen: Screen::Live,
             sort: Column::Connected,
             reverse: false,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Client, DETAIL_GAPS, Registry};
-use crate::feed::control::{Command, Kicked};
+use crate::feed::control::{Command, CommandError, Kicked};
 use crate::feed::details::Details;
 use crate::feed::event::EventKind;
 use crate::feed::snapshot::CloseCause;
@@ -32,20 +32,20 @@ impl Registry {
                 let kicked: HashSet<SocketAddr> = found.iter().map(|&(_, peer)| peer).collect();
                 let gone = peers.into_iter().filter(|p| !kicked.contains(p)).collect();
                 let kicked = self.kick(found, &by, hold, "kicked by operator");
-                let _ = reply.send(Kicked { kicked, gone });
+                let _ = reply.send(Ok(Kicked { kicked, gone }));
             }
             Command::KickLeave { by, hold, reply } => {
                 let leaving = self.targets(|c| c.view.status() == Status::Leave);
                 let reason = "kicked by operator (all leave clients)";
                 let kicked = self.kick(leaving, &by, hold, reason);
-                let _ = reply.send(kicked);
+                let _ = reply.send(Ok(kicked));
             }
             Command::List { reply } => {
                 self.publish();
-                let _ = reply.send(self.snapshots.borrow().clone());
+                let _ = reply.send(Ok(self.snapshots.borrow().clone()));
             }
             Command::Show { peer, reply } => {
-                let _ = reply.send(self.details(peer));
+                let _ = reply.send(self.details(peer).ok_or(CommandError::NoSuchClient(peer)));
             }
         }
     }

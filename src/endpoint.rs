@@ -1,6 +1,7 @@
-//! Where the operator API listens (`--admin`): a TCP address, a unix
-//! socket (`unix:PATH`, mode 0600: the file's permissions are the access
-//! control), or `off`.
+//! Where an operator API is (`serve --admin`, `top --connect`): a TCP
+//! address, or a unix socket (`unix:PATH`, mode 0600: the file's
+//! permissions are the access control). `serve` binds it, `top` connects
+//! to it.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -24,6 +25,22 @@ pub enum Endpoint {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admin(pub Option<Endpoint>);
 
+impl FromStr for Endpoint {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = text.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("'unix:' needs a path (unix:/run/hbmon/admin.sock)".to_owned());
+            }
+            return Ok(Endpoint::Unix(path.into()));
+        }
+        text.parse()
+            .map(Endpoint::Tcp)
+            .map_err(|_| format!("'{text}' is not an address (write IP:PORT or unix:PATH)"))
+    }
+}
+
 impl FromStr for Admin {
     type Err = String;
 
@@ -31,15 +48,9 @@ impl FromStr for Admin {
         if text == "off" {
             return Ok(Admin(None));
         }
-        if let Some(path) = text.strip_prefix("unix:") {
-            if path.is_empty() {
-                return Err("'unix:' needs a path (unix:/run/hbmon/admin.sock)".to_owned());
-            }
-            return Ok(Admin(Some(Endpoint::Unix(path.into()))));
-        }
         text.parse()
-            .map(|addr| Admin(Some(Endpoint::Tcp(addr))))
-            .map_err(|_| format!("'{text}' is not an address (write IP:PORT, unix:PATH, or off)"))
+            .map(|endpoint| Admin(Some(endpoint)))
+            .map_err(|e: String| e.replace("IP:PORT or unix:PATH", "IP:PORT, unix:PATH, or off"))
     }
 }
 

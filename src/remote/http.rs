@@ -1,0 +1,126 @@
+//! Requests to an operator API, over TCP or a unix socket alike: one
+//! HTTP/1.1 connection a request (hyper's client), the admin token on each.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpStream, UnixStream};
+
+use crate::endpoint::Endpoint;
+use crate::protocol::Token;
+
+/// How long connecting and a request's head may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest JSON answer read.
+const MAX_ANSWER: usize = 16 << 20;
+
+/// Why a request to the operator API failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(
+        "cannot reach hbmon's operator API at {0}: {1} (is `hbmon serve` running with --admin {0}?)"
+    )]
+    Unreachable(Endpoint, String),
+    #[error("{0} needs the admin token: pass --token-file, or set HBMON_ADMIN_TOKEN")]
+    Unauthorized(Endpoint),
+    #[error("{0} answered, but is not hbmon's operator API ({1})")]
+    NotHbmon(Endpoint, String),
+}
+
+/// An operator API to send requests to.
+#[derive(Clone, Debug)]
+pub struct Api {
+    pub endpoint: Endpoint,
+    pub token: Option<Token>,
+}
+
+impl Api {
+    /// Sends a request and returns the answer's head, its body still to
+    /// be read (a stream, for `/v1/feed`). A 401 is [`ApiError::Unauthorized`];
+    /// other statuses are the caller's.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Response<Incoming>, ApiError> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "hbmon");
+        if let Some(token) = &self.token {
+            request = request.header(header::AUTHORIZATION, token.bearer());
+        }
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| self.unreachable(e))?;
+        let sent = tokio::time::timeout(TIMEOUT, async {
+            match &self.endpoint {
+                Endpoint::Tcp(addr) => send(TcpStream::connect(addr).await?, request).await,
+                Endpoint::Unix(path) => send(UnixStream::connect(path).await?, request).await,
+            }
+        });
+        let response = match sent.await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => return Err(self.unreachable(error)),
+            Err(_) => return Err(self.unreachable("no answer within 5s")),
+        };
+        if response.status() == StatusCode::UNAUTHORIZED {
+            return Err(ApiError::Unauthorized(self.endpoint.clone()));
+        }
+        Ok(response)
+    }
+
+    /// Sends a request and reads its JSON answer; a refusal carries the
+    /// API's own reason.
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, T), ApiError> {
+        let response = self.request(method, path, body).await?;
+        let status = response.status();
+        let bytes = Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| self.unreachable(e))?
+            .to_bytes();
+        serde_json::from_slice(&bytes)
+            .map(|answer| (status, answer))
+            .map_err(|e| self.not_hbmon(format!("HTTP {status}, {e}")))
+    }
+
+    pub fn unreachable(&self, why: impl ToString) -> ApiError {
+        ApiError::Unreachable(self.endpoint.clone(), why.to_string())
+    }
+
+    pub fn not_hbmon(&self, why: impl ToString) -> ApiError {
+        ApiError::NotHbmon(self.endpoint.clone(), why.to_string())
+    }
+}
+
+/// Sends one request on a fresh connection.
+async fn send<S>(
+    stream: S,
+    request: Request<Full<Bytes>>,
+) -> Result<Response<Incoming>, Box<dyn std::error::Error + Send + Sync>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender.send_request(request).await?)
+}

@@ -1,0 +1,275 @@
+//! A [`Feed`] from a running server's operator API, for `hbmon top`: the
+//! same snapshots, events and commands the dashboard gets in process, so
+//! the dashboard cannot tell the difference.
+//!
+//! One task follows `GET /v1/feed` and keeps a [`Replica`] of the server's
+//! snapshot; another turns commands into requests (`/v1/kick`, ...). When
+//! the server goes away, the last snapshot stays, marked lost, and the
+//! follower reconnects with a back-off capped at [`RETRY_CAP`], so a server
+//! that comes back is followed again within about a second. A model:
+//! tokio-console's `conn.rs`.
+
+pub mod http;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{StreamExt, TryStreamExt};
+use http_body_util::BodyExt;
+use hyper::{Method, StatusCode, header};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+use tokio_util::io::StreamReader;
+use tokio_util::sync::CancellationToken;
+
+use crate::endpoint::Endpoint;
+use crate::feed::control::{Command, CommandError, Kicked};
+use crate::feed::details::Details;
+use crate::feed::wire::{self, Replica};
+use crate::feed::{Control, Event, Feed, Snapshot};
+use crate::protocol::Token;
+pub use http::{Api, ApiError};
+
+/// The longest wait between two attempts to reach a lost server.
+const RETRY_CAP: Duration = Duration::from_secs(1);
+/// The first wait.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+/// A server sends a frame at least every tick: this long without one, at
+/// least, and it is taken for lost.
+const SILENCE: Duration = Duration::from_secs(5);
+/// The largest frame taken (a whole snapshot of a very large fleet).
+const MAX_FRAME: usize = 256 << 20;
+/// Events a front end may fall behind by.
+const EVENTS: usize = 4096;
+
+type Frames = FramedRead<
+    StreamReader<
+        futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>,
+        bytes::Bytes,
+    >,
+    LengthDelimitedCodec,
+>;
+
+/// Connects to the operator API at `endpoint` and returns a feed of its
+/// server. Fails, saying why, when nothing answers there, when what answers
+/// is not hbmon, or when it needs a token that was not given. Later losses
+/// are not errors: the feed marks its snapshot lost and reconnects.
+/// `stop` ends the feed (the viewer quits); the server runs on.
+pub async fn attach(
+    endpoint: Endpoint,
+    token: Option<Token>,
+    stop: CancellationToken,
+) -> Result<Feed, ApiError> {
+    let api = Api { endpoint, token };
+    let mut frames = open(&api).await?;
+    let mut replica = Replica::default();
+    let first = next_snapshot(&api, &mut frames, &mut replica).await?.0;
+    let (snapshots, receiver) = watch::channel(first);
+    let (events, events_rx) = broadcast::channel(EVENTS);
+    let (commands, commands_rx) = mpsc::channel(16);
+    tokio::spawn(follow(
+        api.clone(),
+        frames,
+        replica,
+        snapshots,
+        events,
+        stop.clone(),
+    ));
+    tokio::spawn(serve_commands(api, commands_rx, receiver.clone()));
+    Ok(Feed {
+        snapshots: receiver,
+        events: events_rx,
+        control: Control::new(commands),
+        stop,
+    })
+}
+
+/// Opens `/v1/feed`.
+async fn open(api: &Api) -> Result<Frames, ApiError> {
+    let response = api.request(Method::GET, "/v1/feed", None).await?;
+    let kind = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if response.status() != StatusCode::OK || kind != wire::CONTENT_TYPE {
+        let status = response.status();
+        return Err(api.not_hbmon(format!("HTTP {status} for /v1/feed, content type '{kind}'")));
+    }
+    let body = response
+        .into_body()
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .boxed();
+    let codec = LengthDelimitedCodec::builder()
+        .max_frame_length(MAX_FRAME)
+        .new_codec();
+    Ok(FramedRead::new(StreamReader::new(body), codec))
+}
+
+/// Reads the next frame and applies it.
+async fn next_snapshot(
+    api: &Api,
+    frames: &mut Frames,
+    replica: &mut Replica,
+) -> Result<(Arc<Snapshot>, Vec<Event>), ApiError> {
+    let frame = match tokio::time::timeout(SILENCE, frames.next()).await {
+        Err(_) => return Err(api.unreachable(format!("no news for {}s", SILENCE.as_secs()))),
+        Ok(None) => return Err(api.unreachable("the server closed the feed")),
+        Ok(Some(Err(error))) => return Err(api.unreachable(error)),
+        Ok(Some(Ok(frame))) => frame,
+    };
+    replica.apply(&frame).map_err(|e| api.not_hbmon(e))
+}
+
+/// Follows the feed until `stop`, reconnecting whenever it is lost.
+async fn follow(
+    api: Api,
+    frames: Frames,
+    replica: Replica,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    events: broadcast::Sender<Event>,
+    stop: CancellationToken,
+) {
+    let mut current = Some((frames, replica));
+    let mut wait = RETRY_FIRST;
+    loop {
+        if let Some((mut frames, mut replica)) = current.take() {
+            let lost = loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    next = next_snapshot(&api, &mut frames, &mut replica) => match next {
+                        Ok((snapshot, news)) => {
+                            snapshots.send_replace(snapshot);
+                            for event in news {
+                                let _ = events.send(event);
+                            }
+                        }
+                        Err(error) => break error,
+                    },
+                }
+            };
+            mark_lost(&snapshots, &lost);
+            wait = RETRY_FIRST;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(RETRY_CAP);
+        let mut replica = Replica::default();
+        match open(&api).await {
+            Ok(mut frames) => match next_snapshot(&api, &mut frames, &mut replica).await {
+                Ok((snapshot, _)) => {
+                    snapshots.send_replace(snapshot);
+                    current = Some((frames, replica));
+                }
+                Err(error) => mark_lost(&snapshots, &error),
+            },
+            Err(error) => mark_lost(&snapshots, &error),
+        }
+    }
+}
+
+/// The last snapshot, kept on screen, saying why it is the last.
+fn mark_lost(snapshots: &watch::Sender<Arc<Snapshot>>, why: &ApiError) {
+    let mut last = Snapshot::clone(&snapshots.borrow());
+    last.lost = Some(why.to_string());
+    snapshots.send_replace(Arc::new(last));
+}
+
+#[derive(Deserialize)]
+struct KickAnswer {
+    #[serde(default)]
+    kicked: Vec<std::net::SocketAddr>,
+    #[serde(default)]
+    unknown: Vec<std::net::SocketAddr>,
+    error: Option<String>,
+}
+
+/// Carries out the dashboard's commands as requests.
+async fn serve_commands(
+    api: Api,
+    mut commands: mpsc::Receiver<Command>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+) {
+    while let Some(command) = commands.recv().await {
+        let api = api.clone();
+        let hold_text =
+            |hold: Option<Duration>| hold.map(|h| humantime::format_duration(h).to_string());
+        match command {
+            Command::Kick {
+                peers, hold, reply, ..
+            } => {
+                let body = json!({ "peers": peers, "hold": hold_text(hold) });
+                tokio::spawn(async move {
+                    let answer = kick(&api, "/v1/kick", body)
+                        .await
+                        .map(|(kicked, gone)| Kicked { kicked, gone });
+                    let _ = reply.send(answer);
+                });
+            }
+            Command::KickLeave { hold, reply, .. } => {
+                let body = json!({ "hold": hold_text(hold) });
+                tokio::spawn(async move {
+                    let _ = reply.send(
+                        kick(&api, "/v1/kick-leave", body)
+                            .await
+                            .map(|(kicked, _)| kicked),
+                    );
+                });
+            }
+            Command::List { reply } => {
+                let _ = reply.send(Ok(snapshots.borrow().clone()));
+            }
+            Command::Show { peer, reply } => {
+                tokio::spawn(async move {
+                    let path = format!("/v1/clients/{peer}");
+                    let answer = match api
+                        .json::<serde_json::Value>(Method::GET, &path, None)
+                        .await
+                    {
+                        Ok((StatusCode::OK, value)) => serde_json::from_value::<Details>(value)
+                            .map_err(|e| CommandError::Remote(api.not_hbmon(e).to_string())),
+                        Ok((StatusCode::NOT_FOUND, _)) => Err(CommandError::NoSuchClient(peer)),
+                        Ok((status, value)) => Err(refused(status, &value)),
+                        Err(error) => Err(CommandError::Remote(error.to_string())),
+                    };
+                    let _ = reply.send(answer);
+                });
+            }
+        }
+    }
+}
+
+/// A kick request; the peers kicked and those not connected.
+async fn kick(
+    api: &Api,
+    path: &str,
+    body: serde_json::Value,
+) -> Result<(Vec<std::net::SocketAddr>, Vec<std::net::SocketAddr>), CommandError> {
+    let body = serde_json::to_vec(&body).map_err(|e| CommandError::Remote(e.to_string()))?;
+    let (status, answer) = api
+        .json::<serde_json::Value>(Method::POST, path, Some(body))
+        .await
+        .map_err(|e| CommandError::Remote(e.to_string()))?;
+    match status {
+        StatusCode::OK | StatusCode::NOT_FOUND => {
+            let answer: KickAnswer = serde_json::from_value(answer)
+                .map_err(|e| CommandError::Remote(api.not_hbmon(e).to_string()))?;
+            if status == StatusCode::NOT_FOUND && answer.unknown.is_empty() {
+                return Err(CommandError::Remote(answer.error.unwrap_or_default()));
+            }
+            Ok((answer.kicked, answer.unknown))
+        }
+        _ => Err(refused(status, &answer)),
+    }
+}
+
+fn refused(status: StatusCode, answer: &serde_json::Value) -> CommandError {
+    let reason = answer["error"].as_str().unwrap_or("no reason given");
+    CommandError::Remote(format!("the server refused (HTTP {status}): {reason}"))
+}

@@ -500,3 +500,67 @@ fn metrics_count_clients_heartbeats_and_closes_by_cause() {
     );
     assert!(open.body.ends_with("# EOF\n"));
 }
+
+/// `hbmon top --connect ADDR` without a terminal: what it says when it
+/// cannot attach.
+fn top(connect: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = hbmon()
+        .args(["top", "--connect", connect])
+        .env_remove("HBMON_ADMIN_TOKEN")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn top_says_why_it_cannot_attach() {
+    // Nothing listening.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, stderr) = top(&closed.to_string(), &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(&format!("cannot reach hbmon's operator API at {closed}")),
+        "{stderr}"
+    );
+    // Something that is not HTTP: the heartbeat port.
+    let serve = Serve::plain();
+    let (code, stderr) = top(&serve.addr.to_string(), &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("is not hbmon's operator API"), "{stderr}");
+    // An HTTP server that is not hbmon.
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_addr = other.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in other.incoming().flatten() {
+            let mut stream = stream;
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let (code, stderr) = top(&other_addr.to_string(), &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("HTTP 404 Not Found for /v1/feed"),
+        "{stderr}"
+    );
+    // A token it does not have.
+    let token_file = temp("top-admin-token");
+    std::fs::write(&token_file, "top-secret").unwrap();
+    let guarded = Serve::start(&["--admin-token-file", token_file.to_str().unwrap()]);
+    let admin = guarded.admin.clone().unwrap();
+    let (code, stderr) = top(&admin, &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("needs the admin token"), "{stderr}");
+    // With it, it attaches, then wants a terminal.
+    let (code, stderr) = top(&admin, &[("HBMON_ADMIN_TOKEN", "top-secret")]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("hbmon top needs a terminal"), "{stderr}");
+}

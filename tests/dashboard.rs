@@ -12,7 +12,7 @@ use hbmon::feed::event::{Event, EventKind};
 use hbmon::feed::snapshot::{ClientView, Held, Settings, Silence, Snapshot};
 use hbmon::front::tui::keys::{Action, handle_key, handle_mouse};
 use hbmon::front::tui::render::render;
-use hbmon::front::tui::view::ViewState;
+use hbmon::front::tui::view::{Mode, ViewState};
 use hbmon::front::tui::{KickDialog, outcome};
 use hbmon::liveness::{Liveness, Rules};
 use hbmon::protocol::Status;
@@ -783,7 +783,7 @@ fn help_scrolls_when_the_terminal_is_too_short_for_it() {
     }
     let text = screen(&draw(&mut view, 60, 15));
     assert!(
-        text.contains("quit (stops the server)"),
+        text.contains("quit: the server keeps running"),
         "the last line: {text}"
     );
     handle_key(key(KeyCode::Char('x')), &mut view);
@@ -946,4 +946,129 @@ fn enter_opens_the_details_pane_with_a_sparkline_of_the_gaps() {
     );
     handle_key(key(KeyCode::Esc), &mut view);
     assert!(view.details.is_none());
+}
+
+fn serve_mode() -> Mode {
+    Mode {
+        quit_stops_server: true,
+        read_only: false,
+    }
+}
+
+#[test]
+fn in_serve_q_with_clients_connected_asks_before_stopping_the_server() {
+    let mut view = ViewState::new(three());
+    view.mode = serve_mode();
+    assert_eq!(press(&mut view, "q"), []);
+    assert_eq!(view.quitting, Some(3));
+    let shown = screen(&draw(&mut view, 120, 30));
+    assert!(
+        shown.contains("Stop the server and close its 3 clients?"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("serve --no-tui, watch with hbmon top"),
+        "{shown}"
+    );
+    // n keeps it running; any other key too.
+    assert_eq!(press(&mut view, "n"), []);
+    assert_eq!(view.quitting, None);
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(handle_key(ctrl_c, &mut view), None, "Ctrl-C asks too");
+    assert_eq!(press(&mut view, "x"), []);
+    assert_eq!(view.quitting, None);
+    assert_eq!(press(&mut view, "qy"), [Action::Quit]);
+    assert_eq!(handle_key(ctrl_c, &mut view), None);
+    assert_eq!(
+        handle_key(ctrl_c, &mut view),
+        Some(Action::Quit),
+        "Ctrl-C twice quits"
+    );
+    // With nobody connected there is nothing to lose.
+    let mut empty = ViewState::new(snapshot(vec![]));
+    empty.mode = serve_mode();
+    assert_eq!(press(&mut empty, "q"), [Action::Quit]);
+}
+
+#[test]
+fn the_help_says_what_quitting_does_and_how_to_run_as_a_service() {
+    let mut view = ViewState::new(three());
+    view.mode = serve_mode();
+    press(&mut view, "?");
+    let shown = screen(&draw(&mut view, 120, 40));
+    assert!(
+        shown.contains("quit: stops the server (asks first)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("serve --no-tui, watch with hbmon top"),
+        "{shown}"
+    );
+    let mut viewer = ViewState::new(three());
+    press(&mut viewer, "?");
+    let shown = screen(&draw(&mut viewer, 120, 40));
+    assert!(shown.contains("quit: the server keeps running"), "{shown}");
+}
+
+#[test]
+fn a_read_only_viewer_shows_no_kick_keys_and_never_kicks() {
+    let mut view = ViewState::new(three());
+    view.mode = Mode {
+        quit_stops_server: false,
+        read_only: true,
+    };
+    let shown = screen(&draw(&mut view, 200, 30));
+    assert!(shown.contains("read-only"), "{shown}");
+    let footer = lines(&draw(&mut view, 200, 30)).pop().unwrap();
+    assert!(
+        !footer.contains("kick") && !footer.contains("mark"),
+        "{footer}"
+    );
+    assert!(
+        footer.contains("? help") && footer.contains("q quit"),
+        "{footer}"
+    );
+    for keys in ["d", "K", " ", "dy", "Ky"] {
+        assert_eq!(press(&mut view, keys), [], "{keys:?}");
+        assert!(view.dialog.is_none(), "{keys:?} opened a dialog");
+    }
+    assert_eq!(handle_key(key(KeyCode::F(9)), &mut view), None);
+    assert_eq!(
+        view.message.as_deref(),
+        Some("read-only: this viewer does not kick")
+    );
+    press(&mut view, "?");
+    let help = screen(&draw(&mut view, 120, 40));
+    assert!(!help.contains("kick selected"), "{help}");
+    // Watching still works: the details pane asks for a story.
+    press(&mut view, "x");
+    assert!(matches!(
+        handle_key(key(KeyCode::Enter), &mut view),
+        Some(Action::Show(_))
+    ));
+}
+
+#[test]
+fn a_feed_that_lost_its_server_keeps_the_last_picture_dimmed_and_says_so() {
+    let mut lost = (*three()).clone();
+    lost.lost = Some("cannot reach 127.0.0.1:14001: Connection refused".to_owned());
+    let mut view = ViewState::new(Arc::new(lost));
+    let terminal = draw(&mut view, 160, 30);
+    let shown = screen(&terminal);
+    assert!(shown.contains("disconnected, retrying"), "{shown}");
+    assert!(shown.contains("Connection refused"), "{shown}");
+    assert!(
+        shown.contains("127.0.0.1:5001"),
+        "the last table stays:\n{shown}"
+    );
+    let buffer = terminal.backend().buffer();
+    let row = lines(&terminal)
+        .iter()
+        .position(|l| l.contains("127.0.0.1:5001"))
+        .unwrap() as u16;
+    let cell = &buffer[(5, row)];
+    assert!(
+        cell.modifier.contains(ratatui::style::Modifier::DIM),
+        "the table is dimmed"
+    );
 }

@@ -6,9 +6,10 @@ mod common;
 
 use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Beater, PATIENCE};
+use common::{Beater, PATIENCE, Serve};
 
 /// A tmux server of our own (its own socket), killed when dropped.
 struct Tmux {
@@ -17,8 +18,11 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str, width: u16, height: u16) -> Tmux {
+        // A socket per session: the tests of this file run side by side.
+        static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+        let n = SESSIONS.fetch_add(1, Ordering::Relaxed);
         let tmux = Tmux {
-            socket: format!("hbmon-test-{}", std::process::id()),
+            socket: format!("hbmon-test-{}-{n}", std::process::id()),
         };
         tmux.run(&[
             "new-session",
@@ -147,7 +151,12 @@ fn dashboard_kick_key_closes_exactly_the_selected_client() {
     // The other client was never told anything; it still gets its close
     // frame only when the operator quits.
     let mut kept = keep.stop();
+    // With a client still connected, q asks first.
     tmux.keys("q");
+    tmux.wait_for("the quit question", |s| {
+        s.contains("Stop the server and close its 1 client?")
+    });
+    tmux.keys("y");
     assert_eq!(kept.expect_closed(), "server shutting down");
     let deadline = Instant::now() + PATIENCE;
     while !tmux.history().contains("hbmon exited with") {
@@ -167,4 +176,94 @@ fn dashboard_kick_key_closes_exactly_the_selected_client() {
         "0",
         "back from the alternate screen"
     );
+}
+
+/// A free loopback address for a server's operator API, so that a second
+/// server can take the same one.
+fn free_admin_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+#[test]
+fn top_attaches_kicks_follows_a_restart_and_quits_leaving_the_server_running() {
+    let admin = free_admin_address();
+    let mut serve = Serve::start(&["--admin", &admin, "--tick", "100ms"]);
+    let keep = Beater::start(serve.addr, 601, Duration::from_millis(25));
+    let kick = Beater::start(serve.addr, 602, Duration::from_millis(25));
+    serve.wait_for_clients("both heard", |c| {
+        c.len() == 2 && c.iter().all(|c| c["pid"].is_u64())
+    });
+
+    let binary = env!("CARGO_BIN_EXE_hbmon");
+    let tmux = Tmux::start(
+        &format!("sh -c '{binary} top --connect {admin}; echo top exited with $?'"),
+        120,
+        30,
+    );
+    tmux.wait_for("both clients", |s| {
+        s.contains(&keep.local.to_string()) && s.contains(&kick.local.to_string())
+    });
+    let header = tmux.screen();
+    assert!(header.contains(&format!("api {admin}")), "{header}");
+
+    // The second row is the second client to connect.
+    tmux.keys("j");
+    tmux.keys("d");
+    let question = format!("Kick {} (pid 602)?", kick.local);
+    tmux.wait_for("the confirmation", |s| s.contains(&question));
+    tmux.keys("y");
+    let mut kicked = kick.stop();
+    assert_eq!(kicked.expect_closed(), "kicked by operator");
+    let event = serve.wait_for("kick", |_| true);
+    assert_eq!(event["by"], "api", "{event}");
+    tmux.wait_for("the kicked client gone", |s| {
+        !s.contains(&format!("{}  ", kicked.local)) && s.contains("closed 1")
+    });
+
+    // The server goes away: the last picture stays, and says so.
+    let kept = keep.stop();
+    drop(kept);
+    serve.command("quit");
+    serve.wait_exit();
+    tmux.wait_for("the disconnected badge", |s| {
+        s.contains("disconnected, retrying")
+    });
+
+    // Another server on the same admin address is followed again.
+    let mut again = Serve::start(&["--admin", &admin, "--tick", "100ms"]);
+    let back_at = Instant::now();
+    let back = Beater::start(again.addr, 603, Duration::from_millis(25));
+    tmux.wait_for("the new server's client", |s| {
+        s.contains(&back.local.to_string()) && !s.contains("disconnected")
+    });
+    let took = back_at.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "followed again after {took:?}"
+    );
+
+    // q quits the viewer only: the server and its client run on.
+    tmux.keys("q");
+    let deadline = Instant::now() + PATIENCE;
+    while !tmux.history().contains("top exited with") {
+        assert!(
+            Instant::now() < deadline,
+            "top did not exit:\n{}",
+            tmux.history()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        tmux.history().contains("top exited with 0"),
+        "{}",
+        tmux.history()
+    );
+    let clients = again.list();
+    assert_eq!(clients.len(), 1, "{clients:?}");
+    assert_eq!(
+        (clients[0]["pid"].as_u64(), clients[0]["status"].as_str()),
+        (Some(603), Some("alive"))
+    );
+    drop(back);
 }

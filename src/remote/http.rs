@@ -63,14 +63,23 @@ impl Api {
         let request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| self.unreachable(e))?;
-        let sent = tokio::time::timeout(TIMEOUT, async {
+        // Not reaching anything, and reaching something that does not speak
+        // HTTP, are different mistakes with different fixes.
+        let answered = tokio::time::timeout(TIMEOUT, async {
             match &self.endpoint {
-                Endpoint::Tcp(addr) => send(TcpStream::connect(addr).await?, request).await,
-                Endpoint::Unix(path) => send(UnixStream::connect(path).await?, request).await,
+                Endpoint::Tcp(addr) => match TcpStream::connect(addr).await {
+                    Ok(stream) => Ok(send(stream, request).await),
+                    Err(error) => Err(error),
+                },
+                Endpoint::Unix(path) => match UnixStream::connect(path).await {
+                    Ok(stream) => Ok(send(stream, request).await),
+                    Err(error) => Err(error),
+                },
             }
         });
-        let response = match sent.await {
-            Ok(Ok(response)) => response,
+        let response = match answered.await {
+            Ok(Ok(Ok(response))) => response,
+            Ok(Ok(Err(error))) => return Err(self.not_hbmon(format!("no HTTP answer: {error}"))),
             Ok(Err(error)) => return Err(self.unreachable(error)),
             Err(_) => return Err(self.unreachable("no answer within 5s")),
         };

@@ -285,7 +285,7 @@ fn quit_dialog(frame: &mut Frame, area: Rect, clients: usize) {
     let text = vec![
         Line::from(""),
         Line::from(what).bold(),
-        Line::from("To watch without this risk: serve --no-tui, then hbmon top").dim(),
+        Line::from("Keep it up: serve --no-tui, watch with hbmon top").dim(),
         Line::from(""),
         Line::from(vec![
             Span::styled(" y/Enter ", Style::new().fg(Color::Black).bg(Color::Red)),
@@ -447,7 +447,7 @@ fn help(frame: &mut Frame, area: Rect, view: &mut ViewState) {
         })
         .collect();
     if mode.quit_stops_server {
-        entries.push(("as a service", "serve --no-tui; watch it with hbmon top"));
+        entries.push(("as a service", "serve --no-tui, watch with hbmon top"));
     }
     let popup = centered(area, 58, entries.len() as u16 + 2);
     let fits = usize::from(popup.height.saturating_sub(2));

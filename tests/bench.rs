@@ -20,6 +20,7 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
         ])
         .args(["--detect-clients", "20", "--kicks", "20"])
         .args(["--jitter-clients", "40", "--jitter-gap", "100ms"])
+        .args(["--viewer-clients", "300", "--viewers", "2"])
         .output()
         .unwrap();
     assert!(
@@ -79,6 +80,15 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
     for field in ["rows_1000_ms", "rows_10000_ms", "rows_100000_ms"] {
         assert!(number("render", field) > 0.0, "{field}: {report:#}");
     }
+    assert_eq!(number("viewers", "clients"), 300.0);
+    assert_eq!(number("viewers", "viewers"), 2.0);
+    assert_eq!(number("viewers", "false_leave"), 0.0, "{report:#}");
+    assert!(number("viewers", "full_frame_bytes") > 300.0 * 20.0, "{report:#}");
+    assert!(number("viewers", "bytes_per_s_per_viewer") > 0.0, "{report:#}");
+    assert!(number("viewers", "frames_per_s_per_viewer") > 0.5, "{report:#}");
+    let behind = &report["viewers"]["behind"];
+    assert!(behind["p99_ms"].as_f64() < Some(1000.0), "{report:#}");
+    assert!(number("viewers", "metrics_bytes") > 1000.0, "{report:#}");
     assert_eq!(
         report["machine"]["cores"].as_u64().map(|c| c > 0),
         Some(true)
@@ -95,7 +105,7 @@ fn bench_rejects_an_unknown_scenario() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
         stderr.contains(
-            "unknown scenario 'warp' (scenarios: hold, flood, detect, kick, render, jitter)"
+            "unknown scenario 'warp' (scenarios: hold, flood, detect, kick, render, jitter, viewers)"
         ),
         "{stderr}"
     );

@@ -19,12 +19,12 @@ use crate::protocol::Status;
 use crate::server::{Config, Server};
 
 /// `hbmon simulate` as a child process, killed when dropped.
-struct Fleet {
+pub(super) struct Fleet {
     _child: tokio::process::Child,
 }
 
 impl Fleet {
-    fn spawn(
+    pub(super) fn spawn(
         server: SocketAddr,
         clients: usize,
         interval: &str,
@@ -62,7 +62,7 @@ impl Fleet {
 }
 
 /// Waits until `n` clients are connected and have each sent a heartbeat.
-async fn all_joined(server: &Server, n: usize, within: Duration) -> Result<Duration> {
+pub(super) async fn all_joined(server: &Server, n: usize, within: Duration) -> Result<Duration> {
     let started = Instant::now();
     let mut snapshots = server.snapshots();
     loop {
@@ -81,13 +81,16 @@ async fn all_joined(server: &Server, n: usize, within: Duration) -> Result<Durat
 }
 
 /// Counts events of interest while a scenario runs; stops when dropped.
-struct EventCount {
+pub(super) struct EventCount {
     count: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl EventCount {
-    fn start(mut events: broadcast::Receiver<Event>, pred: fn(&EventKind) -> bool) -> EventCount {
+    pub(super) fn start(
+        mut events: broadcast::Receiver<Event>,
+        pred: fn(&EventKind) -> bool,
+    ) -> EventCount {
         let count = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&count);
         let task = tokio::spawn(async move {
@@ -104,7 +107,7 @@ impl EventCount {
         EventCount { count, task }
     }
 
-    fn get(&self) -> u64 {
+    pub(super) fn get(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
 }
@@ -155,9 +158,10 @@ pub(super) struct Hold {
     shutdown_ms: f64,
 }
 
-pub(super) async fn hold(options: &Options) -> Result<Hold> {
-    let mut clients = options.clients;
-    let mut capped_by = None;
+/// The clients this machine lets one server hold of `wanted`, and what
+/// capped them, if anything did.
+pub(super) fn capped(wanted: usize) -> (usize, Option<String>) {
+    let (mut clients, mut capped_by) = (wanted, None);
     // Room for the server's own files; the child has its own limit.
     let files = process::raise_open_files().saturating_sub(100) as usize;
     let ports = ephemeral_ports() as usize;
@@ -172,20 +176,29 @@ pub(super) async fn hold(options: &Options) -> Result<Hold> {
         capped_by = Some(format!("ephemeral port range ({ports} ports)"));
         clients = ports;
     }
+    (clients, capped_by)
+}
+
+/// A client that went `leave` or was closed: while heartbeating steadily,
+/// a false alarm.
+pub(super) fn leave_or_close(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Status {
+            to: Status::Leave,
+            ..
+        } | EventKind::Closed { .. }
+    )
+}
+
+pub(super) async fn hold(options: &Options) -> Result<Hold> {
+    let (clients, capped_by) = capped(options.clients);
     let server = start_server(Config {
         max_clients: clients + 100,
         ..Config::default()
     })?;
     let rss_before = rss_bytes()?;
-    let leaves = EventCount::start(server.subscribe(), |k| {
-        matches!(
-            k,
-            EventKind::Status {
-                to: Status::Leave,
-                ..
-            } | EventKind::Closed { .. }
-        )
-    });
+    let leaves = EventCount::start(server.subscribe(), leave_or_close);
     let join_limit = Duration::from_secs(30) + Duration::from_millis(clients as u64 * 5);
     let warmup = Duration::from_secs(3);
     let run_for = join_limit + warmup + options.duration + Duration::from_secs(10);

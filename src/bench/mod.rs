@@ -12,6 +12,7 @@ mod jitter;
 mod latency;
 mod load;
 mod render;
+mod viewers;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,7 +25,9 @@ use crate::process;
 use crate::server::{Config, Server};
 
 /// The scenarios, in the order they run.
-pub const SCENARIOS: [&str; 6] = ["hold", "flood", "detect", "kick", "render", "jitter"];
+pub const SCENARIOS: [&str; 7] = [
+    "hold", "flood", "detect", "kick", "render", "jitter", "viewers",
+];
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -40,6 +43,9 @@ pub struct Options {
     pub jitter_clients: usize,
     /// Their mean heartbeat gap (and the tick).
     pub jitter_gap: Duration,
+    /// Clients held in `viewers`, and the viewers attached.
+    pub viewer_clients: usize,
+    pub viewers: usize,
 }
 
 /// Runs the chosen scenarios and returns one JSON object, one member each.
@@ -64,6 +70,7 @@ pub async fn run(options: &Options) -> Result<Value> {
             "detect" => to_json(latency::detect(options.detect_clients).await?),
             "kick" => to_json(latency::kick(options.kicks).await?),
             "jitter" => to_json(jitter::jitter(options.jitter_clients, options.jitter_gap).await?),
+            "viewers" => to_json(viewers::viewers(options).await?),
             _ => to_json(render::frames()?),
         }?;
         report.insert((*name).to_owned(), figures);
@@ -97,11 +104,20 @@ pub(super) fn ephemeral_ports() -> u64 {
 
 /// This process's CPU time (user + system, all threads), from /proc.
 pub(super) fn cpu_time() -> Result<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    cpu_time_of("/proc/self/stat")
+}
+
+/// The CPU time of the calling thread alone.
+pub(super) fn thread_cpu_time() -> Result<Duration> {
+    cpu_time_of("/proc/thread-self/stat")
+}
+
+fn cpu_time_of(path: &str) -> Result<Duration> {
+    let stat = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
-        .context("parsing /proc/self/stat")?
+        .with_context(|| format!("parsing {path}"))?
         .1
         .split_whitespace()
         .collect();

@@ -99,7 +99,7 @@ pub struct HistoryArgs {
 #[derive(Args)]
 pub struct BenchArgs {
     /// Scenarios to run (all when none is named): hold, flood, detect,
-    /// kick, render, jitter.
+    /// kick, render, jitter, viewers.
     pub scenarios: Vec<String>,
     /// The same, comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -125,6 +125,12 @@ pub struct BenchArgs {
     /// Their mean heartbeat gap in `jitter` (also the tick); the run lasts 60 gaps a detector.
     #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub jitter_gap: Duration,
+    /// Clients held at 1 heartbeat/s in `viewers` (capped by the open-file limit).
+    #[arg(long, default_value_t = 19_900)]
+    pub viewer_clients: usize,
+    /// `hbmon top` viewers attached in `viewers`.
+    #[arg(long, default_value_t = 3)]
+    pub viewers: usize,
 }
 
 /// Where the shared secret comes from.
@@ -532,6 +538,8 @@ impl BenchArgs {
             kicks: self.kicks,
             jitter_clients: self.jitter_clients,
             jitter_gap: self.jitter_gap,
+            viewer_clients: self.viewer_clients,
+            viewers: self.viewers,
         }
     }
 }

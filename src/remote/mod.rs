@@ -44,7 +44,8 @@ const MAX_FRAME: usize = 256 << 20;
 /// Events a front end may fall behind by.
 const EVENTS: usize = 4096;
 
-type Frames = FramedRead<
+/// The frames of `/v1/feed`, each a [`wire`] frame.
+pub type Frames = FramedRead<
     StreamReader<
         futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>,
         bytes::Bytes,
@@ -87,7 +88,7 @@ pub async fn attach(
 }
 
 /// Opens `/v1/feed`.
-async fn open(api: &Api) -> Result<Frames, ApiError> {
+pub async fn open(api: &Api) -> Result<Frames, ApiError> {
     let response = api.request(Method::GET, "/v1/feed", None).await?;
     let kind = response
         .headers()

@@ -83,9 +83,18 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
     assert_eq!(number("viewers", "clients"), 300.0);
     assert_eq!(number("viewers", "viewers"), 2.0);
     assert_eq!(number("viewers", "false_leave"), 0.0, "{report:#}");
-    assert!(number("viewers", "full_frame_bytes") > 300.0 * 20.0, "{report:#}");
-    assert!(number("viewers", "bytes_per_s_per_viewer") > 0.0, "{report:#}");
-    assert!(number("viewers", "frames_per_s_per_viewer") > 0.5, "{report:#}");
+    assert!(
+        number("viewers", "full_frame_bytes") > 300.0 * 20.0,
+        "{report:#}"
+    );
+    assert!(
+        number("viewers", "bytes_per_s_per_viewer") > 0.0,
+        "{report:#}"
+    );
+    assert!(
+        number("viewers", "frames_per_s_per_viewer") > 0.5,
+        "{report:#}"
+    );
     let behind = &report["viewers"]["behind"];
     assert!(behind["p99_ms"].as_f64() < Some(1000.0), "{report:#}");
     assert!(number("viewers", "metrics_bytes") > 1000.0, "{report:#}");

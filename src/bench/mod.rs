@@ -5,8 +5,9 @@
 //! a child `hbmon simulate` process, so the CPU time and resident memory read
 //! from `/proc/self` are the server's alone. `detect` and `kick` measure
 //! latencies with clients in this process; `render` times dashboard frames
-//! on ratatui's `TestBackend`. Nothing is estimated: every figure comes from
-//! a clock, a counter or `/proc`.
+//! on ratatui's `TestBackend`; `viewers` attaches `hbmon top`-like viewers
+//! to the operator API, on a thread whose CPU is counted apart. Nothing is
+//! estimated: every figure comes from a clock, a counter or `/proc`.
 
 mod jitter;
 mod latency;

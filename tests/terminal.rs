@@ -85,6 +85,20 @@ impl Tmux {
         }
     }
 
+    /// Waits until the pane's history shows `marker` (the shell's line after
+    /// the program exits); returns the history.
+    fn wait_for_exit(&self, marker: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let history = self.history();
+            if history.contains(marker) {
+                return history;
+            }
+            assert!(Instant::now() < deadline, "no exit:\n{history}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn pane(&self, format: &str) -> String {
         self.run(&["display-message", "-p", "-t", "main", format])
             .trim()
@@ -158,16 +172,7 @@ fn dashboard_kick_key_closes_exactly_the_selected_client() {
     });
     tmux.keys("y");
     assert_eq!(kept.expect_closed(), "server shutting down");
-    let deadline = Instant::now() + PATIENCE;
-    while !tmux.history().contains("hbmon exited with") {
-        assert!(
-            Instant::now() < deadline,
-            "hbmon did not exit after q:\n{}",
-            tmux.history()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let history = tmux.history();
+    let history = tmux.wait_for_exit("hbmon exited with");
     assert!(history.contains("hbmon exited with 0"), "{history}");
     // The dashboard drew on the alternate screen, which is gone.
     assert!(!history.contains("listening"), "{history}");
@@ -245,20 +250,8 @@ fn top_attaches_kicks_follows_a_restart_and_quits_leaving_the_server_running() {
 
     // q quits the viewer only: the server and its client run on.
     tmux.keys("q");
-    let deadline = Instant::now() + PATIENCE;
-    while !tmux.history().contains("top exited with") {
-        assert!(
-            Instant::now() < deadline,
-            "top did not exit:\n{}",
-            tmux.history()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        tmux.history().contains("top exited with 0"),
-        "{}",
-        tmux.history()
-    );
+    let history = tmux.wait_for_exit("top exited with");
+    assert!(history.contains("top exited with 0"), "{history}");
     let clients = again.list();
     assert_eq!(clients.len(), 1, "{clients:?}");
     assert_eq!(

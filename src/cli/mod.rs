@@ -9,19 +9,17 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use hbmon::endpoint::{self, Admin, Endpoint};
-use hbmon::feed::event::EVENT_NAMES;
 use hbmon::feed::event::Format;
 use hbmon::fleet::client;
 use hbmon::fleet::simulate::{Mix, Plan};
-use hbmon::front::hooks::Hooks;
-use hbmon::liveness::{Detector, Rules, phi};
 use hbmon::protocol::Token;
-use hbmon::server::{Config, GuardConfig};
 use hbmon::{bench, history};
 
 pub mod docs;
+mod serve;
 mod values;
-use values::{OrOff, duration, fraction_or_off, positive_duration, positive_number, rate_or_off};
+pub use serve::{AdminSetup, ServeArgs};
+use values::{duration, positive_duration};
 
 /// A heartbeat monitor: clients hold a TCP connection and send heartbeats;
 /// the server decides whether each is alive, leave (inactive) or close.
@@ -149,7 +147,7 @@ impl TokenArgs {
 }
 
 /// A secret from `file`, else from the environment variable `var`, if set.
-fn read_token(file: Option<&std::path::Path>, var: &str) -> Result<Option<Token>> {
+pub(crate) fn read_token(file: Option<&std::path::Path>, var: &str) -> Result<Option<Token>> {
     let (text, source) = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -167,12 +165,6 @@ fn read_token(file: Option<&std::path::Path>, var: &str) -> Result<Option<Token>
     }
 }
 
-/// The operator API `serve` was asked for: where, and the token it needs.
-pub struct AdminSetup {
-    pub endpoint: Endpoint,
-    pub token: Option<Token>,
-}
-
 /// How the server is shown: the dashboard, or the headless event stream.
 #[derive(Args)]
 pub struct FrontArgs {
@@ -185,168 +177,6 @@ pub struct FrontArgs {
     /// How often headless mode prints a stats line.
     #[arg(long, default_value = "5s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub stats_every: Duration,
-}
-
-#[derive(Args)]
-pub struct ServeArgs {
-    /// Read settings from this TOML file (`tick = "1s"`, one key per flag);
-    /// a flag or its HBMON_<NAME> environment variable wins over the file.
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// Check the settings (config file, token file, journal path) and exit
-    /// 0, or 1 with what is wrong, without listening.
-    #[arg(long)]
-    pub check: bool,
-    /// Print the effective settings as a config file and exit.
-    #[arg(long)]
-    pub print_config: bool,
-    /// Address to listen on (use 0.0.0.0:PORT to accept remote clients; port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:14000")]
-    pub listen: SocketAddr,
-    #[command(flatten)]
-    pub front: FrontArgs,
-    #[command(flatten)]
-    pub token: TokenArgs,
-    /// Serve the operator API (HTTP: /metrics, /healthz, /v1/clients,
-    /// /v1/events, /v1/kick) on IP:PORT or unix:PATH (mode 0600); `off` turns it off.
-    #[arg(long, default_value = endpoint::DEFAULT, value_name = "ADDR")]
-    pub admin: Admin,
-    /// File holding the token the operator API requires (Authorization: Bearer
-    /// TOKEN) on all but /metrics and /healthz; without it, HBMON_ADMIN_TOKEN, if set.
-    #[arg(long, value_name = "PATH")]
-    pub admin_token_file: Option<PathBuf>,
-    /// How often the liveness engine runs.
-    #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
-    pub tick: Duration,
-    /// Missed ticks that make a strike.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
-    pub threshold: u32,
-    /// Strikes that turn an alive client into leave.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
-    pub cursor: u32,
-    /// Consecutive ticks with heartbeats that bring a leave client back to alive.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
-    pub recover: u32,
-    /// How long a client may stay in leave before it is closed.
-    #[arg(long, default_value = "30s", value_parser = duration, allow_hyphen_values = true)]
-    pub leave_timeout: Duration,
-    /// Most clients connected at once; more are refused with a close frame.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
-    pub max_clients: u32,
-    /// Most connections from one source address; more are refused with a close frame (0: no limit).
-    #[arg(long, default_value_t = 0)]
-    pub max_per_ip: usize,
-    /// Largest frame body accepted, in bytes.
-    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), allow_hyphen_values = true)]
-    pub max_frame: u32,
-    /// Closed clients kept in history.
-    #[arg(long, default_value_t = 1000)]
-    pub history: usize,
-    /// Append every decision to this file as JSON lines (read it with `hbmon history`).
-    #[arg(long, value_name = "PATH")]
-    pub journal: Option<PathBuf>,
-    /// Close a client that sends no valid heartbeat this long after connecting.
-    #[arg(long, default_value = "10s", value_parser = positive_duration, allow_hyphen_values = true)]
-    pub hello_timeout: Duration,
-    /// Close a client that leaves part of a frame unfinished this long.
-    #[arg(long, default_value = "10s", value_parser = positive_duration, allow_hyphen_values = true)]
-    pub frame_timeout: Duration,
-    /// Handle socket events in batches at most this far apart, to save
-    /// wake-ups under steady load (adds at most this much latency; 0 turns it off).
-    #[arg(long, default_value = "2ms", value_parser = duration, allow_hyphen_values = true)]
-    pub batch_window: Duration,
-    /// Hold automatic closes while at least this fraction of the clients are
-    /// silent together (the server's own network likely failed); `off` to
-    /// close every client on its own timeline.
-    #[arg(long, default_value = "0.5", value_parser = fraction_or_off, allow_hyphen_values = true)]
-    pub silence_guard: OrOff,
-    /// The silence guard applies from this many clients on.
-    #[arg(long, default_value_t = 10)]
-    pub silence_guard_min: usize,
-    /// Automatic closes per second at most (`100/s`, `0.5/s`); `off` for no cap.
-    #[arg(long, default_value = "100/s", value_parser = rate_or_off, allow_hyphen_values = true)]
-    pub close_rate: OrOff,
-    /// The failure detector: counter (missed ticks make strikes) or phi
-    /// (phi accrual over each client's recent gaps).
-    #[arg(long, value_enum, default_value_t = DetectorKind::Counter)]
-    pub detector: DetectorKind,
-    /// With --detector phi: the suspicion that sends a client to leave.
-    #[arg(long, default_value_t = phi::DEFAULT_THRESHOLD, value_parser = positive_number, allow_hyphen_values = true)]
-    pub phi_threshold: f64,
-    /// Run this shell command for each chosen event, with the event's JSON
-    /// line on its stdin and HBMON_EVENT and HBMON_PEER in its environment.
-    #[arg(long, value_name = "CMD")]
-    pub on_event: Option<String>,
-    /// The events that run the --on-event hook, comma-separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "status,closed,kick,fleet_silent,fleet_recovered"
-    )]
-    pub hook_events: Vec<String>,
-    /// Hooks running at once at most.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
-    pub hook_concurrency: u16,
-    /// A hook still running after this long is killed and reported.
-    #[arg(long, default_value = "10s", value_parser = positive_duration, allow_hyphen_values = true)]
-    pub hook_timeout: Duration,
-    /// With --detector phi: heartbeat gaps remembered per client.
-    #[arg(long, default_value_t = phi::DEFAULT_WINDOW as u16, value_parser = clap::value_parser!(u16).range(3..))]
-    pub phi_window: u16,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum DetectorKind {
-    Counter,
-    Phi,
-}
-
-impl ServeArgs {
-    /// The hooks `--on-event` asks for, if any.
-    pub fn hooks(&self) -> Result<Option<Hooks>> {
-        let Some(command) = &self.on_event else {
-            return Ok(None);
-        };
-        for name in &self.hook_events {
-            if !EVENT_NAMES.contains(&name.as_str()) {
-                bail!(
-                    "--hook-events: '{name}' is not an event (events: {})",
-                    EVENT_NAMES.join(", ")
-                );
-            }
-        }
-        Ok(Some(Hooks {
-            command: command.clone(),
-            events: self.hook_events.clone(),
-            concurrency: usize::from(self.hook_concurrency),
-            timeout: self.hook_timeout,
-        }))
-    }
-
-    /// The operator API these flags ask for, if any. Refused on an address
-    /// other machines can reach unless a token guards it.
-    pub fn admin(&self) -> Result<Option<AdminSetup>> {
-        let Some(endpoint) = self.admin.0.clone() else {
-            return Ok(None);
-        };
-        let token = read_token(self.admin_token_file.as_deref(), "HBMON_ADMIN_TOKEN")?;
-        if endpoint.is_remote() && token.is_none() {
-            bail!(
-                "--admin {endpoint} can be reached from other machines, and would let anyone kick clients: set --admin-token-file or HBMON_ADMIN_TOKEN, or serve it on 127.0.0.1 or a unix socket"
-            );
-        }
-        Ok(Some(AdminSetup { endpoint, token }))
-    }
-
-    fn detector(&self) -> Detector {
-        match self.detector {
-            DetectorKind::Counter => Detector::Counter,
-            DetectorKind::Phi => Detector::Phi {
-                threshold: self.phi_threshold,
-                window: usize::from(self.phi_window),
-            },
-        }
-    }
 }
 
 #[derive(Args)]
@@ -417,54 +247,6 @@ pub struct ClientArgs {
     pub ip: Option<String>,
     #[command(flatten)]
     pub token: TokenArgs,
-}
-
-impl ServeArgs {
-    /// `serve --check`: everything `serve` would refuse to start with, found
-    /// without listening. (The flags and the config file were checked as
-    /// they were parsed.)
-    pub fn check(&self) -> Result<()> {
-        let config = self.config()?;
-        self.admin()?;
-        if let Some(path) = &config.journal {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot write the journal {}", path.display()))?;
-        }
-        self.hooks()?;
-        Ok(())
-    }
-
-    /// The server's settings these flags ask for.
-    pub fn config(&self) -> Result<Config> {
-        Ok(Config {
-            tick: self.tick,
-            rules: Rules {
-                threshold: self.threshold,
-                cursor: self.cursor,
-                recover: self.recover,
-                leave_timeout: self.leave_timeout,
-            },
-            max_clients: self.max_clients as usize,
-            max_per_ip: self.max_per_ip,
-            max_frame: self.max_frame as usize,
-            history: self.history,
-            batch_window: self.batch_window,
-            hello_timeout: self.hello_timeout,
-            frame_timeout: self.frame_timeout,
-            token: self.token.token()?,
-            journal: self.journal.clone(),
-            guard: GuardConfig {
-                silence: self.silence_guard.0,
-                min_clients: self.silence_guard_min,
-                close_rate: self.close_rate.0,
-            },
-            detector: self.detector(),
-            admin: None,
-        })
-    }
 }
 
 impl ClientArgs {

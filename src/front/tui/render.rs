@@ -275,32 +275,34 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// The question before `q` stops a server with clients.
-fn quit_dialog(frame: &mut Frame, area: Rect, clients: usize) {
-    let popup = centered(area, 58, 8);
-    let what = match clients {
-        1 => "Stop the server and close its 1 client?".to_owned(),
-        n => format!("Stop the server and close its {n} clients?"),
-    };
-    let text = vec![
-        Line::from(""),
-        Line::from(what).bold(),
-        Line::from("Keep it up: serve --no-tui, watch with hbmon top").dim(),
+/// A question that acts on real clients: `lines` above a `y/Enter` and
+/// `n/Esc` choice, in a red frame titled `title`, of `width` columns (a
+/// spare line below for text that wraps).
+fn question(
+    frame: &mut Frame,
+    area: Rect,
+    (title, width): (&str, u16),
+    mut lines: Vec<Line<'static>>,
+    (yes, no): (&str, &str),
+) {
+    let popup = centered(area, width, lines.len() as u16 + 5);
+    lines.insert(0, Line::from(""));
+    lines.extend([
         Line::from(""),
         Line::from(vec![
             Span::styled(" y/Enter ", Style::new().fg(Color::Black).bg(Color::Red)),
-            Span::raw(" stop    "),
+            Span::raw(format!(" {yes}    ")),
             Span::styled(" n/Esc ", Style::new().fg(Color::Black).bg(Color::Gray)),
-            Span::raw(" keep running"),
+            Span::raw(format!(" {no}")),
         ]),
-    ];
+    ]);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(Style::new().fg(Color::Red))
-        .title(" Quit ");
+        .title(format!(" {title} "));
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text)
+        Paragraph::new(lines)
             .alignment(Alignment::Center)
             .wrap(Wrap { trim: true })
             .block(block),
@@ -308,11 +310,27 @@ fn quit_dialog(frame: &mut Frame, area: Rect, clients: usize) {
     );
 }
 
+/// The question before `q` stops a server with clients.
+fn quit_dialog(frame: &mut Frame, area: Rect, clients: usize) {
+    let what = match clients {
+        1 => "Stop the server and close its 1 client?".to_owned(),
+        n => format!("Stop the server and close its {n} clients?"),
+    };
+    let lines = vec![
+        Line::from(what).bold(),
+        Line::from("Keep it up: serve --no-tui, watch with hbmon top").dim(),
+    ];
+    question(frame, area, ("Quit", 58), lines, ("stop", "keep running"));
+}
+
 fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog, hold: Option<Duration>) {
-    let details = dialog.details();
-    let popup = centered(area, 54, 7 + details.len() as u16);
-    let mut text = vec![Line::from(""), Line::from(dialog.question()).bold()];
-    text.extend(details.into_iter().map(|line| Line::from(line).dim()));
+    let mut lines = vec![Line::from(dialog.question()).bold()];
+    lines.extend(
+        dialog
+            .details()
+            .into_iter()
+            .map(|line| Line::from(line).dim()),
+    );
     let hold = match hold {
         None => "hold-off: none (h: refuse it for a while)".to_owned(),
         Some(hold) => format!(
@@ -320,28 +338,8 @@ fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog, hold: Option<
             humantime::format_duration(hold)
         ),
     };
-    text.extend([
-        Line::from(hold).fg(Color::Yellow),
-        Line::from(""),
-        Line::from(vec![
-            Span::styled(" y/Enter ", Style::new().fg(Color::Black).bg(Color::Red)),
-            Span::raw(" kick    "),
-            Span::styled(" n/Esc ", Style::new().fg(Color::Black).bg(Color::Gray)),
-            Span::raw(" cancel"),
-        ]),
-    ]);
-    let block = Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(Style::new().fg(Color::Red))
-        .title(" Confirm kick ");
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(text)
-            .alignment(Alignment::Center)
-            .wrap(Wrap { trim: true })
-            .block(block),
-        popup,
-    );
+    lines.push(Line::from(hold).fg(Color::Yellow));
+    question(frame, area, ("Confirm kick", 54), lines, ("kick", "cancel"));
 }
 
 /// One client's story: its last heartbeat gaps as a sparkline with their

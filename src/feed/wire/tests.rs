@@ -1,0 +1,205 @@
+//! Frames round trip: a replica fed the frames of a run of snapshots holds
+//! those snapshots.
+
+use super::*;
+use crate::feed::event::EventKind;
+use crate::feed::snapshot::{Settings, Silence};
+use crate::liveness::Rules;
+
+fn at(ms: u64) -> SystemTime {
+    from_ms(1_796_000_000_000 + ms)
+}
+
+fn client(id: u64, beats: u64) -> ClientView {
+    ClientView {
+        id,
+        peer: SocketAddr::from(([10, 0, 0, id as u8], 5000 + id as u16)),
+        ip: Some(Arc::from("10.9.9.9")),
+        pid: Some(100 + id as u32),
+        reported: Some(Status::Alive),
+        liveness: Liveness {
+            streak: 7,
+            ..Liveness::default()
+        },
+        heartbeats: beats,
+        connected_at: at(0),
+        last_seen: Some(at(900)),
+        held: None,
+        phi: None,
+        reconnects: 1,
+        flaps: 2,
+    }
+}
+
+fn snapshot(clients: Vec<ClientView>) -> Snapshot {
+    let settings = Settings {
+        tick: Duration::from_millis(250),
+        rules: Rules::default(),
+    };
+    let mut s = Snapshot::empty(SocketAddr::from(([127, 0, 0, 1], 14000)), settings);
+    s.admin = Some(Arc::from("127.0.0.1:14001"));
+    s.started = at(0);
+    s.taken = at(1000);
+    s.clients = clients;
+    s
+}
+
+/// Everything but the monotonic instants, which each side has its own.
+fn same(a: &Snapshot, b: &Snapshot) {
+    assert_eq!(a.clients.len(), b.clients.len());
+    for (x, y) in a.clients.iter().zip(&b.clients) {
+        let strip = |c: &ClientView| ClientView {
+            liveness: Liveness {
+                leave_since: None,
+                ..c.liveness
+            },
+            ..c.clone()
+        };
+        assert_eq!(strip(x), strip(y));
+        assert_eq!(
+            x.liveness.leave_since.is_some(),
+            y.liveness.leave_since.is_some()
+        );
+    }
+    assert_eq!(a.history, b.history);
+    assert_eq!(a.recent, b.recent);
+    assert_eq!(a.counters, b.counters);
+    assert_eq!(
+        (
+            a.listen,
+            &a.admin,
+            a.settings,
+            a.started,
+            a.taken,
+            a.fleet_silent
+        ),
+        (
+            b.listen,
+            &b.admin,
+            b.settings,
+            b.started,
+            b.taken,
+            b.fleet_silent
+        )
+    );
+}
+
+fn event(ms: u64, kind: EventKind) -> Event {
+    Event { at: at(ms), kind }
+}
+
+#[test]
+fn a_replica_follows_whole_snapshots_then_changes() {
+    let mut first = snapshot((1..=5).map(|id| client(id, 10)).collect());
+    first.counters.events = 1;
+    Arc::make_mut(&mut first.recent).push_back(event(
+        5,
+        EventKind::Connected {
+            peer: first.clients[0].peer,
+        },
+    ));
+    let mut replica = Replica::default();
+    let (got, events) = replica.apply(&encode(None, &first)).unwrap();
+    same(&got, &first);
+    assert!(
+        events.is_empty(),
+        "a whole snapshot brings history, not news"
+    );
+
+    // Client 2 goes, 3 beats, 4 goes leave, 6 and 7 arrive; one closed
+    // client and two events.
+    let mut second = first.clone();
+    second.taken = at(2000);
+    let gone = second.clients.remove(1);
+    second.clients[1].heartbeats = 11;
+    second.clients[1].last_seen = Some(at(1990));
+    second.clients[1].liveness.streak = 8;
+    second.clients[2].liveness.status = Status::Leave;
+    second.clients[2].liveness.leave_since = Some(second.taken_mono);
+    second.clients[2].held = Some(Held::CloseRate { ahead: 3 });
+    second.clients.extend([client(6, 0), client(7, 1)]);
+    second.counters.closed = 1;
+    second.counters.events = 3;
+    Arc::make_mut(&mut second.history).push_back(ClosedClient {
+        peer: gone.peer,
+        pid: gone.pid,
+        ip: gone.ip.clone(),
+        status: Status::Alive,
+        reason: "client disconnected".into(),
+        heartbeats: 10,
+        connected_at: at(0),
+        closed_at: at(1500),
+    });
+    let news = [
+        event(
+            1500,
+            EventKind::Closed {
+                peer: gone.peer,
+                pid: gone.pid,
+                ip: gone.ip.clone(),
+                status: Status::Alive,
+                reason: "client disconnected".into(),
+            },
+        ),
+        event(
+            1600,
+            EventKind::Connected {
+                peer: client(6, 0).peer,
+            },
+        ),
+    ];
+    Arc::make_mut(&mut second.recent).extend(news.iter().cloned());
+    second.fleet_silent = Some(Silence {
+        since: at(1700),
+        silent: 3,
+        clients: 6,
+    });
+    let frame = encode(Some(&first), &second);
+    let (got, events) = replica.apply(&frame).unwrap();
+    same(&got, &second);
+    assert_eq!(events, news);
+}
+
+#[test]
+fn a_heartbeat_costs_a_few_bytes_a_client() {
+    let first = snapshot((1..=1000).map(|id| client(id, 10)).collect());
+    let mut second = first.clone();
+    second.taken = at(2000);
+    for c in &mut second.clients {
+        c.heartbeats += 1;
+        c.liveness.streak += 4;
+        c.last_seen = Some(at(1800));
+    }
+    let frame = encode(Some(&first), &second);
+    // Eight bytes each: the change, its gap, two increments, the time, φ.
+    assert!(
+        frame.len() < 9 * 1000,
+        "{} bytes for 1000 beats",
+        frame.len()
+    );
+    let mut replica = Replica::default();
+    replica.apply(&encode(None, &first)).unwrap();
+    let (got, _) = replica.apply(&frame).unwrap();
+    same(&got, &second);
+}
+
+#[test]
+fn another_run_of_the_server_is_sent_whole_and_a_change_needs_a_base() {
+    let first = snapshot(vec![client(1, 1)]);
+    let mut restarted = snapshot(vec![client(1, 5)]);
+    restarted.started = at(500);
+    let frame = encode(Some(&first), &restarted);
+    assert!(matches!(
+        postcard::from_bytes::<Frame>(&frame),
+        Ok(Frame::Full(_))
+    ));
+    let delta = encode(Some(&first), &first);
+    assert!(matches!(
+        Replica::default().apply(&delta),
+        Err(WireError::NoBase)
+    ));
+    assert!(matches!(
+        Replica::default().apply(b"\xff\xff"),
+        Err(WireError::Decode(_))
+    ));
+}

@@ -27,8 +27,11 @@ pub fn encode(
     hooks: Option<Arc<HookStats>>,
     openmetrics: bool,
 ) -> Result<String, std::fmt::Error> {
-    let mut registry = Registry::with_prefix("hbmon");
-    registry.register_collector(Box::new(Figures { snapshot, hooks }));
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Process));
+    registry
+        .sub_registry_with_prefix("hbmon")
+        .register_collector(Box::new(Figures { snapshot, hooks }));
     let mut text = String::new();
     if openmetrics {
         prometheus_client::encoding::text::encode(&mut text, &registry)?;
@@ -82,6 +85,61 @@ fn gauge(
 ) -> Result<(), std::fmt::Error> {
     let gauge = ConstGauge::new(value);
     gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)
+}
+
+/// The process's own figures, named as every Prometheus client library
+/// names them (`process_*`), read from `/proc` by the procfs crate. Any it
+/// cannot read are left out rather than made up.
+#[derive(Debug)]
+struct Process;
+
+impl Collector for Process {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use procfs::WithCurrentSystemInfo;
+        let Ok(me) = procfs::process::Process::myself() else {
+            return Ok(());
+        };
+        if let Ok(stat) = me.stat() {
+            let cpu = (stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64;
+            let counter = ConstCounter::new(cpu);
+            let help = "Total user and system CPU time spent in seconds";
+            counter.encode(e.encode_descriptor(
+                "process_cpu_seconds",
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+            let rss = stat.rss_bytes().get() as f64;
+            gauge(
+                &mut e,
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                rss,
+            )?;
+            let threads = stat.num_threads as f64;
+            gauge(
+                &mut e,
+                "process_threads",
+                "Number of OS threads in the process",
+                threads,
+            )?;
+        }
+        if let Ok(fds) = me.fd_count() {
+            gauge(
+                &mut e,
+                "process_open_fds",
+                "Number of open file descriptors",
+                fds as f64,
+            )?;
+        }
+        if let Ok(limits) = me.limits()
+            && let procfs::process::LimitValue::Value(max) = limits.max_open_files.soft_limit
+        {
+            let help = "Maximum number of open file descriptors";
+            gauge(&mut e, "process_max_fds", help, max as f64)?;
+        }
+        Ok(())
+    }
 }
 
 impl Collector for Figures {

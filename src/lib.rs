@@ -9,23 +9,33 @@
 //! ```text
 //!  TCP peers ─> server/ ──────────────────────> feed/ ──────────> front/
 //!               accept, connection (decode),     snapshot, event,   tui (dashboard),
-//!               registry (sole owner of the      control: the one   headless (JSON lines,
-//!               client table: tick, decide,      contract front     stdin commands)
-//!               publish), link, pacer, journal   ends depend on
+//!               registry (sole owner of the      control, query,    headless (JSON lines,
+//!               client table: tick, decide,      wire: the one      stdin commands),
+//!               publish), link, pacer, journal   contract front     api (HTTP for operators),
+//!                                                ends depend on     hooks
+//!                                                     ▲
+//!                                  remote/ ───────────┘  the same feed, from a running
+//!                                                        server's API (`hbmon top`)
 //! ```
 //!
 //! - [`protocol`]: the wire format (frames, heartbeats, notices), shared by
 //!   the server and the fleet tools.
 //! - [`liveness`]: the pure engine that turns ticks into `alive`, `leave`,
 //!   `close`; no I/O, no clock of its own.
+//! - [`endpoint`]: where an operator API is (TCP or a unix socket).
 //! - [`server`]: accepting, one task per connection, and the registry. Its
 //!   insides are private; it hands out a [`feed::Feed`].
 //! - [`feed`]: what a front end may know (snapshots, events) and say
-//!   (commands). Nothing in it knows about the server's insides or ratatui.
-//! - [`front`]: the dashboard and the headless stream, siblings over the feed.
+//!   (commands), and how snapshots cross a socket. Nothing in it knows about
+//!   the server's insides or ratatui.
+//! - [`front`]: the dashboard, the headless stream, the operator API and the
+//!   event hooks, siblings over the feed.
+//! - [`remote`]: a feed from a running server's operator API, so the
+//!   dashboard runs unchanged in `hbmon top`.
 //! - [`fleet`]: speakers of the protocol from outside: `client`, `simulate`,
 //!   `demo`.
-//! - [`bench`]: scenarios that measure the real server, fleet and dashboard.
+//! - [`bench`]: scenarios that measure the real server, fleet, dashboard and
+//!   viewers.
 //! - [`history`]: reads back a journal the server wrote.
 //! - [`process`]: signals and open-file limits.
 

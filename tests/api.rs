@@ -134,6 +134,15 @@ fn clients_are_paged_filtered_and_sorted_and_carry_the_total() {
     let none = get(&serve, "/v1/clients?status=leave").json();
     assert_eq!(none["total"], 0);
 
+    // One client's story, as `show` tells it.
+    let peer = all["clients"][0]["peer"].as_str().unwrap().to_owned();
+    let story = get(&serve, &format!("/v1/clients/{peer}"));
+    assert_eq!(story.status, 200, "{}", story.body);
+    assert_eq!(story.json()["pid"], 7001);
+    assert!(story.json()["gaps_ms"].is_array());
+    assert_eq!(get(&serve, "/v1/clients/127.0.0.1:1").status, 404);
+    assert_eq!(get(&serve, "/v1/clients/nowhere").status, 400);
+
     for (query, named) in [
         ("sort=bogus", "sort"),
         ("status=dead", "status"),

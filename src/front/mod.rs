@@ -1,7 +1,7 @@
-//! Front ends: the dashboard ([`tui`]) and the headless stream
-//! ([`headless`]). Siblings over the [`Feed`](crate::feed::Feed): they read
-//! snapshots and events and send commands, and know nothing of the server's
-//! insides.
+//! Front ends: the dashboard ([`tui`]), the headless stream ([`headless`]),
+//! the operator API ([`api`]) and the event [`hooks`]. Siblings over the
+//! [`Feed`](crate::feed::Feed): they read snapshots and events and send
+//! commands, and know nothing of the server's insides.
 
 pub mod api;
 pub mod headless;

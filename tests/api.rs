@@ -498,7 +498,10 @@ fn metrics_count_clients_heartbeats_and_closes_by_cause() {
     )));
     // The process's own figures, under the names Prometheus expects.
     assert!(sample(text, "process_resident_memory_bytes") > 1e6);
-    assert!(sample(text, "process_open_fds") >= 4.0, "the clients and listeners");
+    assert!(
+        sample(text, "process_open_fds") >= 4.0,
+        "the clients and listeners"
+    );
     assert!(sample(text, "process_max_fds") >= sample(text, "process_open_fds"));
     assert!(sample(text, "process_cpu_seconds_total") > 0.0);
     let open = answer(

@@ -44,6 +44,16 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
         "300 clients at 1 Hz: {report:#}"
     );
 
+    // The floor ran first: hold and flood say how far they are from it.
+    assert_eq!(report["floor"]["hold"]["clients"], 300, "{report:#}");
+    assert!(report["floor"]["flood"]["heartbeats_per_s"].as_f64() > Some(1000.0));
+    assert!(report["hold"]["floor_ratio"]["cpu_per_heartbeat"].as_f64() > Some(0.0));
+    assert!(report["hold"]["floor_ratio"]["rss_per_client"].is_number());
+    assert!(
+        report["flood"]["floor_ratio"].as_f64() > Some(0.0),
+        "{report:#}"
+    );
+
     assert_eq!(number("flood", "clients"), 10.0);
     assert!(number("flood", "heartbeats_per_s") > 1000.0, "{report:#}");
     assert_eq!(number("flood", "bad_frames"), 0.0);
@@ -98,6 +108,7 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
     let behind = &report["viewers"]["behind"];
     assert!(behind["p99_ms"].as_f64() < Some(1000.0), "{report:#}");
     assert!(number("viewers", "metrics_bytes") > 1000.0, "{report:#}");
+    assert!(report["viewers"]["publish"]["p50_ms"].as_f64() > Some(0.0));
     assert_eq!(
         report["machine"]["cores"].as_u64().map(|c| c > 0),
         Some(true)
@@ -114,7 +125,7 @@ fn bench_rejects_an_unknown_scenario() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
         stderr.contains(
-            "unknown scenario 'warp' (scenarios: hold, flood, detect, kick, render, jitter, viewers)"
+            "unknown scenario 'warp' (scenarios: floor, hold, flood, detect, kick, render, jitter, viewers)"
         ),
         "{stderr}"
     );

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::{Options, cpu_time, ephemeral_ports, rss_bytes, start_server};
+use super::{Options, cpu_time, ephemeral_ports, floor, rss_bytes, start_server};
 use crate::feed::event::{Event, EventKind};
 use crate::process;
 use crate::protocol::Status;
@@ -156,6 +156,17 @@ pub(super) struct Hold {
     /// From the stop (as on SIGTERM) until every client was sent its close
     /// frame and the server had stopped.
     shutdown_ms: f64,
+    /// Server CPU microseconds per heartbeat.
+    cpu_us_per_heartbeat: f64,
+    /// hbmon's figures over the floor's under the same load, when `floor`
+    /// ran too (1.0: no more than a bare tokio server).
+    floor_ratio: Option<HoldRatio>,
+}
+
+#[derive(Serialize)]
+pub(super) struct HoldRatio {
+    cpu_per_heartbeat: f64,
+    rss_per_client: f64,
 }
 
 /// The clients this machine lets one server hold of `wanted`, and what
@@ -191,7 +202,7 @@ pub(super) fn leave_or_close(kind: &EventKind) -> bool {
     )
 }
 
-pub(super) async fn hold(options: &Options) -> Result<Hold> {
+pub(super) async fn hold(options: &Options, floor: Option<floor::Figures>) -> Result<Hold> {
     let (clients, capped_by) = capped(options.clients);
     let server = start_server(Config {
         max_clients: clients + 100,
@@ -214,7 +225,14 @@ pub(super) async fn hold(options: &Options) -> Result<Hold> {
     server.stopped().await;
     let shutdown = stopping.elapsed();
     drop(fleet);
+    let cpu_us_per_heartbeat = window.cpu.as_secs_f64() * 1e6 / window.frames.max(1) as f64;
+    let rss_bytes_per_client = rss.saturating_sub(rss_before) as f64 / clients as f64;
     Ok(Hold {
+        cpu_us_per_heartbeat,
+        floor_ratio: floor.map(|f| HoldRatio {
+            cpu_per_heartbeat: cpu_us_per_heartbeat / f.cpu_us_per_heartbeat,
+            rss_per_client: rss_bytes_per_client / f.rss_bytes_per_client,
+        }),
         clients,
         capped_by,
         seconds: window.wall.as_secs_f64(),
@@ -223,7 +241,7 @@ pub(super) async fn hold(options: &Options) -> Result<Hold> {
         false_leave,
         server_cpu_share: window.cpu.as_secs_f64() / window.wall.as_secs_f64(),
         rss_bytes: rss,
-        rss_bytes_per_client: rss.saturating_sub(rss_before) as f64 / clients as f64,
+        rss_bytes_per_client,
         shutdown_ms: shutdown.as_secs_f64() * 1000.0,
     })
 }
@@ -237,9 +255,12 @@ pub(super) struct Flood {
     heartbeats_per_cpu_s: f64,
     server_cpu_share: f64,
     bad_frames: u64,
+    /// hbmon's heartbeats per CPU second over the floor's, when `floor` ran
+    /// too (1.0: as many as a bare tokio server).
+    floor_ratio: Option<f64>,
 }
 
-pub(super) async fn flood(options: &Options) -> Result<Flood> {
+pub(super) async fn flood(options: &Options, floor: Option<floor::Figures>) -> Result<Flood> {
     let clients = options.flood_clients;
     let server = start_server(Config::default())?;
     let run_for = Duration::from_secs(40) + options.duration;
@@ -251,11 +272,13 @@ pub(super) async fn flood(options: &Options) -> Result<Flood> {
     drop(fleet);
     server.stop();
     server.stopped().await;
+    let per_cpu_s = window.frames as f64 / window.cpu.as_secs_f64().max(0.01);
     Ok(Flood {
+        floor_ratio: floor.map(|f| per_cpu_s * f.cpu_us_per_heartbeat / 1e6),
         clients,
         seconds: window.wall.as_secs_f64(),
         heartbeats_per_s: window.frames as f64 / window.wall.as_secs_f64(),
-        heartbeats_per_cpu_s: window.frames as f64 / window.cpu.as_secs_f64().max(0.01),
+        heartbeats_per_cpu_s: per_cpu_s,
         server_cpu_share: window.cpu.as_secs_f64() / window.wall.as_secs_f64(),
         bad_frames,
     })

@@ -9,6 +9,7 @@
 //! to the operator API, on a thread whose CPU is counted apart. Nothing is
 //! estimated: every figure comes from a clock, a counter or `/proc`.
 
+mod floor;
 mod jitter;
 mod latency;
 mod load;
@@ -26,8 +27,8 @@ use crate::process;
 use crate::server::{Config, Server};
 
 /// The scenarios, in the order they run.
-pub const SCENARIOS: [&str; 7] = [
-    "hold", "flood", "detect", "kick", "render", "jitter", "viewers",
+pub const SCENARIOS: [&str; 8] = [
+    "floor", "hold", "flood", "detect", "kick", "render", "jitter", "viewers",
 ];
 
 #[derive(Clone, Debug)]
@@ -59,6 +60,9 @@ pub async fn run(options: &Options) -> Result<Value> {
         );
     }
     let mut report = Map::new();
+    // The floor's figures, once measured, for `hold` and `flood` to compare
+    // themselves with.
+    let mut floors = None;
     report.insert("machine".into(), machine());
     for name in SCENARIOS
         .iter()
@@ -66,8 +70,13 @@ pub async fn run(options: &Options) -> Result<Value> {
     {
         eprintln!("hbmon bench: {name}...");
         let figures = match *name {
-            "hold" => to_json(load::hold(options).await?),
-            "flood" => to_json(load::flood(options).await?),
+            "floor" => {
+                let measured = floor::floor(options).await?;
+                floors = Some((measured.hold, measured.flood));
+                to_json(measured)
+            }
+            "hold" => to_json(load::hold(options, floors.map(|f| f.0)).await?),
+            "flood" => to_json(load::flood(options, floors.map(|f| f.1)).await?),
             "detect" => to_json(latency::detect(options.detect_clients).await?),
             "kick" => to_json(latency::kick(options.kicks).await?),
             "jitter" => to_json(jitter::jitter(options.jitter_clients, options.jitter_gap).await?),

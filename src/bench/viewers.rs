@@ -46,6 +46,10 @@ pub(super) struct Viewers {
     metrics_cpu_ms_per_scrape: f64,
     metrics_scrape: Spread,
     metrics_bytes: usize,
+    /// A snapshot of the whole table taken and published on request (the
+    /// `list` command, so the channel's hop too): an upper bound on what
+    /// one publish holds the registry up.
+    publish: Spread,
     false_leave: u64,
 }
 
@@ -106,6 +110,12 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let viewers = options.viewers.max(1) as f64;
 
     let (metrics_cpu_ms_per_scrape, metrics_scrape, metrics_bytes) = scrapes(&api, alone).await?;
+    let mut publishes = Vec::with_capacity(SCRAPES);
+    for _ in 0..SCRAPES {
+        let began = Instant::now();
+        server.control().list().await?;
+        publishes.push(began.elapsed());
+    }
     let false_leave = leaves.get();
     drop(leaves);
     server.stop();
@@ -125,6 +135,7 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
         metrics_cpu_ms_per_scrape,
         metrics_scrape,
         metrics_bytes,
+        publish: spread(publishes),
         false_leave,
     })
 }

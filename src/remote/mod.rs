@@ -11,6 +11,7 @@
 
 pub mod http;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -185,9 +186,9 @@ fn mark_lost(snapshots: &watch::Sender<Arc<Snapshot>>, why: &ApiError) {
 #[derive(Deserialize)]
 struct KickAnswer {
     #[serde(default)]
-    kicked: Vec<std::net::SocketAddr>,
+    kicked: Vec<SocketAddr>,
     #[serde(default)]
-    unknown: Vec<std::net::SocketAddr>,
+    unknown: Vec<SocketAddr>,
     error: Option<String>,
 }
 
@@ -234,10 +235,10 @@ async fn serve_commands(
                         .await
                     {
                         Ok((StatusCode::OK, value)) => serde_json::from_value::<Details>(value)
-                            .map_err(|e| CommandError::Remote(api.not_hbmon(e).to_string())),
+                            .map_err(|e| remote(api.not_hbmon(e))),
                         Ok((StatusCode::NOT_FOUND, _)) => Err(CommandError::NoSuchClient(peer)),
                         Ok((status, value)) => Err(refused(status, &value)),
-                        Err(error) => Err(CommandError::Remote(error.to_string())),
+                        Err(error) => Err(remote(error)),
                     };
                     let _ = reply.send(answer);
                 });
@@ -251,18 +252,18 @@ async fn kick(
     api: &Api,
     path: &str,
     body: serde_json::Value,
-) -> Result<(Vec<std::net::SocketAddr>, Vec<std::net::SocketAddr>), CommandError> {
-    let body = serde_json::to_vec(&body).map_err(|e| CommandError::Remote(e.to_string()))?;
+) -> Result<(Vec<SocketAddr>, Vec<SocketAddr>), CommandError> {
+    let body = serde_json::to_vec(&body).map_err(remote)?;
     let (status, answer) = api
         .json::<serde_json::Value>(Method::POST, path, Some(body))
         .await
-        .map_err(|e| CommandError::Remote(e.to_string()))?;
+        .map_err(remote)?;
     match status {
         StatusCode::OK | StatusCode::NOT_FOUND => {
-            let answer: KickAnswer = serde_json::from_value(answer)
-                .map_err(|e| CommandError::Remote(api.not_hbmon(e).to_string()))?;
+            let answer: KickAnswer =
+                serde_json::from_value(answer).map_err(|e| remote(api.not_hbmon(e)))?;
             if status == StatusCode::NOT_FOUND && answer.unknown.is_empty() {
-                return Err(CommandError::Remote(answer.error.unwrap_or_default()));
+                return Err(remote(answer.error.unwrap_or_default()));
             }
             Ok((answer.kicked, answer.unknown))
         }
@@ -272,5 +273,10 @@ async fn kick(
 
 fn refused(status: StatusCode, answer: &serde_json::Value) -> CommandError {
     let reason = answer["error"].as_str().unwrap_or("no reason given");
-    CommandError::Remote(format!("the server refused (HTTP {status}): {reason}"))
+    remote(format!("the server refused (HTTP {status}): {reason}"))
+}
+
+/// A command that failed across the socket, in words.
+fn remote(why: impl ToString) -> CommandError {
+    CommandError::Remote(why.to_string())
 }

@@ -65,25 +65,28 @@ type Shared = State<Arc<Api>>;
 /// Serves the API on `listener` until `stop` is cancelled.
 pub fn spawn(listener: Listener, source: Source, token: Option<Token>, stop: CancellationToken) {
     let app = router(Arc::new(Api { source, token }));
-    let stopped = stop.cancelled_owned();
     match listener {
         Listener::Tcp(listener) => {
-            tokio::spawn(async move {
-                let served = axum::serve(listener, app).with_graceful_shutdown(stopped);
-                if let Err(error) = served.await {
-                    tracing::error!("operator API: {error}");
-                }
-            });
+            tokio::spawn(serve(listener, app, stop));
         }
         Listener::Unix(listener, path) => {
             tokio::spawn(async move {
-                let served = axum::serve(listener, app).with_graceful_shutdown(stopped);
-                if let Err(error) = served.await {
-                    tracing::error!("operator API: {error}");
-                }
+                serve(listener, app, stop).await;
                 let _ = std::fs::remove_file(path);
             });
         }
+    }
+}
+
+/// Serves `app` on `listener` until `stop`, TCP and unix socket alike.
+async fn serve<L>(listener: L, app: Router, stop: CancellationToken)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+    if let Err(error) = served.await {
+        tracing::error!("operator API: {error}");
     }
 }
 
@@ -112,6 +115,10 @@ pub struct ApiError(StatusCode, String);
 impl ApiError {
     fn bad(reason: impl Into<String>) -> Self {
         ApiError(StatusCode::BAD_REQUEST, reason.into())
+    }
+
+    fn internal(error: impl std::fmt::Display) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
     }
 }
 

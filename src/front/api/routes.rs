@@ -35,9 +35,7 @@ pub async fn clients(
 ) -> Result<Response, ApiError> {
     let (query, offset, limit) = page(&params)?;
     let snapshot = api.source.snapshots.borrow().clone();
-    // Filtering, sorting and encoding cost in proportion to the fleet: off
-    // the server's thread.
-    let body = tokio::task::spawn_blocking(move || {
+    let body = off_thread(move || {
         let rows = query.rows(&snapshot.clients);
         let page: Vec<ClientLine> = rows
             .iter()
@@ -52,10 +50,33 @@ pub async fn clients(
             "clients": page,
         }))
     })
-    .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    .await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Runs `work` on the blocking pool: what costs in proportion to the fleet
+/// must not hold the server's thread.
+async fn off_thread<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+/// Whether the request accepts `kind` (its `Accept` header names it).
+fn accepts(headers: &HeaderMap, kind: &str) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(kind))
+}
+
+/// A client's address as a request names it.
+fn client_address(text: &str) -> Result<SocketAddr, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad(format!("'{text}' is not a client address (ip:port)")))
 }
 
 /// The query a `/v1/clients` request asks for; every bad or unknown
@@ -108,9 +129,7 @@ pub async fn details(
     State(api): Shared,
     axum::extract::Path(peer): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let addr: SocketAddr = peer
-        .parse()
-        .map_err(|_| ApiError::bad(format!("'{peer}' is not a client address (ip:port)")))?;
+    let addr = client_address(&peer)?;
     match api.source.control.show(addr).await {
         Ok(details) => Ok(axum::Json(details).into_response()),
         Err(crate::feed::CommandError::NoSuchClient(_)) => Err(ApiError(
@@ -127,11 +146,7 @@ pub async fn details(
 /// `lagged` line saying how many it missed, and never slows the server.
 pub async fn events(State(api): Shared, headers: HeaderMap) -> Response {
     let lines = lines(api.source.events.subscribe());
-    let wants_sse = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"));
-    if wants_sse {
+    if accepts(&headers, "text/event-stream") {
         let events = futures_util::StreamExt::map(lines, |line| {
             Ok::<_, Infallible>(Sse::default().data(line))
         });
@@ -212,10 +227,7 @@ pub async fn kick(State(api): Shared, body: Bytes) -> Result<Response, ApiError>
     }
     let peers = named
         .iter()
-        .map(|p| {
-            p.parse::<SocketAddr>()
-                .map_err(|_| ApiError::bad(format!("'{p}' is not a client address (ip:port)")))
-        })
+        .map(|p| client_address(p))
         .collect::<Result<Vec<_>, _>>()?;
     let hold = hold(body.hold.as_deref())?;
     let answer = api.source.control.kick_each(peers, "api", hold).await?;
@@ -242,16 +254,10 @@ pub async fn kick_leave(State(api): Shared, body: Bytes) -> Result<Response, Api
 
 /// `GET /metrics`.
 pub async fn metrics(State(api): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
-    let openmetrics = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    let openmetrics = accepts(&headers, "application/openmetrics-text");
     let snapshot = Arc::clone(&api.source.snapshots.borrow());
     let hooks = api.source.hooks.clone();
-    let text = tokio::task::spawn_blocking(move || metrics::encode(snapshot, hooks, openmetrics))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let text = off_thread(move || metrics::encode(snapshot, hooks, openmetrics)).await?;
     let kind = if openmetrics {
         metrics::OPENMETRICS
     } else {

@@ -161,13 +161,18 @@ impl Accept {
             token: self.token.clone(),
         };
         let reports = self.reports.clone();
-        tokio::spawn(async move {
-            // A bug that panics while serving one client must not take
-            // that client's record with it: the registry hears of the end
-            // like any other, and every other connection carries on.
-            if let Err(panic) = AssertUnwindSafe(connection.run()).catch_unwind().await {
+        // A bug that panics while serving one client must not take that
+        // client's record with it: the registry hears of the end like any
+        // other, and every other connection carries on. Chained rather than
+        // written as one `async` block, which would hold the connection's
+        // future twice (once captured, once awaited) in every client's task.
+        let served = AssertUnwindSafe(connection.run()).catch_unwind();
+        tokio::spawn(served.then(move |served| async move {
+            if let Err(panic) = served {
                 let message = panic_message(&*panic);
-                tracing::error!(%peer, %message, "a connection task panicked");
+                // By number, not address: every client's task would hold
+                // the address for this line; the `closed` event names it.
+                tracing::error!(connection = id, %message, "a connection task panicked");
                 let end = End::Failed(Failure::Panic(message));
                 let _ = reports.send(Report::Ended { id, end }).await;
             }
@@ -175,7 +180,7 @@ impl Accept {
             if let Some(released) = released {
                 let _ = released.send(ip);
             }
-        });
+        }));
         true
     }
 

@@ -6,6 +6,7 @@
 //! a bad frame or a goodbye ends the connection.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
@@ -53,30 +54,36 @@ pub(crate) struct Connection {
 
 /// Who the client says it is, as last reported to the registry.
 struct Identity {
-    ip: String,
+    /// Shared with the registry, which keeps the same string.
+    ip: Arc<str>,
     pid: u32,
     status: Status,
 }
 
 impl Connection {
     /// Serves the connection to its end and tells the registry how it ended.
-    pub(crate) async fn run(mut self) {
-        let end = self.serve().await;
-        let say_goodbye = match end.close_reason() {
-            // The connection ended things: tell the peer why (best effort,
-            // it may already be gone).
-            Some(reason) => Box::pin(send(&mut self.stream, &Notice::close(reason)))
-                .await
-                .is_ok(),
-            // The registry's close frame has been sent.
-            None => matches!(end, End::ByServer),
-        };
-        // Report before lingering, so the event stream is not held up by a
-        // peer that is slow to hang up.
-        let ended = self.reports.send(Report::Ended { id: self.id, end });
-        let _ = Box::pin(ended).await;
-        if say_goodbye {
-            Box::pin(linger(&mut self.stream)).await;
+    ///
+    /// An `async` block rather than an `async fn`: a function's argument is
+    /// moved from its capture into a local, and its future held both.
+    pub(crate) fn run(mut self) -> impl Future<Output = ()> {
+        async move {
+            let end = self.serve().await;
+            let say_goodbye = match end.close_reason() {
+                // The connection ended things: tell the peer why (best
+                // effort, it may already be gone).
+                Some(reason) => Box::pin(send(&mut self.stream, Notice::close(reason)))
+                    .await
+                    .is_ok(),
+                // The registry's close frame has been sent.
+                None => matches!(end, End::ByServer),
+            };
+            // Report before lingering, so the event stream is not held up by
+            // a peer that is slow to hang up.
+            let ended = self.reports.send(Report::Ended { id: self.id, end });
+            let _ = Box::pin(ended).await;
+            if say_goodbye {
+                Box::pin(linger(&mut self.stream)).await;
+            }
         }
     }
 
@@ -88,96 +95,104 @@ impl Connection {
         let mut read_size = MIN_READ;
         let mut identity = None;
         let mut partial = false;
-        // One wait for notices across the whole loop, so that a heartbeat
-        // does not register and unregister a waiter every time.
-        let link = Arc::clone(&self.link);
-        let mut notice = std::pin::pin!(link.next_notice());
         loop {
-            tokio::select! {
-                next = notice.as_mut() => {
-                    notice.set(link.next_notice());
-                    let last = next.status == Status::Close;
-                    if let Err(error) = Box::pin(send(&mut self.stream, &next)).await {
-                        return End::Failed(error);
-                    }
-                    if last {
-                        return End::ByServer;
+            // One wait for both a notice and the socket, polled by hand: a
+            // `select!` over `next_notice()` and `readable()` keeps both
+            // futures (and their waiter nodes) in every client's task, four
+            // times the bytes of the wakers registered here.
+            let woken = std::future::poll_fn(|cx| {
+                if self.link.poll_notice(cx).is_ready() {
+                    return Poll::Ready(Ok(Woken::Notice));
+                }
+                // This charges tokio's cooperative budget (and yields when
+                // it is spent), so a peer that always has bytes ready gets
+                // its fair share and no more.
+                self.stream.poll_read_ready(cx).map_ok(|()| Woken::Readable)
+            })
+            .await;
+            // Only what must lives across the waits below, and nothing
+            // that is rare is held inline: each of those bytes is held by
+            // every client.
+            match woken {
+                Err(error) => return End::Failed(error.into()),
+                Ok(Woken::Notice) => {
+                    match Box::pin(write_notice(&mut self.stream, &self.link)).await {
+                        Err(error) => return End::Failed(error),
+                        Ok(Some(Status::Close)) => return End::ByServer,
+                        Ok(_) => continue,
                     }
                 }
-                ready = self.stream.readable() => {
-                    if let Err(error) = ready {
-                        return End::Failed(error.into());
+                Ok(Woken::Readable) => {}
+            }
+            buf.reserve(read_size);
+            // One poll of the `AsyncRead` path: unlike `try_read_buf`, a
+            // short read there clears readiness, which saves a second `read`
+            // per heartbeat that would only say WouldBlock.
+            let eof = match self.stream.read_buf(&mut buf).now_or_never() {
+                None => continue, // the readiness was stale
+                Some(Ok(0)) => true,
+                Some(Ok(n)) => {
+                    if let Some(pacer) = &self.pacer {
+                        pacer.read();
                     }
-                    // `readable()` does not charge tokio's cooperative budget,
-                    // so a peer that always has bytes ready would never let
-                    // this task yield: charge it (and yield when it is spent)
-                    // once per read, and a flooding client gets its fair
-                    // share and no more.
-                    tokio::task::coop::consume_budget().await;
-                    buf.reserve(read_size);
-                    // One poll of the `AsyncRead` path: unlike `try_read_buf`,
-                    // a short read there clears readiness, which saves a
-                    // second `read` per heartbeat that would only say
-                    // WouldBlock.
-                    let eof = match self.stream.read_buf(&mut buf).now_or_never() {
-                        None => continue, // the readiness was stale
-                        Some(Ok(0)) => true,
-                        Some(Ok(n)) => {
-                            if let Some(pacer) = &self.pacer {
-                                pacer.read();
-                            }
-                            if n >= read_size {
-                                read_size = (read_size * 2).min(MAX_READ);
-                            }
-                            false
-                        }
-                        Some(Err(error)) => return End::Failed(error.into()),
-                    };
-                    let completed = match self.decode(&mut codec, &mut buf, eof, &mut identity).await {
-                        Ok(completed) => completed,
-                        Err(end) => return end,
-                    };
-                    if eof {
-                        return End::Disconnected;
+                    if n >= read_size {
+                        read_size = (read_size * 2).min(MAX_READ);
                     }
-                    // Tell the registry since when the frame now waiting for
-                    // its rest has waited, for the frame timeout. A read that
-                    // completed frames starts the wait anew: a flood is always
-                    // mid-frame between reads, and is not a stall.
-                    match (buf.is_empty(), partial) {
-                        (true, true) => {
-                            partial = false;
-                            self.link.partial_frame(None);
-                        }
-                        (false, false) => {
-                            partial = true;
-                            self.link.partial_frame(Some(Instant::now()));
-                        }
-                        (false, true) if completed > 0 => self.link.partial_frame(Some(Instant::now())),
-                        _ => {}
-                    }
-                    if buf.is_empty() {
-                        buf = BytesMut::new();
-                    }
+                    false
                 }
+                Some(Err(error)) => return End::Failed(error.into()),
+            };
+            let (frames, end, hello) = {
+                let decoded = self.decode(&mut codec, &mut buf, eof, &mut identity);
+                let hello = decoded
+                    .hello
+                    .map(|hello| Box::pin(self.reports.send(hello)));
+                (decoded.frames, decoded.end, hello)
+            };
+            if let Some(hello) = hello
+                && hello.await.is_err()
+            {
+                return End::ByServer;
+            }
+            if let Some(end) = end {
+                return end;
+            }
+            if eof {
+                return End::Disconnected;
+            }
+            // Tell the registry since when the frame now waiting for its rest
+            // has waited, for the frame timeout. A read that completed frames
+            // starts the wait anew: a flood is always mid-frame between
+            // reads, and is not a stall.
+            match (buf.is_empty(), partial) {
+                (true, true) => {
+                    partial = false;
+                    self.link.partial_frame(None);
+                }
+                (false, false) => {
+                    partial = true;
+                    self.link.partial_frame(Some(Instant::now()));
+                }
+                (false, true) if frames > 0 => self.link.partial_frame(Some(Instant::now())),
+                _ => {}
+            }
+            if buf.is_empty() {
+                buf = BytesMut::new();
             }
         }
     }
 
-    /// Decodes every complete frame in `buf` and counts them on the link;
-    /// tells the registry when the client's ip, pid or reported status
-    /// changes. Returns how many frames it completed, or how the connection
-    /// ends if a frame ended it.
-    async fn decode(
+    /// Decodes every complete frame in `buf` and counts them on the link.
+    fn decode(
         &mut self,
         codec: &mut ServerCodec,
         buf: &mut BytesMut,
         eof: bool,
         identity: &mut Option<Identity>,
-    ) -> Result<u64, End> {
-        let mut count = 0;
+    ) -> Decoded {
+        let mut frames = 0;
         let mut last = None;
-        let outcome = loop {
+        let end = loop {
             let decoded = if eof {
                 codec.decode_eof(buf)
             } else {
@@ -194,7 +209,7 @@ impl Connection {
                         break Some(End::Unauthorized);
                     }
                     let goodbye = heartbeat.status == Status::Close;
-                    count += 1;
+                    frames += 1;
                     last = Some(heartbeat);
                     if goodbye {
                         break Some(End::Goodbye);
@@ -205,44 +220,70 @@ impl Connection {
                 Err(error) => break Some(End::BadFrame(error.to_string())),
             }
         };
+        let mut hello = None;
         if let Some(heartbeat) = last {
-            self.link.record(count, SystemTime::now());
+            self.link.record(frames, SystemTime::now());
             let known = identity.as_ref().is_some_and(|known: &Identity| {
                 known.pid == heartbeat.pid
                     && known.status == heartbeat.status
-                    && known.ip == heartbeat.ip
+                    && *known.ip == *heartbeat.ip
             });
             if !known {
-                let report = Report::Hello {
+                let ip: Arc<str> = heartbeat.ip.into();
+                hello = Some(Report::Hello {
                     id: self.id,
-                    ip: heartbeat.ip.clone(),
-                    pid: heartbeat.pid,
-                    status: heartbeat.status,
-                };
-                *identity = Some(Identity {
-                    ip: heartbeat.ip,
+                    ip: Arc::clone(&ip),
                     pid: heartbeat.pid,
                     status: heartbeat.status,
                 });
-                if Box::pin(self.reports.send(report)).await.is_err() {
-                    return Err(End::ByServer);
-                }
+                *identity = Some(Identity {
+                    ip,
+                    pid: heartbeat.pid,
+                    status: heartbeat.status,
+                });
             }
         }
-        match outcome {
-            Some(end) => Err(end),
-            None => Ok(count),
-        }
+        Decoded { frames, hello, end }
     }
 }
 
+/// What woke a connection task.
+enum Woken {
+    /// The registry left a notice on the link.
+    Notice,
+    /// The socket may have bytes.
+    Readable,
+}
+
+/// What one read's frames came to.
+struct Decoded {
+    /// Frames completed.
+    frames: u64,
+    /// The client's identity, when it is new or changed: for the registry.
+    hello: Option<Report>,
+    /// How the connection ends, if a frame ended it.
+    end: Option<End>,
+}
+
 /// Writes one notice, giving up on a peer that does not read.
-async fn send(stream: &mut TcpStream, notice: &Notice) -> Result<(), Failure> {
-    let frame = encode_frame(notice);
+async fn send(stream: &mut TcpStream, notice: Notice) -> Result<(), Failure> {
+    let frame = encode_frame(&notice);
+    drop(notice);
     match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame)).await {
         Ok(result) => Ok(result?),
         Err(_) => Err(Failure::WriteTimeout(WRITE_TIMEOUT)),
     }
+}
+
+/// Writes the notice the registry left on the link, if it is still there;
+/// returns its status.
+async fn write_notice(stream: &mut TcpStream, link: &Link) -> Result<Option<Status>, Failure> {
+    let Some(notice) = link.take_notice() else {
+        return Ok(None);
+    };
+    let status = notice.status;
+    send(stream, notice).await?;
+    Ok(Some(status))
 }
 
 /// Half-closes (the peer sees EOF at once) and drains until the peer closes
@@ -262,7 +303,7 @@ async fn linger(stream: &mut TcpStream) {
 
 /// Refuses a connection the server has no room for: says why, then closes.
 pub(crate) async fn refuse(mut stream: TcpStream, notice: Notice) {
-    if send(&mut stream, &notice).await.is_ok() {
+    if send(&mut stream, notice).await.is_ok() {
         linger(&mut stream).await;
     }
 }

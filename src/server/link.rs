@@ -13,9 +13,10 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::Notify;
+use futures_util::task::AtomicWaker;
 use tokio::time::Instant;
 
 use crate::protocol::{Notice, Status};
@@ -35,9 +36,11 @@ pub(crate) struct Link {
     /// Since when part of a frame has been waiting for the rest, in
     /// milliseconds after `opened`, plus one; 0 when none is.
     partial_since_ms: AtomicU64,
-    /// The notice the connection has yet to write, if any.
-    notice: Mutex<Option<Notice>>,
-    notified: Notify,
+    /// The notice the connection has yet to write, if any. Boxed: notices
+    /// are rare, and every client holds the slot.
+    notice: Mutex<Option<Box<Notice>>>,
+    /// The connection task, to wake when a notice is left.
+    waker: AtomicWaker,
 }
 
 impl Link {
@@ -49,7 +52,7 @@ impl Link {
             last_beat_ms: AtomicU64::new(0),
             partial_since_ms: AtomicU64::new(0),
             notice: Mutex::new(None),
-            notified: Notify::new(),
+            waker: AtomicWaker::new(),
         }
     }
 
@@ -102,35 +105,49 @@ impl Link {
     /// notice replaces one not yet written (only the latest status matters),
     /// but nothing replaces a close.
     pub(crate) fn send(&self, notice: Notice) {
-        let mut slot = self
-            .notice
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slot = self.slot();
         if slot
             .as_ref()
             .is_none_or(|pending| pending.status != Status::Close)
         {
-            *slot = Some(notice);
+            *slot = Some(Box::new(notice));
         }
         drop(slot);
-        self.notified.notify_one();
+        self.waker.wake();
     }
 
-    /// Connection side: waits for the next notice.
-    pub(crate) async fn next_notice(&self) -> Notice {
-        loop {
-            if let Some(notice) = self.take() {
-                return notice;
-            }
-            self.notified.notified().await;
+    /// Connection side: whether a notice waits (else the task is woken
+    /// when one is left). The notice stays in the slot until taken.
+    pub(crate) fn poll_notice(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // Registered before looking, so a notice left in between still wakes.
+        self.waker.register(cx.waker());
+        if self.slot().is_some() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 
-    fn take(&self) -> Option<Notice> {
+    /// Connection side: the notice left, if any.
+    pub(crate) fn take_notice(&self) -> Option<Notice> {
+        self.slot().take().map(|notice| *notice)
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Box<Notice>>> {
         self.notice
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
+    }
+
+    /// Waits for the next notice (as a connection would).
+    #[cfg(test)]
+    pub(crate) async fn next_notice(&self) -> Notice {
+        loop {
+            std::future::poll_fn(|cx| self.poll_notice(cx)).await;
+            if let Some(notice) = self.take_notice() {
+                return notice;
+            }
+        }
     }
 }
 

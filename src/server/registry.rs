@@ -273,8 +273,8 @@ impl Registry {
                     let view = &mut client.view;
                     view.pid = Some(pid);
                     view.reported = Some(status);
-                    if view.ip.as_deref() != Some(ip.as_str()) {
-                        view.ip = Some(ip.into());
+                    if view.ip.as_deref() != Some(&*ip) {
+                        view.ip = Some(ip);
                     }
                     if let Some(ip) = &view.ip {
                         let story = self.stories.hello(id, ip, pid);

@@ -26,7 +26,8 @@ pub(crate) enum Report {
     /// the link, not reported.)
     Hello {
         id: u64,
-        ip: String,
+        /// Shared with the connection, which compares later heartbeats to it.
+        ip: Arc<str>,
         pid: u32,
         status: Status,
     },

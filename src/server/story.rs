@@ -27,10 +27,34 @@ type Identity = (Arc<str>, u32);
 pub(crate) struct Story {
     pub(crate) reconnects: u32,
     pub(crate) flaps: u32,
-    pub(crate) changes: VecDeque<Change>,
-    pub(crate) earlier: VecDeque<PastConnection>,
     /// The connection that last said hello as this client.
     live: Option<u64>,
+    /// Allocated with the first change or earlier connection: a steady
+    /// client, most of a fleet, has neither, and every live client has a
+    /// story.
+    past: Option<Box<Past>>,
+}
+
+#[derive(Default)]
+struct Past {
+    changes: VecDeque<Change>,
+    earlier: VecDeque<PastConnection>,
+}
+
+impl Story {
+    /// Its latest status changes, oldest first.
+    pub(crate) fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.past.iter().flat_map(|past| &past.changes)
+    }
+
+    /// Its earlier connections, oldest first.
+    pub(crate) fn earlier(&self) -> impl Iterator<Item = &PastConnection> {
+        self.past.iter().flat_map(|past| &past.earlier)
+    }
+
+    fn past(&mut self) -> &mut Past {
+        self.past.get_or_insert_default()
+    }
 }
 
 #[derive(Default)]
@@ -55,7 +79,7 @@ impl Stories {
         }
         let story = self.map.entry(key).or_default();
         if story.live != Some(id) {
-            if story.live.is_some() || !story.earlier.is_empty() {
+            if story.live.is_some() || story.earlier().next().is_some() {
                 story.reconnects += 1;
             }
             story.live = Some(id);
@@ -83,14 +107,14 @@ impl Stories {
         if (change.from, change.to) == (Status::Leave, Status::Alive) {
             story.flaps += 1;
         }
-        push_bounded(&mut story.changes, change, CHANGES);
+        push_bounded(&mut story.past().changes, change, CHANGES);
         story.flaps
     }
 
     /// One of the client's connections ended.
     pub(crate) fn closed(&mut self, ip: &Arc<str>, pid: u32, past: PastConnection) {
         if let Some(story) = self.map.get_mut(&(Arc::clone(ip), pid)) {
-            push_bounded(&mut story.earlier, past, EARLIER);
+            push_bounded(&mut story.past().earlier, past, EARLIER);
         }
     }
 
@@ -143,7 +167,10 @@ mod tests {
             stories.closed(&ip, 42, past(2));
         }
         let story = stories.get(&ip, 42).unwrap();
-        assert_eq!((story.changes.len(), story.earlier.len()), (2, EARLIER));
+        assert_eq!(
+            (story.changes().count(), story.earlier().count()),
+            (2, EARLIER)
+        );
     }
 
     #[test]

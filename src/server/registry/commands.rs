@@ -71,10 +71,10 @@ impl Registry {
             reconnects: view.reconnects,
             flaps: view.flaps,
             changes: story
-                .map(|s| s.changes.iter().cloned().collect())
+                .map(|s| s.changes().cloned().collect())
                 .unwrap_or_default(),
             earlier: story
-                .map(|s| s.earlier.iter().cloned().collect())
+                .map(|s| s.earlier().cloned().collect())
                 .unwrap_or_default(),
         })
     }

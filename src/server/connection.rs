@@ -65,6 +65,10 @@ impl Connection {
     ///
     /// An `async` block rather than an `async fn`: a function's argument is
     /// moved from its capture into a local, and its future held both.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` holds its argument twice"
+    )]
     pub(crate) fn run(mut self) -> impl Future<Output = ()> {
         async move {
             let end = self.serve().await;

@@ -55,7 +55,7 @@ pub enum Held {
     /// The fleet is silent: automatic closes wait for it to recover.
     FleetSilent,
     /// The close rate is spent: this many others close before it.
-    CloseRate { ahead: usize },
+    CloseRate { ahead: u32 },
 }
 
 /// The server's settings, as front ends display them.

@@ -147,7 +147,10 @@ impl Guard {
         let admitted = due.by_ref().take(now).collect();
         let queued = due
             .enumerate()
-            .map(|(ahead, id)| (id, Held::CloseRate { ahead }))
+            .map(|(ahead, id)| {
+                let ahead = u32::try_from(ahead).unwrap_or(u32::MAX);
+                (id, Held::CloseRate { ahead })
+            })
             .collect();
         (admitted, queued)
     }

@@ -1,9 +1,10 @@
 //! What the registry remembers of each client across its connections, by
 //! the identity it reports (ip and pid): how often it reconnected, how
 //! often it flapped (`leave` and back), its latest status changes and its
-//! earlier connections. Bounded per client ([`CHANGES`], [`EARLIER`]) and in
-//! total ([`STORIES`], the oldest forgotten first), so a churning fleet
-//! cannot grow it without end.
+//! earlier connections. Bounded per client ([`CHANGES`], [`EARLIER`]), and
+//! the stories of clients no connection speaks for are bounded in total
+//! ([`STORIES`], the longest gone forgotten first), so a churning fleet cannot
+//! grow it without end; a live client's story lasts as long as it does.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::protocol::Status;
 pub(crate) const CHANGES: usize = 10;
 /// Earlier connections kept per client.
 pub(crate) const EARLIER: usize = 5;
-/// Clients remembered in all.
+/// Clients remembered after their last connection ended.
 pub(crate) const STORIES: usize = 10_000;
 
 type Identity = (Arc<str>, u32);
@@ -27,8 +28,9 @@ type Identity = (Arc<str>, u32);
 pub(crate) struct Story {
     pub(crate) reconnects: u32,
     pub(crate) flaps: u32,
-    /// The connection that last said hello as this client.
-    live: Option<u64>,
+    /// The connection that speaks for this client now; 0 when none does
+    /// (connections are numbered from 1).
+    live: u64,
     /// Allocated with the first change or earlier connection: a steady
     /// client, most of a fleet, has neither, and every live client has a
     /// story.
@@ -60,31 +62,48 @@ impl Story {
 #[derive(Default)]
 pub(crate) struct Stories {
     map: HashMap<Identity, Story>,
-    /// Identities, oldest first, to forget past [`STORIES`].
-    order: VecDeque<Identity>,
+    /// Identities whose connection went, longest gone first, to forget
+    /// past [`STORIES`]. Live clients are not here: a steady fleet costs
+    /// nothing in it.
+    gone: VecDeque<Identity>,
 }
 
 impl Stories {
     /// Connection `id` said hello as `ip` and `pid`: the client's story,
     /// counting a reconnect if an earlier connection told it before.
     pub(crate) fn hello(&mut self, id: u64, ip: &Arc<str>, pid: u32) -> &Story {
-        let key = (Arc::clone(ip), pid);
-        if !self.map.contains_key(&key) {
-            if self.order.len() >= STORIES
-                && let Some(oldest) = self.order.pop_front()
-            {
-                self.map.remove(&oldest);
-            }
-            self.order.push_back(key.clone());
-        }
-        let story = self.map.entry(key).or_default();
-        if story.live != Some(id) {
-            if story.live.is_some() || story.earlier().next().is_some() {
+        let story = self.map.entry((Arc::clone(ip), pid)).or_default();
+        if story.live != id {
+            if story.live != 0 || story.earlier().next().is_some() {
                 story.reconnects += 1;
             }
-            story.live = Some(id);
+            story.live = id;
         }
         story
+    }
+
+    /// Connection `id` no longer speaks as `ip` and `pid` (it ended, or
+    /// said it is someone else): the story waits among the gone, to be
+    /// forgotten past [`STORIES`].
+    pub(crate) fn release(&mut self, id: u64, ip: &Arc<str>, pid: u32) {
+        let key = (Arc::clone(ip), pid);
+        let Some(story) = self.map.get_mut(&key) else {
+            return;
+        };
+        if story.live != id {
+            return;
+        }
+        story.live = 0;
+        self.gone.push_back(key);
+        while self.gone.len() > STORIES {
+            let Some(oldest) = self.gone.pop_front() else {
+                break;
+            };
+            // Back again since (it will be queued anew when it goes).
+            if self.map.get(&oldest).is_some_and(|story| story.live == 0) {
+                self.map.remove(&oldest);
+            }
+        }
     }
 
     /// A status change of the client in `view`, now; returns its flaps so
@@ -111,11 +130,12 @@ impl Stories {
         story.flaps
     }
 
-    /// One of the client's connections ended.
-    pub(crate) fn closed(&mut self, ip: &Arc<str>, pid: u32, past: PastConnection) {
+    /// Connection `id` of the client ended.
+    pub(crate) fn closed(&mut self, id: u64, ip: &Arc<str>, pid: u32, past: PastConnection) {
         if let Some(story) = self.map.get_mut(&(Arc::clone(ip), pid)) {
             push_bounded(&mut story.past().earlier, past, EARLIER);
         }
+        self.release(id, ip, pid);
     }
 
     pub(crate) fn get(&self, ip: &Arc<str>, pid: u32) -> Option<&Story> {
@@ -153,8 +173,13 @@ mod tests {
             0,
             "the same connection"
         );
-        stories.closed(&ip, 42, past(1));
+        stories.closed(1, &ip, 42, past(1));
         assert_eq!(stories.hello(2, &ip, 42).reconnects, 1);
+        assert_eq!(
+            stories.hello(4, &ip, 42).reconnects,
+            2,
+            "while connection 2 still speaks for it (a half-open socket)"
+        );
         assert_eq!(stories.hello(3, &ip, 43).reconnects, 0, "another pid");
         let at = SystemTime::UNIX_EPOCH;
         let change = |from, to| Change { at, from, to };
@@ -164,7 +189,7 @@ mod tests {
             1
         );
         for _ in 0..20 {
-            stories.closed(&ip, 42, past(2));
+            stories.closed(4, &ip, 42, past(2));
         }
         let story = stories.get(&ip, 42).unwrap();
         assert_eq!(
@@ -174,13 +199,45 @@ mod tests {
     }
 
     #[test]
-    fn stories_are_bounded_in_total_forgetting_the_oldest() {
+    fn the_gone_are_bounded_in_total_forgetting_the_longest_gone() {
         let mut stories = Stories::default();
         let ip: Arc<str> = Arc::from("10.0.0.7");
-        for pid in 0..STORIES as u32 + 5 {
+        let total = STORIES as u32 + 5;
+        for pid in 1..=total {
             stories.hello(u64::from(pid), &ip, pid);
         }
+        assert_eq!(
+            stories.map.len(),
+            total as usize,
+            "live clients keep theirs"
+        );
+        // The first comes back on a new connection before the rest go.
+        stories.closed(1, &ip, 1, past(1));
+        stories.hello(u64::from(total) + 1, &ip, 1);
+        for pid in 2..=total {
+            stories.closed(u64::from(pid), &ip, pid, past(2));
+        }
+        assert_eq!(stories.map.len(), STORIES + 1);
+        assert!(
+            stories.get(&ip, 2).is_none(),
+            "the longest gone is forgotten"
+        );
+        assert!(stories.get(&ip, total).is_some());
+        assert_eq!(
+            stories.get(&ip, 1).map(|s| s.reconnects),
+            Some(1),
+            "live again: kept"
+        );
+    }
+
+    #[test]
+    fn a_connection_that_changes_identity_lets_the_old_story_go() {
+        let mut stories = Stories::default();
+        let ip: Arc<str> = Arc::from("10.0.0.7");
+        for pid in 1..=STORIES as u32 + 3 {
+            stories.hello(1, &ip, pid);
+            stories.release(1, &ip, pid);
+        }
         assert_eq!(stories.map.len(), STORIES);
-        assert!(stories.get(&ip, 0).is_none() && stories.get(&ip, STORIES as u32 + 4).is_some());
     }
 }

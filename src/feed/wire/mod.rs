@@ -194,7 +194,7 @@ impl Row {
             seen_ago_ms: c.last_seen.map(|at| ago_ms(taken, at)),
             held: c.held.map(|held| match held {
                 Held::FleetSilent => 0,
-                Held::CloseRate { ahead } => 1 + ahead as u64,
+                Held::CloseRate { ahead } => 1 + u64::from(ahead),
             }),
             phi: c.phi,
             reconnects: c.reconnects,
@@ -224,7 +224,7 @@ impl Row {
             held: self.held.map(|held| match held {
                 0 => Held::FleetSilent,
                 n => Held::CloseRate {
-                    ahead: (n - 1) as usize,
+                    ahead: u32::try_from(n - 1).unwrap_or(u32::MAX),
                 },
             }),
             phi: self.phi,

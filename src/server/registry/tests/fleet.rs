@@ -314,6 +314,18 @@ async fn a_client_that_reconnects_keeps_its_story_and_flaps_are_counted() {
     );
     let snapshot = h.control.list().await.unwrap();
     assert_eq!(snapshot.clients[0].reconnects, 1);
+    // The same client reporting another status is no new connection.
+    let hello = crate::server::report::Report::Hello {
+        id: 2,
+        ip: "10.0.0.7".into(),
+        pid: 42,
+        status: Status::Leave,
+    };
+    h.reports.send(hello).await.unwrap();
+    tokio::time::sleep(TICK).await;
+    let snapshot = h.control.list().await.unwrap();
+    assert_eq!(snapshot.clients[0].reported, Some(Status::Leave));
+    assert_eq!(snapshot.clients[0].reconnects, 1);
     assert_eq!(
         h.control.show(peer(5999)).await,
         Err(crate::feed::CommandError::NoSuchClient(peer(5999)))

@@ -12,7 +12,9 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::{Options, cpu_time, ephemeral_ports, floor, rss_bytes, start_server};
+use super::{
+    Options, Publishes, Spread, cpu_time, ephemeral_ports, floor, rss_bytes, start_server,
+};
 use crate::feed::event::{Event, EventKind};
 use crate::process;
 use crate::protocol::Status;
@@ -158,6 +160,8 @@ pub(super) struct Hold {
     shutdown_ms: f64,
     /// Server CPU microseconds per heartbeat.
     cpu_us_per_heartbeat: f64,
+    /// How long one snapshot publish held the registry up, over the window.
+    publish: Spread,
     /// hbmon's figures over the floor's under the same load, when `floor`
     /// ran too (1.0: no more than a bare tokio server).
     floor_ratio: Option<HoldRatio>,
@@ -216,7 +220,9 @@ pub(super) async fn hold(options: &Options, floor: Option<floor::Figures>) -> Re
     let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for)?;
     let joined = all_joined(&server, clients, join_limit).await?;
     tokio::time::sleep(warmup).await;
+    let publishes = Publishes::watch(server.snapshots());
     let window = measure(&server, options.duration).await?;
+    let publish = publishes.spread();
     let rss = rss_bytes()?;
     let false_leave = leaves.get();
     drop(leaves);
@@ -243,6 +249,7 @@ pub(super) async fn hold(options: &Options, floor: Option<floor::Figures>) -> Re
         rss_bytes: rss,
         rss_bytes_per_client,
         shutdown_ms: shutdown.as_secs_f64() * 1000.0,
+        publish,
     })
 }
 

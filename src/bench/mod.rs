@@ -17,12 +17,15 @@ mod render;
 mod viewers;
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use tokio::sync::watch;
 
+use crate::feed::Snapshot;
 use crate::process;
 use crate::server::{Config, Server};
 
@@ -153,6 +156,42 @@ pub(super) fn start_server(config: Config) -> Result<Server> {
     let listener = crate::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .context("binding 127.0.0.1:0")?;
     Ok(Server::start(listener, config)?)
+}
+
+/// How long each publish held the registry up, as the snapshots count it
+/// (a snapshot carries the publishes before it: the time between two that
+/// a watcher sees, over their number).
+pub(super) struct Publishes {
+    samples: Arc<Mutex<Vec<Duration>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Publishes {
+    pub(super) fn watch(mut snapshots: watch::Receiver<Arc<Snapshot>>) -> Publishes {
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&samples);
+        let task = tokio::spawn(async move {
+            let counted = |s: &Snapshot| (s.counters.publishes, s.counters.publish_ns);
+            let mut last = counted(&snapshots.borrow_and_update());
+            while snapshots.changed().await.is_ok() {
+                let now = counted(&snapshots.borrow_and_update());
+                let (publishes, ns) = (now.0 - last.0, now.1 - last.1);
+                if publishes > 0 {
+                    let each = Duration::from_nanos(ns / publishes);
+                    seen.lock().unwrap_or_else(|p| p.into_inner()).push(each);
+                }
+                last = now;
+            }
+        });
+        Publishes { samples, task }
+    }
+
+    /// Stops watching; the spread of what it saw.
+    pub(super) fn spread(self) -> Spread {
+        self.task.abort();
+        let samples = std::mem::take(&mut *self.samples.lock().unwrap_or_else(|p| p.into_inner()));
+        spread(samples)
+    }
 }
 
 /// Percentiles of a sample, in milliseconds.

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::load::{EventCount, Fleet, all_joined, capped, leave_or_close};
-use super::{Options, Spread, cpu_time, spread, start_server, thread_cpu_time};
+use super::{Options, Publishes, Spread, cpu_time, spread, start_server, thread_cpu_time};
 use crate::endpoint::{Endpoint, Listener};
 use crate::feed::wire::Replica;
 use crate::front::api::{self, Source};
@@ -46,10 +46,12 @@ pub(super) struct Viewers {
     metrics_cpu_ms_per_scrape: f64,
     metrics_scrape: Spread,
     metrics_bytes: usize,
-    /// A snapshot of the whole table taken and published on request (the
-    /// `list` command, so the channel's hop too): an upper bound on what
-    /// one publish holds the registry up.
+    /// How long one publish held the registry up (heartbeats wait that
+    /// long), over the window and the `list` commands below.
     publish: Spread,
+    /// A snapshot of the whole table asked for and received (the `list`
+    /// command: the channel's hop, the batching window, the publish).
+    list_round_trip: Spread,
     false_leave: u64,
 }
 
@@ -86,6 +88,7 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for)?;
     all_joined(&server, clients, join_limit).await?;
     tokio::time::sleep(warmup).await;
+    let publish = Publishes::watch(server.snapshots());
 
     let alone = share(window).await?;
 
@@ -110,12 +113,13 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let viewers = options.viewers.max(1) as f64;
 
     let (metrics_cpu_ms_per_scrape, metrics_scrape, metrics_bytes) = scrapes(&api, alone).await?;
-    let mut publishes = Vec::with_capacity(SCRAPES);
+    let mut lists = Vec::with_capacity(SCRAPES);
     for _ in 0..SCRAPES {
         let began = Instant::now();
         server.control().list().await?;
-        publishes.push(began.elapsed());
+        lists.push(began.elapsed());
     }
+    let publish = publish.spread();
     let false_leave = leaves.get();
     drop(leaves);
     server.stop();
@@ -135,7 +139,8 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
         metrics_cpu_ms_per_scrape,
         metrics_scrape,
         metrics_bytes,
-        publish: spread(publishes),
+        publish,
+        list_round_trip: spread(lists),
         false_leave,
     })
 }

@@ -82,6 +82,12 @@ pub struct Counters {
     /// Decisions the journal could not write (its queue was full, or the
     /// disk failed).
     pub journal_lost: u64,
+    /// Snapshots published, and the registry's time spent on them in
+    /// nanoseconds (taking the table, replacing the snapshot, freeing the
+    /// one replaced): heartbeat handling waits that long. A snapshot counts
+    /// the publishes before it.
+    pub publishes: u64,
+    pub publish_ns: u64,
 }
 
 impl Counters {

@@ -10,7 +10,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 
 use crate::feed::Snapshot;
 use crate::feed::snapshot::CloseCause;
@@ -182,6 +182,14 @@ impl Collector for Figures {
             "Decisions the journal could not write",
             c.journal_lost,
         )?;
+        let busy = ConstCounter::new(c.publish_ns as f64 / 1e9);
+        busy.encode(e.encode_descriptor(
+            "publish",
+            "Time the server spent publishing snapshots to its front ends, holding up heartbeat handling",
+            Some(&Unit::Seconds),
+            busy.metric_type(),
+        )?)?;
+        counter(&mut e, "publishes", "Snapshots published", c.publishes)?;
         if let Some(hooks) = &self.hooks {
             let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
             counters(

@@ -176,8 +176,8 @@ impl Publishes {
             while snapshots.changed().await.is_ok() {
                 let now = counted(&snapshots.borrow_and_update());
                 let (publishes, ns) = (now.0 - last.0, now.1 - last.1);
-                if publishes > 0 {
-                    let each = Duration::from_nanos(ns / publishes);
+                if let Some(each) = ns.checked_div(publishes) {
+                    let each = Duration::from_nanos(each);
                     seen.lock().unwrap_or_else(|p| p.into_inner()).push(each);
                 }
                 last = now;

@@ -492,6 +492,10 @@ fn metrics_count_clients_heartbeats_and_closes_by_cause() {
     assert!(sample(text, "hbmon_heartbeats_total") >= 4.0);
     assert_eq!(sample(text, "hbmon_rule_threshold"), 5.0);
     assert_eq!(sample(text, "hbmon_refusals_total"), 0.0);
+    // Clients came and one was kicked: snapshots were published, and took time.
+    assert!(sample(text, "hbmon_publishes_total") >= 1.0);
+    let publish = sample(text, "hbmon_publish_seconds_total");
+    assert!(publish > 0.0 && publish < 1.0, "{publish}");
     assert!(text.contains(&format!(
         "hbmon_build_info{{version=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION")

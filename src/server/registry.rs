@@ -119,6 +119,9 @@ pub(crate) struct Registry {
     base: Arc<Snapshot>,
     dirty: bool,
     shutting_down: bool,
+    /// The snapshot before the latest, while a front end held it when it
+    /// was replaced: see `publish`.
+    spare: Option<Arc<Snapshot>>,
 }
 
 impl Registry {
@@ -165,6 +168,7 @@ impl Registry {
             base,
             dirty: false,
             shutting_down: false,
+            spare: None,
         };
         (registry, receiver)
     }
@@ -400,31 +404,56 @@ impl Registry {
 
     fn publish(&mut self) {
         let began = std::time::Instant::now();
-        // One pass that brings each row up to date and copies it: the time
-        // goes in fetching each client's entry and link from memory, so
-        // it is done once.
-        let mut frames = 0;
-        let clients = (self.clients.values_mut())
-            .map(|client| {
-                frames += client.sync();
-                client.view.clone()
-            })
-            .collect();
-        self.counters.frames += frames;
         if let Some(journal) = &self.journal {
             self.counters.journal_lost = journal.lost();
         }
-        let snapshot = Snapshot {
-            taken: SystemTime::now(),
-            taken_mono: Instant::now().into_std(),
+        let Registry {
             clients,
-            history: Arc::clone(&self.history),
-            recent: Arc::clone(&self.recent),
-            counters: self.counters,
-            fleet_silent: self.guard.silence(),
-            ..(*self.base).clone()
-        };
-        drop(self.snapshots.send_replace(Arc::new(snapshot)));
+            counters,
+            snapshots,
+            base,
+            history,
+            recent,
+            guard,
+            spare,
+            ..
+        } = self;
+        snapshots.send_modify(|current| {
+            // Rewritten in place when no front end holds the last one (a
+            // headless server): one copy of every row, none to allocate or
+            // free. One held by a front end is kept as the spare, to be
+            // rewritten in turn once its holder has moved on to a newer one.
+            if Arc::get_mut(current).is_some() {
+                *spare = None;
+            } else {
+                let released = spare.take().filter(|old| Arc::strong_count(old) == 1);
+                let next = released.unwrap_or_else(|| {
+                    Arc::new(Snapshot {
+                        clients: Vec::with_capacity(clients.len()),
+                        ..(**base).clone()
+                    })
+                });
+                *spare = Some(std::mem::replace(current, next));
+            }
+            let snapshot = Arc::make_mut(current);
+            // One pass that brings each row up to date and copies it: the
+            // time goes in fetching each client's entry and link from
+            // memory, so it is done once.
+            let mut frames = 0;
+            snapshot.clients.clear();
+            snapshot.clients.extend(clients.values_mut().map(|client| {
+                frames += client.sync();
+                client.view.clone()
+            }));
+            snapshot.clients.shrink_to(2 * clients.len());
+            counters.frames += frames;
+            snapshot.taken = SystemTime::now();
+            snapshot.taken_mono = Instant::now().into_std();
+            snapshot.history = Arc::clone(history);
+            snapshot.recent = Arc::clone(recent);
+            snapshot.counters = *counters;
+            snapshot.fleet_silent = guard.silence();
+        });
         self.dirty = false;
         self.counters.publishes += 1;
         self.counters.publish_ns += u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);

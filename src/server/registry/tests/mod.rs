@@ -422,6 +422,47 @@ async fn snapshots_show_who_said_hello_and_count_heartbeats() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_snapshot_a_front_end_holds_never_changes_under_it() {
+    let h = Harness::start(config());
+    let first = h.open(1, 5001).await;
+    h.beat(1, &first, 41).await;
+    // Commands go before reports: let the registry take them in first.
+    let settle = || tokio::time::sleep(TICK / 10);
+    settle().await;
+    // Each `list` publishes: one held, one released, one held, in turn, so
+    // publishes rewrite in place, swap in the spare and allocate anew.
+    let one = h.control.list().await.unwrap();
+    let second = h.open(2, 5002).await;
+    h.beat(2, &second, 42).await;
+    settle().await;
+    drop(h.control.list().await.unwrap());
+    first.record(3, SystemTime::now());
+    settle().await;
+    let two = h.control.list().await.unwrap();
+    h.end(1, End::Disconnected).await;
+    settle().await;
+    let three = h.control.list().await.unwrap();
+    let four = h.control.list().await.unwrap();
+    // The spare (`three`) is let go: the next publish rewrites it.
+    drop(three);
+    second.record(2, SystemTime::now());
+    settle().await;
+    let five = h.control.list().await.unwrap();
+    let rows = |s: &Snapshot| -> Vec<(u64, u64)> {
+        s.clients.iter().map(|c| (c.id, c.heartbeats)).collect()
+    };
+    assert_eq!(rows(&one), [(1, 1)]);
+    assert_eq!(rows(&two), [(1, 4), (2, 1)]);
+    assert_eq!(rows(&four), [(2, 1)]);
+    assert_eq!(rows(&five), [(2, 3)]);
+    assert_eq!(four.counters.closed, 1);
+    assert_eq!(one.counters.closed, 0);
+    assert!(five.counters.publishes > four.counters.publishes);
+    assert!(five.counters.frames > four.counters.frames);
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn stopping_closes_every_client_with_a_reason() {
     let mut h = Harness::start(config());
     let link = h.open(1, 5001).await;

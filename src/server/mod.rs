@@ -1,5 +1,6 @@
 //! The server: accepts connections, runs one task per connection, and one
-//! registry task that owns the client table and publishes the [`Feed`].
+//! registry, on a thread of its own, that owns the client table and
+//! publishes the [`Feed`].
 //!
 //! ```text
 //!  listener ─> accept ─(Opened)─────────────┐
@@ -123,7 +124,22 @@ impl Server {
         }
         let accept = Accept::new(listener, &config, reports_tx, pacer);
         tokio::spawn(accept.run(stop.clone()));
-        let task = tokio::spawn(registry.run(reports_rx, commands_rx, stop.clone()));
+        // The registry has a thread (and a runtime) of its own: its tick and
+        // its publishes walk the whole table, milliseconds at 20,000 clients,
+        // and heartbeats must not wait for them. Connections talk to it only
+        // through the report channel and their links, which are made for
+        // crossing threads.
+        let run = registry.run(reports_rx, commands_rx, stop.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name("hbmon-registry")
+                .build();
+            match runtime {
+                Ok(runtime) => runtime.block_on(run),
+                Err(error) => tracing::error!(%error, "cannot start the registry's runtime"),
+            }
+        });
         Ok(Server {
             addr,
             snapshots,

@@ -129,16 +129,22 @@ impl Server {
         // and heartbeats must not wait for them. Connections talk to it only
         // through the report channel and their links, which are made for
         // crossing threads.
+        //
+        // It starts when this runtime next gets to its tasks, as a spawned
+        // task would: so whoever started the server subscribes first and
+        // sees its `started` event.
         let run = registry.run(reports_rx, commands_rx, stop.clone());
-        let task = tokio::task::spawn_blocking(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .thread_name("hbmon-registry")
-                .build();
-            match runtime {
-                Ok(runtime) => runtime.block_on(run),
-                Err(error) => tracing::error!(%error, "cannot start the registry's runtime"),
-            }
+        let task = tokio::spawn(async move {
+            let on_its_own = tokio::task::spawn_blocking(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(runtime) => runtime.block_on(run),
+                    Err(error) => tracing::error!(%error, "cannot start the registry's runtime"),
+                }
+            });
+            let _ = on_its_own.await;
         });
         Ok(Server {
             addr,

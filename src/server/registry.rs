@@ -353,7 +353,9 @@ impl Registry {
             connected_at: view.connected_at,
             closed_at: SystemTime::now(),
         };
-        if let (Some(ip), Some(pid)) = (&closed.ip, closed.pid) {
+        // Stories are for clients that come back; a server shutting down
+        // will not see them again (and would allocate a past for each).
+        if let (Some(ip), Some(pid), false) = (&closed.ip, closed.pid, self.shutting_down) {
             let past = PastConnection {
                 peer: closed.peer,
                 connected_at: closed.connected_at,

@@ -4,6 +4,14 @@
 //! It owns its socket and read buffer and nothing else: every decision about
 //! the client is the registry's. It decides only what the protocol forces:
 //! a bad frame or a goodbye ends the connection.
+//!
+//! Every client holds this task's future for as long as it is connected, and
+//! a future is as large as its largest state, so it is kept small on
+//! purpose: the rare waits (writing a notice, telling the registry who the
+//! client is, the goodbye and the linger with its drain buffer) are boxed
+//! and cost their bytes only while they happen, and the one common wait is
+//! polled by hand. The spawned task went from 1,592 bytes to 392 in release
+//! builds (`-Zprint-type-sizes`), a 512-byte task cell like a bare server's.
 
 use std::sync::Arc;
 use std::task::Poll;
@@ -24,12 +32,6 @@ use crate::server::report::{End, Failure, Report};
 
 /// First read size. A busy connection grows its reads up to `MAX_READ` so a
 /// flood costs few system calls.
-///
-/// Every client holds this task's future for as long as it is connected, and
-/// a future is as large as its largest state: the rare waits (writing a
-/// notice, telling the registry who the client is, the goodbye and the
-/// linger with its drain buffer) are boxed, so they cost their bytes only
-/// while they happen. That took the future from 1,592 bytes to 864 (release build).
 const MIN_READ: usize = 256;
 const MAX_READ: usize = 32 * 1024;
 /// How long a notice may take to reach the socket before the peer is

@@ -155,7 +155,7 @@ impl CloseCause {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct ClientView {
     /// The connection's number. Connections are numbered in the order they
     /// opened, and a snapshot lists its clients in that order.
@@ -177,6 +177,28 @@ pub struct ClientView {
     pub reconnects: u32,
     /// Times it went `leave` and came back to `alive`.
     pub flaps: u32,
+}
+
+/// Written by hand for `clone_from`: the registry rewrites every row of a
+/// snapshot in place on each publish, and a client's ip is nearly always
+/// the same string as before. Its count lives in an allocation far from
+/// the row; touching it twice a row (a drop and a clone) took a third of a
+/// publish at 19,900 clients.
+impl Clone for ClientView {
+    fn clone(&self) -> Self {
+        ClientView {
+            ip: self.ip.clone(),
+            ..*self
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        let ip = match (self.ip.take(), &source.ip) {
+            (Some(mine), Some(theirs)) if Arc::ptr_eq(&mine, theirs) => Some(mine),
+            (_, theirs) => theirs.clone(),
+        };
+        *self = ClientView { ip, ..*source };
+    }
 }
 
 impl ClientView {

@@ -438,12 +438,24 @@ impl Registry {
                 *spare = Some(std::mem::replace(current, next));
             }
             let snapshot = Arc::make_mut(current);
-            // One pass that brings each row up to date and copies it: the
+            // One pass that brings each client up to date and copies it: the
             // time goes in fetching each client's entry and link from
-            // memory, so it is done once.
+            // memory, so it is done once. Rows are rewritten where they are,
+            // in order: both sides are in connection order, and a client
+            // missing from the rows opened after them, so it comes last.
+            // A row whose client has gone is dropped; should the order ever
+            // disagree, every row from there is dropped and written anew.
             let mut frames = 0;
-            snapshot.clients.clear();
-            snapshot.clients.extend(clients.values_mut().map(|client| {
+            let mut live = clients.values_mut().peekable();
+            snapshot.clients.retain_mut(|row| {
+                let Some(client) = live.next_if(|client| client.view.id == row.id) else {
+                    return false;
+                };
+                frames += client.sync();
+                row.clone_from(&client.view);
+                true
+            });
+            snapshot.clients.extend(live.map(|client| {
                 frames += client.sync();
                 client.view.clone()
             }));

@@ -463,6 +463,47 @@ async fn a_snapshot_a_front_end_holds_never_changes_under_it() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn rows_rewritten_in_place_follow_a_close_in_the_middle_a_newcomer_and_a_new_ip() {
+    let h = Harness::start(config());
+    let settle = || tokio::time::sleep(TICK / 10);
+    let mut links = Vec::new();
+    for id in 1..=3 {
+        let link = h.open(id, 5000 + id as u16).await;
+        h.beat(id, &link, 40 + id as u32).await;
+        links.push(link);
+    }
+    settle().await;
+    // Let go at once: nobody holds it, so the next publish rewrites it.
+    drop(h.control.list().await.unwrap());
+    h.end(2, End::Disconnected).await;
+    let fourth = h.open(4, 5004).await;
+    h.beat(4, &fourth, 44).await;
+    let hello = Report::Hello {
+        id: 3,
+        ip: "10.0.0.9".into(),
+        pid: 43,
+        status: Status::Alive,
+    };
+    h.reports.send(hello).await.unwrap();
+    links[0].record(1, SystemTime::now());
+    settle().await;
+    let now = h.control.list().await.unwrap();
+    let rows: Vec<(u64, Option<&str>, u64)> = (now.clients.iter())
+        .map(|c| (c.id, c.ip.as_deref(), c.heartbeats))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, Some("10.0.0.7"), 2),
+            (3, Some("10.0.0.9"), 1),
+            (4, Some("10.0.0.7"), 1)
+        ]
+    );
+    drop(now);
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn stopping_closes_every_client_with_a_reason() {
     let mut h = Harness::start(config());
     let link = h.open(1, 5001).await;

@@ -21,6 +21,7 @@ use crate::server::connection::{self, Connection};
 use crate::server::link::Link;
 use crate::server::pacer::Pacer;
 use crate::server::report::{End, Failure, Report};
+use crate::server::tally::Tallies;
 
 /// The text of a panic's payload, when it has one.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -58,6 +59,8 @@ pub(super) struct Accept {
         mpsc::UnboundedReceiver<IpAddr>,
     ),
     refusing: Arc<Semaphore>,
+    /// Where the connections count their heartbeats.
+    tallies: Arc<Tallies>,
 }
 
 impl Accept {
@@ -79,6 +82,7 @@ impl Accept {
             per_ip: HashMap::new(),
             released: mpsc::unbounded_channel(),
             refusing: Arc::new(Semaphore::new(REFUSALS_LINGERING)),
+            tallies: Tallies::new(),
         }
     }
 
@@ -142,7 +146,8 @@ impl Accept {
             *self.per_ip.entry(ip).or_default() += 1;
             self.released.0.clone()
         });
-        let link = Arc::new(Link::new(tokio::time::Instant::now()));
+        let link = Link::new(tokio::time::Instant::now(), self.tallies.take());
+        let link = Arc::new(link);
         let opened = Report::Opened {
             id,
             peer,

@@ -173,13 +173,15 @@ impl Connection {
             match (buf.is_empty(), partial) {
                 (true, true) => {
                     partial = false;
-                    self.link.partial_frame(None);
+                    self.link.tally().partial_frame(None);
                 }
                 (false, false) => {
                     partial = true;
-                    self.link.partial_frame(Some(Instant::now()));
+                    self.link.tally().partial_frame(Some(Instant::now()));
                 }
-                (false, true) if frames > 0 => self.link.partial_frame(Some(Instant::now())),
+                (false, true) if frames > 0 => {
+                    self.link.tally().partial_frame(Some(Instant::now()))
+                }
                 _ => {}
             }
             if buf.is_empty() {
@@ -228,7 +230,7 @@ impl Connection {
         };
         let mut hello = None;
         if let Some(heartbeat) = last {
-            self.link.record(frames, SystemTime::now());
+            self.link.tally().record(frames, SystemTime::now());
             let known = identity.as_ref().is_some_and(|known: &Identity| {
                 known.pid == heartbeat.pid
                     && known.status == heartbeat.status

@@ -28,6 +28,7 @@ mod refusals;
 mod registry;
 mod report;
 mod story;
+mod tally;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -9,7 +9,7 @@
 //! and take notices through each client's [`Link`] without blocking, events
 //! go out on a broadcast ring, snapshots on a `watch`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -33,6 +33,8 @@ use crate::server::link::Link;
 use crate::server::refusals::{self, Refusals};
 use crate::server::report::{End, Report};
 use crate::server::story::Stories;
+use crate::server::tally::Tally;
+use table::Table;
 
 /// How often a changed table is published to front ends at most.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
@@ -44,6 +46,8 @@ const RECENT_EVENTS: usize = 200;
 struct Client {
     view: ClientView,
     link: Arc<Link>,
+    /// The link's counts, read here without going through the link.
+    tally: Tally,
     /// Heartbeats counted at the last tick: more since means it was heard.
     at_last_tick: u64,
     /// Ticks in a row without a heartbeat.
@@ -60,7 +64,7 @@ impl Client {
         if new == 0 {
             return;
         }
-        let beat = self.link.last_beat();
+        let beat = self.tally.last_beat();
         if let Some(previous) = self.last_beat {
             let gap = beat.saturating_duration_since(previous) / new as u32;
             for _ in 0..new.min(self.gaps.window() as u64) {
@@ -80,11 +84,22 @@ impl Client {
     /// Brings the view up to date with the link; returns how many
     /// heartbeats arrived since the last sync.
     fn sync(&mut self) -> u64 {
-        let (heartbeats, last_seen) = self.link.read();
+        let (heartbeats, last_seen) = self.tally.read();
         let new = heartbeats.saturating_sub(self.view.heartbeats);
         self.view.heartbeats = heartbeats;
         self.view.last_seen = last_seen;
         new
+    }
+}
+
+impl Table<Client> {
+    /// Brings every client up to date with its link; returns how many
+    /// heartbeats arrived since the last sync. A pass of its own, before
+    /// the tick's or the publish's: the links are far apart and just
+    /// written by the connections' thread, so each is a wait on memory,
+    /// and a loop this short keeps many of those waits going at once.
+    fn sync(&mut self) -> u64 {
+        self.values_mut().map(Client::sync).sum()
     }
 }
 
@@ -98,10 +113,7 @@ pub(crate) struct Registry {
     history_len: usize,
     hello_timeout: Duration,
     frame_timeout: Duration,
-    /// Boxed: a B-tree filled in key order leaves its nodes about half
-    /// full, and a node holds its values inline (256 bytes each, unboxed:
-    /// some 200 bytes a client wasted).
-    clients: BTreeMap<u64, Box<Client>>,
+    clients: Table<Client>,
     refusals: Refusals,
     hold_offs: HoldOffs,
     guard: Guard,
@@ -153,7 +165,7 @@ impl Registry {
             history_len: config.history,
             hello_timeout: config.hello_timeout,
             frame_timeout: config.frame_timeout,
-            clients: BTreeMap::new(),
+            clients: Table::default(),
             refusals: Refusals::default(),
             hold_offs: HoldOffs::default(),
             guard: Guard::new(config.guard),
@@ -242,13 +254,14 @@ impl Registry {
                 };
                 let client = Client {
                     view,
+                    tally: link.tally().clone(),
                     link,
                     at_last_tick: 0,
                     silent_ticks: 0,
                     gaps: Gaps::new(self.gap_window),
                     last_beat: None,
                 };
-                self.clients.insert(id, Box::new(client));
+                self.clients.insert(id, client);
                 self.emit(EventKind::Connected { peer });
             }
             Report::Rejected { peer, reason } => {
@@ -274,7 +287,7 @@ impl Registry {
                     );
                     return;
                 }
-                if let Some(client) = self.clients.get_mut(&id) {
+                if let Some(client) = self.clients.get_mut(id) {
                     let view = &mut client.view;
                     if let (Some(was), Some(was_pid)) = (&view.ip, view.pid)
                         && (&**was, was_pid) != (&*ip, pid)
@@ -294,7 +307,7 @@ impl Registry {
                 }
             }
             Report::Ended { id, end } => {
-                let Some(client) = self.clients.get(&id) else {
+                let Some(client) = self.clients.get(id) else {
                     return;
                 };
                 let current = client.view.status();
@@ -328,7 +341,7 @@ impl Registry {
     /// Closes a client on the server's initiative: tells it why, then forgets it.
     fn close(&mut self, id: u64, notice: Notice, cause: CloseCause) {
         let reason = notice.reason.clone();
-        if let Some(client) = self.clients.get(&id) {
+        if let Some(client) = self.clients.get(id) {
             client.link.send(notice);
         }
         self.remove(id, Status::Close, reason, cause);
@@ -336,7 +349,7 @@ impl Registry {
 
     /// Moves a client from the live table into history.
     fn remove(&mut self, id: u64, status: Status, reason: String, cause: CloseCause) {
-        let Some(mut client) = self.clients.remove(&id) else {
+        let Some(mut client) = self.clients.remove(id) else {
             return;
         };
         self.counters.frames += client.sync();
@@ -383,7 +396,7 @@ impl Registry {
 
     fn shut_down(&mut self) {
         self.shutting_down = true;
-        let ids: Vec<u64> = self.clients.keys().copied().collect();
+        let ids: Vec<u64> = self.clients.ids().collect();
         for id in ids {
             self.close(id, Notice::close(SHUTDOWN_REASON), CloseCause::Shutdown);
         }
@@ -445,22 +458,19 @@ impl Registry {
             // missing from the rows opened after them, so it comes last.
             // A row whose client has gone is dropped; should the order ever
             // disagree, every row from there is dropped and written anew.
-            let mut frames = 0;
+            counters.frames += clients.sync();
             let mut live = clients.values_mut().peekable();
             snapshot.clients.retain_mut(|row| {
                 let Some(client) = live.next_if(|client| client.view.id == row.id) else {
                     return false;
                 };
-                frames += client.sync();
                 row.clone_from(&client.view);
                 true
             });
-            snapshot.clients.extend(live.map(|client| {
-                frames += client.sync();
-                client.view.clone()
-            }));
+            snapshot
+                .clients
+                .extend(live.map(|client| client.view.clone()));
             snapshot.clients.shrink_to(2 * clients.len());
-            counters.frames += frames;
             snapshot.taken = SystemTime::now();
             snapshot.taken_mono = Instant::now().into_std();
             snapshot.history = Arc::clone(history);
@@ -484,6 +494,7 @@ fn push_bounded<T: Clone>(ring: &mut Arc<VecDeque<T>>, item: T, cap: usize) {
 }
 
 mod commands;
+mod table;
 mod tick;
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ impl Registry {
         let clients = self.clients.iter();
         clients
             .filter(|(_, c)| pick(c))
-            .map(|(&id, c)| (id, c.view.peer))
+            .map(|(id, c)| (id, c.view.peer))
             .collect()
     }
 
@@ -102,7 +102,7 @@ impl Registry {
         let until = hold.map(|hold| Instant::now() + hold);
         let mut kicked = Vec::with_capacity(targets.len());
         for (id, peer) in targets {
-            let Some(client) = self.clients.get(&id) else {
+            let Some(client) = self.clients.get(id) else {
                 continue;
             };
             let pid = client.view.pid;

@@ -46,14 +46,14 @@ impl Registry {
         // Due to close for the leave timeout: judged by the guard below.
         let mut due = Vec::new();
         let (mut hello_clients, mut silent) = (0, 0);
-        for (&id, client) in &mut self.clients {
-            self.counters.frames += client.sync();
+        self.counters.frames += self.clients.sync();
+        for (id, client) in self.clients.iter_mut() {
             client.view.held = None;
             if client.view.heartbeats == 0 && waited(client.link.opened()) >= hello_timeout {
                 expired.push((id, hello(), CloseCause::HelloTimeout));
                 continue;
             }
-            if (client.link.partial_since()).is_some_and(|since| waited(since) >= frame_timeout) {
+            if (client.tally.partial_since()).is_some_and(|since| waited(since) >= frame_timeout) {
                 expired.push((id, frame(), CloseCause::FrameTimeout));
                 continue;
             }
@@ -127,7 +127,7 @@ impl Registry {
         }
         let (closing, held) = self.guard.admit(due);
         for (id, why) in held {
-            if let Some(client) = self.clients.get_mut(&id) {
+            if let Some(client) = self.clients.get_mut(id) {
                 client.view.held = Some(why);
             }
         }
@@ -136,7 +136,7 @@ impl Registry {
             humantime::format_duration(rules.leave_timeout)
         );
         for id in closing {
-            let Some(client) = self.clients.get(&id) else {
+            let Some(client) = self.clients.get(id) else {
                 continue;
             };
             let liveness = client.view.liveness;

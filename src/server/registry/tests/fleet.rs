@@ -28,7 +28,7 @@ async fn fleet(h: &Harness, base: u16, n: u16, quiet: &Arc<AtomicBool>) -> Vec<A
             loop {
                 tokio::time::sleep(TICK / 2).await;
                 if !quiet.load(Ordering::Relaxed) {
-                    beating.record(1, SystemTime::now());
+                    beating.tally().record(1, SystemTime::now());
                 }
             }
         });
@@ -300,7 +300,7 @@ async fn a_client_that_reconnects_keeps_its_story_and_flaps_are_counted() {
     let again = h.open(2, 5003).await;
     h.beat(2, &again, 42).await;
     tokio::time::sleep(TICK * 3).await;
-    again.record(1, SystemTime::now());
+    again.tally().record(1, SystemTime::now());
     tokio::time::sleep(TICK).await;
     let details = h.control.show(peer(5003)).await.unwrap();
     assert_eq!(details.reconnects, 1, "{details:?}");

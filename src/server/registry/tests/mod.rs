@@ -20,6 +20,7 @@ use crate::protocol::{Notice, Status};
 use crate::server::config::Config;
 use crate::server::link::Link;
 use crate::server::report::{End, Report};
+use crate::server::tally::Tallies;
 
 const TICK: Duration = Duration::from_millis(100);
 
@@ -44,6 +45,7 @@ fn config() -> Config {
 
 struct Harness {
     started: Instant,
+    tallies: Arc<Tallies>,
     reports: mpsc::Sender<Report>,
     control: Control,
     events: broadcast::Receiver<Event>,
@@ -66,6 +68,7 @@ impl Harness {
         let task = tokio::spawn(registry.run(reports_rx, commands_rx, stop.clone()));
         Harness {
             started: Instant::now(),
+            tallies: Tallies::new(),
             reports,
             control: Control::new(commands),
             events,
@@ -77,7 +80,7 @@ impl Harness {
 
     /// A connection on `port` as the accept loop reports it.
     async fn open(&self, id: u64, port: u16) -> Arc<Link> {
-        let link = Arc::new(Link::new(Instant::now()));
+        let link = Arc::new(Link::new(Instant::now(), self.tallies.take()));
         let opened = Report::Opened {
             id,
             peer: peer(port),
@@ -90,8 +93,8 @@ impl Harness {
     /// A heartbeat as a connection reports it: counted on the link, and the
     /// identity reported the first time.
     async fn beat(&self, id: u64, link: &Link, pid: u32) {
-        let first = link.read().0 == 0;
-        link.record(1, SystemTime::now());
+        let first = link.tally().read().0 == 0;
+        link.tally().record(1, SystemTime::now());
         if first {
             let hello = Report::Hello {
                 id,
@@ -221,7 +224,7 @@ async fn a_leave_client_that_beats_for_recover_ticks_is_alive_again() {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(TICK / 2).await;
-                link.record(1, SystemTime::now());
+                link.tally().record(1, SystemTime::now());
                 tokio::time::sleep(TICK / 2).await;
             }
         })
@@ -374,7 +377,9 @@ async fn a_stalled_server_reads_what_arrived_before_judging_hello_and_frame_time
     let hello_in_the_stall = h.open(1, 5001).await;
     let frame_done_in_the_stall = h.open(2, 5002).await;
     h.beat(2, &frame_done_in_the_stall, 2).await;
-    frame_done_in_the_stall.partial_frame(Some(Instant::now()));
+    frame_done_in_the_stall
+        .tally()
+        .partial_frame(Some(Instant::now()));
     tokio::time::sleep(TICK / 2).await;
     // The server stops for 12 s: the tick comes 12 s late, before the
     // connections have read what arrived meanwhile.
@@ -382,7 +387,7 @@ async fn a_stalled_server_reads_what_arrived_before_judging_hello_and_frame_time
     tokio::task::yield_now().await;
     // Now the connections read it.
     h.beat(1, &hello_in_the_stall, 1).await;
-    frame_done_in_the_stall.partial_frame(None);
+    frame_done_in_the_stall.tally().partial_frame(None);
     tokio::time::sleep(TICK * 3).await;
     let snapshot = h.control.list().await.unwrap();
     assert_eq!(snapshot.clients.len(), 2, "{:?}", snapshot.history);
@@ -400,7 +405,7 @@ async fn snapshots_show_who_said_hello_and_count_heartbeats() {
     let h = Harness::start(config());
     let link = h.open(1, 5001).await;
     h.beat(1, &link, 42).await;
-    link.record(4, SystemTime::now());
+    link.tally().record(4, SystemTime::now());
     let mut snapshots = h.snapshots.clone();
     let shown = snapshots
         .wait_for(|s| {
@@ -436,7 +441,7 @@ async fn a_snapshot_a_front_end_holds_never_changes_under_it() {
     h.beat(2, &second, 42).await;
     settle().await;
     drop(h.control.list().await.unwrap());
-    first.record(3, SystemTime::now());
+    first.tally().record(3, SystemTime::now());
     settle().await;
     let two = h.control.list().await.unwrap();
     h.end(1, End::Disconnected).await;
@@ -445,7 +450,7 @@ async fn a_snapshot_a_front_end_holds_never_changes_under_it() {
     let four = h.control.list().await.unwrap();
     // The spare (`three`) is let go: the next publish rewrites it.
     drop(three);
-    second.record(2, SystemTime::now());
+    second.tally().record(2, SystemTime::now());
     settle().await;
     let five = h.control.list().await.unwrap();
     let rows = |s: &Snapshot| -> Vec<(u64, u64)> {
@@ -485,7 +490,7 @@ async fn rows_rewritten_in_place_follow_a_close_in_the_middle_a_newcomer_and_a_n
         status: Status::Alive,
     };
     h.reports.send(hello).await.unwrap();
-    links[0].record(1, SystemTime::now());
+    links[0].tally().record(1, SystemTime::now());
     settle().await;
     let now = h.control.list().await.unwrap();
     let rows: Vec<(u64, Option<&str>, u64)> = (now.clients.iter())

@@ -92,17 +92,6 @@ impl Client {
     }
 }
 
-impl Table<Client> {
-    /// Brings every client up to date with its link; returns how many
-    /// heartbeats arrived since the last sync. A pass of its own, before
-    /// the tick's or the publish's: the links are far apart and just
-    /// written by the connections' thread, so each is a wait on memory,
-    /// and a loop this short keeps many of those waits going at once.
-    fn sync(&mut self) -> u64 {
-        self.values_mut().map(Client::sync).sum()
-    }
-}
-
 pub(crate) struct Registry {
     tick: Duration,
     rules: Rules,
@@ -452,24 +441,27 @@ impl Registry {
             }
             let snapshot = Arc::make_mut(current);
             // One pass that brings each client up to date and copies it: the
-            // time goes in fetching each client's entry and link from
+            // time goes in fetching each client's entry and counts from
             // memory, so it is done once. Rows are rewritten where they are,
             // in order: both sides are in connection order, and a client
             // missing from the rows opened after them, so it comes last.
             // A row whose client has gone is dropped; should the order ever
             // disagree, every row from there is dropped and written anew.
-            counters.frames += clients.sync();
+            let mut frames = 0;
             let mut live = clients.values_mut().peekable();
             snapshot.clients.retain_mut(|row| {
                 let Some(client) = live.next_if(|client| client.view.id == row.id) else {
                     return false;
                 };
+                frames += client.sync();
                 row.clone_from(&client.view);
                 true
             });
-            snapshot
-                .clients
-                .extend(live.map(|client| client.view.clone()));
+            snapshot.clients.extend(live.map(|client| {
+                frames += client.sync();
+                client.view.clone()
+            }));
+            counters.frames += frames;
             snapshot.clients.shrink_to(2 * clients.len());
             snapshot.taken = SystemTime::now();
             snapshot.taken_mono = Instant::now().into_std();

@@ -46,8 +46,8 @@ impl Registry {
         // Due to close for the leave timeout: judged by the guard below.
         let mut due = Vec::new();
         let (mut hello_clients, mut silent) = (0, 0);
-        self.counters.frames += self.clients.sync();
         for (id, client) in self.clients.iter_mut() {
+            self.counters.frames += client.sync();
             client.view.held = None;
             if client.view.heartbeats == 0 && waited(client.link.opened()) >= hello_timeout {
                 expired.push((id, hello(), CloseCause::HelloTimeout));

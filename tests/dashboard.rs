@@ -66,7 +66,7 @@ fn snapshot(clients: Vec<ClientView>) -> Arc<Snapshot> {
     s.counters.closed = 4;
     let event = |secs, kind| Event {
         at: s.started + Duration::from_secs(secs),
-        kind,
+        kind: Arc::new(kind),
     };
     s.recent = Arc::new(
         [
@@ -844,9 +844,9 @@ fn the_events_screen_follows_new_events_until_the_operator_scrolls_up() {
             (0..n)
                 .map(|i| Event {
                     at: s.started + Duration::from_secs(u64::from(i)),
-                    kind: EventKind::Connected {
+                    kind: Arc::new(EventKind::Connected {
                         peer: peer(7000 + i),
-                    },
+                    }),
                 })
                 .collect(),
         );

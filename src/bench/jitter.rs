@@ -118,7 +118,7 @@ async fn run(clients: usize, gap: Duration, detector: Detector) -> Result<Verdic
             peer,
             to: Status::Leave,
             ..
-        } = event.kind
+        } = *event.kind
         {
             leaves.entry(peer).or_insert_with(Instant::now);
         }

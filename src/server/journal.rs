@@ -218,9 +218,9 @@ mod tests {
     fn connected(port: u16) -> Event {
         Event {
             at: SystemTime::now(),
-            kind: EventKind::Connected {
+            kind: Arc::new(EventKind::Connected {
                 peer: ([127, 0, 0, 1], port).into(),
-            },
+            }),
         }
     }
 

@@ -397,7 +397,7 @@ impl Registry {
     fn emit(&mut self, kind: EventKind) {
         let event = Event {
             at: SystemTime::now(),
-            kind,
+            kind: Arc::new(kind),
         };
         if let Some(journal) = &self.journal {
             journal.record(&event);

@@ -275,7 +275,7 @@ fn read_event(line: &str) -> Result<Event, WireError> {
     let at = humantime::parse_rfc3339(&recorded.ts).unwrap_or(SystemTime::UNIX_EPOCH);
     Ok(Event {
         at,
-        kind: recorded.kind,
+        kind: Arc::new(recorded.kind),
     })
 }
 

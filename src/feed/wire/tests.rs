@@ -85,7 +85,10 @@ fn same(a: &Snapshot, b: &Snapshot) {
 }
 
 fn event(ms: u64, kind: EventKind) -> Event {
-    Event { at: at(ms), kind }
+    Event {
+        at: at(ms),
+        kind: Arc::new(kind),
+    }
 }
 
 #[test]

@@ -115,8 +115,8 @@ impl Harness {
     async fn next(&mut self) -> (Duration, EventKind) {
         loop {
             let event = self.events.recv().await.unwrap();
-            if !matches!(event.kind, EventKind::Started { .. }) {
-                return (self.started.elapsed(), event.kind);
+            if !matches!(*event.kind, EventKind::Started { .. }) {
+                return (self.started.elapsed(), Arc::unwrap_or_clone(event.kind));
             }
         }
     }
@@ -148,7 +148,7 @@ impl Harness {
         let mut events = self.events;
         let mut rest = Vec::new();
         while let Ok(event) = events.try_recv() {
-            rest.push(event.kind);
+            rest.push(Arc::unwrap_or_clone(event.kind));
         }
         rest
     }

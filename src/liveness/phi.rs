@@ -25,36 +25,28 @@ const MIN_SAMPLES: usize = 3;
 
 /// The recent heartbeat gaps of one client, in milliseconds (two bytes
 /// each: a gap past 65.5 s is kept as 65.5 s, long since a `leave`).
-#[derive(Clone, Debug)]
+///
+/// The window (how many it keeps) is the caller's, passed with each gap:
+/// a server has one for all its clients, and need not store it in each.
+#[derive(Clone, Debug, Default)]
 pub struct Gaps {
     ms: VecDeque<u16>,
-    window: usize,
 }
 
 impl Gaps {
-    /// Room for `window` gaps, allocated with the first one.
-    pub fn new(window: usize) -> Self {
-        Gaps {
-            ms: VecDeque::new(),
-            window: window.max(MIN_SAMPLES),
-        }
-    }
-
-    /// Remembers one gap (forgetting the oldest past the window).
-    pub fn push(&mut self, gap: Duration) {
-        if self.ms.len() == self.window {
+    /// Remembers one gap, forgetting the oldest past the latest `window`
+    /// (at least the few a fit needs). Room for the window is allocated
+    /// with the first gap.
+    pub fn push(&mut self, gap: Duration, window: usize) {
+        let window = window.max(MIN_SAMPLES);
+        while self.ms.len() >= window {
             self.ms.pop_front();
         }
         if self.ms.capacity() == 0 {
-            self.ms.reserve_exact(self.window);
+            self.ms.reserve_exact(window);
         }
         self.ms
             .push_back(u16::try_from(gap.as_millis()).unwrap_or(u16::MAX));
-    }
-
-    /// The most gaps it keeps.
-    pub fn window(&self) -> usize {
-        self.window
     }
 
     pub fn len(&self) -> usize {
@@ -133,10 +125,10 @@ mod tests {
 
     #[test]
     fn a_regular_client_is_suspected_sooner_than_a_jittery_one() {
-        let (mut regular, mut jittery) = (Gaps::new(100), Gaps::new(100));
+        let (mut regular, mut jittery) = (Gaps::default(), Gaps::default());
         for i in 0..100 {
-            regular.push(ms(1000 + i % 3 * 10));
-            jittery.push(ms(if i % 2 == 0 { 700 } else { 1300 }));
+            regular.push(ms(1000 + i % 3 * 10), 100);
+            jittery.push(ms(if i % 2 == 0 { 700 } else { 1300 }), 100);
         }
         let first = ms(1000);
         let at = |gaps: &Gaps| {
@@ -152,10 +144,10 @@ mod tests {
 
     #[test]
     fn the_window_keeps_the_latest_gaps_and_a_first_estimate_stands_in() {
-        let mut gaps = Gaps::new(3);
+        let mut gaps = Gaps::default();
         assert_eq!(gaps.fit(ms(1000)), (1000.0, 250.0));
         for g in [100, 200, 300, 400] {
-            gaps.push(ms(g));
+            gaps.push(ms(g), 3);
         }
         assert_eq!(gaps.iter().collect::<Vec<_>>(), [200, 300, 400]);
         let (mean, std) = gaps.fit(ms(1000));

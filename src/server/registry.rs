@@ -62,16 +62,17 @@ struct Client {
 }
 
 impl Client {
-    /// Learns the gaps of the `new` heartbeats since the last tick.
-    fn learn(&mut self, new: u64) {
+    /// Learns the gaps of the `new` heartbeats since the last tick,
+    /// keeping the latest `window`.
+    fn learn(&mut self, new: u64, window: usize) {
         if new == 0 {
             return;
         }
         let beat = self.tally.last_beat();
         if let Some(previous) = self.last_beat {
             let gap = beat.saturating_duration_since(previous) / new as u32;
-            for _ in 0..new.min(self.gaps.window() as u64) {
-                self.gaps.push(gap);
+            for _ in 0..new.min(window as u64) {
+                self.gaps.push(gap, window);
             }
         }
         self.last_beat = Some(beat);
@@ -250,7 +251,7 @@ impl Registry {
                     link,
                     at_last_tick: 0,
                     silent_ticks: 0,
-                    gaps: Gaps::new(self.gap_window),
+                    gaps: Gaps::default(),
                     last_beat: None,
                 };
                 self.clients.insert(id, client);

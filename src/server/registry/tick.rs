@@ -59,7 +59,7 @@ impl Registry {
             }
             let new = client.view.heartbeats - client.at_last_tick;
             let heard = new > 0;
-            client.learn(new);
+            client.learn(new, self.gap_window);
             client.at_last_tick = client.view.heartbeats;
             client.silent_ticks = if heard { 0 } else { client.silent_ticks + 1 };
             if client.view.pid.is_some() {

@@ -46,8 +46,9 @@ pub(super) struct Viewers {
     metrics_cpu_ms_per_scrape: f64,
     metrics_scrape: Spread,
     metrics_bytes: usize,
-    /// How long one publish held the registry up (heartbeats wait that
-    /// long), over the window and the `list` commands below.
+    /// How long one publish held the registry up (its reports and commands
+    /// wait that long, heartbeats do not), over the window and the `list`
+    /// commands below.
     publish: Spread,
     /// A snapshot of the whole table asked for and received (the `list`
     /// command: the channel's hop, the batching window, the publish).

@@ -83,9 +83,9 @@ pub struct Counters {
     /// disk failed).
     pub journal_lost: u64,
     /// Snapshots published, and the registry's time spent on them in
-    /// nanoseconds (taking the table, replacing the snapshot, freeing the
-    /// one replaced): heartbeat handling waits that long. A snapshot counts
-    /// the publishes before it.
+    /// nanoseconds (bringing each row up to date, replacing the snapshot):
+    /// the registry's reports and commands wait that long, heartbeats (on
+    /// another thread) do not. A snapshot counts the publishes before it.
     pub publishes: u64,
     pub publish_ns: u64,
 }

@@ -185,7 +185,7 @@ impl Collector for Figures {
         let busy = ConstCounter::new(c.publish_ns as f64 / 1e9);
         busy.encode(e.encode_descriptor(
             "publish",
-            "Time the server spent publishing snapshots to its front ends, holding up heartbeat handling",
+            "Time the registry spent publishing snapshots to its front ends (its reports and commands wait; heartbeats do not)",
             Some(&Unit::Seconds),
             busy.metric_type(),
         )?)?;

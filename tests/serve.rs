@@ -139,15 +139,20 @@ fn split_and_coalesced_frames_are_all_counted() {
     for byte in &stream {
         trickle.send(std::slice::from_ref(byte));
     }
-    // A thousand frames in a single write.
+    // A thousand frames in a single write, the pid changing after 600.
     let mut burst = RawClient::connect(serve.addr);
-    let stream: Vec<u8> = (0..1000).flat_map(|_| heartbeat(2)).collect();
+    let stream: Vec<u8> = (0..1000)
+        .flat_map(|i| heartbeat(if i < 600 { 2 } else { 3 }))
+        .collect();
     burst.send(&stream);
 
     let trickled = serve.wait_for_client(trickle.local, |c| c["heartbeats"].as_u64() >= Some(20));
     let bursted = serve.wait_for_client(burst.local, |c| c["heartbeats"].as_u64() >= Some(1000));
     assert_eq!(trickled["heartbeats"], 20);
-    assert_eq!(bursted["heartbeats"], 1000);
+    assert_eq!(
+        (bursted["heartbeats"].clone(), bursted["pid"].clone()),
+        (json!(1000), json!(3))
+    );
     assert!(
         !serve.seen.iter().any(|l| l["event"] == "bad_frame"),
         "{:#?}",

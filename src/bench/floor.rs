@@ -1,13 +1,15 @@
 //! `floor`: the least a tokio server does for the same loads as `hold` and
-//! `flood`: accept, read, decode with the same codec, and count. No
-//! registry, no snapshots, no notices, no timeouts, no batching window. It
-//! reads as hbmon's connections do (wait until readable; reads of 256 bytes
-//! that double while they come back full, up to 32 KiB; a buffer only while
-//! bytes wait), so the distance to it is what hbmon's decisions cost.
+//! `flood`: accept, read, decode with the same codec (taking runs of the
+//! same frame as hbmon does), and count. No registry, no snapshots, no
+//! notices, no timeouts, no batching window. It reads as hbmon's
+//! connections do (wait until readable; reads of 256 bytes that double
+//! while they come back full, up to 32 KiB; a buffer only while bytes
+//! wait), so the distance to it is what hbmon's decisions cost.
 //!
 //! Among other scenarios it runs in a child `hbmon bench floor`, so that
-//! memory one freed cannot flatter the other's figure. `hold` and `flood` report their
-//! figures as ratios to it when it ran in the same `hbmon bench`.
+//! memory one freed cannot flatter the other's figure. `hold` and `flood`
+//! report their figures as ratios to it when it ran in the same `hbmon
+//! bench`.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -19,7 +21,6 @@ use anyhow::{Context, Result, bail};
 use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use super::load::{Fleet, capped};
@@ -164,8 +165,8 @@ async fn connection(stream: TcpStream, counts: Arc<Counts>, stop: CancellationTo
             Err(_) => return,
         }
         loop {
-            match codec.decode(&mut buf) {
-                Ok(Some(_)) => counts.frames.fetch_add(1, Ordering::Relaxed),
+            match codec.decode_run(&mut buf, false) {
+                Ok(Some(run)) => counts.frames.fetch_add(run.frames, Ordering::Relaxed),
                 Ok(None) => break,
                 Err(_) => return,
             };

@@ -23,9 +23,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::codec::Decoder;
 
-use crate::protocol::{FrameError, Notice, ServerCodec, Status, Token, encode_frame};
+use crate::protocol::{FrameError, Notice, Run, ServerCodec, Status, Token, encode_frame};
 use crate::server::link::Link;
 use crate::server::pacer::Pacer;
 use crate::server::report::{End, Failure, Report};
@@ -201,13 +200,11 @@ impl Connection {
         let mut frames = 0;
         let mut last = None;
         let end = loop {
-            let decoded = if eof {
-                codec.decode_eof(buf)
-            } else {
-                codec.decode(buf)
-            };
-            match decoded {
-                Ok(Some(heartbeat)) => {
+            match codec.decode_run(buf, eof) {
+                Ok(Some(Run {
+                    message: heartbeat,
+                    frames: run,
+                })) => {
                     // The first heartbeat must carry the secret, if there is one.
                     let expected = self.token.take();
                     let given = heartbeat.token.as_ref();
@@ -216,12 +213,14 @@ impl Connection {
                     {
                         break Some(End::Unauthorized);
                     }
-                    let goodbye = heartbeat.status == Status::Close;
-                    frames += 1;
-                    last = Some(heartbeat);
-                    if goodbye {
+                    if heartbeat.status == Status::Close {
+                        // Nothing after a goodbye counts, its copies neither.
+                        frames += 1;
+                        last = Some(heartbeat);
                         break Some(End::Goodbye);
                     }
+                    frames += run;
+                    last = Some(heartbeat);
                 }
                 Ok(None) => break None,
                 Err(FrameError::Io(error)) => break Some(End::Failed(error.into())),

@@ -1,163 +1,18 @@
-//! The wire protocol: frames, the messages they carry, and what can go wrong
-//! decoding them.
-//!
-//! A frame is a 4-byte big-endian *signed* length followed by that many bytes
-//! of UTF-8 JSON, exactly what Python's `struct.pack("!i", n)` writes. Clients
-//! send [`Heartbeat`]s; the server answers with [`Notice`]s when it changes a
-//! client's status or closes it on purpose.
-//!
-//! This module owns framing and parsing only. It performs no I/O and holds no
-//! policy about what to do with a bad peer: it says precisely what was wrong
-//! ([`FrameError`]) and the caller decides.
+//! Frames: the length prefix, the JSON body, and every way they can be
+//! wrong.
 
-use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 
 use bytes::{Buf, BufMut, BytesMut};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use tokio_util::codec::{Decoder, Encoder};
+
+use super::{Heartbeat, Notice};
 
 /// Size of the length prefix.
 const HEADER_LEN: usize = 4;
-
-/// Default `--max-frame`: the largest body a peer may announce.
-pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
-
-/// A client's status, as reported on the wire and as decided by the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Alive,
-    Leave,
-    Close,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Alive => "alive",
-            Status::Leave => "leave",
-            Status::Close => "close",
-        }
-    }
-}
-
-/// By hand because the derived form reports a status of the wrong JSON type
-/// only as "expected value"; this one names what was found and what is allowed.
-impl<'de> Deserialize<'de> for Status {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StatusName;
-        impl serde::de::Visitor<'_> for StatusName {
-            type Value = Status;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("one of \"alive\", \"leave\", \"close\"")
-            }
-            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Status, E> {
-                match name {
-                    "alive" => Ok(Status::Alive),
-                    "leave" => Ok(Status::Leave),
-                    "close" => Ok(Status::Close),
-                    other => Err(E::unknown_variant(other, &["alive", "leave", "close"])),
-                }
-            }
-        }
-        deserializer.deserialize_str(StatusName)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// Client to server: "I am still here". Unknown extra fields are ignored so
-/// that newer clients keep working with this server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Heartbeat {
-    /// The address the client believes it has (shown as reported).
-    pub ip: String,
-    /// The status the client reports. Only `close` (a polite goodbye) has an
-    /// effect on the server; the others are displayed as reported.
-    pub status: Status,
-    pub pid: u32,
-    /// The shared secret, required in a connection's first heartbeat when
-    /// the server has one (`--token-file`, `HBMON_TOKEN`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<Token>,
-}
-
-/// A shared secret. Its `Debug` does not show it, so it cannot reach a log
-/// by accident; it is never put in snapshots or events.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Token(String);
-
-impl Token {
-    /// A token from text; surrounding white space (a file's newline) is not
-    /// part of it. `None` when nothing is left.
-    pub fn new(text: &str) -> Option<Token> {
-        let text = text.trim();
-        (!text.is_empty()).then(|| Token(text.to_owned()))
-    }
-
-    /// The `Authorization` header value that carries it.
-    pub fn bearer(&self) -> String {
-        format!("Bearer {}", self.0)
-    }
-
-    /// Compares in constant time (for tokens of the same length), so the
-    /// time taken does not tell a guesser how much of a guess was right.
-    pub fn matches(&self, other: &Token) -> bool {
-        subtle::ConstantTimeEq::ct_eq(self.0.as_bytes(), other.0.as_bytes()).into()
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-/// The reason in the close frame every client gets when the server shuts
-/// down: a clean end, which clients tell apart from a kick or a timeout.
-pub const SHUTDOWN_REASON: &str = "server shutting down";
-
-/// Server to client: the server changed this client's status, or is about to
-/// close the connection, and says why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notice {
-    pub status: Status,
-    pub reason: String,
-    /// On a close: seconds the client should wait before it connects again
-    /// (the server is full, or an operator kicked it). Absent otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
-}
-
-impl Notice {
-    pub fn new(status: Status, reason: impl Into<String>) -> Self {
-        Notice {
-            status,
-            reason: reason.into(),
-            retry_after: None,
-        }
-    }
-
-    pub fn close(reason: impl Into<String>) -> Self {
-        Notice::new(Status::Close, reason)
-    }
-
-    /// The same notice, asking the client to wait this long before it
-    /// connects again (rounded up to whole seconds).
-    #[must_use]
-    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
-        self.retry_after = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
-        self
-    }
-}
 
 /// Why a byte stream could not be decoded. Every variant but `Io` is the
 /// peer's fault and its `Display` is the reason sent back in the close frame.
@@ -260,11 +115,18 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
     }
 }
 
-impl<In: DeserializeOwned, Out> Decoder for JsonFrames<In, Out> {
-    type Item = In;
-    type Error = FrameError;
+/// One message, and how many frames in a row carried it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Run<T> {
+    pub message: T,
+    /// At least 1.
+    pub frames: u64,
+}
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, FrameError> {
+impl<In: DeserializeOwned, Out> JsonFrames<In, Out> {
+    /// The length of the frame at the start of `src`, once all of it has
+    /// arrived.
+    fn complete_frame(&self, src: &mut BytesMut) -> Result<Option<usize>, FrameError> {
         let Some(len) = self.body_len(src)? else {
             return Ok(None);
         };
@@ -274,17 +136,63 @@ impl<In: DeserializeOwned, Out> Decoder for JsonFrames<In, Out> {
             src.reserve(frame_len - src.len());
             return Ok(None);
         }
+        Ok(Some(frame_len))
+    }
+
+    /// Decodes the next message, and takes with it every frame right after
+    /// it that is the same bytes, without parsing those again.
+    ///
+    /// A client sends the same heartbeat every time, so a flood's reads are
+    /// hundreds of copies of one frame: comparing them with the first costs
+    /// a few nanoseconds each where parsing costs a few hundred. The same
+    /// bytes always parse to the same message, so nothing is lost but the
+    /// work. At `eof` a frame cut short is an error, as in `decode_eof`.
+    pub fn decode_run(
+        &mut self,
+        src: &mut BytesMut,
+        eof: bool,
+    ) -> Result<Option<Run<In>>, FrameError> {
+        let Some(frame_len) = self.complete_frame(src)? else {
+            return at_eof(None, src, eof);
+        };
+        let message = parse_body(&src[HEADER_LEN..frame_len])?;
+        let (frame, rest) = src.split_at(frame_len);
+        let repeats = rest
+            .chunks_exact(frame_len)
+            .take_while(|next| *next == frame)
+            .count();
+        src.advance(frame_len * (1 + repeats));
+        Ok(Some(Run {
+            message,
+            frames: 1 + repeats as u64,
+        }))
+    }
+}
+
+/// What is left of a stream that ended: nothing, or a frame cut short.
+fn at_eof<T>(decoded: Option<T>, src: &BytesMut, eof: bool) -> Result<Option<T>, FrameError> {
+    match decoded {
+        None if eof && !src.is_empty() => Err(FrameError::Truncated(src.len())),
+        decoded => Ok(decoded),
+    }
+}
+
+impl<In: DeserializeOwned, Out> Decoder for JsonFrames<In, Out> {
+    type Item = In;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, FrameError> {
+        let Some(frame_len) = self.complete_frame(src)? else {
+            return Ok(None);
+        };
         let message = parse_body(&src[HEADER_LEN..frame_len]);
         src.advance(frame_len);
         message.map(Some)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<In>, FrameError> {
-        match self.decode(src)? {
-            Some(message) => Ok(Some(message)),
-            None if src.is_empty() => Ok(None),
-            None => Err(FrameError::Truncated(src.len())),
-        }
+        let decoded = self.decode(src)?;
+        at_eof(decoded, src, true)
     }
 }
 
@@ -315,6 +223,7 @@ pub fn encode_frame<T: Serialize>(message: &T) -> BytesMut {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{DEFAULT_MAX_FRAME, Status, Token};
 
     fn heartbeat(pid: u32) -> Heartbeat {
         Heartbeat {
@@ -390,6 +299,52 @@ mod tests {
             .collect();
         let pids: Vec<u32> = decode_all(&stream).unwrap().iter().map(|h| h.pid).collect();
         assert_eq!(pids, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn runs_of_the_same_frame_are_taken_whole_and_any_other_bytes_start_a_new_one() {
+        // pid 1 and pid 2 frames have the same length: only the bytes differ.
+        let (one, two) = (encode_frame(&heartbeat(1)), encode_frame(&heartbeat(2)));
+        let mut stream: Vec<u8> = [&one, &one, &one, &two, &one, &one]
+            .iter()
+            .flat_map(|f| f.iter().copied())
+            .collect();
+        stream.extend_from_slice(&one[..one.len() - 1]);
+        let mut codec = ServerCodec::new(DEFAULT_MAX_FRAME);
+        let mut buf = BytesMut::from(&stream[..]);
+        let mut runs = Vec::new();
+        while let Some(run) = codec.decode_run(&mut buf, false).unwrap() {
+            runs.push((run.message.pid, run.frames));
+        }
+        assert_eq!(runs, [(1, 3), (2, 1), (1, 2)]);
+        // The copy cut short waits for its last byte, and is taken alone.
+        assert_eq!(buf.len(), one.len() - 1);
+        buf.put_u8(*one.last().unwrap());
+        let run = codec.decode_run(&mut buf, false).unwrap().unwrap();
+        assert_eq!((run.message, run.frames), (heartbeat(1), 1));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_run_ends_at_a_bad_frame_and_a_cut_one_at_eof() {
+        let one = encode_frame(&heartbeat(1));
+        let mut stream = [&one[..], &one[..]].concat();
+        stream.extend_from_slice(&raw_frame(b"nope"));
+        stream.extend_from_slice(&one[..3]);
+        let mut codec = ServerCodec::new(DEFAULT_MAX_FRAME);
+        let mut buf = BytesMut::from(&stream[..]);
+        let run = codec.decode_run(&mut buf, true).unwrap().unwrap();
+        assert_eq!(run.frames, 2);
+        let err = codec.decode_run(&mut buf, true).unwrap_err();
+        assert!(matches!(err, FrameError::InvalidJson(_)), "{err}");
+        let mut cut = BytesMut::from(&one[..3]);
+        assert!(codec.decode_run(&mut cut, false).unwrap().is_none());
+        let err = codec.decode_run(&mut cut, true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "connection closed in the middle of a frame (3 bytes of it received)"
+        );
+        assert_eq!(codec.decode_run(&mut BytesMut::new(), true).unwrap(), None);
     }
 
     #[test]

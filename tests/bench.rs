@@ -57,6 +57,15 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
     assert_eq!(number("flood", "clients"), 10.0);
     assert!(number("flood", "heartbeats_per_s") > 1000.0, "{report:#}");
     assert_eq!(number("flood", "bad_frames"), 0.0);
+    // The second flood numbers its heartbeats: each is parsed, none is bad.
+    let numbered = &report["flood"]["numbered"];
+    assert!(
+        numbered["heartbeats_per_s"].as_f64() > Some(1000.0),
+        "{report:#}"
+    );
+    assert_eq!(numbered["bad_frames"], 0, "{report:#}");
+    assert!(numbered["floor_ratio"].as_f64() > Some(0.0), "{report:#}");
+    assert!(report["floor"]["flood_seq"]["heartbeats_per_s"].as_f64() > Some(1000.0));
 
     let expected = number("detect", "expected_leave_ms");
     let tick = number("detect", "tick_ms");

@@ -47,6 +47,8 @@ pub(super) struct Figures {
 pub(super) struct Floor {
     pub(super) hold: Figures,
     pub(super) flood: Figures,
+    /// The flood with every heartbeat numbered (`flood-seq`).
+    pub(super) flood_seq: Figures,
 }
 
 /// Counters the floor server keeps: connections open, heartbeats decoded.
@@ -65,7 +67,12 @@ pub(super) async fn floor(options: &Options) -> Result<Floor> {
     let (clients, _) = capped(options.clients);
     let hold = under(clients, "steady=1", options.duration).await?;
     let flood = under(options.flood_clients, "flood=1", options.duration).await?;
-    Ok(Floor { hold, flood })
+    let flood_seq = under(options.flood_clients, "flood-seq=1", options.duration).await?;
+    Ok(Floor {
+        hold,
+        flood,
+        flood_seq,
+    })
 }
 
 async fn in_child(options: &Options) -> Result<Floor> {

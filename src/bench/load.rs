@@ -256,6 +256,17 @@ pub(super) async fn hold(options: &Options, floor: Option<floor::Figures>) -> Re
 #[derive(Serialize)]
 pub(super) struct Flood {
     clients: usize,
+    /// Every client writing its one heartbeat over and over, as a client
+    /// stuck in a loop does.
+    #[serde(flatten)]
+    same: FloodLoad,
+    /// Every heartbeat numbered (`flood-seq`): none the same bytes as the
+    /// one before it, so each is parsed.
+    numbered: FloodLoad,
+}
+
+#[derive(Serialize)]
+pub(super) struct FloodLoad {
     seconds: f64,
     heartbeats_per_s: f64,
     /// Heartbeats ingested per second of server CPU time.
@@ -267,11 +278,28 @@ pub(super) struct Flood {
     floor_ratio: Option<f64>,
 }
 
-pub(super) async fn flood(options: &Options, floor: Option<floor::Figures>) -> Result<Flood> {
+/// The floor's figures under the two floods, when it ran.
+type FloodFloors = (floor::Figures, floor::Figures);
+
+pub(super) async fn flood(options: &Options, floors: Option<FloodFloors>) -> Result<Flood> {
+    let (same, numbered) = floors.unzip();
+    Ok(Flood {
+        clients: options.flood_clients,
+        same: flood_of(options, "flood=1", same).await?,
+        numbered: flood_of(options, "flood-seq=1", numbered).await?,
+    })
+}
+
+/// The server under `flood_clients` clients of `mix`.
+async fn flood_of(
+    options: &Options,
+    mix: &str,
+    floor: Option<floor::Figures>,
+) -> Result<FloodLoad> {
     let clients = options.flood_clients;
     let server = start_server(Config::default())?;
     let run_for = Duration::from_secs(40) + options.duration;
-    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "flood=1", run_for)?;
+    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", mix, run_for)?;
     all_joined(&server, clients, Duration::from_secs(30)).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let window = measure(&server, options.duration).await?;
@@ -280,9 +308,8 @@ pub(super) async fn flood(options: &Options, floor: Option<floor::Figures>) -> R
     server.stop();
     server.stopped().await;
     let per_cpu_s = window.frames as f64 / window.cpu.as_secs_f64().max(0.01);
-    Ok(Flood {
+    Ok(FloodLoad {
         floor_ratio: floor.map(|f| per_cpu_s * f.cpu_us_per_heartbeat / 1e6),
-        clients,
         seconds: window.wall.as_secs_f64(),
         heartbeats_per_s: window.frames as f64 / window.wall.as_secs_f64(),
         heartbeats_per_cpu_s: per_cpu_s,

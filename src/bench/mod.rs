@@ -75,7 +75,7 @@ pub async fn run(options: &Options) -> Result<Value> {
         let figures = match *name {
             "floor" => {
                 let measured = floor::floor(options).await?;
-                floors = Some((measured.hold, measured.flood));
+                floors = Some((measured.hold, (measured.flood, measured.flood_seq)));
                 to_json(measured)
             }
             "hold" => to_json(load::hold(options, floors.map(|f| f.0)).await?),

@@ -47,16 +47,21 @@ pub enum Behaviour {
     Bad,
     /// Writes heartbeats as fast as the socket takes them (for benchmarks).
     Flood,
+    /// Writes as fast as `Flood`, each heartbeat numbered by an extra
+    /// `seq` field (which the server ignores), so that no two in a row are
+    /// the same bytes: each must be parsed.
+    FloodSeq,
 }
 
 impl Behaviour {
-    const NAMES: [(&'static str, Behaviour); 6] = [
+    const NAMES: [(&'static str, Behaviour); 7] = [
         ("steady", Behaviour::Steady),
         ("flaky", Behaviour::Flaky),
         ("silent", Behaviour::Silent),
         ("dying", Behaviour::Dying),
         ("bad", Behaviour::Bad),
         ("flood", Behaviour::Flood),
+        ("flood-seq", Behaviour::FloodSeq),
     ];
 }
 
@@ -88,7 +93,8 @@ impl FromStr for Mix {
                 .find(|(n, _)| *n == name.trim())
                 .map(|(_, b)| *b)
                 .ok_or_else(|| {
-                    format!("unknown behaviour '{name}' (known: steady, flaky, silent, dying, bad, flood)")
+                    let known: Vec<&str> = Behaviour::NAMES.iter().map(|(n, _)| *n).collect();
+                    format!("unknown behaviour '{name}' (known: {})", known.join(", "))
                 })?;
             let weight: u32 = weight.trim().parse().map_err(|_| {
                 format!("weight of '{name}' must be a whole number, not '{weight}'")
@@ -290,8 +296,16 @@ impl Client {
                 return End::Failed;
             }
         }
-        if self.behaviour == Behaviour::Flood {
-            return self.flood(&heartbeat, notices, writer, stop).await;
+        match self.behaviour {
+            Behaviour::Flood => {
+                let batch = heartbeat.repeat(FLOOD_BATCH);
+                return self.flood(&batch, notices, writer, stop).await;
+            }
+            Behaviour::FloodSeq => {
+                let batch = numbered(&local.ip().to_string(), pid);
+                return self.flood(&batch, notices, writer, stop).await;
+            }
+            _ => {}
         }
         // Spread clients that joined together over the interval.
         let phase = self
@@ -312,7 +326,7 @@ impl Client {
                 _ = ticker.tick() => {
                     let frame: &[u8] = match self.behaviour {
                         // A flood is handed to `flood` before the ticker starts.
-                        Behaviour::Steady | Behaviour::Flood => &heartbeat,
+                        Behaviour::Steady | Behaviour::Flood | Behaviour::FloodSeq => &heartbeat,
                         Behaviour::Flaky => {
                             let phase = started.elapsed().as_nanos() / self.plan.flaky_gap.as_nanos().max(1);
                             if phase % 2 == 1 { continue } else { &heartbeat }
@@ -348,9 +362,10 @@ impl Client {
     /// Notices are read by a task of their own: a `write_all` interrupted
     /// half way would corrupt the stream, so the write is only abandoned
     /// when the connection is being dropped anyway.
+    /// Writes `batch` (`FLOOD_BATCH` heartbeats) over and over.
     async fn flood(
         &self,
-        heartbeat: &[u8],
+        batch: &[u8],
         mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
         mut writer: OwnedWriteHalf,
         stop: CancellationToken,
@@ -365,12 +380,11 @@ impl Client {
             }
             drop(watcher);
         });
-        let batch = heartbeat.repeat(FLOOD_BATCH);
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return End::Stopped,
                 _ = closed.cancelled() => return End::ClosedByServer,
-                written = writer.write_all(&batch) => {
+                written = writer.write_all(batch) => {
                     if written.is_err() {
                         return End::Failed;
                     }
@@ -381,9 +395,22 @@ impl Client {
     }
 }
 
+/// `FLOOD_BATCH` heartbeats from one client, numbered from 0: the same
+/// message to the server, other bytes each.
+fn numbered(ip: &str, pid: u32) -> Vec<u8> {
+    (0..FLOOD_BATCH)
+        .flat_map(|seq| {
+            encode_frame(&serde_json::json!({
+                "ip": ip, "status": Status::Alive, "pid": pid, "seq": seq,
+            }))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ServerCodec;
 
     #[test]
     fn mix_parses_and_rejects_with_reasons() {
@@ -396,7 +423,7 @@ mod tests {
         );
         assert_eq!(
             err("sleepy=3"),
-            "unknown behaviour 'sleepy' (known: steady, flaky, silent, dying, bad, flood)"
+            "unknown behaviour 'sleepy' (known: steady, flaky, silent, dying, bad, flood, flood-seq)"
         );
         assert_eq!(
             err("steady=x"),
@@ -434,6 +461,21 @@ mod tests {
                 "{b} among the first 20: {first_20:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_numbered_flood_is_one_client_in_frames_none_alike() {
+        let batch = numbered("10.0.0.1", 7);
+        let mut codec = ServerCodec::new(DEFAULT_MAX_FRAME);
+        let mut buf = bytes::BytesMut::from(&batch[..]);
+        let mut frames = 0;
+        while let Some(run) = codec.decode_run(&mut buf, true).unwrap() {
+            let hb = run.message;
+            assert_eq!(run.frames, 1, "frame {frames} is the one before again");
+            assert_eq!((&*hb.ip, hb.pid, hb.status), ("10.0.0.1", 7, Status::Alive));
+            frames += 1;
+        }
+        assert_eq!(frames, FLOOD_BATCH);
     }
 
     #[test]

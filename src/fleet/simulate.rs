@@ -357,12 +357,12 @@ impl Client {
 }
 
 impl Client {
-    /// Writes batches of heartbeats back to back until told to stop.
+    /// Writes `batch` (`FLOOD_BATCH` heartbeats) back to back until told to
+    /// stop.
     ///
     /// Notices are read by a task of their own: a `write_all` interrupted
     /// half way would corrupt the stream, so the write is only abandoned
     /// when the connection is being dropped anyway.
-    /// Writes `batch` (`FLOOD_BATCH` heartbeats) over and over.
     async fn flood(
         &self,
         batch: &[u8],

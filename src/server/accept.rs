@@ -146,7 +146,7 @@ impl Accept {
             *self.per_ip.entry(ip).or_default() += 1;
             self.released.0.clone()
         });
-        let link = Link::new(tokio::time::Instant::now(), self.tallies.take());
+        let link = Link::new(self.tallies.take());
         let link = Arc::new(link);
         let opened = Report::Opened {
             id,

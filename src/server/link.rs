@@ -13,15 +13,12 @@ use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
-use tokio::time::Instant;
 
 use crate::protocol::{Notice, Status};
 use crate::server::tally::Tally;
 
 #[derive(Debug)]
 pub(crate) struct Link {
-    /// When the connection was accepted, on tokio's monotonic clock.
-    opened: Instant,
     tally: Tally,
     /// The notice the connection has yet to write, if any. Boxed: notices
     /// are rare, and every client holds the slot.
@@ -37,18 +34,12 @@ impl Drop for Link {
 }
 
 impl Link {
-    pub(crate) fn new(opened: Instant, tally: Tally) -> Self {
+    pub(crate) fn new(tally: Tally) -> Self {
         Link {
-            opened,
             tally,
             notice: Mutex::new(None),
             waker: AtomicWaker::new(),
         }
-    }
-
-    /// When the connection was accepted.
-    pub(crate) fn opened(&self) -> Instant {
-        self.opened
     }
 
     /// Where the connection counts its heartbeats.
@@ -113,7 +104,7 @@ mod tests {
 
     #[tokio::test]
     async fn latest_notice_wins_but_close_is_never_replaced() {
-        let link = Link::new(Instant::now(), Tallies::new().take());
+        let link = Link::new(Tallies::new().take());
         link.send(Notice::new(Status::Leave, "a"));
         link.send(Notice::new(Status::Alive, "b"));
         assert_eq!(link.next_notice().await.status, Status::Alive);
@@ -124,7 +115,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_notice_sent_before_anyone_waits_is_not_lost() {
-        let link = std::sync::Arc::new(Link::new(Instant::now(), Tallies::new().take()));
+        let link = std::sync::Arc::new(Link::new(Tallies::new().take()));
         link.send(Notice::close("early"));
         let waiter = tokio::spawn({
             let link = std::sync::Arc::clone(&link);

@@ -56,9 +56,14 @@ struct Client {
     /// Ticks in a row without a heartbeat.
     silent_ticks: u32,
     /// The recent heartbeat gaps (for the details pane, and for the phi
-    /// detector), and when the latest heartbeat counted arrived.
+    /// detector).
     gaps: Gaps,
-    last_beat: Option<Instant>,
+    /// When the latest heartbeat counted at a tick arrived, once one has
+    /// (`at_last_tick > 0`); until then, when the registry learned of the
+    /// connection, for the hello timeout. One instant serves both because
+    /// a client is waiting for its first heartbeat or has had it, and it
+    /// keeps the link a size smaller (an 80-byte allocation, not 96).
+    since: Instant,
 }
 
 impl Client {
@@ -69,20 +74,27 @@ impl Client {
             return;
         }
         let beat = self.tally.last_beat();
-        if let Some(previous) = self.last_beat {
-            let gap = beat.saturating_duration_since(previous) / new as u32;
+        if self.heard_before() {
+            let gap = beat.saturating_duration_since(self.since) / new as u32;
             for _ in 0..new.min(window as u64) {
                 self.gaps.push(gap, window);
             }
         }
-        self.last_beat = Some(beat);
+        self.since = beat;
+    }
+
+    /// Whether a tick has counted a heartbeat: `since` is then a beat's.
+    fn heard_before(&self) -> bool {
+        self.at_last_tick > 0
     }
 
     /// φ for the silence since the latest heartbeat, as of `at`.
     fn phi(&self, at: Instant, first: Duration) -> f64 {
-        self.last_beat.map_or(0.0, |beat| {
-            self.gaps.phi(at.saturating_duration_since(beat), first)
-        })
+        if !self.heard_before() {
+            return 0.0;
+        }
+        self.gaps
+            .phi(at.saturating_duration_since(self.since), first)
     }
 
     /// Brings the view up to date with the link; returns how many
@@ -252,7 +264,7 @@ impl Registry {
                     at_last_tick: 0,
                     silent_ticks: 0,
                     gaps: Gaps::default(),
-                    last_beat: None,
+                    since: Instant::now(),
                 };
                 self.clients.insert(id, client);
                 self.emit(EventKind::Connected { peer });

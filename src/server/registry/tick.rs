@@ -49,7 +49,7 @@ impl Registry {
         for (id, client) in self.clients.iter_mut() {
             self.counters.frames += client.sync();
             client.view.held = None;
-            if client.view.heartbeats == 0 && waited(client.link.opened()) >= hello_timeout {
+            if client.view.heartbeats == 0 && waited(client.since) >= hello_timeout {
                 expired.push((id, hello(), CloseCause::HelloTimeout));
                 continue;
             }

@@ -80,7 +80,7 @@ impl Harness {
 
     /// A connection on `port` as the accept loop reports it.
     async fn open(&self, id: u64, port: u16) -> Arc<Link> {
-        let link = Arc::new(Link::new(Instant::now(), self.tallies.take()));
+        let link = Arc::new(Link::new(self.tallies.take()));
         let opened = Report::Opened {
             id,
             peer: peer(port),

@@ -97,7 +97,7 @@ impl Client {
             .phi(at.saturating_duration_since(self.since), first)
     }
 
-    /// Brings the view up to date with the link; returns how many
+    /// Brings the view up to date with its tally; returns how many
     /// heartbeats arrived since the last sync.
     fn sync(&mut self) -> u64 {
         let (heartbeats, last_seen) = self.tally.read();

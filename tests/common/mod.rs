@@ -93,6 +93,10 @@ impl Serve {
         let listening = serve.wait_for("listening", |_| true);
         serve.addr = listening["addr"].as_str().unwrap().parse().unwrap();
         serve.admin = listening["admin"].as_str().map(str::to_owned);
+        // The registry starts on a thread of its own and says so after the
+        // listener does: wait for it, so that a test reading the event
+        // stream from here on does not find `started` before its own event.
+        serve.wait_for("started", |_| true);
         serve
     }
 

@@ -1,8 +1,11 @@
 //! What hbmon asks of the operating system: signals turned into one
-//! cancellation, and the open-file limit a server or fleet of thousands of
-//! sockets runs into.
+//! cancellation, the open-file limit a server or fleet of thousands of
+//! sockets runs into, and the CPU time used.
+
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use nix::time::ClockId;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
@@ -39,4 +42,21 @@ pub fn raise_open_files() -> u64 {
             rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
         }
     })
+}
+
+/// CPU time this process (all its threads) has used so far, to the
+/// nanosecond; `None` where the system keeps no such clock.
+pub fn cpu_time() -> Option<Duration> {
+    cpu_clock(ClockId::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// CPU time the calling thread has used so far. Unlike wall time, it does
+/// not grow while the thread waits for a core, so the difference of two
+/// readings is the work done between them.
+pub fn thread_cpu_time() -> Option<Duration> {
+    cpu_clock(ClockId::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn cpu_clock(clock: ClockId) -> Option<Duration> {
+    nix::time::clock_gettime(clock).ok().map(Duration::from)
 }

@@ -496,6 +496,12 @@ fn metrics_count_clients_heartbeats_and_closes_by_cause() {
     assert!(sample(text, "hbmon_publishes_total") >= 1.0);
     let publish = sample(text, "hbmon_publish_seconds_total");
     assert!(publish > 0.0 && publish < 1.0, "{publish}");
+    // Part of that time the registry's thread was running; never more.
+    let working = sample(text, "hbmon_publish_cpu_seconds_total");
+    assert!(
+        working > 0.0 && working <= publish,
+        "{working} of {publish}"
+    );
     assert!(text.contains(&format!(
         "hbmon_build_info{{version=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION")

@@ -13,7 +13,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::{
-    Options, Publishes, Spread, cpu_time, ephemeral_ports, floor, rss_bytes, start_server,
+    Options, PublishSpread, Publishes, cpu_time, ephemeral_ports, floor, rss_bytes, start_server,
 };
 use crate::feed::event::{Event, EventKind};
 use crate::process;
@@ -161,7 +161,8 @@ pub(super) struct Hold {
     /// Server CPU microseconds per heartbeat.
     cpu_us_per_heartbeat: f64,
     /// How long one snapshot publish held the registry up, over the window.
-    publish: Spread,
+    #[serde(flatten)]
+    publish: PublishSpread,
     /// hbmon's figures over the floor's under the same load, when `floor`
     /// ran too (1.0: no more than a bare tokio server).
     floor_ratio: Option<HoldRatio>,

@@ -115,29 +115,14 @@ pub(super) fn ephemeral_ports() -> u64 {
         .unwrap_or(28_232)
 }
 
-/// This process's CPU time (user + system, all threads), from /proc.
+/// This process's CPU time (user + system, all threads).
 pub(super) fn cpu_time() -> Result<Duration> {
-    cpu_time_of("/proc/self/stat")
+    process::cpu_time().context("no CPU clock for this process")
 }
 
 /// The CPU time of the calling thread alone.
 pub(super) fn thread_cpu_time() -> Result<Duration> {
-    cpu_time_of("/proc/thread-self/stat")
-}
-
-fn cpu_time_of(path: &str) -> Result<Duration> {
-    let stat = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .with_context(|| format!("parsing {path}"))?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks =
-        |i: usize| -> Result<u64> { Ok(fields.get(i).context("short /proc/self/stat")?.parse()?) };
-    // utime and stime (fields 14 and 15) in USER_HZ ticks, 100 a second on Linux.
-    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+    process::thread_cpu_time().context("no CPU clock for this thread")
 }
 
 /// This process's resident memory, from /proc.
@@ -162,8 +147,17 @@ pub(super) fn start_server(config: Config) -> Result<Server> {
 /// (a snapshot carries the publishes before it: the time between two that
 /// a watcher sees, over their number).
 pub(super) struct Publishes {
-    samples: Arc<Mutex<Vec<Duration>>>,
+    samples: Arc<Mutex<Vec<(Duration, Duration)>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// What [`Publishes`] saw: wall time, and the part of it the registry's
+/// thread was running. On a busy machine a publish's wall time includes
+/// waits for a core, which its CPU time does not.
+#[derive(Serialize)]
+pub(super) struct PublishSpread {
+    publish: Spread,
+    publish_cpu: Spread,
 }
 
 impl Publishes {
@@ -171,14 +165,19 @@ impl Publishes {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&samples);
         let task = tokio::spawn(async move {
-            let counted = |s: &Snapshot| (s.counters.publishes, s.counters.publish_ns);
+            let counted = |s: &Snapshot| {
+                let c = &s.counters;
+                (c.publishes, c.publish_ns, c.publish_cpu_ns)
+            };
             let mut last = counted(&snapshots.borrow_and_update());
             while snapshots.changed().await.is_ok() {
                 let now = counted(&snapshots.borrow_and_update());
-                let (publishes, ns) = (now.0 - last.0, now.1 - last.1);
-                if let Some(each) = ns.checked_div(publishes) {
-                    let each = Duration::from_nanos(each);
-                    seen.lock().unwrap_or_else(|p| p.into_inner()).push(each);
+                let publishes = now.0 - last.0;
+                let each = |ns: u64| ns.checked_div(publishes).map(Duration::from_nanos);
+                if let (Some(wall), Some(cpu)) = (each(now.1 - last.1), each(now.2 - last.2)) {
+                    seen.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((wall, cpu));
                 }
                 last = now;
             }
@@ -187,10 +186,14 @@ impl Publishes {
     }
 
     /// Stops watching; the spread of what it saw.
-    pub(super) fn spread(self) -> Spread {
+    pub(super) fn spread(self) -> PublishSpread {
         self.task.abort();
         let samples = std::mem::take(&mut *self.samples.lock().unwrap_or_else(|p| p.into_inner()));
-        spread(samples)
+        let (wall, cpu) = samples.into_iter().unzip();
+        PublishSpread {
+            publish: spread(wall),
+            publish_cpu: spread(cpu),
+        }
     }
 }
 

@@ -16,7 +16,9 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::load::{EventCount, Fleet, all_joined, capped, leave_or_close};
-use super::{Options, Publishes, Spread, cpu_time, spread, start_server, thread_cpu_time};
+use super::{
+    Options, PublishSpread, Publishes, Spread, cpu_time, spread, start_server, thread_cpu_time,
+};
 use crate::endpoint::{Endpoint, Listener};
 use crate::feed::wire::Replica;
 use crate::front::api::{self, Source};
@@ -49,7 +51,8 @@ pub(super) struct Viewers {
     /// How long one publish held the registry up (its reports and commands
     /// wait that long, heartbeats do not), over the window and the `list`
     /// commands below.
-    publish: Spread,
+    #[serde(flatten)]
+    publish: PublishSpread,
     /// A snapshot of the whole table asked for and received (the `list`
     /// command: the channel's hop, the batching window, the publish).
     list_round_trip: Spread,

@@ -88,6 +88,10 @@ pub struct Counters {
     /// another thread) do not. A snapshot counts the publishes before it.
     pub publishes: u64,
     pub publish_ns: u64,
+    /// The part of `publish_ns` the registry's thread was running, by its
+    /// CPU clock: the rest it was waiting for a core (on a busy machine,
+    /// the sockets' thread and everything else run beside it).
+    pub publish_cpu_ns: u64,
 }
 
 impl Counters {

@@ -24,6 +24,7 @@ use crate::feed::event::{Event, EventKind};
 use crate::feed::snapshot::{ClientView, CloseCause, ClosedClient, Counters, Settings, Snapshot};
 use crate::liveness::phi::Gaps;
 use crate::liveness::{Detector, Rules};
+use crate::process;
 use crate::protocol::{Notice, SHUTDOWN_REASON, Status};
 use crate::server::config::Config;
 use crate::server::guard::Guard;
@@ -423,7 +424,10 @@ impl Registry {
     }
 
     fn publish(&mut self) {
+        // The CPU clock is read inside the wall clock's span, so the CPU
+        // time counted never exceeds the wall time.
         let began = std::time::Instant::now();
+        let began_cpu = process::thread_cpu_time();
         if let Some(journal) = &self.journal {
             self.counters.journal_lost = journal.lost();
         }
@@ -500,8 +504,15 @@ impl Registry {
         });
         self.dirty = false;
         self.counters.publishes += 1;
-        self.counters.publish_ns += u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if let (Some(began), Some(now)) = (began_cpu, process::thread_cpu_time()) {
+            self.counters.publish_cpu_ns += nanos(now.saturating_sub(began));
+        }
+        self.counters.publish_ns += nanos(began.elapsed());
     }
+}
+
+fn nanos(span: Duration) -> u64 {
+    u64::try_from(span.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Appends to a shared ring, copying it only if a snapshot still holds it.

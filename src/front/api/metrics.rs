@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -15,6 +16,7 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::feed::Snapshot;
 use crate::feed::snapshot::CloseCause;
 use crate::front::hooks::HookStats;
+use crate::process;
 use crate::protocol::Status;
 
 /// The OpenMetrics content type, which Prometheus asks for first.
@@ -77,6 +79,18 @@ fn counter(
     counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)
 }
 
+/// A counter of seconds.
+fn seconds(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    total: Duration,
+) -> Result<(), std::fmt::Error> {
+    let counter = ConstCounter::new(total.as_secs_f64());
+    let unit = Some(&Unit::Seconds);
+    counter.encode(encoder.encode_descriptor(name, help, unit, counter.metric_type())?)
+}
+
 fn gauge(
     encoder: &mut DescriptorEncoder,
     name: &str,
@@ -88,7 +102,8 @@ fn gauge(
 }
 
 /// The process's own figures, named as every Prometheus client library
-/// names them (`process_*`), read from `/proc` by the procfs crate. Any it
+/// names them (`process_*`), read from `/proc` by the procfs crate (the CPU
+/// time from the process's CPU clock, to the nanosecond). Any it
 /// cannot read are left out rather than made up.
 #[derive(Debug)]
 struct Process;
@@ -99,16 +114,11 @@ impl Collector for Process {
         let Ok(me) = procfs::process::Process::myself() else {
             return Ok(());
         };
-        if let Ok(stat) = me.stat() {
-            let cpu = (stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64;
-            let counter = ConstCounter::new(cpu);
+        if let Some(cpu) = process::cpu_time() {
             let help = "Total user and system CPU time spent in seconds";
-            counter.encode(e.encode_descriptor(
-                "process_cpu_seconds",
-                help,
-                None,
-                counter.metric_type(),
-            )?)?;
+            seconds(&mut e, "process_cpu", help, cpu)?;
+        }
+        if let Ok(stat) = me.stat() {
             let rss = stat.rss_bytes().get() as f64;
             gauge(
                 &mut e,
@@ -182,13 +192,18 @@ impl Collector for Figures {
             "Decisions the journal could not write",
             c.journal_lost,
         )?;
-        let busy = ConstCounter::new(c.publish_ns as f64 / 1e9);
-        busy.encode(e.encode_descriptor(
+        seconds(
+            &mut e,
             "publish",
             "Time the registry spent publishing snapshots to its front ends (its reports and commands wait; heartbeats do not)",
-            Some(&Unit::Seconds),
-            busy.metric_type(),
-        )?)?;
+            Duration::from_nanos(c.publish_ns),
+        )?;
+        seconds(
+            &mut e,
+            "publish_cpu",
+            "Of the time spent publishing, the time the registry's thread was running on a core (the rest it waited for one)",
+            Duration::from_nanos(c.publish_cpu_ns),
+        )?;
         counter(&mut e, "publishes", "Snapshots published", c.publishes)?;
         if let Some(hooks) = &self.hooks {
             let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::Registry;
 use crate::feed::control::{Control, Kicked};
 use crate::feed::event::{Event, EventKind};
-use crate::feed::snapshot::Snapshot;
+use crate::feed::snapshot::{Counters, Snapshot};
 use crate::liveness::Rules;
 use crate::protocol::{Notice, Status};
 use crate::server::config::Config;
@@ -464,6 +464,16 @@ async fn a_snapshot_a_front_end_holds_never_changes_under_it() {
     assert_eq!(one.counters.closed, 0);
     assert!(five.counters.publishes > four.counters.publishes);
     assert!(five.counters.frames > four.counters.frames);
+    // Publishes took time, and the thread ran for part of it, never more.
+    let Counters {
+        publish_ns,
+        publish_cpu_ns,
+        ..
+    } = five.counters;
+    assert!(
+        0 < publish_cpu_ns && publish_cpu_ns <= publish_ns,
+        "{publish_cpu_ns} of {publish_ns}"
+    );
     h.stopped().await;
 }
 

@@ -496,10 +496,12 @@ fn metrics_count_clients_heartbeats_and_closes_by_cause() {
     assert!(sample(text, "hbmon_publishes_total") >= 1.0);
     let publish = sample(text, "hbmon_publish_seconds_total");
     assert!(publish > 0.0 && publish < 1.0, "{publish}");
-    // Part of that time the registry's thread was running; never more.
+    // The registry's thread was running for about as long (its CPU clock,
+    // read just outside each publish, adds a clock read's tail to each).
     let working = sample(text, "hbmon_publish_cpu_seconds_total");
+    let reads = sample(text, "hbmon_publishes_total") * 50e-6;
     assert!(
-        working > 0.0 && working <= publish,
+        working > 0.0 && working <= publish + reads,
         "{working} of {publish}"
     );
     assert!(text.contains(&format!(

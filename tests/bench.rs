@@ -118,21 +118,19 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
     assert!(behind["p99_ms"].as_f64() < Some(1000.0), "{report:#}");
     assert!(number("viewers", "metrics_bytes") > 1000.0, "{report:#}");
     // Timed by the registry itself: a publish of 300 rows is far under 100 ms,
-    // and its CPU time, part of that, is no more than its wall time.
+    // and its CPU time is no more than its wall time (and a clock read's
+    // tail: the CPU clock is read just outside the publish).
     for scenario in ["hold", "viewers"] {
         let publish = &report[scenario]["publish"];
         assert!(publish["p50_ms"].as_f64() > Some(0.0), "{report:#}");
         assert!(publish["max_ms"].as_f64() < Some(100.0), "{report:#}");
         let cpu = &report[scenario]["publish_cpu"];
         assert!(cpu["p50_ms"].as_f64() > Some(0.0), "{report:#}");
-        assert!(
-            cpu["p50_ms"].as_f64() <= publish["p50_ms"].as_f64(),
-            "{report:#}"
-        );
-        assert!(
-            cpu["max_ms"].as_f64() <= publish["max_ms"].as_f64(),
-            "{report:#}"
-        );
+        let within = |q: &str| {
+            let (cpu, wall) = (cpu[q].as_f64(), publish[q].as_f64());
+            cpu.zip(wall).is_some_and(|(cpu, wall)| cpu <= wall + 0.05)
+        };
+        assert!(within("p50_ms") && within("max_ms"), "{report:#}");
     }
     assert!(report["viewers"]["list_round_trip"]["p50_ms"].as_f64() > Some(0.0));
     assert_eq!(

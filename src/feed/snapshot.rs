@@ -88,9 +88,11 @@ pub struct Counters {
     /// another thread) do not. A snapshot counts the publishes before it.
     pub publishes: u64,
     pub publish_ns: u64,
-    /// The part of `publish_ns` the registry's thread was running, by its
-    /// CPU clock: the rest it was waiting for a core (on a busy machine,
-    /// the sockets' thread and everything else run beside it).
+    /// The registry thread's CPU time for the same publishes: the part of
+    /// `publish_ns` it was running, the rest it waited for a core (on a
+    /// busy machine, the sockets' thread and everything else run beside
+    /// it). Read just outside the wall clock's span (see `publish`), so it
+    /// may exceed `publish_ns` by a few microseconds a publish.
     pub publish_cpu_ns: u64,
 }
 

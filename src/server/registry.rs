@@ -424,10 +424,12 @@ impl Registry {
     }
 
     fn publish(&mut self) {
-        // The CPU clock is read inside the wall clock's span, so the CPU
-        // time counted never exceeds the wall time.
-        let began = std::time::Instant::now();
+        // The CPU clock is read outside the wall clock's span: reading it
+        // is a system call, on whose return the kernel may hand this core
+        // to a thread the tick woke, and the timing is not to move that
+        // wait into the publish.
         let began_cpu = process::thread_cpu_time();
+        let began = std::time::Instant::now();
         if let Some(journal) = &self.journal {
             self.counters.journal_lost = journal.lost();
         }
@@ -504,10 +506,10 @@ impl Registry {
         });
         self.dirty = false;
         self.counters.publishes += 1;
+        self.counters.publish_ns += nanos(began.elapsed());
         if let (Some(began), Some(now)) = (began_cpu, process::thread_cpu_time()) {
             self.counters.publish_cpu_ns += nanos(now.saturating_sub(began));
         }
-        self.counters.publish_ns += nanos(began.elapsed());
     }
 }
 

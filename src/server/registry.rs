@@ -424,10 +424,10 @@ impl Registry {
     }
 
     fn publish(&mut self) {
-        // The CPU clock is read outside the wall clock's span: reading it
+        // The CPU clock is read outside the wall clock's span. Reading it
         // is a system call, on whose return the kernel may hand this core
-        // to a thread the tick woke, and the timing is not to move that
-        // wait into the publish.
+        // to a thread the tick woke: read inside, it moved that wait into
+        // the publish's wall time.
         let began_cpu = process::thread_cpu_time();
         let began = std::time::Instant::now();
         if let Some(journal) = &self.journal {

@@ -213,14 +213,13 @@ impl Connection {
                     {
                         break Some(End::Unauthorized);
                     }
-                    if heartbeat.status == Status::Close {
-                        // Nothing after a goodbye counts, its copies neither.
-                        frames += 1;
-                        last = Some(heartbeat);
+                    let goodbye = heartbeat.status == Status::Close;
+                    // Nothing after a goodbye counts, its copies neither.
+                    frames += if goodbye { 1 } else { run };
+                    last = Some(heartbeat);
+                    if goodbye {
                         break Some(End::Goodbye);
                     }
-                    frames += run;
-                    last = Some(heartbeat);
                 }
                 Ok(None) => break None,
                 Err(FrameError::Io(error)) => break Some(End::Failed(error.into())),

@@ -1,7 +1,6 @@
 //! `render`: the dashboard drawing frames of 1,000 to 100,000 clients on
 //! ratatui's `TestBackend`, with the same code the real dashboard runs.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,11 +10,9 @@ use ratatui::backend::TestBackend;
 use serde::Serialize;
 
 use super::spread;
-use crate::feed::snapshot::{ClientView, Settings, Snapshot};
+use crate::feed::snapshot::Snapshot;
 use crate::front::tui::render::render;
 use crate::front::tui::view::ViewState;
-use crate::liveness::{Liveness, Rules};
-use crate::protocol::Status;
 
 #[derive(Serialize)]
 pub(super) struct Render {
@@ -35,7 +32,7 @@ pub(super) fn frames() -> Result<Render> {
     let mut medians = Vec::new();
     let mut refresh = Duration::ZERO;
     for n in [1_000, 10_000, 100_000] {
-        let snapshot = Arc::new(synthetic_snapshot(n));
+        let snapshot = Arc::new(Snapshot::synthetic(n));
         let mut view = ViewState::new(Arc::clone(&snapshot));
         let mut terminal = Terminal::new(TestBackend::new(width, height))?;
         let mut frames = Vec::new();
@@ -51,7 +48,7 @@ pub(super) fn frames() -> Result<Render> {
             let mut takes = Vec::new();
             for _ in 0..10 {
                 let started = Instant::now();
-                view.show(Arc::new(synthetic_snapshot(n)));
+                view.show(Arc::new(Snapshot::synthetic(n)));
                 takes.push(started.elapsed());
             }
             refresh = Duration::from_secs_f64(spread(takes).p50_ms / 1000.0);
@@ -65,38 +62,4 @@ pub(super) fn frames() -> Result<Render> {
         rows_100000_ms: medians[2],
         refresh_100000_ms: refresh.as_secs_f64() * 1000.0,
     })
-}
-
-/// A snapshot of `n` alive clients, as the registry would publish it.
-fn synthetic_snapshot(n: usize) -> Snapshot {
-    let settings = Settings {
-        tick: Duration::from_secs(1),
-        rules: Rules::default(),
-    };
-    let mut snapshot = Snapshot::empty(SocketAddr::from(([127, 0, 0, 1], 14000)), settings);
-    let ip: Arc<str> = Arc::from("127.0.0.1");
-    snapshot.clients = (0..n)
-        .map(|i| ClientView {
-            id: i as u64,
-            peer: SocketAddr::from((
-                [127, 0, (i >> 16) as u8, (i >> 8) as u8],
-                (i & 0xffff) as u16,
-            )),
-            ip: Some(Arc::clone(&ip)),
-            pid: Some(i as u32),
-            reported: Some(Status::Alive),
-            liveness: Liveness {
-                streak: 3,
-                ..Liveness::default()
-            },
-            heartbeats: i as u64,
-            connected_at: snapshot.started,
-            last_seen: Some(snapshot.taken),
-            held: None,
-            phi: None,
-            reconnects: 0,
-            flaps: 0,
-        })
-        .collect();
-    snapshot
 }

@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::feed::control::Command;
+use crate::feed::control::{Command, Reply};
 use crate::feed::details::PastConnection;
 use crate::feed::event::{Event, EventKind};
 use crate::feed::snapshot::{ClientView, CloseCause, ClosedClient, Counters, Settings, Snapshot};
@@ -35,6 +35,7 @@ use crate::server::refusals::{self, Refusals};
 use crate::server::report::{End, Report};
 use crate::server::story::Stories;
 use crate::server::tally::Tally;
+use spares::Spares;
 use table::Table;
 
 /// How often a changed table is published to front ends at most.
@@ -43,9 +44,6 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 const DETAIL_GAPS: usize = 60;
 /// How many recent events a snapshot carries for the dashboard's event pane.
 const RECENT_EVENTS: usize = 200;
-/// Snapshots kept to be rewritten once front ends let go of them: as many
-/// as viewers of the operator API commonly hold at once, each its own.
-const SPARES: usize = 3;
 
 struct Client {
     view: ClientView,
@@ -137,9 +135,11 @@ pub(crate) struct Registry {
     base: Arc<Snapshot>,
     dirty: bool,
     shutting_down: bool,
-    /// Snapshots before the latest, that front ends held when they were
-    /// replaced, oldest first: see `publish`.
-    spares: Vec<Arc<Snapshot>>,
+    spares: Spares,
+    /// Copies made for a publish off this thread: see [`Spares`].
+    copies: mpsc::Receiver<Snapshot>,
+    /// `list` commands waiting for the next publish.
+    listing: Vec<Reply<Arc<Snapshot>>>,
 }
 
 impl Registry {
@@ -157,8 +157,8 @@ impl Registry {
         };
         let mut base = Snapshot::empty(listen, settings);
         base.admin = config.admin.as_deref().map(Arc::from);
-        let base = Arc::new(base);
-        let (snapshots, receiver) = watch::channel(Arc::clone(&base));
+        let (snapshots, receiver) = watch::channel(Arc::new(base.clone()));
+        let (spares, copies) = Spares::new();
         let registry = Registry {
             tick: config.tick,
             rules: config.rules,
@@ -183,10 +183,12 @@ impl Registry {
             counters: Counters::default(),
             events,
             snapshots,
-            base,
+            base: Arc::new(base),
             dirty: false,
             shutting_down: false,
-            spares: Vec::new(),
+            spares,
+            copies,
+            listing: Vec::new(),
         };
         (registry, receiver)
     }
@@ -217,7 +219,10 @@ impl Registry {
                 // Timers before reports: a flood keeps reports always ready,
                 // and must not starve the tick or the snapshots.
                 at = tick.tick(), if !self.shutting_down => self.tick(at),
-                _ = publish.tick(), if self.dirty => self.publish(),
+                _ = publish.tick(), if self.dirty => {
+                    self.publish();
+                }
+                Some(copy) = self.copies.recv() => self.copied(copy),
                 _ = refusals.tick(), if !self.refusals.is_empty() => self.report_refusals(),
                 report = reports.recv() => match report {
                     Some(report) => self.report(report),
@@ -228,7 +233,12 @@ impl Registry {
         // Every connection has finished: the run is over.
         let listen = self.base.listen;
         self.emit(EventKind::Stopped { listen });
-        self.publish();
+        while !self.publish() {
+            let Some(copy) = self.copies.recv().await else {
+                break;
+            };
+            self.spares.take(copy);
+        }
         if let Some(journal) = self.journal.take() {
             // Writes out and syncs what is queued: nothing decided is lost.
             let _ = tokio::task::spawn_blocking(move || journal.close()).await;
@@ -423,7 +433,10 @@ impl Registry {
         self.dirty = true;
     }
 
-    fn publish(&mut self) {
+    /// Publishes a snapshot of the table, and answers the `list` commands
+    /// waiting for one. `false` when it must wait for a copy to write into
+    /// (see [`Spares`]): `copied` publishes once it is made.
+    fn publish(&mut self) -> bool {
         // The CPU clock is read outside the wall clock's span. Reading it
         // is a system call, on whose return the kernel may hand this core
         // to a thread the tick woke: read inside, it moved that wait into
@@ -444,34 +457,9 @@ impl Registry {
             spares,
             ..
         } = self;
-        snapshots.send_modify(|current| {
-            // Rewritten in place when no front end holds the last one (a
-            // headless server): one copy of every row, none to allocate or
-            // free. One held by a front end is kept as a spare, to be
-            // rewritten in turn once its holder has moved on to a newer one;
-            // each viewer of the operator API holds the one it sent last, for
-            // a second, to send the next as changes to it. A fresh one costs
-            // its every page and every ip's count: 4 to 12 ms at 19,900
-            // clients, where a rewrite is one. Spares nobody holds are let
-            // go when the latest is rewritten in place: a server nobody
-            // watches any more keeps none.
-            if Arc::get_mut(current).is_some() {
-                spares.retain(|old| Arc::strong_count(old) > 1);
-            } else {
-                let released = spares.iter().position(|old| Arc::strong_count(old) == 1);
-                let next = released.map_or_else(
-                    || {
-                        Arc::new(Snapshot {
-                            clients: Vec::with_capacity(clients.len()),
-                            ..(**base).clone()
-                        })
-                    },
-                    |at| spares.remove(at),
-                );
-                spares.push(std::mem::replace(current, next));
-                if spares.len() > SPARES {
-                    spares.remove(0);
-                }
+        let published = snapshots.send_if_modified(|current| {
+            if !spares.make_writable(current, base) {
+                return false;
             }
             let snapshot = Arc::make_mut(current);
             // One pass that brings each client up to date and copies it: the
@@ -503,12 +491,29 @@ impl Registry {
             snapshot.recent = Arc::clone(recent);
             snapshot.counters = *counters;
             snapshot.fleet_silent = guard.silence();
+            true
         });
+        if !published {
+            return false;
+        }
         self.dirty = false;
         self.counters.publishes += 1;
         self.counters.publish_ns += nanos(began.elapsed());
         if let (Some(began), Some(now)) = (began_cpu, process::thread_cpu_time()) {
             self.counters.publish_cpu_ns += nanos(now.saturating_sub(began));
+        }
+        let snapshot = Arc::clone(&self.snapshots.borrow());
+        for reply in self.listing.drain(..) {
+            let _ = reply.send(Ok(Arc::clone(&snapshot)));
+        }
+        true
+    }
+
+    /// A copy to write into has been made: publishes what waited for it.
+    fn copied(&mut self, copy: Snapshot) {
+        self.spares.take(copy);
+        if self.dirty || !self.listing.is_empty() {
+            self.publish();
         }
     }
 }
@@ -527,6 +532,7 @@ fn push_bounded<T: Clone>(ring: &mut Arc<VecDeque<T>>, item: T, cap: usize) {
 }
 
 mod commands;
+mod spares;
 mod table;
 mod tick;
 

@@ -41,8 +41,8 @@ impl Registry {
                 let _ = reply.send(Ok(kicked));
             }
             Command::List { reply } => {
+                self.listing.push(reply);
                 self.publish();
-                let _ = reply.send(Ok(self.snapshots.borrow().clone()));
             }
             Command::Show { peer, reply } => {
                 let _ = reply.send(self.details(peer).ok_or(CommandError::NoSuchClient(peer)));

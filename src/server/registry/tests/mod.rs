@@ -438,7 +438,7 @@ async fn a_snapshot_a_front_end_holds_never_changes_under_it() {
     let settle = || tokio::time::sleep(TICK / 10);
     settle().await;
     // Each `list` publishes: one held, one released, one held, in turn, so
-    // publishes rewrite in place, swap in the spare and allocate anew.
+    // publishes rewrite in place, swap in the spare and wait for a copy.
     let one = h.control.list().await.unwrap();
     let second = h.open(2, 5002).await;
     h.beat(2, &second, 42).await;
@@ -529,6 +529,7 @@ async fn stopping_closes_every_client_with_a_reason() {
     let link = h.open(1, 5001).await;
     h.beat(1, &link, 42).await;
     h.next().await;
+    let mut snapshots = h.snapshots.clone();
     h.stop.cancel();
     assert_eq!(
         link.next_notice().await,
@@ -536,6 +537,9 @@ async fn stopping_closes_every_client_with_a_reason() {
     );
     assert!(matches!(h.decision().await.1,
         EventKind::Closed { reason, .. } if reason == "server shutting down"));
+    // A front end holds the latest picture as the run ends, and no spare
+    // is free: the last publish waits for a copy to write into.
+    let held = h.control.list().await.unwrap();
     let rest = h.stopped().await;
     assert_eq!(
         rest.last(),
@@ -544,6 +548,16 @@ async fn stopping_closes_every_client_with_a_reason() {
         }),
         "the run ends with its marker: {rest:?}"
     );
+    let last_event = |s: &Snapshot| s.recent.back().map(|event| Arc::clone(&event.kind));
+    let last = snapshots.borrow_and_update().clone();
+    assert!(matches!(
+        last_event(&last).as_deref(),
+        Some(EventKind::Stopped { .. })
+    ));
+    assert!(matches!(
+        last_event(&held).as_deref(),
+        Some(EventKind::Closed { .. })
+    ));
 }
 
 #[tokio::test(start_paused = true)]

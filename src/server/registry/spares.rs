@@ -79,8 +79,8 @@ impl Spares {
                     clients: held.clients.clone(),
                     ..(*template).clone()
                 };
-                // Let go before the registry has the copy: the one held is
-                // a spare like any other once its front end moves on.
+                // Let go before the registry has the copy, so that its
+                // count says only whether a front end still holds it.
                 drop(held);
                 // The registry is gone if this fails: nothing to publish.
                 let _ = copies.blocking_send(copy);

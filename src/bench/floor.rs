@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use super::load::{Fleet, capped};
+use super::fleet::{Fleet, capped};
 use super::{Options, cpu_time, rss_bytes};
 use crate::protocol::{DEFAULT_MAX_FRAME, ServerCodec};
 

@@ -1,67 +1,19 @@
-//! `hold` and `flood`: the server under a fleet of `hbmon simulate` clients
-//! in a child process, so this process's CPU time and memory are the
-//! server's alone.
+//! `hold` and `flood`: the server under a [`Fleet`], and what the
+//! scenarios that run one watch for.
 
-use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::{
-    Options, PublishSpread, Publishes, cpu_time, ephemeral_ports, floor, rss_bytes, start_server,
-};
+use super::fleet::{Fleet, capped};
+use super::{Options, PublishSpread, Publishes, cpu_time, floor, rss_bytes, start_server};
 use crate::feed::event::{Event, EventKind};
-use crate::process;
 use crate::protocol::Status;
 use crate::server::{Config, Server};
-
-/// `hbmon simulate` as a child process, killed when dropped.
-pub(super) struct Fleet {
-    _child: tokio::process::Child,
-}
-
-impl Fleet {
-    pub(super) fn spawn(
-        server: SocketAddr,
-        clients: usize,
-        interval: &str,
-        mix: &str,
-        run_for: Duration,
-    ) -> Result<Fleet> {
-        let exe = std::env::current_exe().context("finding the hbmon executable")?;
-        let child = tokio::process::Command::new(exe)
-            .args([
-                "simulate",
-                "--server",
-                &server.to_string(),
-                "--every",
-                "0",
-                "--format",
-                "json",
-            ])
-            .args([
-                "--clients",
-                &clients.to_string(),
-                "--interval",
-                interval,
-                "--mix",
-                mix,
-            ])
-            .args(["--duration", &format!("{}s", run_for.as_secs().max(1))])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the hbmon simulate fleet")?;
-        Ok(Fleet { _child: child })
-    }
-}
 
 /// Waits until `n` clients are connected and have each sent a heartbeat.
 pub(super) async fn all_joined(server: &Server, n: usize, within: Duration) -> Result<Duration> {
@@ -172,27 +124,6 @@ pub(super) struct Hold {
 pub(super) struct HoldRatio {
     cpu_per_heartbeat: f64,
     rss_per_client: f64,
-}
-
-/// The clients this machine lets one server hold of `wanted`, and what
-/// capped them, if anything did.
-pub(super) fn capped(wanted: usize) -> (usize, Option<String>) {
-    let (mut clients, mut capped_by) = (wanted, None);
-    // Room for the server's own files; the child has its own limit.
-    let files = process::raise_open_files().saturating_sub(100) as usize;
-    let ports = ephemeral_ports() as usize;
-    if clients > files {
-        capped_by = Some(format!(
-            "open-file limit ({} per process)",
-            process::raise_open_files()
-        ));
-        clients = files;
-    }
-    if clients > ports {
-        capped_by = Some(format!("ephemeral port range ({ports} ports)"));
-        clients = ports;
-    }
-    (clients, capped_by)
 }
 
 /// A client that went `leave` or was closed: while heartbeating steadily,

@@ -15,7 +15,8 @@ use hyper::Method;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use super::load::{EventCount, Fleet, all_joined, capped, leave_or_close};
+use super::fleet::{Fleet, capped};
+use super::load::{EventCount, all_joined, leave_or_close};
 use super::{
     Options, PublishSpread, Publishes, Spread, cpu_time, spread, start_server, thread_cpu_time,
 };

@@ -1,0 +1,76 @@
+//! The fleet a scenario runs against: `hbmon simulate` clients in a child
+//! process, so this process's CPU time and memory are the server's alone
+//! (or the floor's), and how many this machine lets one server hold.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::ephemeral_ports;
+use crate::process;
+
+/// `hbmon simulate` as a child process, killed when dropped.
+pub(super) struct Fleet {
+    _child: tokio::process::Child,
+}
+
+impl Fleet {
+    pub(super) fn spawn(
+        server: SocketAddr,
+        clients: usize,
+        interval: &str,
+        mix: &str,
+        run_for: Duration,
+    ) -> Result<Fleet> {
+        let exe = std::env::current_exe().context("finding the hbmon executable")?;
+        let child = tokio::process::Command::new(exe)
+            .args([
+                "simulate",
+                "--server",
+                &server.to_string(),
+                "--every",
+                "0",
+                "--format",
+                "json",
+            ])
+            .args([
+                "--clients",
+                &clients.to_string(),
+                "--interval",
+                interval,
+                "--mix",
+                mix,
+            ])
+            .args(["--duration", &format!("{}s", run_for.as_secs().max(1))])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the hbmon simulate fleet")?;
+        Ok(Fleet { _child: child })
+    }
+}
+
+/// The clients this machine lets one server hold of `wanted`, and what
+/// capped them, if anything did.
+pub(super) fn capped(wanted: usize) -> (usize, Option<String>) {
+    let (mut clients, mut capped_by) = (wanted, None);
+    // Room for the server's own files; the child has its own limit.
+    let files = process::raise_open_files().saturating_sub(100) as usize;
+    let ports = ephemeral_ports() as usize;
+    if clients > files {
+        capped_by = Some(format!(
+            "open-file limit ({} per process)",
+            process::raise_open_files()
+        ));
+        clients = files;
+    }
+    if clients > ports {
+        capped_by = Some(format!("ephemeral port range ({ports} ports)"));
+        clients = ports;
+    }
+    (clients, capped_by)
+}

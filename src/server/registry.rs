@@ -502,9 +502,11 @@ impl Registry {
         if let (Some(began), Some(now)) = (began_cpu, process::thread_cpu_time()) {
             self.counters.publish_cpu_ns += nanos(now.saturating_sub(began));
         }
-        let snapshot = Arc::clone(&self.snapshots.borrow());
-        for reply in self.listing.drain(..) {
-            let _ = reply.send(Ok(Arc::clone(&snapshot)));
+        if !self.listing.is_empty() {
+            let snapshot = Arc::clone(&self.snapshots.borrow());
+            for reply in self.listing.drain(..) {
+                let _ = reply.send(Ok(Arc::clone(&snapshot)));
+            }
         }
         true
     }

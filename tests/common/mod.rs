@@ -409,3 +409,59 @@ pub fn steady_fleet(addr: SocketAddr, clients: usize, pid_base: u32) -> Child {
         .spawn()
         .expect("starting hbmon simulate")
 }
+
+/// Healthy clients that run beside a hostile test: whatever the test does
+/// to the server, none of them may ever leave `alive`.
+pub struct Bystanders {
+    fleet: Child,
+    pids: std::ops::Range<u64>,
+}
+
+impl Bystanders {
+    /// How many run beside each hostile test.
+    pub const COUNT: usize = 200;
+
+    /// Starts [`Bystanders::COUNT`] steady clients (pids from `pid_base`)
+    /// and waits until every one is `alive` and heard twice.
+    pub fn join(serve: &mut Serve, pid_base: u32) -> Bystanders {
+        let fleet = steady_fleet(serve.addr, Self::COUNT, pid_base);
+        let pids = u64::from(pid_base)..u64::from(pid_base) + Self::COUNT as u64;
+        let bystanders = Bystanders { fleet, pids };
+        serve.wait_for_clients("the bystanders fully joined", |clients| {
+            bystanders.alive(clients) == Self::COUNT
+        });
+        bystanders
+    }
+
+    /// How many of them `clients` shows `alive` and heard at least twice.
+    fn alive(&self, clients: &[Value]) -> usize {
+        clients
+            .iter()
+            .filter(|c| c["pid"].as_u64().is_some_and(|p| self.pids.contains(&p)))
+            .filter(|c| c["status"] == "alive" && c["heartbeats"].as_u64() >= Some(2))
+            .count()
+    }
+
+    /// Checks that all are still `alive` and that no status change or close
+    /// was ever reported for one of them; then stops them.
+    pub fn assert_undisturbed(mut self, serve: &mut Serve) {
+        let clients = serve.list();
+        assert_eq!(self.alive(&clients), Self::COUNT, "bystanders not all alive");
+        let troubled: Vec<&Value> = serve
+            .seen
+            .iter()
+            .filter(|l| matches!(l["event"].as_str(), Some("status" | "closed")))
+            .filter(|l| l["pid"].as_u64().is_some_and(|p| self.pids.contains(&p)))
+            .collect();
+        assert!(troubled.is_empty(), "bystanders were disturbed: {troubled:#?}");
+        let _ = self.fleet.kill();
+        let _ = self.fleet.wait();
+    }
+}
+
+impl Drop for Bystanders {
+    fn drop(&mut self) {
+        let _ = self.fleet.kill();
+        let _ = self.fleet.wait();
+    }
+}

@@ -69,6 +69,7 @@ impl Accept {
         config: &Config,
         reports: mpsc::Sender<Report>,
         pacer: Option<Arc<Pacer>>,
+        tallies: Arc<Tallies>,
     ) -> Self {
         Accept {
             pacer,
@@ -82,7 +83,7 @@ impl Accept {
             per_ip: HashMap::new(),
             released: mpsc::unbounded_channel(),
             refusing: Arc::new(Semaphore::new(REFUSALS_LINGERING)),
-            tallies: Tallies::new(),
+            tallies,
         }
     }
 

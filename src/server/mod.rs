@@ -46,6 +46,7 @@ use accept::Accept;
 use journal::Journal;
 use pacer::Pacer;
 use registry::Registry;
+use tally::Tallies;
 
 /// Connections the kernel may queue before they are accepted (it caps this
 /// at `net.core.somaxconn`). tokio's `TcpListener::bind` asks for 128, and a
@@ -116,14 +117,16 @@ impl Server {
             })?),
             None => None,
         };
-        let (registry, snapshots) = Registry::new(addr, &config, journal, events_tx);
+        let tallies = Tallies::new();
+        let (registry, snapshots) =
+            Registry::new(addr, &config, journal, Arc::clone(&tallies), events_tx);
         let pacer =
             (!config.batch_window.is_zero()).then(|| Arc::new(Pacer::new(config.batch_window)));
         if let Some(pacer) = &pacer {
             let (pacer, stop) = (Arc::clone(pacer), stop.clone());
             tokio::spawn(async move { pacer.run(stop).await });
         }
-        let accept = Accept::new(listener, &config, reports_tx, pacer);
+        let accept = Accept::new(listener, &config, reports_tx, pacer, tallies);
         tokio::spawn(accept.run(stop.clone()));
         // The registry has a thread (and a runtime) of its own: its tick and
         // its publishes walk the whole table, milliseconds at 20,000 clients,

@@ -34,7 +34,7 @@ use crate::server::link::Link;
 use crate::server::refusals::{self, Refusals};
 use crate::server::report::{End, Report};
 use crate::server::story::Stories;
-use crate::server::tally::Tally;
+use crate::server::tally::{Tallies, Tally};
 use spares::Spares;
 use table::Table;
 
@@ -96,14 +96,12 @@ impl Client {
             .phi(at.saturating_duration_since(self.since), first)
     }
 
-    /// Brings the view up to date with its tally; returns how many
-    /// heartbeats arrived since the last sync.
-    fn sync(&mut self) -> u64 {
+    /// Brings the view up to date with its tally. The totals are the
+    /// tallies' own (see [`Tallies::heartbeats`]): nothing is added here.
+    fn sync(&mut self) {
         let (heartbeats, last_seen) = self.tally.read();
-        let new = heartbeats.saturating_sub(self.view.heartbeats);
         self.view.heartbeats = heartbeats;
         self.view.last_seen = last_seen;
-        new
     }
 }
 
@@ -129,6 +127,8 @@ pub(crate) struct Registry {
     history: Arc<VecDeque<ClosedClient>>,
     recent: Arc<VecDeque<Event>>,
     counters: Counters,
+    /// Where connections count heartbeats: the heartbeat total is theirs.
+    tallies: Arc<Tallies>,
     events: broadcast::Sender<Event>,
     snapshots: watch::Sender<Arc<Snapshot>>,
     /// What every snapshot shares: the address, settings and start time.
@@ -149,6 +149,7 @@ impl Registry {
         listen: SocketAddr,
         config: &Config,
         journal: Option<Journal>,
+        tallies: Arc<Tallies>,
         events: broadcast::Sender<Event>,
     ) -> (Self, watch::Receiver<Arc<Snapshot>>) {
         let settings = Settings {
@@ -181,6 +182,7 @@ impl Registry {
             history: Arc::default(),
             recent: Arc::default(),
             counters: Counters::default(),
+            tallies,
             events,
             snapshots,
             base: Arc::new(base),
@@ -368,7 +370,7 @@ impl Registry {
         let Some(mut client) = self.clients.remove(id) else {
             return;
         };
-        self.counters.frames += client.sync();
+        client.sync();
         let view = client.view;
         self.counters.closed += 1;
         self.counters.closed_by[cause as usize] += 1;
@@ -455,6 +457,7 @@ impl Registry {
             recent,
             guard,
             spares,
+            tallies,
             ..
         } = self;
         let published = snapshots.send_if_modified(|current| {
@@ -469,21 +472,20 @@ impl Registry {
             // missing from the rows opened after them, so it comes last.
             // A row whose client has gone is dropped; should the order ever
             // disagree, every row from there is dropped and written anew.
-            let mut frames = 0;
             let mut live = clients.values_mut().peekable();
             snapshot.clients.retain_mut(|row| {
                 let Some(client) = live.next_if(|client| client.view.id == row.id) else {
                     return false;
                 };
-                frames += client.sync();
+                client.sync();
                 row.clone_from(&client.view);
                 true
             });
             snapshot.clients.extend(live.map(|client| {
-                frames += client.sync();
+                client.sync();
                 client.view.clone()
             }));
-            counters.frames += frames;
+            counters.frames = tallies.heartbeats();
             snapshot.clients.shrink_to(2 * clients.len());
             snapshot.taken = SystemTime::now();
             snapshot.taken_mono = Instant::now().into_std();

@@ -40,6 +40,8 @@ struct Counts {
 
 struct Block {
     epoch: Instant,
+    /// The pool's running total, counted with each connection's own.
+    total: Arc<AtomicU64>,
     counts: Box<[Counts]>,
     /// Where a released slot goes back to, while the pool lasts.
     pool: Weak<Tallies>,
@@ -48,6 +50,10 @@ struct Block {
 /// The blocks a server's connections count in, and the slots free in them.
 pub(crate) struct Tallies {
     epoch: Instant,
+    /// Heartbeats counted by every connection since the pool was made.
+    /// Kept where they are counted, so no reader sums differences of its
+    /// own and none can miss some.
+    total: Arc<AtomicU64>,
     spare: Mutex<Spare>,
 }
 
@@ -69,9 +75,15 @@ pub(crate) struct Tally {
 }
 
 impl Tallies {
+    /// Heartbeats counted by every connection so far, ended ones included.
+    pub(crate) fn heartbeats(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn new() -> Arc<Tallies> {
         Arc::new(Tallies {
             epoch: Instant::now(),
+            total: Arc::default(),
             spare: Mutex::default(),
         })
     }
@@ -96,6 +108,7 @@ impl Tallies {
             _ => {
                 let block = Block {
                     epoch: self.epoch,
+                    total: Arc::clone(&self.total),
                     counts: (0..BLOCK).map(|_| Counts::default()).collect(),
                     pool: Arc::downgrade(self),
                 };
@@ -127,6 +140,7 @@ impl Tally {
         let beat = self.after_epoch(Instant::now());
         counts.last_beat_ms.store(beat, Ordering::Relaxed);
         counts.heartbeats.fetch_add(count, Ordering::Release);
+        self.block.total.fetch_add(count, Ordering::Relaxed);
     }
 
     /// Connection side: part of a frame is waiting (since `at`), or none is.

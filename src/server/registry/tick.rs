@@ -47,7 +47,7 @@ impl Registry {
         let mut due = Vec::new();
         let (mut hello_clients, mut silent) = (0, 0);
         for (id, client) in self.clients.iter_mut() {
-            self.counters.frames += client.sync();
+            client.sync();
             client.view.held = None;
             if client.view.heartbeats == 0 && waited(client.since) >= hello_timeout {
                 expired.push((id, hello(), CloseCause::HelloTimeout));

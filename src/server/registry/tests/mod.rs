@@ -64,14 +64,16 @@ fn peer(port: u16) -> SocketAddr {
 impl Harness {
     fn start(config: Config) -> Harness {
         let (events_tx, events) = broadcast::channel(1024);
-        let (registry, snapshots) = Registry::new(peer(14000), &config, None, events_tx);
+        let tallies = Tallies::new();
+        let (registry, snapshots) =
+            Registry::new(peer(14000), &config, None, Arc::clone(&tallies), events_tx);
         let (reports, reports_rx) = mpsc::channel(64);
         let (commands, commands_rx) = mpsc::channel(8);
         let stop = CancellationToken::new();
         let task = tokio::spawn(registry.run(reports_rx, commands_rx, stop.clone()));
         Harness {
             started: Instant::now(),
-            tallies: Tallies::new(),
+            tallies,
             reports,
             control: Control::new(commands),
             events,
@@ -426,6 +428,26 @@ async fn snapshots_show_who_said_hello_and_count_heartbeats() {
     );
     assert_eq!(shown.counters.frames, 5);
     assert_eq!(shown.settings.rules, config().rules);
+    h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_seen_while_a_viewer_reads_details_are_still_counted_in_the_totals() {
+    let h = Harness::start(config());
+    let link = h.open(1, 5001).await;
+    h.beat(1, &link, 42).await;
+    // Commands go before reports: let the registry take them in first.
+    tokio::time::sleep(TICK / 10).await;
+    // As the dashboard's details pane does: ask for the client's story
+    // while its heartbeats keep arriving.
+    for _ in 0..20 {
+        link.tally().record(3, SystemTime::now());
+        let details = h.control.show(peer(5001)).await.unwrap();
+        assert_eq!(details.pid, Some(42));
+    }
+    let shown = h.control.list().await.unwrap();
+    assert_eq!(shown.clients[0].heartbeats, 61);
+    assert_eq!(shown.counters.frames, 61, "the totals agree with the row");
     h.stopped().await;
 }
 

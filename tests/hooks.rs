@@ -229,3 +229,69 @@ fn sigterm_stops_serve_within_10s_with_hooks_hanging_and_queued() {
     }
     let _ = std::fs::remove_file(started);
 }
+
+#[test]
+fn a_printed_config_keeps_every_hook_event_and_runs_them_all() {
+    let record = temp("hook-config-record");
+    let log = temp("hook-config-log");
+    let hook = format!("echo \"$HBMON_EVENT\" >> {}", record.display());
+    let print = |args: &[&str]| {
+        let output = hbmon()
+            .args(["serve", "--print-config"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let printed = print(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--on-event",
+        &hook,
+        "--hook-events",
+        "kick,closed",
+        "--hook-concurrency",
+        "1",
+    ]);
+    let table: toml::Table = printed.parse().unwrap();
+    let events = toml::Value::Array(vec!["kick".into(), "closed".into()]);
+    assert_eq!(table["hook-events"], events, "{printed}");
+    let file = temp("hook-config").with_extension("toml");
+    std::fs::write(&file, &printed).unwrap();
+    let file = file.to_str().unwrap();
+    assert_eq!(print(&["--config", file]), printed, "reads back the same");
+    // The saved file runs the hook for both events.
+    let mut serve = Serve::launch(
+        common::serve_command()
+            .args(["--config", file, "--stats-every", "100ms"])
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
+    let mut client = RawClient::connect(serve.addr);
+    client.send(&common::heartbeat(8));
+    serve.wait_for_client(client.local, |c| c["pid"] == 8);
+    serve.command(&format!("kick {}", client.local));
+    assert_eq!(client.expect_closed(), "kicked by operator");
+    serve.wait_for("stats", |l| l["hooks_run"].as_u64() >= Some(2));
+    serve.command("quit");
+    assert!(serve.wait_exit().success());
+    let ran = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(ran.lines().collect::<Vec<_>>(), ["kick", "closed"], "{ran}");
+    let _ = std::fs::remove_file(record);
+}
+
+#[test]
+fn check_refuses_an_unknown_hook_event_even_with_the_hook_turned_off() {
+    let file = temp("hook-events-typo").with_extension("toml");
+    std::fs::write(&file, "hook-events = [\"kick\", \"closd\"]\n").unwrap();
+    let output = hbmon()
+        .args(["serve", "--check", "--config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--hook-events: 'closd' is not an event"),
+        "{stderr}"
+    );
+}

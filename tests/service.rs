@@ -85,7 +85,7 @@ fn every_kind_of_bad_config_names_the_key_its_line_and_what_was_expected() {
         ),
         (
             "tick = [1]\n",
-            "line 1: `tick` must be a string or a number",
+            "line 1: `tick` must be a string (like tick = \"1s\"), not [1]",
         ),
         ("tick = \n", "is not valid TOML"),
         (
@@ -184,4 +184,66 @@ fn completions_parse_and_the_manual_page_renders() {
     assert!(serve.contains("admin\\-token\\-file"), "{serve}");
     assert!(Path::new(&script).exists());
     let _ = std::fs::remove_file(script);
+}
+
+#[test]
+fn a_toml_syntax_error_names_its_line_and_key() {
+    for (text, expected) in [
+        (
+            "tick = \"1s\"\n\nthreshold = \n",
+            "line 3: `threshold` is not valid TOML",
+        ),
+        ("tick = \"1s\"\n[limits\n", "line 2 is not valid TOML"),
+    ] {
+        let file = config("syntax", text);
+        let output = serve(&["--config", &file, "--check"], &[]);
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        let stderr = stderr(&output);
+        assert!(
+            stderr.contains(&format!("{file} {expected}")),
+            "{text:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_refused_with_key_line_given_and_expected() {
+    let cases = [
+        (
+            "tick = \"1s\"\nthreshold = \"5\"\n",
+            "line 2: `threshold` must be a whole number (like threshold = 5), not the string \"5\"",
+        ),
+        (
+            "max-frame = 1.5\n",
+            "line 1: `max-frame` must be a whole number (like max-frame = 65536), not 1.5",
+        ),
+        (
+            "tick = 5\n",
+            "line 1: `tick` must be a string (like tick = \"1s\"), not 5",
+        ),
+        (
+            "phi-threshold = \"8\"\n",
+            "line 1: `phi-threshold` must be a number (like phi-threshold = 8), not the string \"8\"",
+        ),
+    ];
+    for (text, expected) in cases {
+        let file = config("wrong-type", text);
+        let output = serve(&["--config", &file, "--check"], &[]);
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        let stderr = stderr(&output);
+        assert!(
+            stderr.contains(&format!("{file} {expected}")),
+            "{text:?}: {stderr}"
+        );
+    }
+    // The environment speaks in strings: the type rule is for the file.
+    let output = serve(&["--check"], &[("HBMON_THRESHOLD", "5")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Numbers where a number or a word fits: the example config's 0.5.
+    let file = config(
+        "number-or-word",
+        "silence-guard = 0.5\nclose-rate = \"off\"\n",
+    );
+    let output = serve(&["--config", &file, "--check"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
 }

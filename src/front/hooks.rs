@@ -12,8 +12,9 @@
 //! Each hook runs in a process group of its own, so that ending it ends
 //! everything it started: a shell's children would otherwise outlive it,
 //! adopted by init. When the server stops, hooks still queued are dropped
-//! and counted and running ones get [`STOP_GRACE`], so a backlog of hung
-//! hooks can never hold up a stop past what a service manager allows.
+//! and counted (unless a slot is free at once) and running ones get
+//! [`STOP_GRACE`], so a backlog of hung hooks can never hold up a stop past
+//! what a service manager allows.
 
 mod group;
 
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -160,8 +161,9 @@ async fn forward(
 }
 
 /// Starts a hook for each queued event as a slot frees up, until
-/// `stopping`; then drops what is still queued and waits for the running
-/// hooks, which end within [`STOP_GRACE`].
+/// `stopping`. Then what is still queued starts only if a slot is free at
+/// once, and is dropped otherwise; the running hooks end within
+/// [`STOP_GRACE`].
 async fn dispatch(
     mut queued: mpsc::Receiver<Event>,
     hooks: Arc<Hooks>,
@@ -170,7 +172,14 @@ async fn dispatch(
 ) -> AtStop {
     let slots = Arc::new(Semaphore::new(hooks.concurrency.max(1)));
     let mut running = JoinSet::new();
-    let mut at_stop = AtStop::default();
+    let start = |running: &mut JoinSet<bool>, slot: OwnedSemaphorePermit, event: Event| {
+        let (hooks, stats, stopping) = (Arc::clone(&hooks), Arc::clone(&stats), stopping.clone());
+        running.spawn(async move {
+            let killed_at_stop = run_one(&hooks, &event, &stats, &stopping).await;
+            drop(slot);
+            killed_at_stop
+        });
+    };
     loop {
         let slot = tokio::select! {
             biased;
@@ -185,18 +194,17 @@ async fn dispatch(
         let (Ok(slot), Some(event)) = (slot, event) else {
             break;
         };
-        let (hooks, stats, stopping) = (Arc::clone(&hooks), Arc::clone(&stats), stopping.clone());
-        running.spawn(async move {
-            let killed_at_stop = run_one(&hooks, &event, &stats, &stopping).await;
-            drop(slot);
-            killed_at_stop
-        });
+        start(&mut running, slot, event);
         // Finished hooks are collected as we go, not held until the stop.
         while running.try_join_next().is_some() {}
     }
+    let mut at_stop = AtStop::default();
     queued.close();
-    while queued.try_recv().is_ok() {
-        at_stop.dropped += 1;
+    while let Ok(event) = queued.try_recv() {
+        match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => start(&mut running, slot, event),
+            Err(_) => at_stop.dropped += 1,
+        }
     }
     stats.dropped.fetch_add(at_stop.dropped, Ordering::Relaxed);
     while let Some(killed_at_stop) = running.join_next().await {
@@ -232,11 +240,13 @@ async fn run_one(
         .process_group(0)
         .kill_on_drop(true)
         .spawn();
-    stats.run.fetch_add(1, Ordering::Relaxed);
     let outcome = match spawned {
         Ok(child) => supervise(child, &line, hooks.timeout, stopping).await,
         Err(error) => Err(Failed::Start(error)),
     };
+    // Counted once it has ended, so that a reader of the count finds what
+    // the hook did.
+    stats.run.fetch_add(1, Ordering::Relaxed);
     let Err(failed) = outcome else {
         return false;
     };

@@ -184,7 +184,9 @@ async fn attach(
     // However the front end ended, the server goes down with it.
     server.stop();
     server.stopped().await;
-    // The hooks still queued or running finish, each within its timeout.
+    // The hooks saw their stream end with the server: those still queued
+    // are dropped, those running are killed if still running
+    // `hooks::STOP_GRACE` later, so this wait is short whatever they do.
     if let Some(hooks) = hooks {
         let _ = tokio::task::spawn_blocking(move || hooks.join()).await;
     }

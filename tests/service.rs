@@ -85,7 +85,7 @@ fn every_kind_of_bad_config_names_the_key_its_line_and_what_was_expected() {
         ),
         (
             "tick = [1]\n",
-            "line 1: `tick` must be a string or a number",
+            "line 1: `tick` must be a string (like tick = \"1s\"), not [1]",
         ),
         ("tick = \n", "is not valid TOML"),
         (
@@ -186,94 +186,64 @@ fn completions_parse_and_the_manual_page_renders() {
     let _ = std::fs::remove_file(script);
 }
 
-/// `serve` with a hook, its stderr kept in a file.
-fn serve_with_hook(hook: &str, extra: &[&str], log: &std::path::Path) -> common::Serve {
-    let mut command = common::serve_command();
-    command
-        .args(["--on-event", hook, "--stats-every", "100ms"])
-        .args(extra)
-        .stderr(std::fs::File::create(log).unwrap());
-    common::Serve::launch(&mut command)
-}
-
 #[test]
-fn a_hook_gets_each_chosen_event_on_stdin_with_its_name_and_peer() {
-    let record = temp("hook-record");
-    let log = temp("hook-log");
-    let hook = format!(
-        "printf '%s %s ' \"$HBMON_EVENT\" \"$HBMON_PEER\" >> {0}; cat >> {0}",
-        record.display()
-    );
-    // One at a time, so that the two lines do not interleave in the file.
-    let mut serve = serve_with_hook(&hook, &["--hook-concurrency", "1"], &log);
-    let mut client = common::RawClient::connect(serve.addr);
-    client.send(&common::heartbeat(5));
-    serve.wait_for_client(client.local, |c| c["pid"] == 5);
-    serve.command(&format!("kick {}", client.local));
-    assert_eq!(client.expect_closed(), "kicked by operator");
-    let peer = client.local.to_string();
-    let stats = serve.wait_for("stats", |l| l["hooks_run"].as_u64() >= Some(2));
-    assert_eq!(stats["hooks_failed"], 0);
-    let text = std::fs::read_to_string(&record).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "kick and closed, not connected: {text}");
-    for (line, event) in lines.iter().zip(["kick", "closed"]) {
-        let (name, rest) = line.split_once(' ').unwrap();
-        let (about, json) = rest.split_once(' ').unwrap();
-        assert_eq!((name, about), (event, peer.as_str()), "{line}");
-        let json: serde_json::Value = serde_json::from_str(json).unwrap();
-        assert_eq!(
-            (json["event"].as_str(), json["peer"].as_str()),
-            (Some(event), Some(peer.as_str()))
-        );
-    }
-    serve.command("quit");
-    assert!(serve.wait_exit().success());
-    let _ = std::fs::remove_file(record);
-}
-
-#[test]
-fn a_hook_that_hangs_or_fails_is_reported_and_the_server_goes_on() {
-    for (hook, expected) in [
+fn a_toml_syntax_error_names_its_line_and_key() {
+    for (text, expected) in [
         (
-            "sleep 30",
-            "it ran past the hook timeout (300ms) and was killed",
+            "tick = \"1s\"\n\nthreshold = \n",
+            "line 3: `threshold` is not valid TOML",
         ),
-        ("exit 3", "it exited with 3"),
+        ("tick = \"1s\"\n[limits\n", "line 2 is not valid TOML"),
     ] {
-        let log = temp("hook-fails");
-        let mut serve = serve_with_hook(
-            hook,
-            &["--hook-timeout", "300ms", "--hook-events", "connected"],
-            &log,
-        );
-        let mut client = common::RawClient::connect(serve.addr);
-        client.send(&common::heartbeat(6));
-        serve.wait_for("stats", |l| l["hooks_failed"] == 1);
-        // The server went on: the client is alive and heard.
-        serve.wait_for_client(client.local, |c| c["status"] == "alive");
-        serve.command("quit");
-        assert!(serve.wait_exit().success());
-        let stderr = std::fs::read_to_string(&log).unwrap();
+        let file = config("syntax", text);
+        let output = serve(&["--config", &file, "--check"], &[]);
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        let stderr = stderr(&output);
         assert!(
-            stderr.contains(&format!(
-                "the hook for connected {} failed: {expected}",
-                client.local
-            )),
-            "{} {expected}: {stderr}",
-            client.local
+            stderr.contains(&format!("{file} {expected}")),
+            "{text:?}: {stderr}"
         );
     }
-    let output = serve(
-        &[
-            "--on-event",
-            "true",
-            "--hook-events",
-            "status,nope",
-            "--check",
-        ],
-        &[],
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_refused_with_key_line_given_and_expected() {
+    let cases = [
+        (
+            "tick = \"1s\"\nthreshold = \"5\"\n",
+            "line 2: `threshold` must be a whole number (like threshold = 5), not the string \"5\"",
+        ),
+        (
+            "max-frame = 1.5\n",
+            "line 1: `max-frame` must be a whole number (like max-frame = 65536), not 1.5",
+        ),
+        (
+            "tick = 5\n",
+            "line 1: `tick` must be a string (like tick = \"1s\"), not 5",
+        ),
+        (
+            "phi-threshold = \"8\"\n",
+            "line 1: `phi-threshold` must be a number (like phi-threshold = 8), not the string \"8\"",
+        ),
+    ];
+    for (text, expected) in cases {
+        let file = config("wrong-type", text);
+        let output = serve(&["--config", &file, "--check"], &[]);
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        let stderr = stderr(&output);
+        assert!(
+            stderr.contains(&format!("{file} {expected}")),
+            "{text:?}: {stderr}"
+        );
+    }
+    // The environment speaks in strings: the type rule is for the file.
+    let output = serve(&["--check"], &[("HBMON_THRESHOLD", "5")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Numbers where a number or a word fits: the example config's 0.5.
+    let file = config(
+        "number-or-word",
+        "silence-guard = 0.5\nclose-rate = \"off\"\n",
     );
-    assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("--hook-events: 'nope' is not an event"));
+    let output = serve(&["--config", &file, "--check"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
 }

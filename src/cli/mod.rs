@@ -19,6 +19,7 @@ pub mod docs;
 mod serve;
 mod values;
 pub use serve::{AdminSetup, ServeArgs};
+pub use values::OrOff;
 use values::{duration, positive_duration};
 
 /// A heartbeat monitor: clients hold a TCP connection and send heartbeats;

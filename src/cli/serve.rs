@@ -140,11 +140,10 @@ pub enum DetectorKind {
 }
 
 impl ServeArgs {
-    /// The hooks `--on-event` asks for, if any.
+    /// The hooks `--on-event` asks for, if any. The events are checked
+    /// even without `--on-event`: a typo in a config file is found by
+    /// `--check` before the hook is turned on, not after.
     pub fn hooks(&self) -> Result<Option<Hooks>> {
-        let Some(command) = &self.on_event else {
-            return Ok(None);
-        };
         for name in &self.hook_events {
             if !EVENT_NAMES.contains(&name.as_str()) {
                 bail!(
@@ -153,6 +152,9 @@ impl ServeArgs {
                 );
             }
         }
+        let Some(command) = &self.on_event else {
+            return Ok(None);
+        };
         Ok(Some(Hooks {
             command: command.clone(),
             events: self.hook_events.clone(),

@@ -232,8 +232,12 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
     if view.editing_filter && edit_filter(key, view) {
         return None;
     }
-    let live = view.screen == Screen::Live;
-    match key.code {
+    screen_key(key.code, ctrl, view)
+}
+
+/// A key on a screen with nothing open over it.
+fn screen_key(code: KeyCode, ctrl: bool, view: &mut ViewState) -> Option<Action> {
+    match code {
         KeyCode::Char('l') if ctrl => return Some(Action::Redraw),
         KeyCode::Char('q') | KeyCode::F(10) => return ask_quit(view),
         KeyCode::Char('?') | KeyCode::F(1) => view.help = Some(0),
@@ -251,37 +255,59 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
             view.refresh();
         }
         KeyCode::Char('p') => view.paused = !view.paused,
-        KeyCode::Char(' ' | 'd' | 'K') | KeyCode::Delete | KeyCode::F(9) if view.mode.read_only => {
-            view.message = Some("read-only: this viewer does not kick".to_owned());
+        KeyCode::Enter => return open(view),
+        KeyCode::Char(' ' | 'd' | 'K' | 's' | 'S' | 'f') | KeyCode::Delete | KeyCode::F(9) => {
+            live_key(code, view);
         }
-        KeyCode::Char(' ' | 'd' | 'K' | 's' | 'S' | 'f') | KeyCode::Delete | KeyCode::F(9)
-            if !live =>
-        {
-            view.message = Some(format!(
-                "{} works on the clients screen (Tab to go there)",
-                key.code
-            ));
-        }
+        KeyCode::Esc => {}
+        other => view.message = Some(format!("{other} does nothing here; ? lists the keys")),
+    }
+    None
+}
+
+/// Enter: the selected client's story on the clients screen, the selected
+/// row whole on the others.
+fn open(view: &mut ViewState) -> Option<Action> {
+    if view.screen == Screen::Live {
+        let Some(peer) = view.selected else {
+            view.message = Some("no client selected".to_owned());
+            return None;
+        };
+        view.details = Some((peer, None));
+        return Some(Action::Show(peer));
+    }
+    view.entry = Entry::selected(view);
+    if view.entry.is_none() {
+        view.message = Some(format!("no {} to open", view.screen.row_name()));
+    }
+    None
+}
+
+/// The keys that act on the live clients: marks, kicks, sort and `f`.
+/// Elsewhere, and for kicks in a read-only viewer, they say why they do
+/// nothing.
+fn live_key(code: KeyCode, view: &mut ViewState) {
+    let kicks = matches!(
+        code,
+        KeyCode::Char(' ' | 'd' | 'K') | KeyCode::Delete | KeyCode::F(9)
+    );
+    if kicks && view.mode.read_only {
+        view.message = Some("read-only: this viewer does not kick".to_owned());
+        return;
+    }
+    if view.screen != Screen::Live {
+        view.message = Some(format!(
+            "{code} works on the clients screen (Tab to go there)"
+        ));
+        return;
+    }
+    match code {
         KeyCode::Char(' ') => {
             if let Some(peer) = view.selected {
                 if !view.marks.remove(&peer) {
                     view.marks.insert(peer);
                 }
                 view.move_by(1);
-            }
-        }
-        KeyCode::Char('d') | KeyCode::Delete | KeyCode::F(9) => ask_kick(view),
-        KeyCode::Enter if live => match view.selected {
-            Some(peer) => {
-                view.details = Some((peer, None));
-                return Some(Action::Show(peer));
-            }
-            None => view.message = Some("no client selected".to_owned()),
-        },
-        KeyCode::Enter => {
-            view.entry = Entry::selected(view);
-            if view.entry.is_none() {
-                view.message = Some(format!("no {} to open", view.screen.row_name()));
             }
         }
         KeyCode::Char('K') => {
@@ -292,22 +318,16 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
                 view.dialog = Some(KickDialog::Leave { peers });
             }
         }
-        KeyCode::Char('s') => {
-            view.sort = view.sort.next();
+        KeyCode::Char('s' | 'S' | 'f') => {
+            match code {
+                KeyCode::Char('s') => view.sort = view.sort.next(),
+                KeyCode::Char('S') => view.reverse = !view.reverse,
+                _ => view.only_not_alive = !view.only_not_alive,
+            }
             view.refresh();
         }
-        KeyCode::Char('S') => {
-            view.reverse = !view.reverse;
-            view.refresh();
-        }
-        KeyCode::Char('f') => {
-            view.only_not_alive = !view.only_not_alive;
-            view.refresh();
-        }
-        KeyCode::Esc => {}
-        other => view.message = Some(format!("{other} does nothing here; ? lists the keys")),
+        _ => ask_kick(view),
     }
-    None
 }
 
 /// Quits at once, unless quitting would stop a server with clients: then

@@ -84,6 +84,11 @@ pub fn render(frame: &mut Frame, view: &mut ViewState) {
             .set_style(table_area.union(events_area), Style::new().dim());
     }
     footer(frame, footer_area, view);
+    overlays(frame, area, view);
+}
+
+/// Whatever is open over the screen, the help topmost.
+fn overlays(frame: &mut Frame, area: Rect, view: &mut ViewState) {
     if let Some((peer, details)) = &view.details {
         details_pane::draw(frame, area, *peer, details.as_ref());
     }

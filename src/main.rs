@@ -99,7 +99,10 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             dashboard.await.context("the dashboard crashed")??;
         }
         Command::Completions { shell } => cli::docs::completions(shell),
-        Command::Man { subcommand } => cli::docs::man(subcommand.as_deref())?,
+        Command::Man { subcommand, dir } => match dir {
+            Some(dir) => cli::docs::write_pages(&dir)?,
+            None => cli::docs::man(subcommand.as_deref())?,
+        },
         Command::Bench(args) => {
             let report = bench::run(&args.options()).await?;
             let text = serde_json::to_string_pretty(&report)?;

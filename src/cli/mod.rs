@@ -54,8 +54,15 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the manual page (roff), e.g. `hbmon man | man -l -`; with a
-    /// subcommand, that subcommand's page (`hbmon man serve`).
-    Man { subcommand: Option<String> },
+    /// subcommand, that subcommand's page (`hbmon man serve`); with --dir,
+    /// write every page into DIR (hbmon.1, hbmon-serve.1, ...).
+    Man {
+        subcommand: Option<String>,
+        /// Write hbmon.1 and a page per subcommand into this directory
+        /// (e.g. ~/.local/share/man/man1) instead of printing one.
+        #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]

@@ -39,6 +39,13 @@ impl Sort {
         Sort::Flaps,
     ];
 
+    /// The order after this one: what the dashboard's `s` moves to, so it
+    /// offers every order the API takes, in the same list.
+    pub fn next(self) -> Sort {
+        let i = Sort::ALL.iter().position(|&s| s == self).unwrap_or(0);
+        Sort::ALL[(i + 1) % Sort::ALL.len()]
+    }
+
     /// How a query string spells it.
     pub fn name(self) -> &'static str {
         match self {

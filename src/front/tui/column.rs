@@ -1,5 +1,6 @@
 //! The live table's columns: their titles and widths, which of them fit a
-//! narrow terminal, and which the table can be sorted by.
+//! narrow terminal, and which column shows each sort order (the orders
+//! themselves are [`Sort`]'s, the one list `GET /v1/clients` takes too).
 
 use crate::feed::query::Sort;
 
@@ -59,43 +60,6 @@ impl Column {
         Column::Flaps,
         Column::Reconnects,
     ];
-    /// What `s` cycles through, starting from connection order.
-    const SORTS: [Column; 10] = [
-        Column::Connected,
-        Column::Peer,
-        Column::Pid,
-        Column::Status,
-        Column::Miss,
-        Column::Strikes,
-        Column::Beats,
-        Column::LastSeen,
-        Column::Reconnects,
-        Column::Flaps,
-    ];
-
-    /// The order this column sorts by, if it is a sort order.
-    pub fn sort(self) -> Option<Sort> {
-        Some(match self {
-            Column::Connected => Sort::Connected,
-            Column::Peer => Sort::Peer,
-            Column::Pid => Sort::Pid,
-            Column::Status => Sort::Status,
-            Column::Miss => Sort::Miss,
-            Column::Strikes => Sort::Strikes,
-            Column::Beats => Sort::Beats,
-            Column::LastSeen => Sort::LastSeen,
-            Column::Reconnects => Sort::Reconnects,
-            Column::Flaps => Sort::Flaps,
-            Column::Mark | Column::ReportedIp | Column::Next => return None,
-        })
-    }
-
-    /// The next sort order after this one.
-    pub fn next_sort(self) -> Column {
-        let i = Self::SORTS.iter().position(|&c| c == self).unwrap_or(0);
-        Self::SORTS[(i + 1) % Self::SORTS.len()]
-    }
-
     pub fn title(self) -> &'static str {
         match self {
             Column::Mark => "",
@@ -132,11 +96,17 @@ impl Column {
         }
     }
 
-    /// The columns that fit in `width`, in display order.
-    pub fn fitting(width: u16) -> Vec<Column> {
+    /// The columns that fit in `width`, in display order. The column the
+    /// rows are sorted by is kept first, since an order that cannot be seen
+    /// is no use; connection order, the table's own, needs no column.
+    pub fn fitting(width: u16, sort: Sort) -> Vec<Column> {
+        let sorted = (sort != Sort::Connected).then(|| Column::from(sort));
         let mut left = width;
         let mut shown = Vec::new();
-        for column in Column::PRIORITY {
+        for column in sorted.into_iter().chain(Column::PRIORITY) {
+            if shown.contains(&column) {
+                continue;
+            }
             // Each column but the last is followed by one space.
             let needed = column.width() + 1;
             if needed <= left + 1 {
@@ -148,5 +118,23 @@ impl Column {
             .into_iter()
             .filter(|c| shown.contains(c))
             .collect()
+    }
+}
+
+impl From<Sort> for Column {
+    /// The column that shows what `sort` orders by.
+    fn from(sort: Sort) -> Column {
+        match sort {
+            Sort::Connected => Column::Connected,
+            Sort::Peer => Column::Peer,
+            Sort::Pid => Column::Pid,
+            Sort::Status => Column::Status,
+            Sort::Miss => Column::Miss,
+            Sort::Strikes => Column::Strikes,
+            Sort::Beats => Column::Beats,
+            Sort::LastSeen => Column::LastSeen,
+            Sort::Reconnects => Column::Reconnects,
+            Sort::Flaps => Column::Flaps,
+        }
     }
 }

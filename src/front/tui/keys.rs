@@ -13,6 +13,8 @@ use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
+use crate::front::tui::details_pane;
+use crate::front::tui::entry::{self, Entry};
 use crate::front::tui::kick_dialog::KickDialog;
 use crate::front::tui::view::{Mode, Screen, ViewState};
 
@@ -85,8 +87,19 @@ pub const KEYS: &[KeyHelp] = &[
         Scope::Kicks,
         Some("d kick"),
     ),
-    key("Space", "mark / unmark", Scope::Kicks, Some("Space mark")),
+    key(
+        "Space",
+        "mark / unmark, then move down",
+        Scope::Kicks,
+        Some("Space mark"),
+    ),
     key("K", "kick all in leave", Scope::Kicks, Some("K kick leave")),
+    key(
+        "Enter",
+        "open: a client's story, a whole reason or event",
+        Scope::Everywhere,
+        None,
+    ),
     key(
         "/",
         "filter (Enter keep, Esc clear)",
@@ -95,8 +108,8 @@ pub const KEYS: &[KeyHelp] = &[
     ),
     key("f", "only not alive", Scope::Live, Some("f not alive")),
     key(
-        "Tab",
-        "clients / history / events",
+        "Tab / Shift-Tab",
+        "next / previous: clients, history, events",
         Scope::Everywhere,
         Some("Tab screens"),
     ),
@@ -106,7 +119,7 @@ pub const KEYS: &[KeyHelp] = &[
         Scope::Live,
         Some("s sort"),
     ),
-    key("p", "pause view", Scope::Everywhere, Some("p pause")),
+    PAUSE,
     key("↑/↓ j/k", "move", Scope::Everywhere, Some("↑↓ move")),
     key("PgUp/PgDn", "page", Scope::Everywhere, None),
     key("Home/End g/G", "first / last", Scope::Everywhere, None),
@@ -128,13 +141,29 @@ pub const KEYS: &[KeyHelp] = &[
     QUIT,
 ];
 
+pub const PAUSE: KeyHelp = key(
+    "p",
+    "pause / resume the view",
+    Scope::Everywhere,
+    Some("p pause"),
+);
 pub const HELP: KeyHelp = key("? / F1", "help", Scope::Everywhere, Some("? help"));
+/// What quitting does depends on the dashboard: the help says it for the
+/// one it is in ([`quit_does`]), the manual page for both.
 pub const QUIT: KeyHelp = key(
     "q / F10 / Ctrl-C",
-    "quit",
+    "quit: in serve and demo this stops the server (asking first while clients are connected); in top the server keeps running",
     Scope::Everywhere,
     Some("q quit"),
 );
+
+/// What the footer offers for `k`: while paused, `p` resumes.
+pub fn footer_text(k: &KeyHelp, paused: bool) -> Option<&'static str> {
+    match k.footer {
+        Some(_) if paused && k.keys == PAUSE.keys => Some("p resume"),
+        footer => footer,
+    }
+}
 
 /// What quitting does, as the help says it.
 pub fn quit_does(mode: Mode) -> &'static str {
@@ -192,15 +221,23 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
         return confirm(key, dialog, view);
     }
     if view.details.is_some() {
-        return details(key, view);
+        return details_pane::keys(key, view);
+    }
+    if view.entry.is_some() {
+        entry::keys(key, view);
+        return None;
     }
     // A new question starts with no hold-off.
     view.hold = None;
     if view.editing_filter && edit_filter(key, view) {
         return None;
     }
-    let live = view.screen == Screen::Live;
-    match key.code {
+    screen_key(key.code, ctrl, view)
+}
+
+/// A key on a screen with nothing open over it.
+fn screen_key(code: KeyCode, ctrl: bool, view: &mut ViewState) -> Option<Action> {
+    match code {
         KeyCode::Char('l') if ctrl => return Some(Action::Redraw),
         KeyCode::Char('q') | KeyCode::F(10) => return ask_quit(view),
         KeyCode::Char('?') | KeyCode::F(1) => view.help = Some(0),
@@ -218,17 +255,53 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
             view.refresh();
         }
         KeyCode::Char('p') => view.paused = !view.paused,
-        KeyCode::Char(' ' | 'd' | 'K') | KeyCode::Delete | KeyCode::F(9) if view.mode.read_only => {
-            view.message = Some("read-only: this viewer does not kick".to_owned());
+        KeyCode::Enter => return open(view),
+        KeyCode::Char(' ' | 'd' | 'K' | 's' | 'S' | 'f') | KeyCode::Delete | KeyCode::F(9) => {
+            live_key(code, view);
         }
-        KeyCode::Char(' ' | 'd' | 'K' | 's' | 'S' | 'f') | KeyCode::Delete | KeyCode::F(9)
-            if !live =>
-        {
-            view.message = Some(format!(
-                "{} works on the clients screen (Tab to go there)",
-                key.code
-            ));
-        }
+        KeyCode::Esc => {}
+        other => view.message = Some(format!("{other} does nothing here; ? lists the keys")),
+    }
+    None
+}
+
+/// Enter: the selected client's story on the clients screen, the selected
+/// row whole on the others.
+fn open(view: &mut ViewState) -> Option<Action> {
+    if view.screen == Screen::Live {
+        let Some(peer) = view.selected else {
+            view.message = Some("no client selected".to_owned());
+            return None;
+        };
+        view.details = Some((peer, None));
+        return Some(Action::Show(peer));
+    }
+    view.entry = Entry::selected(view);
+    if view.entry.is_none() {
+        view.message = Some(format!("no {} to open", view.screen.row_name()));
+    }
+    None
+}
+
+/// The keys that act on the live clients: marks, kicks, sort and `f`.
+/// Elsewhere, and for kicks in a read-only viewer, they say why they do
+/// nothing.
+fn live_key(code: KeyCode, view: &mut ViewState) {
+    let kicks = matches!(
+        code,
+        KeyCode::Char(' ' | 'd' | 'K') | KeyCode::Delete | KeyCode::F(9)
+    );
+    if kicks && view.mode.read_only {
+        view.message = Some("read-only: this viewer does not kick".to_owned());
+        return;
+    }
+    if view.screen != Screen::Live {
+        view.message = Some(format!(
+            "{code} works on the clients screen (Tab to go there)"
+        ));
+        return;
+    }
+    match code {
         KeyCode::Char(' ') => {
             if let Some(peer) = view.selected {
                 if !view.marks.remove(&peer) {
@@ -237,14 +310,6 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
                 view.move_by(1);
             }
         }
-        KeyCode::Char('d') | KeyCode::Delete | KeyCode::F(9) => ask_kick(view),
-        KeyCode::Enter if live => match view.selected {
-            Some(peer) => {
-                view.details = Some((peer, None));
-                return Some(Action::Show(peer));
-            }
-            None => view.message = Some("no client selected".to_owned()),
-        },
         KeyCode::Char('K') => {
             let peers = view.leave_clients();
             if peers.is_empty() {
@@ -253,22 +318,16 @@ pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
                 view.dialog = Some(KickDialog::Leave { peers });
             }
         }
-        KeyCode::Char('s') => {
-            view.sort = view.sort.next_sort();
+        KeyCode::Char('s' | 'S' | 'f') => {
+            match code {
+                KeyCode::Char('s') => view.sort = view.sort.next(),
+                KeyCode::Char('S') => view.reverse = !view.reverse,
+                _ => view.only_not_alive = !view.only_not_alive,
+            }
             view.refresh();
         }
-        KeyCode::Char('S') => {
-            view.reverse = !view.reverse;
-            view.refresh();
-        }
-        KeyCode::Char('f') => {
-            view.only_not_alive = !view.only_not_alive;
-            view.refresh();
-        }
-        KeyCode::Esc => {}
-        other => view.message = Some(format!("{other} does nothing here; ? lists the keys")),
+        _ => ask_kick(view),
     }
-    None
 }
 
 /// Quits at once, unless quitting would stop a server with clients: then
@@ -280,22 +339,6 @@ fn ask_quit(view: &mut ViewState) -> Option<Action> {
         return None;
     }
     Some(Action::Quit)
-}
-
-/// Keys while the details pane is open: ↑/↓ move to the next client (and
-/// the pane follows), anything else closes it.
-fn details(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
-    match key.code {
-        KeyCode::Up | KeyCode::Char('k') => view.move_by(-1),
-        KeyCode::Down | KeyCode::Char('j') => view.move_by(1),
-        _ => {
-            view.details = None;
-            return None;
-        }
-    }
-    let peer = view.selected?;
-    view.details = Some((peer, None));
-    Some(Action::Show(peer))
 }
 
 /// Opens the kick dialog for the marked clients, or else the selected one.

@@ -7,6 +7,7 @@
 //! connected, even if others have gone `leave` or come back meanwhile.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::feed::control::Kicked;
 use crate::feed::event::Pid;
@@ -62,12 +63,34 @@ impl KickDialog {
         if peers.len() > LISTED {
             lines.push(format!("and {} more", peers.len() - LISTED));
         }
-        if let KickDialog::Marked { hidden, .. } = self
-            && *hidden > 0
-        {
-            lines.push(format!("{hidden} of them hidden by the filter or the view"));
+        match self {
+            KickDialog::Marked { hidden: 0, .. } => {}
+            KickDialog::Marked { peers, .. } if peers.len() == 1 => {
+                lines.push("it is hidden by the filter or the view".to_owned());
+            }
+            KickDialog::Marked { hidden, .. } => {
+                lines.push(format!("{hidden} of them hidden by the filter or the view"));
+            }
+            _ => {}
         }
         lines
+    }
+
+    /// The hold-off line: none yet, and `h` would refuse the client (or the
+    /// clients) for a while; or how long they will be refused.
+    pub fn hold_line(&self, hold: Option<Duration>) -> String {
+        let whom = if self.peers().len() == 1 {
+            "it"
+        } else {
+            "them"
+        };
+        match hold {
+            None => format!("hold-off: none (h: refuse {whom} for a while)"),
+            Some(hold) => format!(
+                "hold-off: refused for {} (h: change)",
+                humantime::format_duration(hold)
+            ),
+        }
     }
 }
 
@@ -77,6 +100,7 @@ pub fn outcome(answer: &Kicked) -> String {
     let (kicked, gone) = (answer.kicked.len(), answer.gone.len());
     let asked = kicked + gone;
     match (kicked, gone) {
+        (0, 0) => "kicked nobody".to_owned(),
         (1, 0) => format!("kicked {}", answer.kicked[0]),
         (_, 0) => format!("kicked {kicked} clients"),
         (0, 1) => format!("kicked nobody: {} had already gone", answer.gone[0]),

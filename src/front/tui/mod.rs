@@ -9,12 +9,16 @@
 //! something, at most [`FRAME`] apart.
 
 mod column;
+mod details_pane;
+mod entry;
+mod help;
 pub mod keys;
 mod kick_dialog;
 pub mod render;
 mod style;
 mod tables;
 pub mod view;
+mod wrap;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -16,22 +16,20 @@
 //! narrow terminal the header wraps rather than cutting its badges off, and
 //! the footer keeps `? help` and `q quit` whatever else must go.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Sparkline, Table, Wrap};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
-use crate::feed::details::{Details, gap_figures};
-use crate::feed::event::Pid;
-use crate::front::tui::keys::{HELP, KEYS, QUIT, Scope, quit_does};
+use crate::front::tui::keys::{HELP, KEYS, QUIT, footer_text};
 use crate::front::tui::kick_dialog::KickDialog;
 use crate::front::tui::style::{clock, short, status_style};
-use crate::front::tui::tables;
-use crate::front::tui::view::{Mode, Screen, ViewState};
+use crate::front::tui::view::{Screen, ViewState};
+use crate::front::tui::wrap::wrap;
+use crate::front::tui::{details_pane, help, tables};
 use crate::protocol::Status;
 
 /// The smallest terminal the dashboard lays out in.
@@ -86,8 +84,16 @@ pub fn render(frame: &mut Frame, view: &mut ViewState) {
             .set_style(table_area.union(events_area), Style::new().dim());
     }
     footer(frame, footer_area, view);
+    overlays(frame, area, view);
+}
+
+/// Whatever is open over the screen, the help topmost.
+fn overlays(frame: &mut Frame, area: Rect, view: &mut ViewState) {
     if let Some((peer, details)) = &view.details {
-        details_pane(frame, area, *peer, details.as_ref());
+        details_pane::draw(frame, area, *peer, details.as_ref());
+    }
+    if let Some(entry) = &view.entry {
+        entry.draw(frame, area, view.now());
     }
     if let Some(dialog) = &view.dialog {
         kick_dialog(frame, area, dialog, view.hold);
@@ -96,7 +102,7 @@ pub fn render(frame: &mut Frame, view: &mut ViewState) {
         quit_dialog(frame, area, clients);
     }
     if view.help.is_some() {
-        help(frame, area, view);
+        help::draw(frame, area, view);
     }
 }
 
@@ -218,7 +224,9 @@ fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
 }
 
 /// Lays `items` out on lines of at most `width` columns, two spaces apart,
-/// starting a new line where the next item would not fit.
+/// starting a new line where the next item would not fit. An item wider
+/// than a line (a long disconnect reason, a long filter) is folded onto
+/// lines of its own.
 fn flow(items: Vec<Vec<Span<'static>>>, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let mut line: Vec<Span> = Vec::new();
@@ -229,21 +237,32 @@ fn flow(items: Vec<Vec<Span<'static>>>, width: usize) -> Vec<Line<'static>> {
             lines.push(Line::from(std::mem::take(&mut line)));
             used = 0;
         }
+        if wide + 1 > width {
+            let folded = wrap(&item, width.saturating_sub(1), 0);
+            lines.extend(folded.into_iter().map(|mut l| {
+                l.spans.insert(0, Span::raw(" "));
+                l
+            }));
+            continue;
+        }
         line.push(Span::raw(if used == 0 { " " } else { "  " }));
         used += if used == 0 { 1 } else { 2 } + wide;
         line.extend(item);
     }
-    lines.push(Line::from(line));
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(Line::from(line));
+    }
     lines
 }
 
 /// What the footer offers on this screen, most useful first (without the
 /// pinned help and quit).
-fn footer_keys(screen: Screen, mode: Mode) -> impl Iterator<Item = &'static str> {
+fn footer_keys(view: &ViewState) -> impl Iterator<Item = &'static str> {
+    let (screen, mode, paused) = (view.screen, view.mode, view.paused);
     KEYS[..KEYS.len() - 2]
         .iter()
         .filter(move |k| k.scope.applies(screen, mode))
-        .filter_map(|k| k.footer)
+        .filter_map(move |k| footer_text(k, paused))
 }
 
 fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
@@ -263,7 +282,7 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
             .join("  ");
         let room = usize::from(area.width).saturating_sub(pinned.chars().count() + 2);
         let mut keys = String::new();
-        for item in footer_keys(view.screen, view.mode) {
+        for item in footer_keys(view) {
             if keys.chars().count() + item.chars().count() + 2 > room {
                 break;
             }
@@ -331,92 +350,12 @@ fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog, hold: Option<
             .into_iter()
             .map(|line| Line::from(line).dim()),
     );
-    let hold = match hold {
-        None => "hold-off: none (h: refuse it for a while)".to_owned(),
-        Some(hold) => format!(
-            "hold-off: refused for {} (h: change)",
-            humantime::format_duration(hold)
-        ),
-    };
-    lines.push(Line::from(hold).fg(Color::Yellow));
+    lines.push(Line::from(dialog.hold_line(hold)).fg(Color::Yellow));
     question(frame, area, ("Confirm kick", 54), lines, ("kick", "cancel"));
 }
 
-/// One client's story: its last heartbeat gaps as a sparkline with their
-/// mean, p99 and largest, its status changes, its earlier connections.
-fn details_pane(frame: &mut Frame, area: Rect, peer: SocketAddr, details: Option<&Details>) {
-    let popup = centered(area, 76, 22);
-    let block = Block::bordered()
-        .border_type(BorderType::Rounded)
-        .title(format!(" {peer} "))
-        .title_bottom(Line::from(" ↑/↓ next client · any other key closes ").centered());
-    frame.render_widget(Clear, popup);
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
-    let Some(d) = details else {
-        frame.render_widget(Paragraph::new(" asking the server..."), inner);
-        return;
-    };
-    let [about, spark, story] = Layout::vertical([
-        Constraint::Length(3),
-        Constraint::Length(4),
-        Constraint::Min(1),
-    ])
-    .areas(inner);
-    let (mean, p99, max) = gap_figures(&d.gaps_ms);
-    let mut first = vec![
-        Span::raw(format!(" {} ", Pid(d.pid))),
-        Span::raw(format!("ip {}  ", d.ip.as_deref().unwrap_or("?"))),
-        Span::styled(d.status.as_str(), status_style(d.status)),
-        Span::raw(format!("  reconnects {}  flaps {}", d.reconnects, d.flaps)),
-    ];
-    if let Some(phi) = d.phi {
-        first.push(Span::raw(format!("  φ {phi:.1}")));
-    }
-    let second = format!(
-        " last {} gaps: mean {mean} ms, p99 {p99} ms, largest {max} ms",
-        d.gaps_ms.len()
-    );
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(first), Line::from(second).dim()]),
-        about,
-    );
-    let data: Vec<u64> = d.gaps_ms.iter().map(|&g| u64::from(g)).collect();
-    frame.render_widget(
-        Sparkline::default()
-            .data(&data)
-            .style(Style::new().fg(Color::Cyan))
-            .block(Block::new().title(" heartbeat gaps ")),
-        spark,
-    );
-    let mut lines = vec![Line::from(" status changes").bold()];
-    if d.changes.is_empty() {
-        lines.push(Line::from("  none").dim());
-    }
-    lines.extend(d.changes.iter().map(|c| {
-        Line::from(vec![
-            Span::raw(format!("  {} ", clock(c.at))).dim(),
-            Span::styled(format!("{} -> {}", c.from, c.to), status_style(c.to)),
-        ])
-    }));
-    lines.push(Line::from(" earlier connections").bold());
-    if d.earlier.is_empty() {
-        lines.push(Line::from("  none").dim());
-    }
-    lines.extend(d.earlier.iter().map(|e| {
-        Line::from(format!(
-            "  {} {} lasted {}: {}",
-            clock(e.closed_at),
-            e.peer,
-            short(e.lasted()),
-            e.reason
-        ))
-    }));
-    frame.render_widget(Paragraph::new(lines), story);
-}
-
 /// A `width` x `height` rectangle in the middle of `area`, shrunk to fit.
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
         .flex(Flex::Center)
         .areas(area);
@@ -424,55 +363,4 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
         .flex(Flex::Center)
         .areas(row);
     cell
-}
-
-/// The key reference. On a terminal too short for all of it, it scrolls
-/// (↑/↓) and says so.
-fn help(frame: &mut Frame, area: Rect, view: &mut ViewState) {
-    let mode = view.mode;
-    let mut entries: Vec<(&str, &str)> = KEYS
-        .iter()
-        .filter(|k| !mode.read_only || k.scope != Scope::Kicks)
-        .map(|k| {
-            (
-                k.keys,
-                if k.keys == QUIT.keys {
-                    quit_does(mode)
-                } else {
-                    k.does
-                },
-            )
-        })
-        .collect();
-    if mode.quit_stops_server {
-        entries.push(("as a service", "serve --no-tui, watch with hbmon top"));
-    }
-    let popup = centered(area, 58, entries.len() as u16 + 2);
-    let fits = usize::from(popup.height.saturating_sub(2));
-    let most = entries.len().saturating_sub(fits);
-    let offset = view.help.unwrap_or(0).min(most);
-    view.help = Some(offset);
-    let rows: Vec<Row> = entries
-        .iter()
-        .skip(offset)
-        .take(fits)
-        .map(|&(keys, does)| Row::new([Cell::from(keys).bold(), Cell::from(does)]))
-        .collect();
-    let bottom = if most > 0 {
-        format!(
-            " {}-{} of {}: ↑/↓ scroll, any other key closes ",
-            offset + 1,
-            offset + fits,
-            entries.len()
-        )
-    } else {
-        " any key closes ".to_owned()
-    };
-    let table = Table::new(rows, [Constraint::Length(18), Constraint::Min(20)]).block(
-        Block::bordered()
-            .title(" keys ")
-            .title_bottom(Line::from(bottom).centered()),
-    );
-    frame.render_widget(Clear, popup);
-    frame.render_widget(table, popup);
 }

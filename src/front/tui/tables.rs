@@ -19,6 +19,7 @@ use crate::front::tui::style::{
     ago, clock, countdown, event_style, row_style, short, status_style,
 };
 use crate::front::tui::view::ViewState;
+use crate::front::tui::wrap::wrap;
 use crate::liveness::Outlook;
 use crate::protocol::Status;
 
@@ -26,6 +27,9 @@ use crate::protocol::Status;
 fn body_height(area: Rect) -> usize {
     usize::from(area.height.saturating_sub(3))
 }
+
+/// How the history and events titles say a row can be read whole.
+const OPEN: &str = "· Enter: whole row ";
 
 fn list_title(what: &str, window: &Range<usize>, total: usize, marked: usize) -> String {
     let mut title = if total == 0 {
@@ -42,7 +46,7 @@ fn list_title(what: &str, window: &Range<usize>, total: usize, marked: usize) ->
 pub fn clients(frame: &mut Frame, area: Rect, view: &mut ViewState) {
     let total = view.rows().len();
     let window = view.live.window(total, body_height(area));
-    let columns = Column::fitting(area.width.saturating_sub(2));
+    let columns = Column::fitting(area.width.saturating_sub(2), view.sort);
     let rows: Vec<Row> = window
         .clone()
         .map(|row| {
@@ -57,7 +61,7 @@ pub fn clients(frame: &mut Frame, area: Rect, view: &mut ViewState) {
     });
     let sort = format!(
         "· sort {} {} ",
-        view.sort.title(),
+        Column::from(view.sort).title(),
         if view.reverse { "▼" } else { "▲" }
     );
     let title = list_title("clients", &window, total, view.marks.len()) + &sort;
@@ -173,7 +177,7 @@ pub fn history(frame: &mut Frame, area: Rect, view: &mut ViewState) {
                 .bold()
                 .underlined(),
         )
-        .block(Block::bordered().title(list_title("history", &window, total, 0)));
+        .block(Block::bordered().title(list_title("history", &window, total, 0) + OPEN));
     frame.render_widget(table, area);
 }
 
@@ -186,25 +190,38 @@ pub fn events(frame: &mut Frame, area: Rect, view: &mut ViewState) {
         .clone()
         .map(|row| event_line(view.event(row)).style(row_style(row == view.events.pos)))
         .collect();
-    let title = list_title("events", &window, total, 0);
+    let title = list_title("events", &window, total, 0) + OPEN;
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(title)),
         area,
     );
 }
 
-/// The pane under the live table: the latest events that fit.
+/// The pane under the live table: the latest events that fit, each folded
+/// onto as many lines as it needs, so none is cut off at the edge.
 pub fn events_pane(frame: &mut Frame, area: Rect, view: &ViewState) {
     let recent = &view.snapshot().recent;
     let height = usize::from(area.height.saturating_sub(2));
-    let skip = recent.len().saturating_sub(height);
-    let lines: Vec<Line> = recent.iter().skip(skip).map(event_line).collect();
+    let width = usize::from(area.width.saturating_sub(2));
+    let mut lines: Vec<Line> = Vec::new();
+    for event in recent.iter().rev() {
+        if lines.len() >= height {
+            break;
+        }
+        let folded = wrap(&event_line(event).spans, width, CLOCK_WIDTH);
+        lines.splice(0..0, folded);
+    }
+    // The oldest event shown may lose its first lines, never the newest.
+    let lines = lines.split_off(lines.len().saturating_sub(height));
     let title = " events (Tab: all of them) ";
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(title)),
         area,
     );
 }
+
+/// The columns an event's time takes, with the space after it.
+const CLOCK_WIDTH: usize = 9;
 
 fn event_line(e: &Event) -> Line<'static> {
     Line::from(vec![

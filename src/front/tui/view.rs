@@ -16,9 +16,9 @@ use ratatui::layout::Rect;
 
 use crate::feed::details::Details;
 use crate::feed::event::Event;
-use crate::feed::query::{self, Filter, client_text};
+use crate::feed::query::{self, Filter, Sort, client_text};
 use crate::feed::snapshot::{ClientView, ClosedClient, Snapshot};
-use crate::front::tui::column::Column;
+use crate::front::tui::entry::Entry;
 use crate::front::tui::kick_dialog::KickDialog;
 use crate::protocol::Status;
 
@@ -40,6 +40,15 @@ impl Screen {
         let i = Self::ALL.iter().position(|&s| s == self).unwrap_or(0);
         let step = if forward { 1 } else { Self::ALL.len() - 1 };
         Self::ALL[(i + step) % Self::ALL.len()]
+    }
+
+    /// What one of its rows is, as a message names it.
+    pub fn row_name(self) -> &'static str {
+        match self {
+            Screen::Live => "client",
+            Screen::History => "closed client",
+            Screen::Events => "event",
+        }
     }
 
     pub fn title(self) -> &'static str {
@@ -121,8 +130,8 @@ pub struct ViewState {
     /// clients?
     pub quitting: Option<usize>,
     pub screen: Screen,
-    /// The column the live table is sorted by.
-    pub sort: Column,
+    /// The order of the live table.
+    pub sort: Sort,
     pub reverse: bool,
     pub filter: String,
     /// The filter prompt is open and typing edits the filter.
@@ -135,6 +144,8 @@ pub struct ViewState {
     /// The details pane is open on this client, with its story once it has
     /// come (it is asked for again every second while the pane is open).
     pub details: Option<(SocketAddr, Option<Details>)>,
+    /// The history row or event opened whole (Enter on those screens).
+    pub entry: Option<Entry>,
     /// The hold-off chosen in the open kick dialog (`h`): how long the
     /// kicked clients are refused if they come back.
     pub hold: Option<Duration>,
@@ -168,7 +179,7 @@ impl ViewState {
             mode: Mode::default(),
             quitting: None,
             screen: Screen::Live,
-            sort: Column::Connected,
+            sort: Sort::Connected,
             reverse: false,
             filter: String::new(),
             editing_filter: false,
@@ -177,6 +188,7 @@ impl ViewState {
             help: None,
             dialog: None,
             details: None,
+            entry: None,
             hold: None,
             marks: HashSet::new(),
             selected: None,
@@ -259,9 +271,7 @@ impl ViewState {
             let c = &clients[i];
             (!self.only_not_alive || c.status() != Status::Alive) && filter.client(&mut scratch, c)
         }));
-        if let Some(by) = self.sort.sort() {
-            query::sort(&mut self.rows, clients, by);
-        }
+        query::sort(&mut self.rows, clients, self.sort);
         if self.reverse {
             self.rows.reverse();
         }

@@ -124,9 +124,12 @@ fn journal_holds_every_decision_once_in_order_and_history_reads_it() {
             .any(|row| row.contains("closed: kicked by operator")),
         "{kicked:#?}"
     );
+    // Pid 11's lines, its connected line (which has no pid) included.
     let (by_pid, _) = history(&[path_arg, "--pid", "11", "--format", "json"]);
+    let keep_peer = format!(r#""peer":"{}""#, keep.local);
     assert!(
-        !by_pid.is_empty() && by_pid.iter().all(|l| l.contains(r#""pid":11"#)),
+        by_pid.iter().any(|l| l.contains(r#""pid":11"#))
+            && by_pid.iter().all(|l| l.contains(&keep_peer)),
         "{by_pid:#?}"
     );
     let (future, _) = history(&[path_arg, "--since", "2999-01-01T00:00:00Z"]);

@@ -236,17 +236,10 @@ impl Client {
         });
         let (reader, mut writer) = stream.into_split();
         let mut notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
-        if let Some(token) = &self.plan.token {
-            // The secret goes first, in a heartbeat of its own.
-            let hello = encode_frame(&Heartbeat {
-                ip: local.ip().to_string(),
-                status: Status::Alive,
-                pid,
-                token: Some(token.clone()),
-            });
-            if let Err(error) = writer.write_all(&hello).await {
-                return Ending::Failed(format!("sending the token: {error}"));
-            }
+        if let Some(token) = &self.plan.token
+            && let Err(error) = writer.write_all(&hello(local, pid, token)).await
+        {
+            return Ending::Failed(format!("sending the token: {error}"));
         }
         match self.behaviour {
             Behaviour::Flood => {
@@ -352,6 +345,16 @@ impl Client {
             }
         }
     }
+}
+
+/// The secret goes first, in a heartbeat of its own.
+fn hello(local: SocketAddr, pid: u32, token: &Token) -> bytes::BytesMut {
+    encode_frame(&Heartbeat {
+        ip: local.ip().to_string(),
+        status: Status::Alive,
+        pid,
+        token: Some(token.clone()),
+    })
 }
 
 /// `FLOOD_BATCH` heartbeats from one client, numbered from 0: the same

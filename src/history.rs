@@ -5,7 +5,14 @@
 //! table says what the dashboard and the headless stream say. It tolerates
 //! what a crash can leave behind: a torn line, or one that is not an event,
 //! is skipped and counted, never fatal, so a journal is always readable.
+//!
+//! A line that has no pid of its own (`connected`, `bad_frame`) still
+//! belongs to a client: the journal is read twice, first to learn each
+//! connection's pids from all its lines, then to print, so such a line
+//! shows its client's pid and `--pid` keeps it. What a peer sent is made
+//! [`printable`] before it reaches the terminal.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -15,6 +22,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 
 use crate::feed::event::{EventKind, Format, Recorded};
+use crate::printable;
 
 /// `--peer`: one connection, or every connection from one address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,15 +61,89 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn keeps(&self, line: &Recorded) -> bool {
+    /// Whether to print `line`, about a connection that had `pids`.
+    fn keeps(&self, line: &Recorded, pids: &[u32]) -> bool {
         let kind = &line.kind;
         self.peer
             .is_none_or(|want| kind.peer().is_some_and(|peer| want.matches(peer)))
-            && self.pid.is_none_or(|want| kind.pid() == Some(want))
+            && self
+                .pid
+                .is_none_or(|want| kind.pid() == Some(want) || pids.contains(&want))
             && self.since.is_none_or(|since| {
                 humantime::parse_rfc3339_weak(&line.ts).is_ok_and(|at| at >= since)
             })
     }
+}
+
+/// Tells which connection each line is about: a `connected` line opens
+/// one for its peer, a `closed` line ends it, and a `started` line ends
+/// them all (a crash closes nothing in the journal). Reading the same lines
+/// in the same order gives the same numbers, which is what lets the second
+/// reading find what the first learnt.
+#[derive(Default)]
+struct Connections {
+    open: HashMap<SocketAddr, u64>,
+    opened: u64,
+}
+
+impl Connections {
+    fn of(&mut self, kind: &EventKind) -> Option<u64> {
+        match kind {
+            EventKind::Started { .. } => {
+                self.open.clear();
+                None
+            }
+            EventKind::Connected { peer } => {
+                self.opened += 1;
+                self.open.insert(*peer, self.opened);
+                Some(self.opened)
+            }
+            EventKind::Closed { peer, .. } => self.open.remove(peer),
+            // Refused at accept: never a connection of its own.
+            EventKind::Rejected { .. } => None,
+            other => other.peer().and_then(|peer| self.open.get(&peer).copied()),
+        }
+    }
+}
+
+/// Each connection's pids, in the order its lines gave them (a client may
+/// change its pid on a connection; nearly all have one).
+type Pids = HashMap<u64, Vec<u32>>;
+
+/// The first reading: every pid each connection had.
+fn learn_pids(path: &Path) -> Result<Pids> {
+    let mut connections = Connections::default();
+    let mut pids = Pids::new();
+    read(path, |recorded, _| {
+        if let (Some(id), Some(pid)) = (connections.of(&recorded.kind), recorded.kind.pid()) {
+            let known = pids.entry(id).or_default();
+            if !known.contains(&pid) {
+                known.push(pid);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(pids)
+}
+
+/// Calls `each` with every event line of the journal at `path`, and the
+/// line as written; returns how many lines were not events.
+fn read(path: &Path, mut each: impl FnMut(&Recorded, &str) -> Result<()>) -> Result<u64> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read the journal {}", path.display()))?;
+    let mut unreadable = 0u64;
+    for line in BufReader::new(file).lines() {
+        let text = line.with_context(|| format!("reading {}", path.display()))?;
+        // A blank line is the journal fencing off one torn by a crash.
+        if text.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Recorded>(&text) {
+            Ok(recorded) => each(&recorded, &text)?,
+            Err(_) => unreadable += 1,
+        }
+    }
+    Ok(unreadable)
 }
 
 /// `--since`: a duration back from now (`10m`) or a time (RFC 3339).
@@ -76,34 +158,29 @@ pub fn parse_since(text: &str) -> Result<SystemTime, String> {
 
 /// Prints the journal at `path` through `filter` to stdout.
 pub fn run(path: &Path, filter: &Filter, format: Format) -> Result<()> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot read the journal {}", path.display()))?;
+    let pids = learn_pids(path)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut unreadable = 0u64;
+    let mut connections = Connections::default();
     // The header goes above the first row: no rows, no table.
     let mut header_due = format == Format::Text;
-    for line in BufReader::new(file).lines() {
-        let text = line.with_context(|| format!("reading {}", path.display()))?;
-        // A blank line is the journal fencing off one torn by a crash.
-        if text.trim().is_empty() {
-            continue;
-        }
-        let Ok(recorded) = serde_json::from_str::<Recorded>(&text) else {
-            unreadable += 1;
-            continue;
-        };
-        if !filter.keeps(&recorded) {
-            continue;
+    let unreadable = read(path, |recorded, text| {
+        let id = connections.of(&recorded.kind);
+        let pids = id
+            .and_then(|id| pids.get(&id))
+            .map_or(&[][..], Vec::as_slice);
+        if !filter.keeps(recorded, pids) {
+            return Ok(());
         }
         if std::mem::take(&mut header_due) {
             writeln!(out, "{}", header())?;
         }
         match format {
-            Format::Json => writeln!(out, "{text}")?,
-            Format::Text => writeln!(out, "{}", row(&recorded))?,
+            Format::Json => writeln!(out, "{}", printable::json(text))?,
+            Format::Text => writeln!(out, "{}", printable::text(&row(recorded, pids)))?,
         }
-    }
+        Ok(())
+    })?;
     out.flush()?;
     if unreadable > 0 {
         eprintln!(
@@ -121,12 +198,19 @@ fn header() -> String {
     columns("time (UTC)", "event", "peer", "pid", "what happened")
 }
 
-/// One decision as a table row: time, event, peer, pid, what happened.
-fn row(line: &Recorded) -> String {
+/// One decision as a table row: time, event, peer, pid, what happened. A
+/// line without a pid of its own shows its connection's `pids`.
+fn row(line: &Recorded, pids: &[u32]) -> String {
     let kind: &EventKind = &line.kind;
-    let pid = kind
-        .pid()
-        .map_or_else(|| "-".to_owned(), |pid| pid.to_string());
+    let pid = match (kind.pid(), pids) {
+        (Some(pid), _) => pid.to_string(),
+        (None, []) => "-".to_owned(),
+        (None, pids) => pids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    };
     columns(
         &line.ts,
         kind.name(),
@@ -158,21 +242,21 @@ mod tests {
             peer: Some(text.parse().unwrap()),
             ..Filter::default()
         };
-        assert!(by_peer("10.0.0.1:5000").keeps(&a));
-        assert!(by_peer("10.0.0.1").keeps(&a));
-        assert!(!by_peer("10.0.0.1").keeps(&b));
+        assert!(by_peer("10.0.0.1:5000").keeps(&a, &[]));
+        assert!(by_peer("10.0.0.1").keeps(&a, &[]));
+        assert!(!by_peer("10.0.0.1").keeps(&b, &[]));
         let by_pid = Filter {
             pid: Some(7),
             ..Filter::default()
         };
-        assert!(by_pid.keeps(&a));
-        assert!(!by_pid.keeps(&b));
+        assert!(by_pid.keeps(&a, &[]));
+        assert!(!by_pid.keeps(&b, &[]));
         let since = Filter {
             since: Some(parse_since("2026-11-24T10:30:00Z").unwrap()),
             ..Filter::default()
         };
-        assert!(!since.keeps(&a));
-        assert!(since.keeps(&b));
+        assert!(!since.keeps(&a, &[]));
+        assert!(since.keeps(&b, &[]));
         assert!(parse_since("10m").unwrap() < SystemTime::now() - Duration::from_secs(599));
         assert!(
             parse_since("yesterday")
@@ -197,7 +281,7 @@ mod tests {
 
     #[test]
     fn rows_say_what_happened_under_a_header() {
-        let r = row(&line(CLOSED));
+        let r = row(&line(CLOSED), &[]);
         assert!(
             r.contains("closed")
                 && r.contains("10.0.0.1:5000")

@@ -38,6 +38,7 @@
 //!   viewers.
 //! - [`history`]: reads back a journal the server wrote.
 //! - [`process`]: signals and open-file limits.
+//! - [`printable`]: text from outside made safe to print on a terminal.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
@@ -48,6 +49,7 @@ pub mod fleet;
 pub mod front;
 pub mod history;
 pub mod liveness;
+pub mod printable;
 pub mod process;
 pub mod protocol;
 pub mod remote;

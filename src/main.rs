@@ -30,7 +30,10 @@ fn main() -> ExitCode {
     match parsed.and_then(|(cli, matches)| run(cli, matches)) {
         Ok(code) => code,
         Err(error) => {
-            let _ = writeln!(std::io::stderr(), "hbmon: error: {error:#}");
+            // An error may quote a config file, a server's answer or a peer.
+            let error = format!("{error:#}");
+            let error = hbmon::printable::text(&error);
+            let _ = writeln!(std::io::stderr(), "hbmon: error: {error}");
             ExitCode::FAILURE
         }
     }

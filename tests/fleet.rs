@@ -154,3 +154,92 @@ fn demo_shows_every_behaviour_within_a_minute() {
     demo.command("quit");
     assert!(demo.wait_exit().success());
 }
+
+#[test]
+fn simulate_against_a_closed_port_exits_non_zero_saying_where_and_why() {
+    // A port nothing listens on: bound, then let go.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let output = hbmon()
+        .args(["simulate", "--server", &addr.to_string(), "--clients", "5"])
+        .args(["--every", "10s", "--mix", "steady=1", "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot connect to {addr}: Connection refused")),
+        "{stderr}"
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("a JSON summary");
+    let refused = &summary["behaviours"]["steady"]["could_not_connect"];
+    assert_eq!(
+        refused
+            .as_object()
+            .map(|r| r.values().filter_map(Value::as_u64).sum()),
+        Some(summary["joined"].as_u64().unwrap()),
+        "every client that joined was refused, and the fleet gave up at once: {summary}"
+    );
+}
+
+#[test]
+fn the_summary_says_how_each_behaviour_ended_and_why() {
+    let serve = Serve::start(&[
+        "--tick",
+        "50ms",
+        "--threshold",
+        "1",
+        "--cursor",
+        "1",
+        "--leave-timeout",
+        "100ms",
+    ]);
+    let summary = simulate(
+        &serve,
+        &[
+            "--clients",
+            "6",
+            "--every",
+            "0",
+            "--interval",
+            "20ms",
+            "--mix",
+            "silent=1,bad=1,dying=1",
+            "--dying-after",
+            "30ms",
+            "--duration",
+            "10s",
+        ],
+    );
+    let behaviours = &summary["behaviours"];
+    let reasons = |name: &str| -> Vec<(String, u64)> {
+        let closed = behaviours[name]["closed_by_server"].as_object().unwrap();
+        closed
+            .iter()
+            .map(|(r, n)| (r.clone(), n.as_u64().unwrap()))
+            .collect()
+    };
+    for name in ["silent", "bad", "dying"] {
+        assert_eq!(
+            (
+                behaviours[name]["joined"].as_u64(),
+                behaviours[name]["connected"].as_u64()
+            ),
+            (Some(2), Some(2)),
+            "{name}: {summary}"
+        );
+    }
+    let silent = reasons("silent");
+    assert!(
+        silent.len() == 1 && silent[0].0.contains("leave timeout") && silent[0].1 == 2,
+        "{summary}"
+    );
+    let bad = reasons("bad");
+    assert!(
+        bad.len() == 1 && bad[0].0.starts_with("bad frame") && bad[0].1 == 2,
+        "{summary}"
+    );
+    assert_eq!(behaviours["dying"]["hung_up"], 2, "{summary}");
+}

@@ -124,9 +124,12 @@ fn journal_holds_every_decision_once_in_order_and_history_reads_it() {
             .any(|row| row.contains("closed: kicked by operator")),
         "{kicked:#?}"
     );
+    // Pid 11's lines, its connected line (which has no pid) included.
     let (by_pid, _) = history(&[path_arg, "--pid", "11", "--format", "json"]);
+    let keep_peer = format!(r#""peer":"{}""#, keep.local);
     assert!(
-        !by_pid.is_empty() && by_pid.iter().all(|l| l.contains(r#""pid":11"#)),
+        by_pid.iter().any(|l| l.contains(r#""pid":11"#))
+            && by_pid.iter().all(|l| l.contains(&keep_peer)),
         "{by_pid:#?}"
     );
     let (future, _) = history(&[path_arg, "--since", "2999-01-01T00:00:00Z"]);
@@ -222,4 +225,41 @@ fn history_refuses_a_peer_that_is_not_an_address() {
         stderr.contains("'foo' is neither ip:port (10.0.0.7:5000) nor an ip (10.0.0.7)"),
         "{stderr}"
     );
+}
+
+#[test]
+fn history_gives_a_known_clients_lines_its_pid_and_pid_keeps_them_all() {
+    let path = temp("pids");
+    let path_arg = path.to_str().unwrap();
+    let mut serve = Serve::start(&["--journal", path_arg]);
+    let mut client = RawClient::connect(serve.addr);
+    client.send(&common::heartbeat(31));
+    serve.wait_for_client(client.local, |c| c["pid"] == 31);
+    client.send(&frame(b"{oops"));
+    client.expect_closed();
+    serve.wait_for_peer("closed", client.local);
+    serve.command("quit");
+    assert!(serve.wait_exit().success());
+
+    let peer = client.local.to_string();
+    let (table, _) = history(&[path_arg, "--peer", &peer]);
+    let bad = table
+        .iter()
+        .find(|row| row.contains("bad_frame"))
+        .unwrap_or_else(|| panic!("no bad_frame row: {table:#?}"));
+    let pid_column = table[0].find("pid").unwrap();
+    assert_eq!(
+        bad[..pid_column + 3].split_whitespace().last(),
+        Some("31"),
+        "the bad frame came from pid 31: {table:#?}"
+    );
+    let (by_pid, _) = history(&[path_arg, "--pid", "31", "--format", "json"]);
+    let events: Vec<String> = by_pid
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .inspect(|l| assert_eq!(l["peer"], peer.as_str(), "only pid 31's lines"))
+        .map(|l| l["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(events, ["connected", "bad_frame", "closed"], "{by_pid:#?}");
+    std::fs::remove_file(&path).unwrap();
 }

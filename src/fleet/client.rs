@@ -219,10 +219,12 @@ impl Backoff {
 /// the broken pipe).
 pub fn to_stdout() -> Report {
     Arc::new(|message| {
+        // A message may quote the server's close reason.
         let _ = writeln!(
             std::io::stdout(),
-            "{} {message}",
-            humantime::format_rfc3339_millis(SystemTime::now())
+            "{} {}",
+            humantime::format_rfc3339_millis(SystemTime::now()),
+            crate::printable::text(&message.to_string())
         );
     })
 }

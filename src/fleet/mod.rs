@@ -6,3 +6,4 @@ pub mod client;
 pub mod demo;
 pub mod progress;
 pub mod simulate;
+pub mod tally;

@@ -1,21 +1,24 @@
 //! What `hbmon simulate` shows while its fleet runs: a progress line on a
-//! terminal's stderr, and the summary on stdout when it ends. A front end
-//! over the fleet's [`Tally`], as the dashboard is over the server's feed.
+//! terminal's stderr, and the summary on stdout when it ends (the totals,
+//! then how each behaviour's clients ended). A front end over the fleet's
+//! [`Tally`], as the dashboard is over the server's feed.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::event::Format;
 use crate::fleet::simulate::{self, Plan, Tally};
-use crate::process;
+use crate::{printable, process};
 
 /// Runs the fleet until `duration` (if any), a signal, or every client has
-/// ended; then prints the summary in `format`.
+/// ended; then prints the summary in `format`. Fails, saying why, when no
+/// client could connect.
 pub async fn run(plan: Plan, duration: Option<Duration>, format: Format) -> Result<()> {
+    let server = plan.server;
     let open_files = process::raise_open_files();
     if plan.clients as u64 >= open_files {
         eprintln!(
@@ -46,13 +49,17 @@ pub async fn run(plan: Plan, duration: Option<Duration>, format: Format) -> Resu
         });
     }
     fleet.await.context("the fleet crashed")?;
-    let counts = tally.counts();
+    let summary = tally.summary();
     if progress {
         eprintln!();
     }
-    let summary = match format {
-        Format::Json => serde_json::to_string(&counts)?,
-        Format::Text => counts.to_string(),
+    let text = match format {
+        Format::Json => printable::json(&serde_json::to_string(&summary)?).into_owned(),
+        Format::Text => summary.to_string(),
     };
-    writeln!(std::io::stdout(), "{summary}").context("writing the summary")
+    writeln!(std::io::stdout(), "{text}").context("writing the summary")?;
+    if let Some(error) = tally.unreachable() {
+        bail!("cannot connect to {server}: {error}; no client connected");
+    }
+    Ok(())
 }

@@ -9,11 +9,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -23,6 +21,8 @@ use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
+use crate::fleet::tally::Ending;
+pub use crate::fleet::tally::{Counts, Summary, Tally};
 use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status, Token, encode_frame};
 
 /// Connections being set up at once when clients join all together: more
@@ -154,57 +154,15 @@ pub struct Plan {
     pub token: Option<Token>,
 }
 
-/// The fleet's counters, updated by its clients as they go.
-#[derive(Debug, Default)]
-pub struct Tally {
-    joined: AtomicU64,
-    connected: AtomicU64,
-    closed_by_server: AtomicU64,
-    errors: AtomicU64,
-    heartbeats: AtomicU64,
-}
-
-/// A reading of the [`Tally`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    /// Clients started.
-    pub joined: u64,
-    /// Connected right now.
-    pub connected: u64,
-    /// Closed by the server (with or without a close frame).
-    pub closed_by_server: u64,
-    /// Could not connect, or the connection failed.
-    pub errors: u64,
-    /// Heartbeats sent.
-    pub heartbeats: u64,
-}
-
-impl Tally {
-    pub fn counts(&self) -> Counts {
-        Counts {
-            joined: self.joined.load(Ordering::Relaxed),
-            connected: self.connected.load(Ordering::Relaxed),
-            closed_by_server: self.closed_by_server.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
-            heartbeats: self.heartbeats.load(Ordering::Relaxed),
-        }
-    }
-}
-
-impl fmt::Display for Counts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "joined {}  connected {}  closed by server {}  errors {}  heartbeats {}",
-            self.joined, self.connected, self.closed_by_server, self.errors, self.heartbeats
-        )
-    }
-}
-
-/// Runs the fleet until every client has ended or `stop` is cancelled.
+/// Runs the fleet until every client has ended or `stop` is cancelled. If
+/// a client cannot connect before any has, the server is not there: the
+/// fleet stops joining, and [`Tally::unreachable`] says why.
 pub async fn run(plan: Plan, tally: Arc<Tally>, stop: CancellationToken) {
     let behaviours = plan.mix.assign(plan.clients);
     let plan = Arc::new(plan);
+    // The fleet's own stop: giving up must not stop what `stop` belongs to
+    // (the demo's server).
+    let stop = stop.child_token();
     let connecting = Arc::new(Semaphore::new(CONNECTS_IN_FLIGHT));
     let mut clients = JoinSet::new();
     for (index, behaviour) in behaviours.into_iter().enumerate() {
@@ -214,7 +172,7 @@ pub async fn run(plan: Plan, tally: Arc<Tally>, stop: CancellationToken) {
         let Ok(slot) = Arc::clone(&connecting).acquire_owned().await else {
             break;
         };
-        tally.joined.fetch_add(1, Ordering::Relaxed);
+        tally.joined(behaviour);
         let client = Client {
             index,
             behaviour,
@@ -239,15 +197,6 @@ struct Client {
     tally: Arc<Tally>,
 }
 
-/// How a simulated client's connection ended.
-enum End {
-    Stopped,
-    ClosedByServer,
-    Failed,
-    /// It hung up on purpose (a dying client).
-    HungUp,
-}
-
 impl Client {
     async fn run(self, connecting: tokio::sync::OwnedSemaphorePermit, stop: CancellationToken) {
         let stream = tokio::select! {
@@ -255,24 +204,27 @@ impl Client {
             _ = stop.cancelled() => return,
         };
         drop(connecting);
-        let Ok(stream) = stream else {
-            self.tally.errors.fetch_add(1, Ordering::Relaxed);
-            return;
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(error) => {
+                self.tally
+                    .ended(self.behaviour, Ending::Refused(error.to_string()));
+                if self.tally.unreachable().is_some() {
+                    stop.cancel();
+                }
+                return;
+            }
         };
-        self.tally.connected.fetch_add(1, Ordering::Relaxed);
-        let end = self.converse(stream, stop).await;
-        self.tally.connected.fetch_sub(1, Ordering::Relaxed);
-        match end {
-            End::ClosedByServer => self.tally.closed_by_server.fetch_add(1, Ordering::Relaxed),
-            End::Failed => self.tally.errors.fetch_add(1, Ordering::Relaxed),
-            End::Stopped | End::HungUp => 0,
-        };
+        self.tally.connected(self.behaviour);
+        let ending = self.converse(stream, stop).await;
+        self.tally.ended(self.behaviour, ending);
     }
 
-    async fn converse(&self, stream: TcpStream, stop: CancellationToken) -> End {
+    async fn converse(&self, stream: TcpStream, stop: CancellationToken) -> Ending {
         let _ = stream.set_nodelay(true);
-        let Ok(local) = stream.local_addr() else {
-            return End::Failed;
+        let local = match stream.local_addr() {
+            Ok(local) => local,
+            Err(error) => return Ending::Failed(error.to_string()),
         };
         let pid = self.plan.pid_base.wrapping_add(self.index as u32);
         // Encoded once: a heartbeat costs this client one write.
@@ -284,17 +236,10 @@ impl Client {
         });
         let (reader, mut writer) = stream.into_split();
         let mut notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
-        if let Some(token) = &self.plan.token {
-            // The secret goes first, in a heartbeat of its own.
-            let hello = encode_frame(&Heartbeat {
-                ip: local.ip().to_string(),
-                status: Status::Alive,
-                pid,
-                token: Some(token.clone()),
-            });
-            if writer.write_all(&hello).await.is_err() {
-                return End::Failed;
-            }
+        if let Some(token) = &self.plan.token
+            && let Err(error) = writer.write_all(&hello(local, pid, token)).await
+        {
+            return Ending::Failed(format!("sending the token: {error}"));
         }
         match self.behaviour {
             Behaviour::Flood => {
@@ -317,11 +262,12 @@ impl Client {
         let mut sent = 0u64;
         loop {
             tokio::select! {
-                _ = stop.cancelled() => return End::Stopped,
+                _ = stop.cancelled() => return Ending::Stopped,
                 notice = notices.next() => match notice {
                     Some(Ok(notice)) if notice.status != Status::Close => {}
-                    Some(Ok(_)) | None => return End::ClosedByServer,
-                    Some(Err(_)) => return End::Failed,
+                    Some(Ok(notice)) => return Ending::ClosedByServer(Some(notice.reason)),
+                    None => return Ending::ClosedByServer(None),
+                    Some(Err(error)) => return Ending::Failed(format!("reading from the server: {error}")),
                 },
                 _ = ticker.tick() => {
                     let frame: &[u8] = match self.behaviour {
@@ -338,18 +284,18 @@ impl Client {
                             if let Ok(stream) = notices.into_inner().reunite(writer) {
                                 let _ = stream.set_zero_linger();
                             }
-                            return End::HungUp;
+                            return Ending::HungUp;
                         }
                         Behaviour::Dying => &heartbeat,
                         Behaviour::Bad if sent == 3 => b"\0\0\0\x09{not json",
                         Behaviour::Bad if sent > 3 => continue,
                         Behaviour::Bad => &heartbeat,
                     };
-                    if writer.write_all(frame).await.is_err() {
-                        return End::Failed;
+                    if let Err(error) = writer.write_all(frame).await {
+                        return Ending::Failed(format!("sending a heartbeat: {error}"));
                     }
                     sent += 1;
-                    self.tally.heartbeats.fetch_add(1, Ordering::Relaxed);
+                    self.tally.sent(1);
                 }
             }
         }
@@ -369,30 +315,46 @@ impl Client {
         mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
         mut writer: OwnedWriteHalf,
         stop: CancellationToken,
-    ) -> End {
-        let closed = CancellationToken::new();
-        let watcher = closed.clone().drop_guard();
+    ) -> Ending {
+        let (closed_tx, mut closed) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            while let Some(Ok(notice)) = notices.next().await {
-                if notice.status == Status::Close {
-                    break;
+            let ending = loop {
+                match notices.next().await {
+                    Some(Ok(notice)) if notice.status != Status::Close => {}
+                    Some(Ok(notice)) => break Ending::ClosedByServer(Some(notice.reason)),
+                    None => break Ending::ClosedByServer(None),
+                    Some(Err(error)) => {
+                        break Ending::Failed(format!("reading from the server: {error}"));
+                    }
                 }
-            }
-            drop(watcher);
+            };
+            let _ = closed_tx.send(ending);
         });
         loop {
             tokio::select! {
-                _ = stop.cancelled() => return End::Stopped,
-                _ = closed.cancelled() => return End::ClosedByServer,
+                _ = stop.cancelled() => return Ending::Stopped,
+                ending = &mut closed => {
+                    return ending.unwrap_or_else(|_| Ending::Failed("the notice reader stopped".to_owned()));
+                }
                 written = writer.write_all(batch) => {
-                    if written.is_err() {
-                        return End::Failed;
+                    if let Err(error) = written {
+                        return Ending::Failed(format!("sending heartbeats: {error}"));
                     }
-                    self.tally.heartbeats.fetch_add(FLOOD_BATCH as u64, Ordering::Relaxed);
+                    self.tally.sent(FLOOD_BATCH as u64);
                 }
             }
         }
     }
+}
+
+/// The secret goes first, in a heartbeat of its own.
+fn hello(local: SocketAddr, pid: u32, token: &Token) -> bytes::BytesMut {
+    encode_frame(&Heartbeat {
+        ip: local.ip().to_string(),
+        status: Status::Alive,
+        pid,
+        token: Some(token.clone()),
+    })
 }
 
 /// `FLOOD_BATCH` heartbeats from one client, numbered from 0: the same

@@ -24,7 +24,30 @@ pub(super) enum Request {
     Quit,
 }
 
-pub(super) const USAGE: &str = "commands: kick IP:PORT [HOLD], kick-leave [HOLD], list, quit (HOLD: refuse the client that long, e.g. 5m)";
+/// Every command and how it is written: the one list that both the parser
+/// and the `unknown command` answer read, so the answer cannot leave one out.
+const COMMANDS: [(&str, &str); 5] = [
+    ("kick", "kick IP:PORT [HOLD]"),
+    ("kick-leave", "kick-leave [HOLD]"),
+    ("list", "list"),
+    ("show", "show IP:PORT"),
+    ("quit", "quit"),
+];
+
+/// The answer to a line that is no command: every command, and what HOLD is.
+fn usage() -> String {
+    let all: Vec<&str> = COMMANDS.iter().map(|(_, usage)| *usage).collect();
+    format!(
+        "commands: {} (HOLD: refuse the client that long, e.g. 5m)",
+        all.join(", ")
+    )
+}
+
+/// How `name` is written, for its `usage:` answer.
+fn usage_of(name: &str) -> String {
+    let usage = COMMANDS.iter().find(|(n, _)| *n == name).map(|(_, u)| *u);
+    format!("usage: {}", usage.unwrap_or(name))
+}
 
 /// Parses one line; `Ok(None)` for a blank one. Command words are not case
 /// sensitive.
@@ -33,29 +56,30 @@ pub(super) fn parse(line: &str) -> Result<Option<Request>, String> {
     let Some(word) = words.next() else {
         return Ok(None);
     };
+    let name = word.to_ascii_lowercase();
+    let Some((name, _)) = COMMANDS.iter().find(|(n, _)| *n == name) else {
+        return Err(format!("unknown command '{}' ({})", line.trim(), usage()));
+    };
     let args: Vec<&str> = words.collect();
-    let request = match (word.to_ascii_lowercase().as_str(), args.as_slice()) {
+    let request = match (*name, args.as_slice()) {
         ("kick", [peer, rest @ ..]) if rest.len() <= 1 => Request::Kick {
             peer: peer
                 .parse()
                 .map_err(|_| format!("kick: '{peer}' is not an ip:port address"))?,
             hold: hold(rest.first().copied())?,
         },
-        ("kick", _) => return Err("usage: kick IP:PORT [HOLD]".to_owned()),
         ("kick-leave", rest) if rest.len() <= 1 => Request::KickLeave {
             hold: hold(rest.first().copied())?,
         },
-        ("kick-leave", _) => return Err("usage: kick-leave [HOLD]".to_owned()),
         ("list", []) => Request::List,
         ("show", [peer]) => Request::Show {
             peer: peer
                 .parse()
                 .map_err(|_| format!("show: '{peer}' is not an ip:port address"))?,
         },
-        ("show", _) => return Err("usage: show IP:PORT".to_owned()),
         ("quit", []) => Request::Quit,
         ("list" | "quit", _) => return Err(format!("{word} takes no arguments")),
-        _ => return Err(format!("unknown command '{}' ({USAGE})", line.trim())),
+        (name, _) => return Err(usage_of(name)),
     };
     Ok(Some(request))
 }
@@ -119,5 +143,22 @@ mod tests {
                 .unwrap_err()
                 .starts_with("unknown command 'dance' (commands: kick")
         );
+        assert_eq!(parse("show"), Err("usage: show IP:PORT".into()));
+    }
+
+    #[test]
+    fn the_unknown_command_answer_names_every_command_there_is() {
+        let answer = parse("dance").unwrap_err();
+        let commands = [
+            ("kick 10.0.0.7:5000 5m", "kick IP:PORT [HOLD]"),
+            ("kick-leave 1h", "kick-leave [HOLD]"),
+            ("list", "list"),
+            ("show 10.0.0.7:5000", "show IP:PORT"),
+            ("quit", "quit"),
+        ];
+        for (line, written) in commands {
+            assert!(matches!(parse(line), Ok(Some(_))), "{line} is a command");
+            assert!(answer.contains(written), "{written} missing from: {answer}");
+        }
     }
 }

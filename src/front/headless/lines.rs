@@ -26,18 +26,7 @@ pub(super) enum Line {
         /// Where the operator API listens, if it does.
         admin: Option<Arc<str>>,
     },
-    Stats {
-        clients: usize,
-        alive: usize,
-        leave: usize,
-        frames: u64,
-        bad_frames: u64,
-        closed: u64,
-        journal_lost: u64,
-        /// With `--on-event`: hooks run, failed, and events dropped.
-        #[serde(flatten, skip_serializing_if = "Option::is_none")]
-        hooks: Option<HookCounts>,
-    },
+    Stats(Stats),
     Snapshot {
         clients: Vec<ClientLine>,
     },
@@ -55,50 +44,25 @@ pub(super) enum Line {
     },
 }
 
-pub(super) fn text(line: &Line) -> String {
+/// The line as text for people: the first line, then any more (a listing's
+/// clients, a story's changes), each a line of its own so that the writer
+/// can make each safe for a terminal apart.
+pub(super) fn text(line: &Line) -> Vec<String> {
     match line {
-        Line::Listening { addr, admin } => match admin {
+        Line::Listening { addr, admin } => vec![match admin {
             Some(admin) => format!("listening on {addr}, operator API on {admin}"),
             None => format!("listening on {addr}"),
-        },
-        Line::Stats {
-            clients,
-            alive,
-            leave,
-            frames,
-            bad_frames,
-            closed,
-            journal_lost,
-            hooks,
-        } => {
-            let mut line = format!(
-                "stats: {clients} clients ({alive} alive, {leave} leave), {frames} heartbeats, {bad_frames} bad frames, {closed} closed"
-            );
-            if let Some(h) = hooks {
-                let _ = write!(
-                    line,
-                    ", hooks {} run, {} failed, {} dropped",
-                    h.hooks_run, h.hooks_failed, h.hooks_dropped
-                );
-            }
-            if *journal_lost > 0 {
-                let _ = write!(
-                    line,
-                    ", {journal_lost} decisions NOT written to the journal"
-                );
-            }
-            line
-        }
+        }],
+        Line::Stats(stats) => vec![stats.text()],
         Line::Snapshot { clients } => {
-            let mut s = match clients.len() {
+            let head = match clients.len() {
                 0 => "no live clients".to_owned(),
                 1 => "1 live client".to_owned(),
                 n => format!("{n} live clients"),
             };
-            for c in clients {
-                let _ = write!(
-                    s,
-                    "\n  {} {} ip {} {} miss {} strikes {} heartbeats {}",
+            let rows = clients.iter().map(|c| {
+                format!(
+                    "  {} {} ip {} {} miss {} strikes {} heartbeats {}",
                     c.peer,
                     c.status,
                     c.ip.as_deref().unwrap_or("?"),
@@ -106,11 +70,11 @@ pub(super) fn text(line: &Line) -> String {
                     c.miss,
                     c.strikes,
                     c.heartbeats
-                );
-            }
-            s
+                )
+            });
+            std::iter::once(head).chain(rows).collect()
         }
-        Line::Kicked { peers } => match peers.len() {
+        Line::Kicked { peers } => vec![match peers.len() {
             0 => "kicked nobody".to_owned(),
             _ => format!(
                 "kicked {}",
@@ -120,16 +84,63 @@ pub(super) fn text(line: &Line) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-        },
+        }],
         Line::Details(d) => details_text(d),
-        Line::Error { reason } => format!("error: {reason}"),
-        Line::Lagged { missed } => format!("output fell behind: {missed} events not shown"),
+        Line::Error { reason } => vec![format!("error: {reason}")],
+        Line::Lagged { missed } => vec![format!("output fell behind: {missed} events not shown")],
     }
 }
 
-fn details_text(d: &Details) -> String {
+/// The periodic stats line's figures.
+#[derive(Serialize)]
+pub(super) struct Stats {
+    clients: usize,
+    alive: usize,
+    leave: usize,
+    frames: u64,
+    bad_frames: u64,
+    closed: u64,
+    journal_lost: u64,
+    /// With `--on-event`: hooks run, failed, and events dropped.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    hooks: Option<HookCounts>,
+}
+
+impl Stats {
+    fn text(&self) -> String {
+        let Stats {
+            clients,
+            alive,
+            leave,
+            frames,
+            bad_frames,
+            closed,
+            journal_lost,
+            hooks,
+        } = self;
+        let mut text = format!(
+            "stats: {clients} clients ({alive} alive, {leave} leave), {frames} heartbeats, {bad_frames} bad frames, {closed} closed"
+        );
+        if let Some(h) = hooks {
+            let _ = write!(
+                text,
+                ", hooks {} run, {} failed, {} dropped",
+                h.hooks_run, h.hooks_failed, h.hooks_dropped
+            );
+        }
+        if *journal_lost > 0 {
+            let _ = write!(
+                text,
+                ", {journal_lost} decisions NOT written to the journal"
+            );
+        }
+        text
+    }
+}
+
+fn details_text(d: &Details) -> Vec<String> {
     let (mean, p99, max) = gap_figures(&d.gaps_ms);
-    let mut s = format!(
+    let mut head = format!(
         "{} {} ip {} {}: reconnects {}, flaps {}; last {} gaps mean {mean} ms, p99 {p99} ms, largest {max} ms",
         d.peer,
         d.status,
@@ -140,22 +151,25 @@ fn details_text(d: &Details) -> String {
         d.gaps_ms.len()
     );
     if let Some(phi) = d.phi {
-        let _ = write!(s, ", phi {phi:.1}");
+        let _ = write!(head, ", phi {phi:.1}");
     }
-    for c in &d.changes {
-        let _ = write!(s, "\n  {} {} -> {}", rfc3339(c.at), c.from, c.to);
-    }
-    for e in &d.earlier {
-        let _ = write!(
-            s,
-            "\n  earlier {} from {} to {}: {}",
+    let changes = d
+        .changes
+        .iter()
+        .map(|c| format!("  {} {} -> {}", rfc3339(c.at), c.from, c.to));
+    let earlier = d.earlier.iter().map(|e| {
+        format!(
+            "  earlier {} from {} to {}: {}",
             e.peer,
             rfc3339(e.connected_at),
             rfc3339(e.closed_at),
             e.reason
-        );
-    }
-    s
+        )
+    });
+    std::iter::once(head)
+        .chain(changes)
+        .chain(earlier)
+        .collect()
 }
 
 /// The hooks' figures in a stats line.
@@ -168,7 +182,7 @@ pub(super) struct HookCounts {
 
 pub(super) fn stats(snapshot: &Snapshot, hooks: Option<&HookStats>) -> Line {
     let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
-    Line::Stats {
+    Line::Stats(Stats {
         hooks: hooks.map(|h| HookCounts {
             hooks_run: load(&h.run),
             hooks_failed: load(&h.failed),
@@ -181,5 +195,5 @@ pub(super) fn stats(snapshot: &Snapshot, hooks: Option<&HookStats>) -> Line {
         bad_frames: snapshot.counters.bad_frames,
         closed: snapshot.counters.closed,
         journal_lost: snapshot.counters.journal_lost,
-    }
+    })
 }

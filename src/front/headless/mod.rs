@@ -25,6 +25,7 @@ use crate::feed::client_line::ClientLine;
 use crate::feed::event::{Event, Format, Stamped, rfc3339};
 use crate::feed::{Control, Feed};
 use crate::front::hooks::HookStats;
+use crate::printable;
 use commands::Request;
 use lines::Line;
 use stdin::Input;
@@ -38,29 +39,43 @@ pub struct Options {
     pub hooks: Option<Arc<HookStats>>,
 }
 
-/// Formats lines and hands them to stdout.
+/// Formats lines and hands them to stdout: the one place the headless
+/// stream's text meets a terminal, so the one place it is made
+/// [`printable`].
 struct Out {
     format: Format,
     stdout: Stdout,
 }
 
 impl Out {
+    /// Writes `json` as a JSON line, or the lines `text` gives, the first
+    /// stamped with the time, each with its controls escaped (a peer's
+    /// newline stays inside its line).
     async fn write(
         &mut self,
         at: SystemTime,
         json: &impl Serialize,
-        text: impl FnOnce() -> String,
+        text: impl FnOnce() -> Vec<String>,
     ) -> Result<()> {
         let ts = rfc3339(at);
         let line = match self.format {
-            Format::Json => serde_json::to_string(&Stamped { ts, body: json })?,
-            Format::Text => format!("{ts} {}", text()),
+            Format::Json => {
+                let line = serde_json::to_string(&Stamped { ts, body: json })?;
+                printable::json(&line).into_owned()
+            }
+            Format::Text => {
+                let lines: Vec<_> = text()
+                    .iter()
+                    .map(|l| printable::text(l).into_owned())
+                    .collect();
+                format!("{ts} {}", lines.join("\n"))
+            }
         };
         self.stdout.write(line).await
     }
 
     async fn event(&mut self, event: &Event) -> Result<()> {
-        self.write(event.at, &event.kind, || event.kind.to_string())
+        self.write(event.at, &event.kind, || vec![event.kind.to_string()])
             .await
     }
 

@@ -20,6 +20,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
@@ -154,11 +155,13 @@ impl Connection {
             builder.serve_connection(io, hyper::service::service_fn(move |r| service.call(r)));
         let mut connection = std::pin::pin!(connection);
         loop {
-            let wake = activity.wake_at(&timeouts);
+            let deadline = activity.deadline(&timeouts);
+            let expiry = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now));
             tokio::select! {
                 _ = connection.as_mut() => return,
                 () = self.stop.cancelled() => break,
-                () = tokio::time::sleep_until(wake) => {
+                () = activity.changed() => {}
+                () = expiry, if deadline.is_some() => {
                     if activity.timed_out(&timeouts) {
                         return;
                     }

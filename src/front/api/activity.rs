@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The API's two timeouts.
@@ -48,6 +49,8 @@ pub struct Activity {
     head_since: AtomicU64,
     /// When the last answer ended.
     quiet_since: AtomicU64,
+    /// Told whenever the deadline may have moved.
+    changed: Notify,
 }
 
 impl Activity {
@@ -58,6 +61,7 @@ impl Activity {
             busy: AtomicUsize::new(0),
             head_since: AtomicU64::new(0),
             quiet_since: AtomicU64::new(0),
+            changed: Notify::new(),
         }
     }
 
@@ -73,9 +77,12 @@ impl Activity {
     fn read(&self) {
         if self.busy.load(Ordering::Acquire) == 0 {
             let now = self.now();
-            let _ =
+            let began =
                 self.head_since
                     .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Acquire);
+            if began.is_ok() {
+                self.changed.notify_one();
+            }
         }
     }
 
@@ -84,11 +91,12 @@ impl Activity {
     pub fn begin(self: &Arc<Self>) -> Busy {
         self.busy.fetch_add(1, Ordering::AcqRel);
         self.head_since.store(NONE, Ordering::Release);
+        self.changed.notify_one();
         Busy(Arc::clone(self))
     }
 
-    /// When the running timeout (if any) expires.
-    fn deadline(&self, timeouts: &Timeouts) -> Option<Instant> {
+    /// When the running timeout expires; `None` while answering.
+    pub fn deadline(&self, timeouts: &Timeouts) -> Option<Instant> {
         if self.busy.load(Ordering::Acquire) > 0 {
             return None;
         }
@@ -98,11 +106,10 @@ impl Activity {
         }
     }
 
-    /// When to look again: the deadline, or, while busy, after the shorter
-    /// timeout (an answer may end meanwhile).
-    pub fn wake_at(&self, timeouts: &Timeouts) -> Instant {
-        self.deadline(timeouts)
-            .unwrap_or_else(|| Instant::now() + timeouts.head.min(timeouts.idle))
+    /// Resolves when the deadline may have moved: a request began or
+    /// ended, or a head began.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     pub fn timed_out(&self, timeouts: &Timeouts) -> bool {
@@ -119,6 +126,7 @@ impl Drop for Busy {
         let now = self.0.now();
         self.0.quiet_since.store(now, Ordering::Release);
         self.0.busy.fetch_sub(1, Ordering::AcqRel);
+        self.0.changed.notify_one();
     }
 }
 
@@ -192,18 +200,23 @@ mod tests {
     async fn the_head_timeout_runs_from_the_accept_then_the_idle_one_between_requests() {
         let activity = Arc::new(Activity::new());
         let accepted = Instant::now();
-        assert_eq!(activity.wake_at(&TIMEOUTS), accepted + TIMEOUTS.head);
+        assert_eq!(activity.deadline(&TIMEOUTS), Some(accepted + TIMEOUTS.head));
         let busy = activity.begin();
         tokio::time::advance(Duration::from_secs(100)).await;
-        assert!(!activity.timed_out(&TIMEOUTS), "no timeout while answering");
+        assert_eq!(
+            activity.deadline(&TIMEOUTS),
+            None,
+            "no timeout while answering"
+        );
         drop(busy);
         let quiet = Instant::now();
-        assert_eq!(activity.wake_at(&TIMEOUTS), quiet + TIMEOUTS.idle);
+        assert_eq!(activity.deadline(&TIMEOUTS), Some(quiet + TIMEOUTS.idle));
         tokio::time::advance(Duration::from_secs(30)).await;
         activity.read();
+        let head_began = quiet + Duration::from_secs(30);
         assert_eq!(
-            activity.wake_at(&TIMEOUTS),
-            quiet + Duration::from_secs(30) + TIMEOUTS.head
+            activity.deadline(&TIMEOUTS),
+            Some(head_began + TIMEOUTS.head)
         );
         tokio::time::advance(TIMEOUTS.head).await;
         assert!(activity.timed_out(&TIMEOUTS));

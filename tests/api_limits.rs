@@ -32,11 +32,21 @@ fn limited(limit: u32, args: &[&str], stderr: &std::path::Path) -> Command {
     command
 }
 
+/// Connects to the API, or fails within a few seconds (a server that no
+/// longer accepts leaves a full queue, where a connect would wait minutes).
+fn connect(admin: &str) -> std::io::Result<TcpStream> {
+    TcpStream::connect_timeout(&admin.parse().unwrap(), Duration::from_secs(5))
+}
+
 /// A connection to the API that sends `bytes` and then nothing.
 fn idle(admin: &str, bytes: &[u8]) -> TcpStream {
-    let mut stream = TcpStream::connect(admin).expect("connecting to the API");
-    stream.write_all(bytes).unwrap();
-    stream
+    try_idle(admin, bytes).expect("connecting to the API")
+}
+
+fn try_idle(admin: &str, bytes: &[u8]) -> std::io::Result<TcpStream> {
+    let mut stream = connect(admin)?;
+    stream.write_all(bytes)?;
+    Ok(stream)
 }
 
 /// When the server closes `stream` (reading whatever it sends first);
@@ -59,7 +69,7 @@ fn closed_within(stream: &mut TcpStream, wait: Duration) -> Option<Instant> {
 /// A GET with `Connection: close`: the status and the body, or `None` when
 /// the connection was closed without an answer.
 fn get(admin: &str, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(admin).ok()?;
+    let mut stream = connect(admin).ok()?;
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nhost: {admin}\r\nconnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).ok()?;
@@ -90,9 +100,9 @@ fn idle_api_connections_under_a_low_file_limit_starve_neither_heartbeats_nor_hea
     let bystanders = Bystanders::join(&mut serve, 44_000);
     let admin = serve.admin.clone().unwrap();
     // More idle connections than the whole limit, half of them with half
-    // a request head.
+    // a request head, for as long as the server takes them.
     let hostile: Vec<TcpStream> = (0..500)
-        .map(|i| idle(&admin, if i % 2 == 0 { b"GET /v1/cli" } else { b"" }))
+        .map_while(|i| try_idle(&admin, if i % 2 == 0 { b"GET /v1/cli" } else { b"" }).ok())
         .collect();
     let mut client = RawClient::connect(serve.addr);
     client.send(&heartbeat(77));
@@ -100,6 +110,7 @@ fn idle_api_connections_under_a_low_file_limit_starve_neither_heartbeats_nor_hea
     let (status, body) = get_answered(&admin, "/healthz");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""status":"ok""#), "{body}");
+    assert_eq!(hostile.len(), 500, "the API stopped taking connections");
     bystanders.assert_undisturbed(&mut serve);
     drop(hostile);
     serve.command("quit");
@@ -190,11 +201,22 @@ fn a_slow_head_and_an_idle_kept_alive_connection_are_closed_each_at_its_timeout(
 fn serve_refuses_to_start_when_its_files_would_not_fit_the_open_file_limit() {
     let stderr = temp("budget-stderr");
     for extra in [&[][..], &["--check"][..]] {
-        let status = limited(1000, extra, &stderr)
-            .stdin(Stdio::null())
+        let mut serve = limited(1000, extra, &stderr)
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .status()
+            .spawn()
             .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = serve.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                serve.kill().unwrap();
+                panic!("{extra:?}: serve started under a limit it cannot keep");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         let said = std::fs::read_to_string(&stderr).unwrap();
         assert_eq!(status.code(), Some(1), "{extra:?}: {said}");
         for words in [

@@ -67,7 +67,7 @@ impl Hosts {
     fn refusal(&self, host: Option<&str>) -> ApiError {
         let listen = self
             .listen
-            .filter(|ip| !ip.is_unspecified())
+            .filter(|ip| !ip.is_unspecified() && !ip.is_loopback())
             .map_or(String::new(), |ip| format!(", {ip}"));
         let given = match host {
             Some(host) => format!("Host '{host}' does not name this API"),
@@ -139,8 +139,8 @@ fn cross_site(headers: &HeaderMap) -> Option<ApiError> {
         return Some(ApiError(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!(
-                "a kick must be sent as Content-Type: application/json (with or without a body), not {}",
-                kind.map_or("without one".to_owned(), |k| format!("'{k}'"))
+                "a kick must be sent with Content-Type: application/json, even with no body; this one has {}",
+                kind.map_or("none".to_owned(), |k| format!("'{k}'"))
             ),
         ));
     }

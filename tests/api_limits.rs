@@ -169,13 +169,17 @@ fn a_slow_head_and_an_idle_kept_alive_connection_are_closed_each_at_its_timeout(
         kept.read_exact(&mut answer).unwrap();
         let mut silent = idle(&admin, b"");
         let mut half = idle(&admin, b"GET /v1/clients HTTP/1.1\r\nhost: 127");
+        let slow_body = format!(
+            "POST /v1/kick HTTP/1.1\r\nhost: {admin}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"pe"
+        );
+        let mut slow = idle(&admin, slow_body.as_bytes());
         let opened = Instant::now();
         // What must close does within the test's patience, not before its
         // timeout; what must stay open still is, a while after.
         let (closing, staying) = if head_closes {
-            (vec![&mut silent, &mut half], vec![&mut kept])
+            (vec![&mut silent, &mut half, &mut slow], vec![&mut kept])
         } else {
-            (vec![&mut kept], vec![&mut silent, &mut half])
+            (vec![&mut kept], vec![&mut silent, &mut half, &mut slow])
         };
         for stream in closing {
             let closed =

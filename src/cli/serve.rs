@@ -64,7 +64,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = api::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=100_000), allow_hyphen_values = true)]
     pub admin_max_connections: u32,
     /// Close an operator API connection whose request head is not in this
-    /// long after its first byte (after the accept, for the first request).
+    /// long after its first byte (after the accept, for the first request);
+    /// a request body not in this long gets 408.
     #[arg(long, default_value = api::DEFAULT_HEAD_TIMEOUT, value_parser = positive_duration, allow_hyphen_values = true)]
     pub admin_head_timeout: Duration,
     /// Close a kept-alive operator API connection that sends no new request this long.

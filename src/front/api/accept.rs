@@ -14,7 +14,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use axum::response::IntoResponse;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -24,9 +24,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
-use super::ApiError;
 use super::activity::{Activity, Timeouts, Watched};
 use super::guard::Arrival;
+use super::{ApiError, MAX_BODY};
 use crate::endpoint::Listener;
 
 /// Connections accepted beyond the cap, each for one request: `/healthz`
@@ -148,6 +148,7 @@ impl Connection {
         let service = Answer {
             app: self.app,
             arrival: self.arrival,
+            body_timeout: timeouts.head,
             refuse_at: matches!(self.place, Place::Beyond).then_some(self.limits.max_connections),
             activity: Arc::clone(&activity),
         };
@@ -179,6 +180,8 @@ impl Connection {
 struct Answer {
     app: Router,
     arrival: Arrival,
+    /// How long a request's body may take to arrive, as its head may.
+    body_timeout: Duration,
     /// Beyond the cap (of this many): everything but `/healthz` is refused.
     refuse_at: Option<usize>,
     activity: Arc<Activity>,
@@ -196,10 +199,14 @@ impl Answer {
             .filter(|_| request.uri().path() != "/healthz")
             .map(at_cap);
         let mut app = self.app.clone();
+        let body_timeout = self.body_timeout;
         async move {
             let response = match refusal {
                 Some(refusal) => refusal,
-                None => app.call(request).await?,
+                None => match whole(request, body_timeout).await {
+                    Ok(request) => app.call(request).await?,
+                    Err(refusal) => refusal.into_response(),
+                },
             };
             // The connection is busy until the body is sent in full (a
             // stream for as long as it lasts): the frames carry the marker.
@@ -210,6 +217,29 @@ impl Answer {
                 }))
             }))
         }
+    }
+}
+
+/// The request with its body read in full within `limit`: no timeout runs
+/// while a request is answered, so a body sent slowly would otherwise hold
+/// its connection's place for ever.
+async fn whole(request: Request<Incoming>, limit: Duration) -> Result<Request<Body>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let read = Limited::new(body, MAX_BODY).collect();
+    match tokio::time::timeout(limit, read).await {
+        Ok(Ok(body)) => Ok(Request::from_parts(parts, Body::from(body.to_bytes()))),
+        Ok(Err(error)) if error.is::<LengthLimitError>() => Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over {MAX_BODY} bytes"),
+        )),
+        Ok(Err(error)) => Err(ApiError::bad(format!("the body: {error}"))),
+        Err(_) => Err(ApiError(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} (--admin-head-timeout)",
+                humantime::format_duration(limit)
+            ),
+        )),
     }
 }
 

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -49,7 +49,8 @@ use crate::feed::{Control, Snapshot, Subscriber};
 use crate::front::hooks::HookStats;
 use crate::protocol::Token;
 
-/// Request bodies are small JSON objects; anything larger is refused (413).
+/// Request bodies are small JSON objects; anything larger is refused (413)
+/// as it is read, before the router (see `accept::whole`).
 const MAX_BODY: usize = 64 * 1024;
 
 /// Default `--admin-max-connections`: room for scrapers, scripts and a
@@ -162,7 +163,6 @@ fn router(api: Arc<Api>) -> Router {
             Arc::clone(&api),
             guard::host,
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(api)
 }
 

@@ -64,6 +64,16 @@ impl fmt::Display for Endpoint {
 }
 
 impl Endpoint {
+    /// What a request to it names in its `Host` header: the address, or
+    /// `localhost` for a unix socket (which has no name, and whose API
+    /// checks none).
+    pub fn host(&self) -> String {
+        match self {
+            Endpoint::Tcp(addr) => addr.to_string(),
+            Endpoint::Unix(_) => "localhost".to_owned(),
+        }
+    }
+
     /// Whether other machines could reach it, so that it needs a token.
     pub fn is_remote(&self) -> bool {
         matches!(self, Endpoint::Tcp(addr) if !addr.ip().is_loopback())
@@ -73,7 +83,45 @@ impl Endpoint {
 /// A bound endpoint, and the address it really has (port 0 resolved).
 pub enum Listener {
     Tcp(TcpListener),
-    Unix(UnixListener, PathBuf),
+    Unix(UnixSocket),
+}
+
+/// A unix socket this server made, removed when it is dropped, but only
+/// while the path still names this very socket: an operator may have
+/// removed it and another server bound the same path since, and that
+/// server's socket is not ours to delete. The file is known by its device
+/// and inode, recorded at bind; the listener stays open until the check is
+/// done, so the inode cannot be reused under it.
+pub struct UnixSocket {
+    listener: UnixListener,
+    path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl UnixSocket {
+    pub fn listener(&self) -> &UnixListener {
+        &self.listener
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A file's device and inode: what tells one socket file from another made
+/// later at the same path.
+fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        if identity(&self.path).is_ok_and(|now| now == self.identity) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl Listener {
@@ -91,7 +139,7 @@ impl Listener {
     pub fn endpoint(&self) -> Result<Endpoint> {
         Ok(match self {
             Listener::Tcp(listener) => Endpoint::Tcp(listener.local_addr()?),
-            Listener::Unix(_, path) => Endpoint::Unix(path.clone()),
+            Listener::Unix(socket) => Endpoint::Unix(socket.path.clone()),
         })
     }
 }
@@ -115,7 +163,12 @@ async fn bind_unix(path: &Path) -> Result<Listener> {
     let listener = UnixListener::bind(&temporary)?;
     std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))?;
     std::fs::rename(&temporary, path)?;
-    Ok(Listener::Unix(listener, path.to_owned()))
+    let identity = identity(path)?;
+    Ok(Listener::Unix(UnixSocket {
+        listener,
+        path: path.to_owned(),
+        identity,
+    }))
 }
 
 #[cfg(test)]

@@ -18,7 +18,6 @@ use hbmon::fleet::demo;
 use hbmon::fleet::progress;
 use hbmon::front::hooks::{self, HookStats, Hooks};
 use hbmon::front::{api, headless, tui};
-use hbmon::protocol::Token;
 use hbmon::server::{self, Config, Server};
 use hbmon::{bench, history, process, remote};
 use tokio_util::sync::CancellationToken;
@@ -63,6 +62,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
         }
         Command::Serve(args) => {
             let hooks = args.hooks()?;
+            process::check_open_files(&args.open_files())?;
             let (server, api) = start(args.listen, args.config()?, args.admin()?).await?;
             attach(server, api, &args.front, hooks).await?;
         }
@@ -70,7 +70,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             let config = demo::config();
             let admin = (args.admin.0.clone()).map(|endpoint| AdminSetup {
                 endpoint,
-                token: None,
+                settings: api::Settings::default(),
             });
             let (server, api) = start(args.listen, config.clone(), admin).await?;
             demo::spawn_fleets(server.local_addr(), &config, server.stop_token());
@@ -117,7 +117,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
 
 /// The operator API, bound before the server starts (so its snapshots can
 /// say where), waiting for the server's feed.
-type BoundApi = (hbmon::endpoint::Listener, Option<Token>);
+type BoundApi = (hbmon::endpoint::Listener, api::Settings);
 
 async fn start(
     listen: SocketAddr,
@@ -126,12 +126,12 @@ async fn start(
 ) -> Result<(Server, Option<BoundApi>)> {
     process::raise_open_files();
     let api = match admin {
-        Some(AdminSetup { endpoint, token }) => {
+        Some(AdminSetup { endpoint, settings }) => {
             let listener = hbmon::endpoint::Listener::bind(&endpoint).await.with_context(|| {
                 format!("cannot serve the operator API on {endpoint} (--admin ADDR serves it elsewhere, --admin off not at all)")
             })?;
             config.admin = Some(listener.endpoint()?.to_string());
-            Some((listener, token))
+            Some((listener, settings))
         }
         None => None,
     };
@@ -159,14 +159,14 @@ async fn attach(
         }
         _ => None,
     };
-    if let Some((listener, token)) = api {
+    if let Some((listener, settings)) = api {
         let source = api::Source {
             snapshots: server.snapshots(),
             events: server.subscriber(),
             control: server.control(),
             hooks: hook_stats.clone(),
         };
-        api::spawn(listener, source, token, server.stop_token());
+        api::spawn(listener, source, settings, server.stop_token());
     }
     let feed = server.feed();
     let options = headless::Options {

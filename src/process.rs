@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use nix::time::ClockId;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -42,6 +42,42 @@ pub fn raise_open_files() -> u64 {
             rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
         }
     })
+}
+
+/// Files the process itself holds besides what [`OpenFiles`] lists: the
+/// standard streams, the listeners, the runtime's own, a metrics scrape's
+/// reads of /proc, and a connection being accepted only to be refused.
+pub const OWN_FILES: u64 = 64;
+
+/// Open files one part of a server may hold at once.
+pub struct OpenFiles {
+    pub count: u64,
+    /// What holds them, with the flag that sets how many.
+    pub what: String,
+    /// The flag that lowers it, if any.
+    pub lower: Option<&'static str>,
+}
+
+/// Refuses to start a server whose parts may together hold more files than
+/// the open-file limit allows (after raising it as far as it goes): better
+/// a clear refusal now than `Too many open files` later, when idle
+/// connections of one part leave another unable to accept.
+pub fn check_open_files(needs: &[OpenFiles]) -> Result<()> {
+    let limit = raise_open_files();
+    let total = needs.iter().map(|n| n.count).sum::<u64>() + OWN_FILES;
+    if total <= limit {
+        return Ok(());
+    }
+    let parts: Vec<String> = needs
+        .iter()
+        .map(|n| format!("{} for {}", n.count, n.what))
+        .collect();
+    let lower: Vec<&str> = needs.iter().filter_map(|n| n.lower).collect();
+    bail!(
+        "the open-file limit is {limit}, and this server may hold {total} files at once: {}, and {OWN_FILES} for itself. Raise the limit to {total} (`ulimit -n {total}` in its shell, LimitNOFILE={total} in its service unit) or lower {}",
+        parts.join(", "),
+        lower.join(" or ")
+    )
 }
 
 /// CPU time this process (all its threads) has used so far, to the

@@ -290,7 +290,7 @@ fn a_reader_that_stops_reading_events_neither_slows_the_server_nor_grows_it() {
     stalled.connect(&admin.into()).unwrap();
     let mut stalled: std::net::TcpStream = stalled.into();
     stalled
-        .write_all(b"GET /v1/events HTTP/1.1\r\nhost: hbmon\r\n\r\n")
+        .write_all(format!("GET /v1/events HTTP/1.1\r\nhost: {admin}\r\n\r\n").as_bytes())
         .unwrap();
     let before = common::rss(serve.pid());
     // Far more events than the socket buffers (a few MB on loopback) and

@@ -84,7 +84,12 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
         control: server.control(),
         hooks: None,
     };
-    api::spawn(listener, source, None, server.stop_token());
+    api::spawn(
+        listener,
+        source,
+        api::Settings::default(),
+        server.stop_token(),
+    );
     let leaves = EventCount::start(server.subscribe(), leave_or_close);
     let join_limit = Duration::from_secs(30) + Duration::from_millis(clients as u64 * 5);
     let warmup = Duration::from_secs(3);

@@ -14,15 +14,16 @@ use super::values::{
 use super::{FrontArgs, TokenArgs, read_token};
 use hbmon::endpoint::{self, Admin, Endpoint};
 use hbmon::feed::event::EVENT_NAMES;
+use hbmon::front::api;
 use hbmon::front::hooks::Hooks;
 use hbmon::liveness::{Detector, Rules, phi};
-use hbmon::protocol::Token;
+use hbmon::process::OpenFiles;
 use hbmon::server::{Config, GuardConfig};
 
-/// The operator API `serve` was asked for: where, and the token it needs.
+/// The operator API `serve` was asked for: where, and what it admits.
 pub struct AdminSetup {
     pub endpoint: Endpoint,
-    pub token: Option<Token>,
+    pub settings: api::Settings,
 }
 
 #[derive(Args)]
@@ -53,6 +54,23 @@ pub struct ServeArgs {
     /// TOKEN) on all but /metrics and /healthz; without it, HBMON_ADMIN_TOKEN, if set.
     #[arg(long, value_name = "PATH")]
     pub admin_token_file: Option<PathBuf>,
+    /// A name the operator API answers to besides localhost, loopback
+    /// addresses and the --admin address (a request whose Host header
+    /// names anything else is refused); repeat it, or separate names with commas.
+    #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = host_name)]
+    pub admin_host: Vec<String>,
+    /// Connections the operator API serves at once (event and feed readers
+    /// included); beyond them it answers /healthz and refuses the rest with 503.
+    #[arg(long, default_value_t = api::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=100_000), allow_hyphen_values = true)]
+    pub admin_max_connections: u32,
+    /// Close an operator API connection whose request head is not in this
+    /// long after its first byte (after the accept, for the first request);
+    /// a request body not in this long gets 408.
+    #[arg(long, default_value = api::DEFAULT_HEAD_TIMEOUT, value_parser = positive_duration, allow_hyphen_values = true)]
+    pub admin_head_timeout: Duration,
+    /// Close a kept-alive operator API connection that sends no new request this long.
+    #[arg(long, default_value = api::DEFAULT_IDLE_TIMEOUT, value_parser = positive_duration, allow_hyphen_values = true)]
+    pub admin_idle_timeout: Duration,
     /// How often the liveness engine runs.
     #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
     pub tick: Duration,
@@ -133,6 +151,21 @@ pub struct ServeArgs {
     pub phi_window: u16,
 }
 
+/// Files a running hook holds: its stdin pipe, and the pipes its spawn
+/// uses for a moment.
+const FILES_PER_HOOK: u64 = 4;
+
+/// `--admin-host`: a host name, as a `Host` header gives it without the port.
+fn host_name(text: &str) -> Result<String, String> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    if text.is_empty() || text.len() > 253 || !text.chars().all(valid) {
+        return Err(format!(
+            "'{text}' is not a host name (letters, digits, '-' and '.', at most 253; no port: every port is admitted)"
+        ));
+    }
+    Ok(text.to_ascii_lowercase())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DetectorKind {
     Counter,
@@ -175,7 +208,14 @@ impl ServeArgs {
                 "--admin {endpoint} can be reached from other machines, and would let anyone kick clients: set --admin-token-file or HBMON_ADMIN_TOKEN, or serve it on 127.0.0.1 or a unix socket"
             );
         }
-        Ok(Some(AdminSetup { endpoint, token }))
+        let settings = api::Settings {
+            token,
+            hosts: self.admin_host.clone(),
+            max_connections: self.admin_max_connections as usize,
+            head_timeout: self.admin_head_timeout,
+            idle_timeout: self.admin_idle_timeout,
+        };
+        Ok(Some(AdminSetup { endpoint, settings }))
     }
 
     fn detector(&self) -> Detector {
@@ -204,7 +244,47 @@ impl ServeArgs {
                 .with_context(|| format!("cannot write the journal {}", path.display()))?;
         }
         self.hooks()?;
+        hbmon::process::check_open_files(&self.open_files())?;
         Ok(())
+    }
+
+    /// What may be open at once, by what holds it: clients, the operator
+    /// API, the journal and the hooks (a hook's child takes a few pipes).
+    pub fn open_files(&self) -> Vec<OpenFiles> {
+        let mut needs = vec![OpenFiles {
+            count: u64::from(self.max_clients),
+            what: format!("clients (--max-clients {})", self.max_clients),
+            lower: Some("--max-clients"),
+        }];
+        if self.admin.0.is_some() {
+            needs.push(OpenFiles {
+                count: u64::from(self.admin_max_connections) + api::OVERFLOW as u64,
+                what: format!(
+                    "operator API connections (--admin-max-connections {}, and {} to answer at the cap)",
+                    self.admin_max_connections,
+                    api::OVERFLOW
+                ),
+                lower: Some("--admin-max-connections"),
+            });
+        }
+        if self.journal.is_some() {
+            needs.push(OpenFiles {
+                count: 1,
+                what: "the journal".to_owned(),
+                lower: None,
+            });
+        }
+        if self.on_event.is_some() {
+            needs.push(OpenFiles {
+                count: u64::from(self.hook_concurrency) * FILES_PER_HOOK,
+                what: format!(
+                    "hooks (--hook-concurrency {}, {FILES_PER_HOOK} each)",
+                    self.hook_concurrency
+                ),
+                lower: Some("--hook-concurrency"),
+            });
+        }
+        needs
     }
 
     /// The server's settings these flags ask for.

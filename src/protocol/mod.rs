@@ -106,10 +106,29 @@ impl Token {
         format!("Bearer {}", self.0)
     }
 
-    /// Compares in constant time (for tokens of the same length), so the
-    /// time taken does not tell a guesser how much of a guess was right.
-    pub fn matches(&self, other: &Token) -> bool {
-        subtle::ConstantTimeEq::ct_eq(self.0.as_bytes(), other.0.as_bytes()).into()
+    /// Whether `guess` is this secret, in time that depends on the guess's
+    /// length alone: neither how much of a guess was right nor how long the
+    /// secret is shows in the time taken (a plain constant-time compare
+    /// returns at once on a length mismatch, which tells a guesser the
+    /// length). The secret is read cyclically, one byte per byte guessed,
+    /// its position wrapping without a branch.
+    pub fn matches(&self, guess: &Token) -> bool {
+        use subtle::{ConditionallySelectable, ConstantTimeEq};
+        let (secret, guess) = (self.0.as_bytes(), guess.0.as_bytes());
+        let length = secret.len() as u64;
+        let mut same = length.ct_eq(&(guess.len() as u64));
+        let mut at = 0u64;
+        for byte in guess {
+            let expected = usize::try_from(at)
+                .ok()
+                .and_then(|at| secret.get(at))
+                .copied()
+                .unwrap_or(0);
+            same &= byte.ct_eq(&expected);
+            let next = at.saturating_add(1);
+            at = u64::conditional_select(&next, &0, next.ct_eq(&length));
+        }
+        same.into()
     }
 }
 
@@ -154,5 +173,54 @@ impl Notice {
     pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
         self.retry_after = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hint::black_box;
+    use std::time::{Duration, Instant};
+
+    use super::Token;
+
+    /// The fastest of several compares of `guess` against `secret`.
+    fn fastest(secret: &Token, guess: &Token) -> Duration {
+        (0..9)
+            .map(|_| {
+                let started = Instant::now();
+                black_box(black_box(secret).matches(black_box(guess)));
+                started.elapsed()
+            })
+            .min()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_compare_takes_as_long_whatever_the_secret_s_length() {
+        let guess = Token("a".repeat(1 << 18));
+        let as_long = Token("b".repeat(1 << 18));
+        let longer = Token("b".repeat((1 << 18) + 1));
+        let shorter = Token("b".repeat(3));
+        let base = fastest(&as_long, &guess);
+        for secret in [&longer, &shorter] {
+            let time = fastest(secret, &guess);
+            assert!(
+                time * 4 > base && base * 4 > time,
+                "a secret of {} bytes took {time:?}, one as long as the guess {base:?}",
+                secret.0.len()
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_secret_itself_matches() {
+        let secret = Token::new("s3cret").unwrap();
+        assert!(secret.matches(&Token::new("s3cret").unwrap()));
+        for guess in ["s3creT", "s3cre", "s3crets3cret", "s3cret-longer", "x"] {
+            assert!(!secret.matches(&Token::new(guess).unwrap()), "{guess}");
+        }
+        assert!(!secret.matches(&Token(String::new())));
+        assert!(!Token(String::new()).matches(&secret));
+        assert!(Token(String::new()).matches(&Token(String::new())));
     }
 }

@@ -53,7 +53,7 @@ impl Api {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(header::HOST, "hbmon");
+            .header(header::HOST, self.endpoint.host());
         if let Some(token) = &self.token {
             request = request.header(header::AUTHORIZATION, token.bearer());
         }

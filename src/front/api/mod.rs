@@ -19,29 +19,47 @@
 //! the blocking pool, and a slow reader of `/v1/events` only falls behind
 //! on its own bounded ring.
 
+mod accept;
+mod activity;
 mod feed;
+mod guard;
 mod metrics;
 mod routes;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use accept::Limits;
+pub use accept::OVERFLOW;
+use activity::Timeouts;
+use guard::Hosts;
+
 use crate::endpoint::Listener;
 use crate::feed::{Control, Snapshot, Subscriber};
 use crate::front::hooks::HookStats;
 use crate::protocol::Token;
 
-/// Request bodies are small JSON objects; anything larger is refused (413).
+/// Request bodies are small JSON objects; anything larger is refused (413)
+/// as it is read, before the router (see `accept::whole`).
 const MAX_BODY: usize = 64 * 1024;
+
+/// Default `--admin-max-connections`: room for scrapers, scripts and a
+/// few `hbmon top` viewers (each holds one for its feed).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 64;
+/// Default `--admin-head-timeout`.
+pub const DEFAULT_HEAD_TIMEOUT: &str = "10s";
+/// Default `--admin-idle-timeout`.
+pub const DEFAULT_IDLE_TIMEOUT: &str = "60s";
 
 /// What the API reads and acts through.
 #[derive(Clone)]
@@ -53,59 +71,98 @@ pub struct Source {
     pub hooks: Option<Arc<HookStats>>,
 }
 
-struct Api {
-    source: Source,
+/// Who the API answers and how much it may hold (`serve --admin-*`).
+#[derive(Clone, Debug)]
+pub struct Settings {
     /// Required as `Authorization: Bearer TOKEN` on everything but
     /// `/metrics` and `/healthz`, when set.
+    pub token: Option<Token>,
+    /// Names a request's `Host` may give besides loopback and the listen
+    /// address (`--admin-host`).
+    pub hosts: Vec<String>,
+    /// Connections served at once (`/v1/feed` and `/v1/events` readers
+    /// included).
+    pub max_connections: usize,
+    /// How long a request's head may take to arrive.
+    pub head_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            token: None,
+            hosts: Vec::new(),
+            max_connections: DEFAULT_MAX_CONNECTIONS as usize,
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Settings {
+    /// The file descriptors the API may hold at once.
+    pub fn open_files(&self) -> usize {
+        self.max_connections.saturating_add(OVERFLOW)
+    }
+}
+
+struct Api {
+    source: Source,
     token: Option<Token>,
+    hosts: Hosts,
 }
 
 type Shared = State<Arc<Api>>;
 
 /// Serves the API on `listener` until `stop` is cancelled.
-pub fn spawn(listener: Listener, source: Source, token: Option<Token>, stop: CancellationToken) {
-    let app = router(Arc::new(Api { source, token }));
-    match listener {
-        Listener::Tcp(listener) => {
-            tokio::spawn(serve(listener, app, stop));
-        }
-        Listener::Unix(listener, path) => {
-            tokio::spawn(async move {
-                serve(listener, app, stop).await;
-                let _ = std::fs::remove_file(path);
-            });
-        }
-    }
-}
-
-/// Serves `app` on `listener` until `stop`, TCP and unix socket alike.
-async fn serve<L>(listener: L, app: Router, stop: CancellationToken)
-where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-{
-    let served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
-    if let Err(error) = served.await {
-        tracing::error!("operator API: {error}");
-    }
+pub fn spawn(listener: Listener, source: Source, settings: Settings, stop: CancellationToken) {
+    let listen = match &listener {
+        Listener::Tcp(listener) => listener.local_addr().ok().map(|a| a.ip()),
+        Listener::Unix(_) => None,
+    };
+    let hosts = Hosts::new(listen, &settings.hosts);
+    let limits = Limits {
+        max_connections: settings.max_connections,
+        timeouts: Timeouts {
+            head: settings.head_timeout,
+            idle: settings.idle_timeout,
+        },
+    };
+    let api = Arc::new(Api {
+        source,
+        token: settings.token,
+        hosts,
+    });
+    tokio::spawn(accept::run(listener, router(api), limits, stop));
 }
 
 fn router(api: Arc<Api>) -> Router {
+    let kicks = Router::new()
+        .route("/v1/kick", post(routes::kick))
+        .route("/v1/kick-leave", post(routes::kick_leave))
+        .route_layer(middleware::from_fn(guard::same_origin));
     let guarded = Router::new()
         .route("/v1/clients", get(routes::clients))
         .route("/v1/clients/{peer}", get(routes::details))
         .route("/v1/feed", get(feed::feed))
         .route("/v1/events", get(routes::events))
-        .route("/v1/kick", post(routes::kick))
-        .route("/v1/kick-leave", post(routes::kick_leave))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&api), authorize));
+        .merge(kicks)
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&api),
+            guard::authorize,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(routes::metrics))
         .merge(guarded)
         .fallback(unknown)
         .method_not_allowed_fallback(wrong_method)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&api),
+            guard::host,
+        ))
         .with_state(api)
 }
 
@@ -132,33 +189,6 @@ impl From<crate::feed::CommandError> for ApiError {
     fn from(error: crate::feed::CommandError) -> Self {
         ApiError(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
     }
-}
-
-/// Lets a request through when no token is set, or it carries the token.
-/// The token is compared in constant time and never logged.
-async fn authorize(State(api): Shared, request: Request, next: Next) -> Response {
-    let Some(token) = &api.token else {
-        return next.run(request).await;
-    };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(Token::new);
-    if given.is_some_and(|given| token.matches(&given)) {
-        return next.run(request).await;
-    }
-    let mut refusal = ApiError(
-        StatusCode::UNAUTHORIZED,
-        "this endpoint needs Authorization: Bearer TOKEN (the admin token)".to_owned(),
-    )
-    .into_response();
-    refusal.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    refusal
 }
 
 async fn healthz(State(api): Shared) -> Response {

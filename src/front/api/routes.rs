@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query as Params, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as Sse, Sse as SseBody};
 use axum::response::{IntoResponse, Response};
@@ -29,11 +29,8 @@ const DEFAULT_LIMIT: usize = 100;
 
 /// `GET /v1/clients?status=&filter=&sort=&limit=&offset=`: a page of the
 /// live clients that match, in order, with how many match in all.
-pub async fn clients(
-    State(api): Shared,
-    Params(params): Params<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let (query, offset, limit) = page(&params)?;
+pub async fn clients(State(api): Shared, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let (query, offset, limit) = page(&params(raw.as_deref().unwrap_or_default())?)?;
     let snapshot = api.source.snapshots.borrow().clone();
     let body = off_thread(move || {
         let rows = query.rows(&snapshot.clients);
@@ -77,6 +74,30 @@ fn accepts(headers: &HeaderMap, kind: &str) -> bool {
 fn client_address(text: &str) -> Result<SocketAddr, ApiError> {
     text.parse()
         .map_err(|_| ApiError::bad(format!("'{text}' is not a client address (ip:port)")))
+}
+
+/// A query string's parameters, decoded strictly: a value that is not
+/// UTF-8 once decoded is refused, not read with replacement characters
+/// (which would match nothing, and say nothing of why).
+fn params(raw: &str) -> Result<HashMap<String, String>, ApiError> {
+    let decode = |text: &str| {
+        let text = text.replace('+', " ");
+        percent_encoding::percent_decode_str(&text)
+            .decode_utf8()
+            .map(std::borrow::Cow::into_owned)
+            .map_err(|_| {
+                ApiError::bad(format!(
+                    "the query: '{text}' is not UTF-8 once percent-decoded"
+                ))
+            })
+    };
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
 }
 
 /// The query a `/v1/clients` request asks for; every bad or unknown

@@ -14,6 +14,14 @@ use super::{Heartbeat, Notice};
 /// Size of the length prefix.
 const HEADER_LEN: usize = 4;
 
+/// How HTTP requests start, cut to a length prefix: a client that opens the
+/// heartbeat port with one (`hbmon top`, curl, a browser) meant the
+/// operator API. Each reads as a length over a gigabyte; one over the limit
+/// is told as the request it is rather than as a length.
+const HTTP_METHODS: [&str; 9] = [
+    "GET ", "HEAD", "POST", "PUT ", "DELE", "PATC", "OPTI", "CONN", "TRAC",
+];
+
 /// Why a byte stream could not be decoded. Every variant but `Io` is the
 /// peer's fault and its `Display` is the reason sent back in the close frame.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +30,11 @@ pub enum FrameError {
     NegativeLength(i32),
     #[error("frame length {len} exceeds the limit of {max} bytes")]
     TooLarge { len: usize, max: usize },
+    #[error(
+        "an HTTP request (\"{0}...\") on the heartbeat port: the operator API has its own \
+         address (serve --admin, by default 127.0.0.1:14001)"
+    )]
+    HttpRequest(&'static str),
     #[error("empty frame (length 0)")]
     Empty,
     #[error("frame is not valid UTF-8 (invalid byte at offset {0})")]
@@ -79,6 +92,9 @@ impl<In, Out> JsonFrames<In, Out> {
         let len = i32::from_be_bytes(*header);
         let len = usize::try_from(len).map_err(|_| FrameError::NegativeLength(len))?;
         if len > self.max_frame {
+            if let Some(method) = HTTP_METHODS.iter().find(|m| m.as_bytes() == header) {
+                return Err(FrameError::HttpRequest(method));
+            }
             return Err(FrameError::TooLarge {
                 len,
                 max: self.max_frame,
@@ -408,6 +424,25 @@ mod tests {
             "frame length 2147483647 exceeds the limit of 1024 bytes"
         );
         assert!(buf.capacity() < 1024, "reserved {} bytes", buf.capacity());
+    }
+
+    #[test]
+    fn an_http_request_is_told_as_one_and_other_lengths_as_before() {
+        let said = reason(b"GET /v1/feed HTTP/1.1\r\nHost: hbmon\r\n\r\n");
+        assert!(
+            said.starts_with("an HTTP request (\"GET ...\") on the heartbeat port"),
+            "{said}"
+        );
+        assert!(
+            said.contains("--admin, by default 127.0.0.1:14001"),
+            "{said}"
+        );
+        assert!(reason(b"POST /v1/kick HTTP/1.1\r\n").contains("(\"POST...\")"));
+        // Bytes that spell no method are a length, as they always were.
+        assert_eq!(
+            reason(b"GETX"),
+            "frame length 1195725912 exceeds the limit of 65536 bytes"
+        );
     }
 
     #[test]

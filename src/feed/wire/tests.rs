@@ -7,7 +7,7 @@ use crate::feed::snapshot::{Settings, Silence};
 use crate::liveness::Rules;
 
 fn at(ms: u64) -> SystemTime {
-    from_ms(1_796_000_000_000 + ms)
+    from_ms(1_796_000_000_000 + ms).unwrap()
 }
 
 fn client(id: u64, beats: u64) -> ClientView {

@@ -15,6 +15,7 @@ pub mod render;
 mod style;
 mod tables;
 pub mod view;
+mod wrap;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -32,6 +32,7 @@ use crate::front::tui::kick_dialog::KickDialog;
 use crate::front::tui::style::{clock, short, status_style};
 use crate::front::tui::tables;
 use crate::front::tui::view::{Mode, Screen, ViewState};
+use crate::front::tui::wrap::wrap;
 use crate::protocol::Status;
 
 /// The smallest terminal the dashboard lays out in.
@@ -141,10 +142,10 @@ fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
     let s = view.snapshot();
     let uptime = s.taken.duration_since(s.started).unwrap_or_default();
     let mut first = vec![vec![Span::raw(" hbmon ").bold().reversed()]];
-    if let Some(lost) = &s.lost {
+    if s.lost.is_some() {
         // The picture is the last one from a server that went away.
         let badge = badge("disconnected, retrying".to_owned(), Color::Red).fg(Color::White);
-        first.push(vec![badge, Span::raw(format!(" {lost}")).fg(Color::Red)]);
+        first.push(vec![badge]);
     }
     if view.mode.read_only {
         first.push(vec![badge("read-only".to_owned(), Color::Gray)]);
@@ -203,18 +204,24 @@ fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
     ];
     // The settings never change: on a short terminal the table needs the
     // line more.
-    let groups = if height >= ROOMY {
-        vec![first, second, third]
-    } else {
-        vec![first, second]
-    };
-    let mut lines: Vec<Line> = groups
-        .into_iter()
-        .flat_map(|group| flow(group, usize::from(width)))
-        .collect();
+    let mut rest = vec![second];
+    if height >= ROOMY {
+        rest.push(third);
+    }
+    let width = usize::from(width);
+    let mut lines = flow(first, width);
     // The title block sits at the very edge.
     lines[0].spans.remove(0);
+    lines.extend(s.lost.iter().flat_map(|lost| why_lost(lost, width)));
+    lines.extend(rest.into_iter().flat_map(|group| flow(group, width)));
     lines
+}
+
+/// Why the server was lost, whole, under the badge: what fixes it is often
+/// at its end.
+fn why_lost(lost: &str, width: usize) -> impl Iterator<Item = Line<'static>> {
+    let lines = wrap(lost, width.saturating_sub(1)).into_iter();
+    lines.map(|line| Line::from(format!(" {line}")).fg(Color::Red))
 }
 
 /// Lays `items` out on lines of at most `width` columns, two spaces apart,

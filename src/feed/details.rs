@@ -76,6 +76,5 @@ fn rfc3339<S: serde::Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Erro
 
 fn from_rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
     let text = String::deserialize(d)?;
-    let at = humantime::parse_rfc3339(&text).map_err(serde::de::Error::custom)?;
-    crate::feed::wire::showable(at).map_err(serde::de::Error::custom)
+    humantime::parse_rfc3339(&text).map_err(serde::de::Error::custom)
 }

@@ -162,11 +162,6 @@ fn from_ms(ms: u64) -> Result<SystemTime, WireError> {
     Ok(SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
 }
 
-/// `at`, if it is a time a viewer can show (see [`LATEST_MS`]).
-pub fn showable(at: SystemTime) -> Result<SystemTime, WireError> {
-    from_ms(ms(at)).map(|_| at)
-}
-
 fn ago_ms(taken: SystemTime, at: SystemTime) -> u32 {
     taken
         .duration_since(at)
@@ -289,7 +284,7 @@ fn event_line(event: &Event) -> String {
 
 fn read_event(line: &str) -> Result<Event, WireError> {
     let recorded: Recorded = serde_json::from_str(line)?;
-    let at = showable(humantime::parse_rfc3339(&recorded.ts)?)?;
+    let at = humantime::parse_rfc3339(&recorded.ts)?;
     Ok(Event {
         at,
         kind: Arc::new(recorded.kind),

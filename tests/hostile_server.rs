@@ -236,6 +236,24 @@ fn an_announced_frame_is_never_reserved_and_one_over_the_limit_is_refused_in_wor
 }
 
 #[test]
+fn garbage_after_a_good_frame_is_shown_as_not_hbmon_and_top_stays_up() {
+    let addr = fake_api(|_, stream| {
+        let mut bytes = sane();
+        bytes.extend(frame(b"\xff\xfe not a frame at all"));
+        let _ = stream.write_all(&bytes);
+    });
+    let tmux = top(addr, 120);
+    let said =
+        format!("{addr} answered, but is not hbmon's operator API (a frame that is not hbmon's");
+    let screen = tmux.wait_for("the refusal", |s| joined(s).contains(&said));
+    assert!(
+        screen.contains("10.0.0.7:5007"),
+        "the last picture stays:\n{screen}"
+    );
+    assert_running(&tmux);
+}
+
+#[test]
 fn http_on_the_heartbeat_port_is_named_by_top_and_by_the_server() {
     let mut serve = Serve::plain();
     let bystanders = Bystanders::join(&mut serve, 30_000);

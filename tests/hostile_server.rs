@@ -265,8 +265,8 @@ fn http_on_the_heartbeat_port_is_named_by_top_and_by_the_server() {
     let said = String::from_utf8_lossy(&top.stderr);
     assert!(!top.status.success(), "{said}");
     let expected = format!(
-        "{} answered like an hbmon heartbeat port (serve --listen), not the operator API: \
-         connect to serve's --admin address (127.0.0.1:14001 by default)",
+        "{} is not hbmon's operator API: it answered like a heartbeat port (serve --listen); \
+         the API is at serve's --admin address (127.0.0.1:14001 by default)",
         serve.addr
     );
     assert!(said.contains(&expected), "{said}");

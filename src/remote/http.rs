@@ -33,8 +33,8 @@ pub enum ApiError {
     #[error("{0} answered, but is not hbmon's operator API ({1})")]
     NotHbmon(Endpoint, String),
     #[error(
-        "{0} answered like an hbmon heartbeat port (serve --listen), not the operator API: \
-         connect to serve's --admin address ({DEFAULT} by default)"
+        "{0} is not hbmon's operator API: it answered like a heartbeat port (serve --listen); \
+         the API is at serve's --admin address ({DEFAULT} by default)"
     )]
     HeartbeatPort(Endpoint),
 }

@@ -114,6 +114,10 @@ proptest! {
             (Some(Frame::NotJson(_)), Some(FrameError::InvalidJson(_))) => {}
             (Some(Frame::Negative(len)), Some(FrameError::NegativeLength(got))) => prop_assert_eq!(*len, got),
             (Some(Frame::TooLarge(_)), Some(FrameError::TooLarge { max, .. })) => prop_assert_eq!(max, MAX_FRAME),
+            // A length whose bytes spell an HTTP method ("GET ") is told as one.
+            (Some(Frame::TooLarge(len)), Some(FrameError::HttpRequest(method))) => {
+                prop_assert_eq!(&len.to_be_bytes()[..], method.as_bytes())
+            }
             (expected, got) => prop_assert!(false, "expected {:?}, got {:?}", expected, got),
         }
     }
@@ -142,4 +146,26 @@ proptest! {
             prop_assert!(matches!(result, Ok(None)));
         }
     }
+}
+
+/// The reason an otherwise empty stream of `bytes` is closed with.
+fn reason(bytes: &[u8]) -> String {
+    let mut buf = BytesMut::from(bytes);
+    let mut codec = ServerCodec::new(MAX_FRAME);
+    codec.decode_eof(&mut buf).unwrap_err().to_string()
+}
+
+#[test]
+fn an_http_request_is_told_as_one_and_other_lengths_as_before() {
+    let said = reason(b"GET /v1/feed HTTP/1.1\r\nHost: hbmon\r\n\r\n");
+    assert_eq!(
+        said,
+        "an HTTP request (\"GET ...\") on the heartbeat port, not the operator API (--admin)"
+    );
+    assert!(reason(b"POST /v1/kick HTTP/1.1\r\n").contains("(\"POST...\")"));
+    // Bytes that spell no method are a length, as they always were.
+    assert_eq!(
+        reason(b"GETX"),
+        "frame length 1195725912 exceeds the limit of 1024 bytes"
+    );
 }

@@ -176,7 +176,7 @@ impl Liveness {
             Status::Alive => {
                 let strikes_left = rules.cursor.saturating_sub(self.strikes).max(1);
                 let ticks = (rules.threshold - self.miss.min(rules.threshold))
-                    + rules.threshold * (strikes_left - 1);
+                    .saturating_add(rules.threshold.saturating_mul(strikes_left - 1));
                 Outlook::LeaveAfterTicks(ticks)
             }
             Status::Leave if self.streak > 0 => {

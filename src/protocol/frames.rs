@@ -14,6 +14,12 @@ use super::{Heartbeat, Notice};
 /// Size of the length prefix.
 const HEADER_LEN: usize = 4;
 
+/// How HTTP requests start (`hbmon top`, curl, a browser given the heartbeat
+/// port for the operator API): read as a length, each is over a gigabyte,
+/// and one over the limit is told as the request it is.
+#[rustfmt::skip]
+const HTTP_METHODS: [&str; 9] = ["GET ", "HEAD", "POST", "PUT ", "DELE", "PATC", "OPTI", "CONN", "TRAC"];
+
 /// Why a byte stream could not be decoded. Every variant but `Io` is the
 /// peer's fault and its `Display` is the reason sent back in the close frame.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +28,8 @@ pub enum FrameError {
     NegativeLength(i32),
     #[error("frame length {len} exceeds the limit of {max} bytes")]
     TooLarge { len: usize, max: usize },
+    #[error("an HTTP request (\"{0}...\") on the heartbeat port, not the operator API (--admin)")]
+    HttpRequest(&'static str),
     #[error("empty frame (length 0)")]
     Empty,
     #[error("frame is not valid UTF-8 (invalid byte at offset {0})")]
@@ -79,6 +87,9 @@ impl<In, Out> JsonFrames<In, Out> {
         let len = i32::from_be_bytes(*header);
         let len = usize::try_from(len).map_err(|_| FrameError::NegativeLength(len))?;
         if len > self.max_frame {
+            if let Some(method) = HTTP_METHODS.iter().find(|m| m.as_bytes() == header) {
+                return Err(FrameError::HttpRequest(method));
+            }
             return Err(FrameError::TooLarge {
                 len,
                 max: self.max_frame,

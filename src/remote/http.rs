@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::endpoint::Endpoint;
+use super::sniff::{Tap, is_heartbeat_port};
+use crate::endpoint::{DEFAULT, Endpoint};
 use crate::protocol::Token;
 
 /// How long connecting and a request's head may take.
@@ -31,6 +32,11 @@ pub enum ApiError {
     Unauthorized(Endpoint),
     #[error("{0} answered, but is not hbmon's operator API ({1})")]
     NotHbmon(Endpoint, String),
+    #[error(
+        "{0} is not hbmon's operator API: it answered like a heartbeat port (serve --listen); \
+         the API is at serve's --admin address ({DEFAULT} by default)"
+    )]
+    HeartbeatPort(Endpoint),
 }
 
 /// An operator API to send requests to.
@@ -79,7 +85,12 @@ impl Api {
         });
         let response = match answered.await {
             Ok(Ok(Ok(response))) => response,
-            Ok(Ok(Err(error))) => return Err(self.not_hbmon(format!("no HTTP answer: {error}"))),
+            Ok(Ok(Err(NoAnswer::HeartbeatPort))) => {
+                return Err(ApiError::HeartbeatPort(self.endpoint.clone()));
+            }
+            Ok(Ok(Err(NoAnswer::Other(error)))) => {
+                return Err(self.not_hbmon(format!("no HTTP answer: {error}")));
+            }
             Ok(Err(error)) => return Err(self.unreachable(error)),
             Err(_) => return Err(self.unreachable("no answer within 5s")),
         };
@@ -118,18 +129,32 @@ impl Api {
     }
 }
 
+/// Why what answered gave no HTTP answer.
+enum NoAnswer {
+    /// It spoke hbmon's heartbeat protocol.
+    HeartbeatPort,
+    Other(hyper::Error),
+}
+
 /// Sends one request on a fresh connection.
-async fn send<S>(
-    stream: S,
-    request: Request<Full<Bytes>>,
-) -> Result<Response<Incoming>, Box<dyn std::error::Error + Send + Sync>>
+async fn send<S>(stream: S, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, NoAnswer>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(sender.send_request(request).await?)
+    let (stream, first) = Tap::new(stream);
+    let answer = async {
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        sender.send_request(request).await
+    };
+    answer.await.map_err(|error| {
+        if first.lock().is_ok_and(|first| is_heartbeat_port(&first)) {
+            NoAnswer::HeartbeatPort
+        } else {
+            NoAnswer::Other(error)
+        }
+    })
 }

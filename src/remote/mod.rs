@@ -9,7 +9,9 @@
 //! that comes back is followed again within about a second. A model:
 //! tokio-console's `conn.rs`.
 
+mod frames;
 pub mod http;
+mod sniff;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use hyper::{Method, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+use tokio_util::codec::FramedRead;
 use tokio_util::io::StreamReader;
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +33,7 @@ use crate::feed::details::Details;
 use crate::feed::wire::{self, Replica};
 use crate::feed::{Control, Event, Feed, Snapshot};
 use crate::protocol::Token;
+pub use frames::{FeedFrameError, FeedFrames};
 pub use http::{Api, ApiError};
 
 /// The longest wait between two attempts to reach a lost server.
@@ -51,7 +54,7 @@ pub type Frames = FramedRead<
         futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>,
         bytes::Bytes,
     >,
-    LengthDelimitedCodec,
+    FeedFrames,
 >;
 
 /// Connects to the operator API at `endpoint` and returns a feed of its
@@ -106,10 +109,10 @@ pub async fn open(api: &Api) -> Result<Frames, ApiError> {
         .into_data_stream()
         .map_err(std::io::Error::other)
         .boxed();
-    let codec = LengthDelimitedCodec::builder()
-        .max_frame_length(MAX_FRAME)
-        .new_codec();
-    Ok(FramedRead::new(StreamReader::new(body), codec))
+    Ok(FramedRead::new(
+        StreamReader::new(body),
+        FeedFrames::new(MAX_FRAME),
+    ))
 }
 
 /// Reads the next frame and applies it.
@@ -121,7 +124,8 @@ async fn next_snapshot(
     let frame = match tokio::time::timeout(SILENCE, frames.next()).await {
         Err(_) => return Err(api.unreachable(format!("no news for {}s", SILENCE.as_secs()))),
         Ok(None) => return Err(api.unreachable("the server closed the feed")),
-        Ok(Some(Err(error))) => return Err(api.unreachable(error)),
+        Ok(Some(Err(FeedFrameError::Io(error)))) => return Err(api.unreachable(error)),
+        Ok(Some(Err(error))) => return Err(api.not_hbmon(error)),
         Ok(Some(Ok(frame))) => frame,
     };
     replica.apply(&frame).map_err(|e| api.not_hbmon(e))
@@ -161,7 +165,7 @@ async fn follow(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        wait = (wait * 2).min(RETRY_CAP);
+        wait = wait.saturating_mul(2).min(RETRY_CAP);
         let mut replica = Replica::default();
         match open(&api).await {
             Ok(mut frames) => match next_snapshot(&api, &mut frames, &mut replica).await {

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod tmux;
+
 /// Generous bound for anything that should happen "soon", so tests pass on a
 /// loaded 2-core machine. Tests wait for events, never sleep for them.
 pub const PATIENCE: Duration = Duration::from_secs(20);

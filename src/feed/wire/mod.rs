@@ -38,7 +38,15 @@ pub enum WireError {
     NoSuchRow(usize),
     #[error("an event that does not read back: {0}")]
     Event(#[from] serde_json::Error),
+    #[error("an event time that does not read: {0}")]
+    EventTime(#[from] humantime::TimestampError),
+    #[error("a time past the year 9999 ({0} ms since 1970; the latest taken is {LATEST_MS})")]
+    TooLate(u64),
 }
+
+/// The last millisecond of the year 9999: the latest time RFC 3339, and so
+/// the dashboard and the journal, can write.
+pub const LATEST_MS: u64 = 253_402_300_799_999;
 
 #[derive(Serialize, Deserialize)]
 enum Frame {
@@ -143,11 +151,15 @@ struct Closed {
 
 fn ms(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn from_ms(ms: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+/// The time `ms` after the epoch, if it is one a viewer can show.
+fn from_ms(ms: u64) -> Result<SystemTime, WireError> {
+    if ms > LATEST_MS {
+        return Err(WireError::TooLate(ms));
+    }
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
 }
 
 fn ago_ms(taken: SystemTime, at: SystemTime) -> u32 {
@@ -202,8 +214,8 @@ impl Row {
         }
     }
 
-    fn view(self, taken: SystemTime, taken_mono: Instant) -> ClientView {
-        ClientView {
+    fn view(self, taken: SystemTime, taken_mono: Instant) -> Result<ClientView, WireError> {
+        Ok(ClientView {
             id: self.id,
             peer: self.peer,
             ip: self.ip.map(Arc::from),
@@ -219,7 +231,7 @@ impl Row {
                     .and_then(|us| taken_mono.checked_sub(Duration::from_micros(us))),
             },
             heartbeats: self.heartbeats,
-            connected_at: from_ms(self.connected_ms),
+            connected_at: from_ms(self.connected_ms)?,
             last_seen: self.seen_ago_ms.map(|ago| back(taken, ago)),
             held: self.held.map(|held| match held {
                 0 => Held::FleetSilent,
@@ -230,7 +242,7 @@ impl Row {
             phi: self.phi,
             reconnects: self.reconnects,
             flaps: self.flaps,
-        }
+        })
     }
 }
 
@@ -248,17 +260,17 @@ impl Closed {
         }
     }
 
-    fn closed(self) -> ClosedClient {
-        ClosedClient {
+    fn closed(self) -> Result<ClosedClient, WireError> {
+        Ok(ClosedClient {
             peer: self.peer,
             pid: self.pid,
             ip: self.ip.map(Arc::from),
             status: status(self.status),
             reason: self.reason,
             heartbeats: self.heartbeats,
-            connected_at: from_ms(self.connected_ms),
-            closed_at: from_ms(self.closed_ms),
-        }
+            connected_at: from_ms(self.connected_ms)?,
+            closed_at: from_ms(self.closed_ms)?,
+        })
     }
 }
 
@@ -272,7 +284,7 @@ fn event_line(event: &Event) -> String {
 
 fn read_event(line: &str) -> Result<Event, WireError> {
     let recorded: Recorded = serde_json::from_str(line)?;
-    let at = humantime::parse_rfc3339(&recorded.ts).unwrap_or(SystemTime::UNIX_EPOCH);
+    let at = humantime::parse_rfc3339(&recorded.ts)?;
     Ok(Event {
         at,
         kind: Arc::new(recorded.kind),

@@ -33,14 +33,18 @@ impl Replica {
     }
 }
 
-fn settle(s: &mut Snapshot, common: Common) {
-    s.taken = from_ms(common.taken_ms);
+fn settle(s: &mut Snapshot, common: Common) -> Result<(), WireError> {
+    s.taken = from_ms(common.taken_ms)?;
     s.counters = common.counters;
-    s.fleet_silent = common.fleet_silent.map(|(since, silent, clients)| Silence {
-        since: from_ms(since),
-        silent: silent as usize,
-        clients: clients as usize,
-    });
+    s.fleet_silent = match common.fleet_silent {
+        Some((since, silent, clients)) => Some(Silence {
+            since: from_ms(since)?,
+            silent: usize::try_from(silent).unwrap_or(usize::MAX),
+            clients: usize::try_from(clients).unwrap_or(usize::MAX),
+        }),
+        None => None,
+    };
+    Ok(())
 }
 
 fn rebuild(full: Full, taken_mono: Instant) -> Result<Snapshot, WireError> {
@@ -56,14 +60,15 @@ fn rebuild(full: Full, taken_mono: Instant) -> Result<Snapshot, WireError> {
     };
     let mut s = Snapshot::empty(full.listen, settings);
     s.admin = full.admin.map(Arc::from);
-    s.started = from_ms(full.started_ms);
-    settle(&mut s, full.common);
+    s.started = from_ms(full.started_ms)?;
+    settle(&mut s, full.common)?;
     s.taken_mono = taken_mono;
     let taken = s.taken;
     s.clients = (full.clients.into_iter())
         .map(|row| row.view(taken, taken_mono))
-        .collect();
-    s.history = Arc::new(full.history.into_iter().map(Closed::closed).collect());
+        .collect::<Result<_, _>>()?;
+    let history = full.history.into_iter().map(Closed::closed);
+    s.history = Arc::new(history.collect::<Result<_, _>>()?);
     let recent = full.recent.iter().map(|l| read_event(l));
     s.recent = Arc::new(recent.collect::<Result<_, _>>()?);
     Ok(s)
@@ -77,7 +82,7 @@ fn patch(
     let mut s = base.clone();
     s.lost = None;
     let (history_len, recent_len) = (delta.common.history_len, delta.common.recent_len);
-    settle(&mut s, delta.common);
+    settle(&mut s, delta.common)?;
     s.taken_mono = taken_mono;
     let taken = s.taken;
     let mut at = -1i64;
@@ -106,7 +111,7 @@ fn patch(
         let row = at as usize;
         let client = s.clients.get_mut(row).ok_or(WireError::NoSuchRow(row))?;
         match change {
-            Change::Whole { row, .. } => *client = row.view(taken, taken_mono),
+            Change::Whole { row, .. } => *client = row.view(taken, taken_mono)?,
             Change::Moved {
                 beats,
                 streak,
@@ -121,14 +126,13 @@ fn patch(
             }
         }
     }
-    s.clients.extend(
-        delta
-            .added
-            .into_iter()
-            .map(|row| row.view(taken, taken_mono)),
-    );
+    for row in delta.added {
+        s.clients.push(row.view(taken, taken_mono)?);
+    }
+    let closed = delta.closed.into_iter().map(Closed::closed);
+    let closed = closed.collect::<Result<Vec<_>, _>>()?;
     let history = Arc::make_mut(&mut s.history);
-    history.extend(delta.closed.into_iter().map(Closed::closed));
+    history.extend(closed);
     while history.len() > history_len as usize {
         history.pop_front();
     }

@@ -7,7 +7,7 @@ use crate::feed::snapshot::{Settings, Silence};
 use crate::liveness::Rules;
 
 fn at(ms: u64) -> SystemTime {
-    from_ms(1_796_000_000_000 + ms)
+    from_ms(1_796_000_000_000 + ms).unwrap()
 }
 
 fn client(id: u64, beats: u64) -> ClientView {
@@ -205,4 +205,34 @@ fn another_run_of_the_server_is_sent_whole_and_a_change_needs_a_base() {
         Replica::default().apply(b"\xff\xff"),
         Err(WireError::Decode(_))
     ));
+}
+
+#[test]
+fn a_change_to_a_client_the_viewer_does_not_have_is_refused() {
+    let two = snapshot(vec![client(1, 1), client(2, 1)]);
+    let moved = snapshot(vec![client(1, 1), client(2, 9)]);
+    let mut replica = Replica::default();
+    replica
+        .apply(&encode(None, &snapshot(vec![client(1, 1)])))
+        .unwrap();
+    assert!(matches!(
+        replica.apply(&encode(Some(&two), &moved)),
+        Err(WireError::NoSuchRow(1))
+    ));
+}
+
+#[test]
+fn a_time_past_the_year_9999_is_refused_naming_the_limit() {
+    let mut late = snapshot(vec![client(1, 1)]);
+    late.taken = SystemTime::UNIX_EPOCH + Duration::from_millis(LATEST_MS + 1);
+    let error = Replica::default()
+        .apply(&encode(None, &late))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "a time past the year 9999 (253402300800000 ms since 1970; the latest taken is 253402300799999)"
+    );
+    late.taken = SystemTime::UNIX_EPOCH + Duration::from_millis(LATEST_MS);
+    assert!(Replica::default().apply(&encode(None, &late)).is_ok());
 }

@@ -59,7 +59,7 @@ pub fn ago(now: SystemTime, then: SystemTime) -> String {
 /// How long until something happens, rounded up, so that it never reads 0
 /// before it has happened: `1s`, `3s`, `2m05s`.
 pub fn countdown(d: Duration) -> String {
-    let whole = Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0));
+    let whole = Duration::from_secs(d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0)));
     short(whole.max(Duration::from_secs(1)))
 }
 

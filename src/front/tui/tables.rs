@@ -130,7 +130,7 @@ fn outlook_text(outlook: Outlook, s: &Snapshot, since: Duration) -> (String, Sta
         Outlook::LeaveAfterTicks(ticks) => (
             format!(
                 "leave in {}",
-                countdown((s.settings.tick * ticks).saturating_sub(since))
+                countdown((s.settings.tick.saturating_mul(ticks)).saturating_sub(since))
             ),
             Status::Leave,
         ),

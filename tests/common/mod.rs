@@ -446,14 +446,21 @@ impl Bystanders {
     /// was ever reported for one of them; then stops them.
     pub fn assert_undisturbed(mut self, serve: &mut Serve) {
         let clients = serve.list();
-        assert_eq!(self.alive(&clients), Self::COUNT, "bystanders not all alive");
+        assert_eq!(
+            self.alive(&clients),
+            Self::COUNT,
+            "bystanders not all alive"
+        );
         let troubled: Vec<&Value> = serve
             .seen
             .iter()
             .filter(|l| matches!(l["event"].as_str(), Some("status" | "closed")))
             .filter(|l| l["pid"].as_u64().is_some_and(|p| self.pids.contains(&p)))
             .collect();
-        assert!(troubled.is_empty(), "bystanders were disturbed: {troubled:#?}");
+        assert!(
+            troubled.is_empty(),
+            "bystanders were disturbed: {troubled:#?}"
+        );
         let _ = self.fleet.kill();
         let _ = self.fleet.wait();
     }

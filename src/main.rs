@@ -21,6 +21,7 @@ use hbmon::front::{api, headless, tui};
 use hbmon::protocol::Token;
 use hbmon::server::{self, Config, Server};
 use hbmon::{bench, history, process, remote};
+use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 
 /// Errors are printed as one line (with their causes) whatever
@@ -131,6 +132,7 @@ async fn start(
     };
     let listener = server::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let server = Server::start(listener, config).context("starting the server")?;
+    stop_on_panic(server.failure());
     process::cancel_on_terminate(server.stop_token())?;
     Ok((server, api))
 }
@@ -182,11 +184,40 @@ async fn attach(
     })
     .await;
     // However the front end ended, the server goes down with it.
-    server.stop();
-    server.stopped().await;
+    let stopped = stop_after(server, result).await;
     // The hooks still queued or running finish, each within its timeout.
     if let Some(hooks) = hooks {
         let _ = tokio::task::spawn_blocking(move || hooks.join()).await;
     }
-    result.context("the front end crashed")?
+    stopped
+}
+
+/// Stops the server once its front end has `ended`, and waits for it. A
+/// front end that panicked stops it for that failure; a server stopped by
+/// a failure is the error (and the exit status non-zero), before anything
+/// the front end said.
+async fn stop_after(server: Server, ended: Result<Result<()>, JoinError>) -> Result<()> {
+    let ended = ended.unwrap_or_else(|error| {
+        server.failure().raise(server::join_message(error));
+        Ok(())
+    });
+    server.stop();
+    server.stopped().await?;
+    ended
+}
+
+/// From now on a panic anywhere (a connection's task, the operator API, a
+/// hook's thread) stops the server for it, after the usual report on
+/// stderr: a server that may be broken says so and exits non-zero, so its
+/// supervisor restarts it.
+fn stop_on_panic(failure: server::Failure) {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        let message = server::panic_message(info.payload());
+        failure.raise(match info.location() {
+            Some(at) => format!("{message} (at {at})"),
+            None => message,
+        });
+    }));
 }

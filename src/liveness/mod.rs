@@ -103,13 +103,13 @@ impl Liveness {
             next.miss = next.miss.saturating_sub(1);
             next.streak = next.streak.saturating_add(1);
         } else {
-            next.miss += 1;
+            next.miss = next.miss.saturating_add(1);
             next.streak = 0;
         }
         if next.miss >= rules.threshold {
             // Capped: past `cursor` a strike changes nothing, and "5/3"
             // strikes would only puzzle an operator.
-            next.strikes = (next.strikes + 1).min(rules.cursor);
+            next.strikes = next.strikes.saturating_add(1).min(rules.cursor);
             next.miss = 0;
         }
         let suspect = next.strikes >= rules.cursor;
@@ -176,7 +176,7 @@ impl Liveness {
             Status::Alive => {
                 let strikes_left = rules.cursor.saturating_sub(self.strikes).max(1);
                 let ticks = (rules.threshold - self.miss.min(rules.threshold))
-                    + rules.threshold * (strikes_left - 1);
+                    .saturating_add(rules.threshold.saturating_mul(strikes_left - 1));
                 Outlook::LeaveAfterTicks(ticks)
             }
             Status::Leave if self.streak > 0 => {

@@ -109,7 +109,7 @@ impl Accept {
                     // Typically out of file descriptors: wait for some to free up.
                     tracing::warn!(%error, "accept failed; retrying in {backoff:?}");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    backoff = backoff.saturating_mul(2).min(Duration::from_secs(1));
                     continue;
                 }
             };

@@ -23,6 +23,10 @@ use crate::server::refusals;
 use crate::server::report::Report;
 
 /// What woke the registry.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one lives on the stack for one turn of the loop; boxing would allocate"
+)]
 enum Step {
     Stop,
     Command(Command),

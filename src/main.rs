@@ -132,7 +132,6 @@ async fn start(
     };
     let listener = server::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let server = Server::start(listener, config).context("starting the server")?;
-    stop_on_panic(server.failure());
     process::cancel_on_terminate(server.stop_token())?;
     Ok((server, api))
 }
@@ -206,22 +205,6 @@ async fn stop_after(server: Server, ended: Result<Result<()>, JoinError>) -> Res
     ended
 }
 
-/// From now on a panic anywhere (a connection's task, the operator API, a
-/// hook's thread) stops the server for it, after the usual report on
-/// stderr: a server that may be broken says so and exits non-zero, so its
-/// supervisor restarts it.
-fn stop_on_panic(failure: server::Failure) {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        report(info);
-        let message = server::panic_message(info.payload());
-        failure.raise(match info.location() {
-            Some(at) => format!("{message} (at {at})"),
-            None => message,
-        });
-    }));
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -277,11 +260,11 @@ mod tests {
         serde_json::from_str(text.lines().last().unwrap()).unwrap()
     }
 
-    /// The exit path `serve` takes: a front end's panic, or one on any
-    /// thread once the hook is in, closes the clients saying why, ends the
-    /// journal with it, and is the error `main` exits 1 with.
+    /// The exit path `serve` takes: a front end's panic closes the clients
+    /// saying why, ends the journal with it, and is the error `main` exits
+    /// 1 with.
     #[tokio::test(flavor = "multi_thread")]
-    async fn a_panic_in_a_front_end_or_anywhere_stops_the_server_and_is_the_error() {
+    async fn a_panic_in_the_front_end_stops_the_server_for_it_and_is_the_error() {
         let path = journal("front-panic");
         let (server, mut client) = serving(&path).await;
         let ended = tokio::task::spawn_blocking(|| -> Result<()> { panic!("the front end broke") });
@@ -292,23 +275,5 @@ mod tests {
         let stopped = last_line(&path);
         assert_eq!(stopped["event"], "stopped");
         assert_eq!(stopped["error"], "internal error: the front end broke");
-
-        let path = journal("thread-panic");
-        let (server, mut client) = serving(&path).await;
-        stop_on_panic(server.failure());
-        let thread = std::thread::spawn(|| panic!("a task broke"));
-        assert!(thread.join().is_err());
-        let reason = close_reason(&mut client).await;
-        let _ = std::panic::take_hook();
-        let expected = "server stopped: internal error: a task broke (at src/main.rs:";
-        assert!(reason.starts_with(expected), "{reason}");
-        let error = server.stopped().await.unwrap_err();
-        assert_eq!(error.to_string(), reason);
-        assert!(
-            last_line(&path)["error"]
-                .as_str()
-                .unwrap()
-                .contains("a task broke")
-        );
     }
 }

@@ -1,5 +1,7 @@
-//! How a server stops for an internal error: a panic in the registry, in a
-//! front end, or anywhere the binary's panic hook sees one.
+//! How a server stops for an internal error: a panic in the registry, or in
+//! a front end whose owner raises it. (A panic in one connection's task is
+//! not one: it closes that connection only, so no peer can stop the server
+//! by finding a bug in reading its bytes.)
 //!
 //! A panic is a bug, and the server cannot know what else it broke, so it
 //! stops; but it stops the normal way: every client gets a close frame
@@ -18,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Crashed(pub String);
 
 /// Raises a server's first internal error and stops it. Cheap to clone,
-/// and callable from any thread (a panic hook, a front end's).
+/// and callable from any thread (a front end's, say).
 #[derive(Clone, Debug)]
 pub struct Failure {
     first: Arc<OnceLock<String>>,

@@ -440,4 +440,29 @@ mod tests {
             Outlook::AliveAfterBeats(4)
         );
     }
+
+    /// Rules as large as a server (or a hostile one, to `top`) can send:
+    /// counts saturate, nothing overflows.
+    #[test]
+    fn the_largest_rules_saturate_instead_of_overflowing() {
+        let rules = Rules {
+            threshold: u32::MAX,
+            cursor: u32::MAX,
+            recover: u32::MAX,
+            leave_timeout: Duration::MAX,
+        };
+        let now = Instant::now();
+        let fresh = Liveness::default();
+        assert_eq!(
+            fresh.outlook(now, &rules),
+            Outlook::LeaveAfterTicks(u32::MAX)
+        );
+        let struck = Liveness {
+            miss: u32::MAX - 1,
+            strikes: u32::MAX,
+            ..fresh
+        };
+        let next = struck.step(false, now, &rules);
+        assert_eq!((next.miss, next.strikes), (0, u32::MAX));
+    }
 }

@@ -62,7 +62,7 @@ pub fn join_message(error: tokio::task::JoinError) -> String {
 }
 
 /// What a panic said: its message, when it has one.
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     match payload.downcast_ref::<&str>() {
         Some(message) => (*message).to_owned(),
         None => payload

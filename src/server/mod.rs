@@ -42,7 +42,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
-pub use failure::{Crashed, Failure, join_message, panic_message};
+pub use failure::{Crashed, Failure, join_message};
 
 use crate::feed::{Control, Event, Feed, Snapshot, Subscriber};
 use accept::Accept;

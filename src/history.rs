@@ -21,6 +21,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
+use crate::durations::{self, DurationError, LOOKBACK};
 use crate::feed::event::{EventKind, Format, Recorded};
 use crate::printable;
 
@@ -146,14 +147,22 @@ fn read(path: &Path, mut each: impl FnMut(&Recorded, &str) -> Result<()>) -> Res
     Ok(unreadable)
 }
 
-/// `--since`: a duration back from now (`10m`) or a time (RFC 3339).
+/// `--since`: a duration back from now (`10m`, at most [`LOOKBACK`]) or a
+/// time (RFC 3339).
 pub fn parse_since(text: &str) -> Result<SystemTime, String> {
-    if let Ok(ago) = humantime::parse_duration(text) {
-        return Ok(SystemTime::now() - ago);
+    match durations::parse(text, &LOOKBACK) {
+        Ok(ago) => SystemTime::now().checked_sub(ago).ok_or_else(|| {
+            let bound = LOOKBACK;
+            let text = text.to_owned();
+            DurationError::TooLong { text, bound }.to_string()
+        }),
+        Err(DurationError::Unreadable { .. }) => {
+            humantime::parse_rfc3339_weak(text).map_err(|_| {
+                format!("'{text}' is neither a duration (10m) nor a time (2026-11-24T15:00:00Z)")
+            })
+        }
+        Err(too_long) => Err(too_long.to_string()),
     }
-    humantime::parse_rfc3339_weak(text).map_err(|_| {
-        format!("'{text}' is neither a duration (10m) nor a time (2026-11-24T15:00:00Z)")
-    })
 }
 
 /// Prints the journal at `path` through `filter` to stdout.

@@ -22,6 +22,8 @@
 //!   the server and the fleet tools.
 //! - [`liveness`]: the pure engine that turns ticks into `alive`, `leave`,
 //!   `close`; no I/O, no clock of its own.
+//! - [`durations`]: durations from outside, each read against the limit of
+//!   its use.
 //! - [`endpoint`]: where an operator API is (TCP or a unix socket).
 //! - [`server`]: accepting, one task per connection, and the registry. Its
 //!   insides are private; it hands out a [`feed::Feed`].
@@ -43,6 +45,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod bench;
+pub mod durations;
 pub mod endpoint;
 pub mod feed;
 pub mod fleet;

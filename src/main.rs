@@ -20,6 +20,7 @@ use hbmon::front::hooks::{self, HookStats, Hooks};
 use hbmon::front::{api, headless, tui};
 use hbmon::server::{self, Config, Server};
 use hbmon::{bench, history, process, remote};
+use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 
 /// Errors are printed as one line (with their causes) whatever
@@ -188,13 +189,99 @@ async fn attach(
     })
     .await;
     // However the front end ended, the server goes down with it.
-    server.stop();
-    server.stopped().await;
+    let stopped = stop_after(server, result).await;
     // The hooks saw their stream end with the server: those still queued
     // are dropped, those running are killed if still running
     // `hooks::STOP_GRACE` later, so this wait is short whatever they do.
     if let Some(hooks) = hooks {
         let _ = tokio::task::spawn_blocking(move || hooks.join()).await;
     }
-    result.context("the front end crashed")?
+    stopped
+}
+
+/// Stops the server once its front end has `ended`, and waits for it. A
+/// front end that panicked stops it for that failure; a server stopped by
+/// a failure is the error (and the exit status non-zero), before anything
+/// the front end said.
+async fn stop_after(server: Server, ended: Result<Result<()>, JoinError>) -> Result<()> {
+    let ended = ended.unwrap_or_else(|error| {
+        server.failure().raise(server::join_message(error));
+        Ok(())
+    });
+    server.stop();
+    server.stopped().await?;
+    ended
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use hbmon::feed::event::EventKind;
+    use serde_json::Value;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    fn journal(name: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("hbmon-{}-{name}.jsonl", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    /// A server on loopback with one client it has registered.
+    async fn serving(journal: &Path) -> (Server, TcpStream) {
+        let listener = server::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let config = Config {
+            journal: Some(journal.to_owned()),
+            ..Config::default()
+        };
+        let server = Server::start(listener, config).unwrap();
+        let mut events = server.subscribe();
+        let mut client = TcpStream::connect(server.local_addr()).await.unwrap();
+        let body = br#"{"ip":"127.0.0.1","status":"alive","pid":1}"#;
+        client.write_i32(body.len() as i32).await.unwrap();
+        client.write_all(body).await.unwrap();
+        while !matches!(
+            *events.recv().await.unwrap().kind,
+            EventKind::Connected { .. }
+        ) {}
+        (server, client)
+    }
+
+    /// The reason of the close frame the client gets.
+    async fn close_reason(client: &mut TcpStream) -> String {
+        loop {
+            let mut body = vec![0; client.read_i32().await.unwrap() as usize];
+            client.read_exact(&mut body).await.unwrap();
+            let notice: Value = serde_json::from_slice(&body).unwrap();
+            if notice["status"] == "close" {
+                return notice["reason"].as_str().unwrap().to_owned();
+            }
+        }
+    }
+
+    fn last_line(journal: &Path) -> Value {
+        let text = std::fs::read_to_string(journal).unwrap();
+        serde_json::from_str(text.lines().last().unwrap()).unwrap()
+    }
+
+    /// The exit path `serve` takes: a front end's panic closes the clients
+    /// saying why, ends the journal with it, and is the error `main` exits
+    /// 1 with.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_panic_in_the_front_end_stops_the_server_for_it_and_is_the_error() {
+        let path = journal("front-panic");
+        let (server, mut client) = serving(&path).await;
+        let ended = tokio::task::spawn_blocking(|| -> Result<()> { panic!("the front end broke") });
+        let error = stop_after(server, ended.await).await.unwrap_err();
+        let reason = "server stopped: internal error: the front end broke";
+        assert_eq!(error.to_string(), reason);
+        assert_eq!(close_reason(&mut client).await, reason);
+        let stopped = last_line(&path);
+        assert_eq!(stopped["event"], "stopped");
+        assert_eq!(stopped["error"], "internal error: the front end broke");
+    }
 }

@@ -124,7 +124,7 @@ async fn run(clients: usize, gap: Duration, detector: Detector) -> Result<Verdic
         }
     }
     server.stop();
-    server.stopped().await;
+    server.stopped().await?;
     let (mut regular, mut jittery) = (Tally::default(), Tally::default());
     for (peer, client) in fleet {
         let stopped = client.stopped.await.unwrap_or(None);

@@ -74,7 +74,7 @@ pub(super) async fn detect(clients: usize) -> Result<Detect> {
         closes.push(close);
     }
     server.stop();
-    server.stopped().await;
+    server.stopped().await?;
     let within = leaves
         .iter()
         .filter(|d| d.abs_diff(expected_leave) <= tick)
@@ -181,7 +181,7 @@ pub(super) async fn kick(kicks: usize) -> Result<Kick> {
         }
     }
     server.stop();
-    server.stopped().await;
+    server.stopped().await?;
     let spread = spread(samples);
     Ok(Kick {
         kicks,

@@ -160,7 +160,7 @@ pub(super) async fn hold(options: &Options, floor: Option<floor::Figures>) -> Re
     drop(leaves);
     let stopping = Instant::now();
     server.stop();
-    server.stopped().await;
+    server.stopped().await?;
     let shutdown = stopping.elapsed();
     drop(fleet);
     let cpu_us_per_heartbeat = window.cpu.as_secs_f64() * 1e6 / window.frames.max(1) as f64;
@@ -238,7 +238,7 @@ async fn flood_of(
     let bad_frames = server.snapshots().borrow().counters.bad_frames;
     drop(fleet);
     server.stop();
-    server.stopped().await;
+    server.stopped().await?;
     let per_cpu_s = window.frames as f64 / window.cpu.as_secs_f64().max(0.01);
     Ok(FloodLoad {
         floor_ratio: floor.map(|f| per_cpu_s * f.cpu_us_per_heartbeat / 1e6),

@@ -133,7 +133,7 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let false_leave = leaves.get();
     drop(leaves);
     server.stop();
-    server.stopped().await;
+    server.stopped().await?;
     drop(fleet);
     Ok(Viewers {
         clients,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use hbmon::durations::{PERIOD, RUN, TIMEOUT};
 use hbmon::endpoint::{self, Admin, Endpoint};
 use hbmon::feed::event::Format;
 use hbmon::fleet::client;
@@ -20,7 +21,7 @@ mod serve;
 mod values;
 pub use serve::{AdminSetup, ServeArgs};
 pub use values::OrOff;
-use values::{duration, positive_duration};
+use values::within;
 
 /// A heartbeat monitor: clients hold a TCP connection and send heartbeats;
 /// the server decides whether each is alive, leave (inactive) or close.
@@ -114,7 +115,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000)]
     pub clients: usize,
     /// How long `hold` and `flood` measure once every client has joined.
-    #[arg(long, default_value = "20s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "20s", value_parser = within("--duration", RUN), allow_hyphen_values = true)]
     pub duration: Duration,
     /// Clients writing as fast as they can in `flood`.
     #[arg(long, default_value_t = 200)]
@@ -129,7 +130,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 100)]
     pub jitter_clients: usize,
     /// Their mean heartbeat gap in `jitter` (also the tick); the run lasts 60 gaps a detector.
-    #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "1s", value_parser = within("--jitter-gap", PERIOD), allow_hyphen_values = true)]
     pub jitter_gap: Duration,
     /// Clients held at 1 heartbeat/s in `viewers` (capped by the open-file limit).
     #[arg(long, default_value_t = 19_900)]
@@ -183,7 +184,7 @@ pub struct FrontArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// How often headless mode prints a stats line.
-    #[arg(long, default_value = "5s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "5s", value_parser = within("--stats-every", PERIOD), allow_hyphen_values = true)]
     pub stats_every: Duration,
 }
 
@@ -209,25 +210,25 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 100)]
     pub clients: usize,
     /// Time between two clients joining (0: all at once, as fast as the server accepts).
-    #[arg(long, default_value = "10s", value_parser = duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "10s", value_parser = within("--every", PERIOD.or_zero()), allow_hyphen_values = true)]
     pub every: Duration,
     /// Time between heartbeats of each client.
-    #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "1s", value_parser = within("--interval", PERIOD), allow_hyphen_values = true)]
     pub interval: Duration,
     /// Behaviours and their weights: steady, flaky, silent, dying, bad, flood.
     #[arg(long, default_value = "steady=70,flaky=20,silent=5,dying=5")]
     pub mix: Mix,
     /// Stop after this long (default: run until Ctrl-C or every client has ended).
-    #[arg(long, value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, value_parser = within("--duration", RUN), allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Client i reports pid BASE + i.
     #[arg(long, default_value_t = 100_000)]
     pub pid_base: u32,
     /// How long a flaky client stays silent, then sends, in turn (long enough to reach leave).
-    #[arg(long, default_value = "20s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "20s", value_parser = within("--flaky-gap", TIMEOUT), allow_hyphen_values = true)]
     pub flaky_gap: Duration,
     /// How long a dying client sends before it drops its connection.
-    #[arg(long, default_value = "30s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "30s", value_parser = within("--dying-after", TIMEOUT), allow_hyphen_values = true)]
     pub dying_after: Duration,
     /// Summary format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -242,7 +243,7 @@ pub struct ClientArgs {
     #[arg(long, default_value = "127.0.0.1:14000")]
     pub server: String,
     /// Time between heartbeats.
-    #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "1s", value_parser = within("--interval", PERIOD), allow_hyphen_values = true)]
     pub interval: Duration,
     /// Connect again when the server closes the connection or cannot be reached.
     #[arg(long)]

@@ -8,10 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use super::values::{
-    OrOff, duration, fraction_or_off, positive_duration, positive_number, rate_or_off,
-};
+use super::values::{OrOff, fraction_or_off, positive_number, rate_or_off, within};
 use super::{FrontArgs, TokenArgs, read_token};
+use hbmon::durations::{PERIOD, TIMEOUT, WINDOW};
 use hbmon::endpoint::{self, Admin, Endpoint};
 use hbmon::feed::event::EVENT_NAMES;
 use hbmon::front::api;
@@ -66,13 +65,13 @@ pub struct ServeArgs {
     /// Close an operator API connection whose request head is not in this
     /// long after its first byte (after the accept, for the first request);
     /// a request body not in this long gets 408.
-    #[arg(long, default_value = api::DEFAULT_HEAD_TIMEOUT, value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = api::DEFAULT_HEAD_TIMEOUT, value_parser = within("--admin-head-timeout", TIMEOUT), allow_hyphen_values = true)]
     pub admin_head_timeout: Duration,
     /// Close a kept-alive operator API connection that sends no new request this long.
-    #[arg(long, default_value = api::DEFAULT_IDLE_TIMEOUT, value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = api::DEFAULT_IDLE_TIMEOUT, value_parser = within("--admin-idle-timeout", TIMEOUT), allow_hyphen_values = true)]
     pub admin_idle_timeout: Duration,
     /// How often the liveness engine runs.
-    #[arg(long, default_value = "1s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "1s", value_parser = within("--tick", PERIOD), allow_hyphen_values = true)]
     pub tick: Duration,
     /// Missed ticks that make a strike.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
@@ -84,7 +83,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
     pub recover: u32,
     /// How long a client may stay in leave before it is closed.
-    #[arg(long, default_value = "30s", value_parser = duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "30s", value_parser = within("--leave-timeout", TIMEOUT.or_zero()), allow_hyphen_values = true)]
     pub leave_timeout: Duration,
     /// Most clients connected at once; more are refused with a close frame.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
@@ -102,14 +101,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
     /// Close a client that sends no valid heartbeat this long after connecting.
-    #[arg(long, default_value = "10s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "10s", value_parser = within("--hello-timeout", TIMEOUT), allow_hyphen_values = true)]
     pub hello_timeout: Duration,
     /// Close a client that leaves part of a frame unfinished this long.
-    #[arg(long, default_value = "10s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "10s", value_parser = within("--frame-timeout", TIMEOUT), allow_hyphen_values = true)]
     pub frame_timeout: Duration,
     /// Handle socket events in batches at most this far apart, to save
     /// wake-ups under steady load (adds at most this much latency; 0 turns it off).
-    #[arg(long, default_value = "2ms", value_parser = duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "2ms", value_parser = within("--batch-window", WINDOW), allow_hyphen_values = true)]
     pub batch_window: Duration,
     /// Hold automatic closes while at least this fraction of the clients are
     /// silent together (the server's own network likely failed); `off` to
@@ -144,7 +143,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub hook_concurrency: u16,
     /// A hook still running after this long is killed and reported.
-    #[arg(long, default_value = "10s", value_parser = positive_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "10s", value_parser = within("--hook-timeout", TIMEOUT), allow_hyphen_values = true)]
     pub hook_timeout: Duration,
     /// With --detector phi: heartbeat gaps remembered per client.
     #[arg(long, default_value_t = phi::DEFAULT_WINDOW as u16, value_parser = clap::value_parser!(u16).range(3..))]

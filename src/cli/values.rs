@@ -3,11 +3,16 @@
 
 use std::time::Duration;
 
-/// A duration written `250ms`, `1s`, `2m` (zero allowed).
-pub fn duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| {
-        format!("'{text}' is not a duration: {e} (write durations like 1s, 250ms, 2m)")
-    })
+use hbmon::durations::{self, Bound, DurationError};
+
+/// The value parser of the duration flag `name`: a duration written `250ms`,
+/// `1s`, `2m`, within `bound` (see [`durations`] for why each limit).
+pub fn within(
+    name: &'static str,
+    bound: Bound,
+) -> impl Fn(&str) -> Result<Duration, DurationError> + Clone + Send + Sync + 'static {
+    let bound = Bound { name, ..bound };
+    move |text| durations::parse(text, &bound)
 }
 
 /// A number, or `off` (`None`). (A plain `Option` field would tell clap the
@@ -49,10 +54,38 @@ pub fn positive_number(text: &str) -> Result<f64, String> {
     }
 }
 
-/// A duration greater than zero.
-pub fn positive_duration(text: &str) -> Result<Duration, String> {
-    match duration(text)? {
-        d if d.is_zero() => Err("must be greater than zero".to_owned()),
-        d => Ok(d),
+#[cfg(test)]
+mod tests {
+    use std::any::TypeId;
+
+    use super::*;
+
+    /// Every flag of every subcommand that takes a duration is read within
+    /// a bound, and says so naming itself.
+    #[test]
+    fn every_duration_flag_refuses_300000000000_years_naming_its_limit() {
+        let command = crate::settings::command();
+        let mut checked = Vec::new();
+        for sub in command.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let (Some(long), true) = (
+                    arg.get_long(),
+                    arg.get_value_parser().type_id() == TypeId::of::<Duration>(),
+                ) else {
+                    continue;
+                };
+                let flag = format!("--{long}");
+                let args = ["hbmon", sub.get_name(), &flag, "300000000000years"];
+                let error = crate::settings::command()
+                    .try_get_matches_from(args)
+                    .err()
+                    .unwrap_or_else(|| panic!("{args:?} was accepted"))
+                    .to_string();
+                let expected = format!("'300000000000years' is too long for {flag}: at most ");
+                assert!(error.contains(&expected), "{args:?}: {error}");
+                checked.push(format!("{} {flag}", sub.get_name()));
+            }
+        }
+        assert!(checked.len() >= 15, "{checked:?}");
     }
 }

@@ -84,6 +84,9 @@ pub enum EventKind {
     /// each run. A run without one ended in a crash or a `kill -9`.
     Stopped {
         listen: SocketAddr,
+        /// Why it stopped on its own (`internal error: ...`), if it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// At least the silence guard's fraction of the clients went silent
     /// together: automatic closes are held.
@@ -201,7 +204,14 @@ impl EventKind {
             EventKind::Started { listen, version } => {
                 format!("server started on {listen} (hbmon {version})")
             }
-            EventKind::Stopped { listen } => format!("server on {listen} stopped"),
+            EventKind::Stopped {
+                listen,
+                error: None,
+            } => format!("server on {listen} stopped"),
+            EventKind::Stopped {
+                listen,
+                error: Some(error),
+            } => format!("server on {listen} stopped: {error}"),
             EventKind::FleetSilent {
                 fraction,
                 silent,
@@ -312,7 +322,14 @@ mod tests {
                 listen: peer,
                 version: "0.1.0".into(),
             },
-            EventKind::Stopped { listen: peer },
+            EventKind::Stopped {
+                listen: peer,
+                error: None,
+            },
+            EventKind::Stopped {
+                listen: peer,
+                error: Some("internal error: boom".into()),
+            },
             EventKind::FleetSilent {
                 fraction: 0.75,
                 silent: 75,

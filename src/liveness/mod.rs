@@ -103,13 +103,13 @@ impl Liveness {
             next.miss = next.miss.saturating_sub(1);
             next.streak = next.streak.saturating_add(1);
         } else {
-            next.miss += 1;
+            next.miss = next.miss.saturating_add(1);
             next.streak = 0;
         }
         if next.miss >= rules.threshold {
             // Capped: past `cursor` a strike changes nothing, and "5/3"
             // strikes would only puzzle an operator.
-            next.strikes = (next.strikes + 1).min(rules.cursor);
+            next.strikes = next.strikes.saturating_add(1).min(rules.cursor);
             next.miss = 0;
         }
         let suspect = next.strikes >= rules.cursor;
@@ -439,5 +439,30 @@ mod tests {
             recovering.outlook(since + TICK, &rules),
             Outlook::AliveAfterBeats(4)
         );
+    }
+
+    /// Rules as large as a server (or a hostile one, to `top`) can send:
+    /// counts saturate, nothing overflows.
+    #[test]
+    fn the_largest_rules_saturate_instead_of_overflowing() {
+        let rules = Rules {
+            threshold: u32::MAX,
+            cursor: u32::MAX,
+            recover: u32::MAX,
+            leave_timeout: Duration::MAX,
+        };
+        let now = Instant::now();
+        let fresh = Liveness::default();
+        assert_eq!(
+            fresh.outlook(now, &rules),
+            Outlook::LeaveAfterTicks(u32::MAX)
+        );
+        let struck = Liveness {
+            miss: u32::MAX - 1,
+            strikes: u32::MAX,
+            ..fresh
+        };
+        let next = struck.step(false, now, &rules);
+        assert_eq!((next.miss, next.strikes), (0, u32::MAX));
     }
 }

@@ -171,7 +171,10 @@ impl Notice {
     /// connects again (rounded up to whole seconds).
     #[must_use]
     pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
-        self.retry_after = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+        self.retry_after = Some(
+            wait.as_secs()
+                .saturating_add(u64::from(wait.subsec_nanos() > 0)),
+        );
         self
     }
 }

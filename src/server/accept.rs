@@ -18,19 +18,11 @@ use tokio_util::sync::CancellationToken;
 use crate::protocol::{Notice, Token};
 use crate::server::config::Config;
 use crate::server::connection::{self, Connection};
+use crate::server::failure::panic_message;
 use crate::server::link::Link;
 use crate::server::pacer::Pacer;
 use crate::server::report::{End, Failure, Report};
 use crate::server::tally::Tallies;
-
-/// The text of a panic's payload, when it has one.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned())
-}
 
 /// Refusals that may take their time saying goodbye at once; past this, a
 /// refused socket is told in a single non-blocking write and closed, so a
@@ -110,7 +102,7 @@ impl Accept {
                     // Typically out of file descriptors: wait for some to free up.
                     tracing::warn!(%error, "accept failed; retrying in {backoff:?}");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    backoff = backoff.saturating_mul(2).min(Duration::from_secs(1));
                     continue;
                 }
             };

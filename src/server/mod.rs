@@ -17,8 +17,10 @@
 //! command line alike can bind port 0 and learn the real port.
 
 mod accept;
+mod clock;
 mod config;
 mod connection;
+mod failure;
 mod guard;
 mod holdoff;
 mod journal;
@@ -40,6 +42,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
+pub use failure::{Crashed, Failure, join_message};
 
 use crate::feed::{Control, Event, Feed, Snapshot, Subscriber};
 use accept::Accept;
@@ -94,7 +97,8 @@ pub struct Server {
     events: Subscriber,
     control: Control,
     stop: CancellationToken,
-    task: JoinHandle<()>,
+    failure: Failure,
+    task: JoinHandle<Result<(), Crashed>>,
 }
 
 impl Server {
@@ -137,7 +141,9 @@ impl Server {
         // It starts when this runtime next gets to its tasks, as a spawned
         // task would: so whoever started the server subscribes first and
         // sees its `started` event.
-        let run = registry.run(reports_rx, commands_rx, stop.clone());
+        let failure = Failure::new(stop.clone());
+        let run = registry.run(reports_rx, commands_rx, failure.clone());
+        let failed = failure.clone();
         let task = tokio::spawn(async move {
             let on_its_own = tokio::task::spawn_blocking(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -145,10 +151,13 @@ impl Server {
                     .build();
                 match runtime {
                     Ok(runtime) => runtime.block_on(run),
-                    Err(error) => tracing::error!(%error, "cannot start the registry's runtime"),
+                    Err(error) => {
+                        failed.raise(format!("cannot start the registry's runtime: {error}"));
+                        failed.crashed().map_or(Ok(()), Err)
+                    }
                 }
             });
-            let _ = on_its_own.await;
+            joined(on_its_own.await)
         });
         Ok(Server {
             addr,
@@ -156,6 +165,7 @@ impl Server {
             events,
             control: Control::new(commands_tx),
             stop,
+            failure,
             task,
         })
     }
@@ -203,10 +213,22 @@ impl Server {
         self.stop.cancel();
     }
 
-    /// Waits until the server has stopped and every connection is closed.
-    pub async fn stopped(self) {
-        let _ = self.task.await;
+    /// Stops the server for an internal error, from any thread: see
+    /// [`Failure`].
+    pub fn failure(&self) -> Failure {
+        self.failure.clone()
     }
+
+    /// Waits until the server has stopped and every connection is closed;
+    /// a [`Crashed`] if it stopped for a failure.
+    pub async fn stopped(self) -> Result<(), Crashed> {
+        joined(self.task.await)
+    }
+}
+
+/// What a task that may have panicked came to.
+fn joined(result: Result<Result<(), Crashed>, tokio::task::JoinError>) -> Result<(), Crashed> {
+    result.unwrap_or_else(|error| Err(Crashed(failure::join_message(error))))
 }
 
 #[cfg(test)]
@@ -224,6 +246,6 @@ mod tests {
         drop(feed);
         assert_eq!(receivers(), 0);
         server.stop();
-        server.stopped().await;
+        assert_eq!(server.stopped().await, Ok(()));
     }
 }

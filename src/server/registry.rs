@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio::time::{Instant, MissedTickBehavior};
-use tokio_util::sync::CancellationToken;
+use tokio::time::Instant;
 
-use crate::feed::control::{Command, Reply};
+use crate::durations;
+use crate::feed::control::Reply;
 use crate::feed::details::PastConnection;
 use crate::feed::event::{Event, EventKind};
 use crate::feed::snapshot::{ClientView, CloseCause, ClosedClient, Counters, Settings, Snapshot};
@@ -31,7 +31,7 @@ use crate::server::guard::Guard;
 use crate::server::holdoff::HoldOffs;
 use crate::server::journal::Journal;
 use crate::server::link::Link;
-use crate::server::refusals::{self, Refusals};
+use crate::server::refusals::Refusals;
 use crate::server::report::{End, Report};
 use crate::server::story::Stories;
 use crate::server::tally::{Tallies, Tally};
@@ -40,6 +40,8 @@ use table::Table;
 
 /// How often a changed table is published to front ends at most.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// The shortest tick the registry runs.
+const MIN_TICK: Duration = Duration::from_millis(1);
 /// Heartbeat gaps kept per client for the details pane.
 const DETAIL_GAPS: usize = 60;
 /// How many recent events a snapshot carries for the dashboard's event pane.
@@ -74,7 +76,8 @@ impl Client {
         }
         let beat = self.tally.last_beat();
         if self.heard_before() {
-            let gap = beat.saturating_duration_since(self.since) / new as u32;
+            let gap =
+                beat.saturating_duration_since(self.since) / u32::try_from(new).unwrap_or(u32::MAX);
             for _ in 0..new.min(window as u64) {
                 self.gaps.push(gap, window);
             }
@@ -152,8 +155,12 @@ impl Registry {
         tallies: Arc<Tallies>,
         events: broadcast::Sender<Event>,
     ) -> (Self, watch::Receiver<Arc<Snapshot>>) {
+        // tokio's interval panics on a zero period and adds its period
+        // unchecked, and a tick shorter than a millisecond only spins: the
+        // tick is held to a range, whatever the caller asked.
+        let tick = config.tick.clamp(MIN_TICK, durations::PERIOD.max);
         let settings = Settings {
-            tick: config.tick,
+            tick,
             rules: config.rules,
         };
         let mut base = Snapshot::empty(listen, settings);
@@ -161,7 +168,7 @@ impl Registry {
         let (snapshots, receiver) = watch::channel(Arc::new(base.clone()));
         let (spares, copies) = Spares::new();
         let registry = Registry {
-            tick: config.tick,
+            tick,
             rules: config.rules,
             detector: config.detector,
             gap_window: match config.detector {
@@ -193,58 +200,6 @@ impl Registry {
             listing: Vec::new(),
         };
         (registry, receiver)
-    }
-
-    /// Runs until `stop` is cancelled and every connection has finished
-    /// (the report channel closes when the last sender is dropped).
-    pub(crate) async fn run(
-        mut self,
-        mut reports: mpsc::Receiver<Report>,
-        mut commands: mpsc::Receiver<Command>,
-        stop: CancellationToken,
-    ) {
-        let (listen, version) = (self.base.listen, env!("CARGO_PKG_VERSION").to_owned());
-        self.emit(EventKind::Started { listen, version });
-        let tick_every = self.tick;
-        let mut tick = tokio::time::interval_at(Instant::now() + tick_every, tick_every);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut publish = tokio::time::interval(PUBLISH_EVERY);
-        publish.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut refusals = tokio::time::interval(refusals::EVERY);
-        refusals.set_missed_tick_behavior(MissedTickBehavior::Skip);
-
-        loop {
-            tokio::select! {
-                biased;
-                _ = stop.cancelled(), if !self.shutting_down => self.shut_down(),
-                Some(command) = commands.recv() => self.command(command),
-                // Timers before reports: a flood keeps reports always ready,
-                // and must not starve the tick or the snapshots.
-                at = tick.tick(), if !self.shutting_down => self.tick(at),
-                _ = publish.tick(), if self.dirty => {
-                    self.publish();
-                }
-                Some(copy) = self.copies.recv() => self.copied(copy),
-                _ = refusals.tick(), if !self.refusals.is_empty() => self.report_refusals(),
-                report = reports.recv() => match report {
-                    Some(report) => self.report(report),
-                    None => break,
-                },
-            }
-        }
-        // Every connection has finished: the run is over.
-        let listen = self.base.listen;
-        self.emit(EventKind::Stopped { listen });
-        while !self.publish() {
-            let Some(copy) = self.copies.recv().await else {
-                break;
-            };
-            self.spares.take(copy);
-        }
-        if let Some(journal) = self.journal.take() {
-            // Writes out and syncs what is queued: nothing decided is lost.
-            let _ = tokio::task::spawn_blocking(move || journal.close()).await;
-        }
     }
 
     fn report(&mut self, report: Report) {
@@ -324,6 +279,8 @@ impl Registry {
                     self.dirty = true;
                 }
             }
+            #[cfg(test)]
+            Report::Panic(message) => panic!("{message}"),
             Report::Ended { id, end } => {
                 let Some(client) = self.clients.get(id) else {
                     return;
@@ -412,11 +369,12 @@ impl Registry {
         }
     }
 
-    fn shut_down(&mut self) {
+    /// Closes every client, telling each `reason`.
+    fn shut_down(&mut self, reason: &str) {
         self.shutting_down = true;
         let ids: Vec<u64> = self.clients.ids().collect();
         for id in ids {
-            self.close(id, Notice::close(SHUTDOWN_REASON), CloseCause::Shutdown);
+            self.close(id, Notice::close(reason), CloseCause::Shutdown);
         }
     }
 
@@ -536,6 +494,7 @@ fn push_bounded<T: Clone>(ring: &mut Arc<VecDeque<T>>, item: T, cap: usize) {
 }
 
 mod commands;
+mod run;
 mod spares;
 mod table;
 mod tick;

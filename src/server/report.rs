@@ -35,6 +35,9 @@ pub(crate) enum Report {
         id: u64,
         end: End,
     },
+    /// Panics the registry: the tests' stand-in for a bug.
+    #[cfg(test)]
+    Panic(&'static str),
 }
 
 /// How a connection task finished.

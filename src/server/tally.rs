@@ -19,6 +19,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use crate::server::clock;
+
 /// Clients a block holds: 16 KiB of counts.
 const BLOCK: usize = 512;
 
@@ -145,7 +147,7 @@ impl Tally {
 
     /// Connection side: part of a frame is waiting (since `at`), or none is.
     pub(crate) fn partial_frame(&self, since: Option<Instant>) {
-        let ms = since.map_or(0, |at| self.after_epoch(at) + 1);
+        let ms = since.map_or(0, |at| self.after_epoch(at).saturating_add(1));
         self.counts().partial_since_ms.store(ms, Ordering::Relaxed);
     }
 
@@ -154,8 +156,9 @@ impl Tally {
         let counts = self.counts();
         let heartbeats = counts.heartbeats.load(Ordering::Acquire);
         let ms = counts.last_seen_ms.load(Ordering::Relaxed);
-        let last_seen =
-            (heartbeats > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+        let last_seen = (heartbeats > 0)
+            .then(|| SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(ms)))
+            .flatten();
         (heartbeats, last_seen)
     }
 
@@ -163,14 +166,17 @@ impl Tally {
     /// clock (meaningful once there has been one).
     pub(crate) fn last_beat(&self) -> Instant {
         let ms = self.counts().last_beat_ms.load(Ordering::Relaxed);
-        self.block.epoch + Duration::from_millis(ms)
+        clock::later(self.block.epoch, Duration::from_millis(ms))
     }
 
     /// Registry side: since when part of a frame has been waiting, if it is.
     pub(crate) fn partial_since(&self) -> Option<Instant> {
         match self.counts().partial_since_ms.load(Ordering::Relaxed) {
             0 => None,
-            ms => Some(self.block.epoch + Duration::from_millis(ms - 1)),
+            ms => Some(clock::later(
+                self.block.epoch,
+                Duration::from_millis(ms - 1),
+            )),
         }
     }
 

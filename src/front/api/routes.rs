@@ -224,15 +224,15 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiErro
     serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("the body: {e}")))
 }
 
+/// A kick's `hold`, within [`crate::durations::HOLD`].
 fn hold(text: Option<&str>) -> Result<Option<Duration>, ApiError> {
-    text.map(|t| {
-        humantime::parse_duration(t).map_err(|e| {
-            ApiError::bad(format!(
-                "hold: '{t}' is not a duration ({e}; write 30s, 5m)"
-            ))
-        })
-    })
-    .transpose()
+    use crate::durations::{self, Bound};
+    let bound = Bound {
+        name: "hold",
+        ..durations::HOLD
+    };
+    text.map(|t| durations::parse(t, &bound).map_err(|e| ApiError::bad(e.to_string())))
+        .transpose()
 }
 
 /// `POST /v1/kick`: closes exactly these live clients; answers with those

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::durations;
+
 /// One parsed command.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Request {
@@ -84,14 +86,10 @@ pub(super) fn parse(line: &str) -> Result<Option<Request>, String> {
     Ok(Some(request))
 }
 
+/// A kick's HOLD, within [`durations::HOLD`].
 fn hold(text: Option<&str>) -> Result<Option<Duration>, String> {
-    text.map(|text| match humantime::parse_duration(text) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(format!(
-            "'{text}' is not a hold-off time (write 30s, 5m, 1h)"
-        )),
-    })
-    .transpose()
+    text.map(|text| durations::parse(text, &durations::HOLD).map_err(|e| e.to_string()))
+        .transpose()
 }
 
 #[cfg(test)]
@@ -135,7 +133,7 @@ mod tests {
         );
         assert_eq!(
             parse("kick 1.2.3.4:5 soon"),
-            Err("'soon' is not a hold-off time (write 30s, 5m, 1h)".into())
+            Err("'soon' is not a duration for a hold-off: expected number at 0 (write durations like 1s, 250ms, 2m, at most 1year)".into())
         );
         assert_eq!(parse("list now"), Err("list takes no arguments".into()));
         assert!(
@@ -159,6 +157,22 @@ mod tests {
         for (line, written) in commands {
             assert!(matches!(parse(line), Ok(Some(_))), "{line} is a command");
             assert!(answer.contains(written), "{written} missing from: {answer}");
+        }
+    }
+
+    proptest::proptest! {
+        /// A kick's HOLD is any duration up to a year: never a panic, and
+        /// past a year an error naming the limit.
+        #[test]
+        fn a_kick_hold_is_a_duration_of_at_most_a_year(text in crate::durations::tests::text()) {
+            let got = parse(&format!("kick 10.0.0.7:5000 {text}"));
+            if let [word] = text.split_whitespace().collect::<Vec<_>>()[..] {
+                let hold = got.map(|request| match request {
+                    Some(Request::Kick { hold: Some(hold), .. }) => hold,
+                    other => panic!("{other:?}"),
+                });
+                crate::durations::tests::check(word, &durations::HOLD, hold);
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::feed::details::Details;
 use crate::feed::event::EventKind;
 use crate::feed::snapshot::CloseCause;
 use crate::protocol::{Notice, Status};
+use crate::server::clock;
 
 /// How long a kicked client is asked to wait before it connects again, when
 /// the operator chose no hold-off.
@@ -99,7 +100,7 @@ impl Registry {
         hold: Option<Duration>,
         reason: &str,
     ) -> Vec<SocketAddr> {
-        let until = hold.map(|hold| Instant::now() + hold);
+        let until = hold.map(|hold| clock::later(Instant::now(), hold));
         let mut kicked = Vec::with_capacity(targets.len());
         for (id, peer) in targets {
             let Some(client) = self.clients.get(id) else {

@@ -25,7 +25,7 @@ impl Registry {
         let (rules, detector) = (self.rules, self.detector);
         // What the phi detector expects of a client it has not learned yet:
         // a heartbeat within the counter's miss threshold.
-        let first_gap = self.tick * rules.threshold;
+        let first_gap = self.tick.saturating_mul(rules.threshold);
         let waited = |since: Instant| at.saturating_duration_since(since);
         // Reasons are written only for the clients that expire.
         let (hello_timeout, frame_timeout) = (self.hello_timeout, self.frame_timeout);
@@ -57,11 +57,15 @@ impl Registry {
                 expired.push((id, frame(), CloseCause::FrameTimeout));
                 continue;
             }
-            let new = client.view.heartbeats - client.at_last_tick;
+            let new = client.view.heartbeats.saturating_sub(client.at_last_tick);
             let heard = new > 0;
             client.learn(new, self.gap_window);
             client.at_last_tick = client.view.heartbeats;
-            client.silent_ticks = if heard { 0 } else { client.silent_ticks + 1 };
+            client.silent_ticks = if heard {
+                0
+            } else {
+                client.silent_ticks.saturating_add(1)
+            };
             if client.view.pid.is_some() {
                 hello_clients += 1;
                 silent += usize::from(client.silent_ticks >= rules.threshold);

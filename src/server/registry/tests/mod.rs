@@ -18,6 +18,7 @@ use crate::feed::snapshot::{Counters, Snapshot};
 use crate::liveness::Rules;
 use crate::protocol::{Notice, Status};
 use crate::server::config::Config;
+use crate::server::failure::{Crashed, Failure};
 use crate::server::link::Link;
 use crate::server::report::{End, Report};
 use crate::server::tally::Tallies;
@@ -54,7 +55,7 @@ struct Harness {
     events: broadcast::Receiver<Event>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     stop: CancellationToken,
-    task: JoinHandle<()>,
+    task: JoinHandle<Result<(), Crashed>>,
 }
 
 fn peer(port: u16) -> SocketAddr {
@@ -70,7 +71,8 @@ impl Harness {
         let (reports, reports_rx) = mpsc::channel(64);
         let (commands, commands_rx) = mpsc::channel(8);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(registry.run(reports_rx, commands_rx, stop.clone()));
+        let failure = Failure::new(stop.clone());
+        let task = tokio::spawn(registry.run(reports_rx, commands_rx, failure));
         Harness {
             started: Instant::now(),
             tallies,
@@ -146,16 +148,25 @@ impl Harness {
         }
     }
 
+    /// Stops the registry; the events it made since the last one read.
     async fn stopped(self) -> Vec<EventKind> {
+        let (ended, rest) = self.ended().await;
+        assert_eq!(ended, Ok(()));
+        rest
+    }
+
+    /// Waits for the end of the run (stopping it, if nothing else has):
+    /// how it ended, and the events since the last one read.
+    async fn ended(self) -> (Result<(), Crashed>, Vec<EventKind>) {
         self.stop.cancel();
         drop(self.reports);
-        self.task.await.unwrap();
+        let ended = self.task.await.unwrap();
         let mut events = self.events;
         let mut rest = Vec::new();
         while let Ok(event) = events.try_recv() {
             rest.push(Arc::unwrap_or_clone(event.kind));
         }
-        rest
+        (ended, rest)
     }
 }
 
@@ -566,7 +577,8 @@ async fn stopping_closes_every_client_with_a_reason() {
     assert_eq!(
         rest.last(),
         Some(&EventKind::Stopped {
-            listen: peer(14000)
+            listen: peer(14000),
+            error: None,
         }),
         "the run ends with its marker: {rest:?}"
     );
@@ -619,4 +631,6 @@ async fn a_kick_with_a_hold_off_refuses_the_same_ip_and_pid_until_it_ends() {
     h.stopped().await;
 }
 
+mod crash;
 mod fleet;
+mod overflow;

@@ -156,7 +156,8 @@ async fn attach(
     let hook_stats = hooks.as_ref().map(|_| Arc::new(HookStats::default()));
     let hooks = match (hooks, &hook_stats) {
         (Some(hooks), Some(stats)) => {
-            Some(hooks::spawn(server.subscribe(), hooks, Arc::clone(stats))?)
+            let thread = hooks::spawn(server.subscribe(), hooks, Arc::clone(stats))?;
+            Some(server.failure().watch_thread("the event hooks", thread)?)
         }
         _ => None,
     };
@@ -167,7 +168,8 @@ async fn attach(
             control: server.control(),
             hooks: hook_stats.clone(),
         };
-        api::spawn(listener, source, settings, server.stop_token());
+        let api = api::spawn(listener, source, settings, server.stop_token());
+        server.failure().watch("the operator API", api);
     }
     let feed = server.feed();
     let options = headless::Options {

@@ -42,6 +42,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
+use failure::spawn_watched;
 pub use failure::{Crashed, Failure, join_message};
 
 use crate::feed::{Control, Event, Feed, Snapshot, Subscriber};
@@ -124,14 +125,19 @@ impl Server {
         let tallies = Tallies::new();
         let (registry, snapshots) =
             Registry::new(addr, &config, journal, Arc::clone(&tallies), events_tx);
+        let failure = Failure::new(stop.clone());
         let pacer =
             (!config.batch_window.is_zero()).then(|| Arc::new(Pacer::new(config.batch_window)));
         if let Some(pacer) = &pacer {
             let (pacer, stop) = (Arc::clone(pacer), stop.clone());
-            tokio::spawn(async move { pacer.run(stop).await });
+            spawn_watched(
+                &failure,
+                "pacing reads",
+                async move { pacer.run(stop).await },
+            );
         }
         let accept = Accept::new(listener, &config, reports_tx, pacer, tallies);
-        tokio::spawn(accept.run(stop.clone()));
+        spawn_watched(&failure, "accepting connections", accept.run(stop.clone()));
         // The registry has a thread (and a runtime) of its own: its tick and
         // its publishes walk the whole table, milliseconds at 20,000 clients,
         // and heartbeats must not wait for them. Connections talk to it only
@@ -141,7 +147,6 @@ impl Server {
         // It starts when this runtime next gets to its tasks, as a spawned
         // task would: so whoever started the server subscribes first and
         // sees its `started` event.
-        let failure = Failure::new(stop.clone());
         let run = registry.run(reports_rx, commands_rx, failure.clone());
         let failed = failure.clone();
         let task = tokio::spawn(async move {

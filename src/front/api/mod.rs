@@ -116,8 +116,14 @@ struct Api {
 
 type Shared = State<Arc<Api>>;
 
-/// Serves the API on `listener` until `stop` is cancelled.
-pub fn spawn(listener: Listener, source: Source, settings: Settings, stop: CancellationToken) {
+/// Serves the API on `listener` until `stop` is cancelled; the task ends
+/// when it has.
+pub fn spawn(
+    listener: Listener,
+    source: Source,
+    settings: Settings,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     let listen = match &listener {
         Listener::Tcp(listener) => listener.local_addr().ok().map(|a| a.ip()),
         Listener::Unix(_) => None,
@@ -135,7 +141,7 @@ pub fn spawn(listener: Listener, source: Source, settings: Settings, stop: Cance
         token: settings.token,
         hosts,
     });
-    tokio::spawn(accept::run(listener, router(api), limits, stop));
+    tokio::spawn(accept::run(listener, router(api), limits, stop))
 }
 
 fn router(api: Arc<Api>) -> Router {

@@ -150,8 +150,8 @@ fn kick_asks_for_confirmation_and_enter_confirms() {
     let actions = press(&mut view, "jd");
     assert!(actions.is_empty(), "nothing is kicked before confirmation");
     assert_eq!(
-        view.dialog,
-        Some(KickDialog::One {
+        view.kick_dialog(),
+        Some(&KickDialog::One {
             peer: peer(5002),
             pid: Some(6002)
         })
@@ -163,7 +163,7 @@ fn kick_asks_for_confirmation_and_enter_confirms() {
         handle_key(key(KeyCode::Enter), &mut view),
         Some(Action::Kick(vec![peer(5002)], None))
     );
-    assert_eq!(view.dialog, None);
+    assert_eq!(view.kick_dialog(), None);
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn kick_is_cancelled_by_n_or_esc_and_other_keys_keep_asking() {
     press(&mut view, "d");
     assert_eq!(press(&mut view, "jx"), []);
     assert!(
-        view.dialog.is_some(),
+        view.kick_dialog().is_some(),
         "unrelated keys leave the question open"
     );
     assert_eq!(
@@ -181,13 +181,13 @@ fn kick_is_cancelled_by_n_or_esc_and_other_keys_keep_asking() {
         "and do not move the selection"
     );
     assert_eq!(press(&mut view, "n"), []);
-    assert_eq!(view.dialog, None);
+    assert_eq!(view.kick_dialog(), None);
     press(&mut view, "d");
     assert_eq!(handle_key(key(KeyCode::Esc), &mut view), None);
-    assert_eq!(view.dialog, None);
+    assert_eq!(view.kick_dialog(), None);
     assert!(!screen(&draw(&mut view, 100, 30)).contains("Confirm kick"));
     handle_key(key(KeyCode::Delete), &mut view);
-    assert!(view.dialog.is_some(), "Delete asks too");
+    assert!(view.kick_dialog().is_some(), "Delete asks too");
     assert_eq!(
         press(&mut view, "y"),
         [Action::Kick(vec![peer(5001)], None)]
@@ -212,8 +212,8 @@ fn marks_survive_sorting_and_one_confirmation_kicks_them_all() {
     );
     press(&mut view, "d");
     assert_eq!(
-        view.dialog,
-        Some(KickDialog::Marked {
+        view.kick_dialog(),
+        Some(&KickDialog::Marked {
             peers: vec![peer(5001), peer(5003)],
             hidden: 0
         })
@@ -231,8 +231,8 @@ fn capital_k_kicks_every_leave_client_after_confirmation() {
     let mut view = ViewState::new(three());
     press(&mut view, "K");
     assert_eq!(
-        view.dialog,
-        Some(KickDialog::Leave {
+        view.kick_dialog(),
+        Some(&KickDialog::Leave {
             peers: vec![peer(5002)]
         })
     );
@@ -249,7 +249,7 @@ fn capital_k_kicks_every_leave_client_after_confirmation() {
 
     let mut calm = ViewState::new(snapshot(vec![client(1, Status::Alive, 0, 1)]));
     assert_eq!(press(&mut calm, "K"), []);
-    assert_eq!(calm.dialog, None);
+    assert_eq!(calm.kick_dialog(), None);
     assert!(screen(&draw(&mut calm, 100, 30)).contains("no clients in leave"));
 }
 
@@ -279,8 +279,8 @@ fn marked_clients_hidden_by_the_filter_are_named_and_counted_in_the_dialog() {
     assert_eq!(selected_peer(&view), peer(5003));
     press(&mut view, "d");
     assert_eq!(
-        view.dialog,
-        Some(KickDialog::Marked {
+        view.kick_dialog(),
+        Some(&KickDialog::Marked {
             peers: vec![peer(5001)],
             hidden: 1
         })
@@ -348,7 +348,7 @@ fn s_cycles_the_sort_column_and_capital_s_reverses() {
 fn filter_narrows_live_enter_keeps_it_and_esc_clears_it() {
     let mut view = ViewState::new(three());
     press(&mut view, "/600");
-    assert!(view.editing_filter);
+    assert!(view.editing_filter());
     assert_eq!(view.rows().len(), 3, "pids 6001-6003 all match 600");
     press(&mut view, "3");
     assert_eq!(view.rows().len(), 1);
@@ -356,8 +356,8 @@ fn filter_narrows_live_enter_keeps_it_and_esc_clears_it() {
     let text = screen(&draw(&mut view, 100, 30));
     assert!(text.contains("filter: 6003"), "{text}");
     handle_key(key(KeyCode::Enter), &mut view);
-    assert!(!view.editing_filter);
-    assert_eq!(view.filter, "6003");
+    assert!(!view.editing_filter());
+    assert_eq!(view.query.filter, "6003");
     // Keys act on the filtered rows.
     assert_eq!(
         press(&mut view, "dy"),
@@ -373,8 +373,8 @@ fn filter_narrows_live_enter_keeps_it_and_esc_clears_it() {
     assert_eq!(view.rows().len(), 1, "status matches, case-insensitively");
     assert_eq!(selected_peer(&view), peer(5002));
     handle_key(key(KeyCode::Esc), &mut view);
-    assert!(!view.editing_filter);
-    assert_eq!((view.filter.as_str(), view.rows().len()), ("", 3));
+    assert!(!view.editing_filter());
+    assert_eq!((view.query.filter.as_str(), view.rows().len()), ("", 3));
     press(&mut view, "/:5001");
     assert_eq!(view.rows().len(), 1, "port matches");
 }
@@ -445,7 +445,7 @@ fn help_overlay_lists_every_key_and_any_key_closes_it() {
         [],
         "the key that closes help does nothing else"
     );
-    assert!(view.help.is_none());
+    assert!(view.help().is_none());
 }
 
 #[test]
@@ -487,7 +487,7 @@ fn tab_shows_history_of_closed_clients_newest_first() {
     );
     assert!(text.contains("45s ago"), "{text}");
     assert_eq!(press(&mut view, "d"), [], "no kicking from history");
-    assert_eq!(view.dialog, None);
+    assert_eq!(view.kick_dialog(), None);
     assert!(
         screen(&draw(&mut view, 120, 20))
             .contains("d works on the clients screen (Tab to go there)")
@@ -662,7 +662,7 @@ fn help_scrolls_when_the_terminal_is_too_short_for_it() {
         "the last line: {text}"
     );
     handle_key(key(KeyCode::Char('x')), &mut view);
-    assert!(view.help.is_none());
+    assert!(view.help().is_none());
 }
 
 #[test]
@@ -670,7 +670,7 @@ fn function_keys_ctrl_l_and_unbound_keys_do_what_operators_expect() {
     let mut view = ViewState::new(three());
     handle_key(key(KeyCode::F(9)), &mut view);
     assert!(
-        matches!(view.dialog, Some(KickDialog::One { .. })),
+        matches!(view.kick_dialog(), Some(KickDialog::One { .. })),
         "F9 kicks, as in htop"
     );
     handle_key(key(KeyCode::Esc), &mut view);
@@ -778,30 +778,28 @@ fn enter_opens_the_details_pane_with_a_sparkline_of_the_gaps() {
     );
     assert!(screen(&draw(&mut view, 100, 30)).contains("asking the server"));
     let at = view.snapshot().started + Duration::from_secs(60);
-    view.details = Some((
-        peer(5001),
-        Some(Details {
-            peer: peer(5001),
-            ip: Some(Arc::from("10.0.0.1")),
-            pid: Some(6001),
-            status: Status::Alive,
-            gaps_ms: vec![1000, 1010, 990, 3000, 1000],
-            phi: None,
-            reconnects: 2,
-            flaps: 1,
-            changes: vec![Change {
-                at,
-                from: Status::Leave,
-                to: Status::Alive,
-            }],
-            earlier: vec![PastConnection {
-                peer: peer(4999),
-                connected_at: at - Duration::from_secs(65),
-                closed_at: at - Duration::from_secs(5),
-                reason: "client disconnected".into(),
-            }],
-        }),
-    ));
+    // The story comes as the real loop hands it over.
+    view.story_came(Details {
+        peer: peer(5001),
+        ip: Some(Arc::from("10.0.0.1")),
+        pid: Some(6001),
+        status: Status::Alive,
+        gaps_ms: vec![1000, 1010, 990, 3000, 1000],
+        phi: None,
+        reconnects: 2,
+        flaps: 1,
+        changes: vec![Change {
+            at,
+            from: Status::Leave,
+            to: Status::Alive,
+        }],
+        earlier: vec![PastConnection {
+            peer: peer(4999),
+            connected_at: at - Duration::from_secs(65),
+            closed_at: at - Duration::from_secs(5),
+            reason: "client disconnected".into(),
+        }],
+    });
     let terminal = draw(&mut view, 100, 30);
     let text = screen(&terminal);
     for expected in [
@@ -820,7 +818,7 @@ fn enter_opens_the_details_pane_with_a_sparkline_of_the_gaps() {
         Some(Action::Show(peer(5002)))
     );
     handle_key(key(KeyCode::Esc), &mut view);
-    assert!(view.details.is_none());
+    assert!(view.details().is_none());
 }
 
 fn serve_mode() -> Mode {
@@ -835,7 +833,7 @@ fn in_serve_q_with_clients_connected_asks_before_stopping_the_server() {
     let mut view = ViewState::new(three());
     view.mode = serve_mode();
     assert_eq!(press(&mut view, "q"), []);
-    assert_eq!(view.quitting, Some(3));
+    assert_eq!(view.quitting(), Some(3));
     let shown = screen(&draw(&mut view, 120, 30));
     assert!(
         shown.contains("Stop the server and close its 3 clients?"),
@@ -847,11 +845,11 @@ fn in_serve_q_with_clients_connected_asks_before_stopping_the_server() {
     );
     // n keeps it running; any other key too.
     assert_eq!(press(&mut view, "n"), []);
-    assert_eq!(view.quitting, None);
+    assert_eq!(view.quitting(), None);
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(handle_key(ctrl_c, &mut view), None, "Ctrl-C asks too");
     assert_eq!(press(&mut view, "x"), []);
-    assert_eq!(view.quitting, None);
+    assert_eq!(view.quitting(), None);
     assert_eq!(press(&mut view, "qy"), [Action::Quit]);
     assert_eq!(handle_key(ctrl_c, &mut view), None);
     assert_eq!(
@@ -905,7 +903,7 @@ fn a_read_only_viewer_shows_no_kick_keys_and_never_kicks() {
     );
     for keys in ["d", "K", " ", "dy", "Ky"] {
         assert_eq!(press(&mut view, keys), [], "{keys:?}");
-        assert!(view.dialog.is_none(), "{keys:?} opened a dialog");
+        assert!(view.kick_dialog().is_none(), "{keys:?} opened a dialog");
     }
     assert_eq!(handle_key(key(KeyCode::F(9)), &mut view), None);
     assert_eq!(

@@ -40,7 +40,10 @@ pub(super) fn frames() -> Result<Render> {
             // Move the selection so each frame has something to redraw.
             view.move_by(if i % 2 == 0 { 1 } else { -1 });
             let started = Instant::now();
-            terminal.draw(|frame| render(frame, &mut view))?;
+            terminal.draw(|frame| {
+                view.fit(frame.area());
+                render(frame, &view)
+            })?;
             frames.push(started.elapsed());
         }
         medians.push(spread(frames).p50_ms);

@@ -109,7 +109,13 @@ pub fn press(view: &mut ViewState, keys: &str) -> Vec<Action> {
 
 pub fn draw(view: &mut ViewState, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| render(frame, view)).unwrap();
+    // As the real loop does: fit the view to the terminal, then draw it.
+    terminal
+        .draw(|frame| {
+            view.fit(frame.area());
+            render(frame, view)
+        })
+        .unwrap();
     terminal
 }
 

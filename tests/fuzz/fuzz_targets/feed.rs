@@ -41,6 +41,9 @@ fuzz_target!(|data: &[u8]| {
     view.screen = [Screen::Live, Screen::History, Screen::Events][data.len() % 3];
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("a test terminal");
     terminal
-        .draw(|frame| render(frame, &mut view))
+        .draw(|frame| {
+            view.fit(frame.area());
+            render(frame, &view)
+        })
         .expect("drawn");
 });

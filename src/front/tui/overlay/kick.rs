@@ -1,5 +1,5 @@
-//! The kick confirmation: what it asks, and exactly whom it names. (`render`
-//! draws it.)
+//! The kick confirmation: what it asks, exactly whom it names, its keys
+//! and its drawing.
 //!
 //! Kicking disconnects real clients, so every kick goes through this
 //! question: y or Enter confirms, n or Esc cancels. The clients are captured
@@ -9,8 +9,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Stylize};
+use ratatui::text::Line;
+
 use crate::feed::control::Kicked;
 use crate::feed::event::Pid;
+use crate::front::tui::keys::Action;
+use crate::front::tui::overlay::{Step, question};
+use crate::front::tui::view::ViewState;
 
 /// How many of the named clients the dialog lists one by one.
 pub const LISTED: usize = 5;
@@ -91,6 +100,106 @@ impl KickDialog {
                 humantime::format_duration(hold)
             ),
         }
+    }
+}
+
+/// The hold-offs `h` cycles through in the kick dialog.
+pub const HOLDS: [Duration; 3] = [
+    Duration::from_secs(60),
+    Duration::from_secs(10 * 60),
+    Duration::from_secs(60 * 60),
+];
+
+/// The hold-off after `hold`: none, then each of [`HOLDS`], then none again.
+fn next_hold(hold: Option<Duration>) -> Option<Duration> {
+    match hold {
+        None => Some(HOLDS[0]),
+        Some(hold) => HOLDS.iter().copied().find(|&h| h > hold),
+    }
+}
+
+/// The open kick question: whom it names, and the hold-off chosen so far
+/// (`h`): how long the kicked clients are refused if they come back. A new
+/// question starts with none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KickQuestion {
+    pub dialog: KickDialog,
+    pub hold: Option<Duration>,
+}
+
+impl KickQuestion {
+    fn new(dialog: KickDialog) -> Self {
+        KickQuestion { dialog, hold: None }
+    }
+
+    /// The question for the marked clients, or else the selected one; `None`
+    /// with nobody to kick (the view says why).
+    pub fn marked_or_selected(view: &mut ViewState) -> Option<Self> {
+        let live: Vec<SocketAddr> = view
+            .snapshot()
+            .clients
+            .iter()
+            .map(|c| c.peer)
+            .filter(|peer| view.marks.contains(peer))
+            .collect();
+        if !live.is_empty() {
+            let hidden = live.len() - view.shown_count(&live);
+            return Some(Self::new(KickDialog::Marked {
+                peers: live,
+                hidden,
+            }));
+        }
+        if let Some(client) = view.selected_client() {
+            return Some(Self::new(KickDialog::One {
+                peer: client.peer,
+                pid: client.pid,
+            }));
+        }
+        view.message = Some("no client selected".to_owned());
+        None
+    }
+
+    /// The question for every client in `leave` now; `None` with none.
+    pub fn leave(view: &mut ViewState) -> Option<Self> {
+        let peers = view.leave_clients();
+        if peers.is_empty() {
+            view.message = Some("no clients in leave".to_owned());
+            return None;
+        }
+        Some(Self::new(KickDialog::Leave { peers }))
+    }
+
+    /// y or Enter kick (and clear the marks they came from), n or Esc
+    /// cancel, `h` changes the hold-off; any other key leaves the question
+    /// open.
+    pub fn key(&mut self, key: KeyEvent, view: &mut ViewState) -> Step {
+        match key.code {
+            KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                if matches!(self.dialog, KickDialog::Marked { .. }) {
+                    view.marks.clear();
+                }
+                Step::Close(Some(Action::Kick(self.dialog.peers(), self.hold)))
+            }
+            KeyCode::Char('h') => {
+                self.hold = next_hold(self.hold);
+                Step::Stay(None)
+            }
+            KeyCode::Char('n' | 'N') | KeyCode::Esc => Step::Close(None),
+            _ => Step::Stay(None),
+        }
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect) {
+        let dialog = &self.dialog;
+        let mut lines = vec![Line::from(dialog.question()).bold()];
+        lines.extend(
+            dialog
+                .details()
+                .into_iter()
+                .map(|line| Line::from(line).dim()),
+        );
+        lines.push(Line::from(dialog.hold_line(self.hold)).fg(Color::Yellow));
+        question(frame, area, ("Confirm kick", 54), lines, ("kick", "cancel"));
     }
 }
 

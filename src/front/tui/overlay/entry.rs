@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use crate::feed::event::{Event, Pid};
 use crate::feed::snapshot::ClosedClient;
-use crate::front::tui::render::centered;
+use crate::front::tui::overlay::{Step, centered};
 use crate::front::tui::style::{ago, clock, event_style, short, status_style};
 use crate::front::tui::view::{Screen, ViewState};
 use crate::front::tui::wrap::wrap;
@@ -43,6 +43,23 @@ impl Entry {
         }
     }
 
+    /// Keys while the pane is open: ↑/↓ move the screen's cursor and open
+    /// that row instead; anything else closes the pane.
+    pub fn key(&mut self, key: KeyEvent, view: &mut ViewState) -> Step {
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => view.move_by(-1),
+            KeyCode::Down | KeyCode::Char('j') => view.move_by(1),
+            _ => return Step::Close(None),
+        }
+        match Entry::selected(view) {
+            Some(entry) => {
+                *self = entry;
+                Step::Stay(None)
+            }
+            None => Step::Close(None),
+        }
+    }
+
     /// Draws the pane in the middle of `area`, `now` being the time ages
     /// are counted to.
     pub fn draw(&self, frame: &mut Frame, area: Rect, now: SystemTime) {
@@ -60,20 +77,6 @@ impl Entry {
         frame.render_widget(Clear, popup);
         frame.render_widget(Paragraph::new(lines).block(block), popup);
     }
-}
-
-/// Keys while the pane is open: ↑/↓ move the screen's cursor and open that
-/// row instead; anything else closes the pane.
-pub fn keys(key: KeyEvent, view: &mut ViewState) {
-    match key.code {
-        KeyCode::Up | KeyCode::Char('k') => view.move_by(-1),
-        KeyCode::Down | KeyCode::Char('j') => view.move_by(1),
-        _ => {
-            view.entry = None;
-            return;
-        }
-    }
-    view.entry = Entry::selected(view);
 }
 
 /// A closed client: who it was, how long it lasted, and its reason whole.

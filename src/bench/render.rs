@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::spread;
 use crate::feed::snapshot::Snapshot;
-use crate::front::tui::render::render;
+use crate::front::tui::render::{fit, render};
 use crate::front::tui::view::ViewState;
 
 #[derive(Serialize)]
@@ -41,7 +41,7 @@ pub(super) fn frames() -> Result<Render> {
             view.move_by(if i % 2 == 0 { 1 } else { -1 });
             let started = Instant::now();
             terminal.draw(|frame| {
-                view.fit(frame.area());
+                fit(&mut view, frame.area());
                 render(frame, &view)
             })?;
             frames.push(started.elapsed());

@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hbmon::feed::event::{Event, EventKind};
 use hbmon::feed::snapshot::{ClientView, Settings, Snapshot};
 use hbmon::front::tui::keys::{Action, handle_key};
-use hbmon::front::tui::render::render;
+use hbmon::front::tui::render::{fit, render};
 use hbmon::front::tui::view::ViewState;
 use hbmon::liveness::{Liveness, Rules};
 use hbmon::protocol::Status;
@@ -112,7 +112,7 @@ pub fn draw(view: &mut ViewState, width: u16, height: u16) -> Terminal<TestBacke
     // As the real loop does: fit the view to the terminal, then draw it.
     terminal
         .draw(|frame| {
-            view.fit(frame.area());
+            fit(view, frame.area());
             render(frame, view)
         })
         .unwrap();

@@ -8,172 +8,21 @@
 //! where it would.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
 use crate::front::tui::overlay::{
-    DetailsPane, Entry, Help, KickQuestion, Overlay, QuitQuestion, Step,
+    DetailsPane, Help, KickDialog, KickQuestion, Overlay, QuitQuestion, Step,
 };
-use crate::front::tui::view::{Mode, Screen, ViewState};
+use crate::front::tui::screen::Screen;
+use crate::front::tui::view::ViewState;
 
-/// What the dashboard asks of the rest of the program.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    Quit,
-    /// Clear the terminal and draw everything again (Ctrl-L).
-    Redraw,
-    /// Fetch this client's story for the details pane.
-    Show(SocketAddr),
-    /// Kick exactly these clients (those of them still connected), and
-    /// refuse them for the hold-off, if there is one.
-    Kick(Vec<SocketAddr>, Option<Duration>),
-}
-
-/// Where a key does something.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    Everywhere,
-    /// Only on the live clients screen.
-    Live,
-    /// On the live clients screen, and only where the dashboard may kick
-    /// (not `top --read-only`).
-    Kicks,
-}
-
-impl Scope {
-    /// Whether a key of this scope does something on `screen` in `mode`.
-    pub fn applies(self, screen: Screen, mode: Mode) -> bool {
-        match self {
-            Scope::Everywhere => true,
-            Scope::Live => screen == Screen::Live,
-            Scope::Kicks => screen == Screen::Live && !mode.read_only,
-        }
-    }
-}
-
-/// One line of the key reference.
-pub struct KeyHelp {
-    pub keys: &'static str,
-    pub does: &'static str,
-    pub scope: Scope,
-    /// What the footer says for it, if it offers it (when it fits, in this
-    /// list's order).
-    pub footer: Option<&'static str>,
-}
-
-const fn key(
-    keys: &'static str,
-    does: &'static str,
-    scope: Scope,
-    footer: Option<&'static str>,
-) -> KeyHelp {
-    KeyHelp {
-        keys,
-        does,
-        scope,
-        footer,
-    }
-}
-
-/// Every key, for the help overlay and the footer: the one list, so the two
-/// cannot disagree. The footer offers those with a footer text, most useful
-/// first, as many as fit, and always ends with [`HELP`] and [`QUIT`].
-pub const KEYS: &[KeyHelp] = &[
-    key(
-        "d / Delete / F9",
-        "kick selected or marked",
-        Scope::Kicks,
-        Some("d kick"),
-    ),
-    key(
-        "Space",
-        "mark / unmark, then move down",
-        Scope::Kicks,
-        Some("Space mark"),
-    ),
-    key("K", "kick all in leave", Scope::Kicks, Some("K kick leave")),
-    key(
-        "Enter",
-        "open: a client's story, a whole reason or event",
-        Scope::Everywhere,
-        None,
-    ),
-    key(
-        "/",
-        "filter (Enter keep, Esc clear)",
-        Scope::Everywhere,
-        Some("/ filter"),
-    ),
-    key("f", "only not alive", Scope::Live, Some("f not alive")),
-    key(
-        "Tab / Shift-Tab",
-        "next / previous: clients, history, events",
-        Scope::Everywhere,
-        Some("Tab screens"),
-    ),
-    key(
-        "s / S",
-        "sort column / reverse",
-        Scope::Live,
-        Some("s sort"),
-    ),
-    PAUSE,
-    key("↑/↓ j/k", "move", Scope::Everywhere, Some("↑↓ move")),
-    key("PgUp/PgDn", "page", Scope::Everywhere, None),
-    key("Home/End g/G", "first / last", Scope::Everywhere, None),
-    key("h / l", "previous / next screen", Scope::Everywhere, None),
-    key(
-        "mouse",
-        "wheel scrolls, click selects",
-        Scope::Everywhere,
-        None,
-    ),
-    key("Ctrl-L", "redraw the screen", Scope::Everywhere, None),
-    key(
-        "h (kick dialog)",
-        "hold-off: refuse them 1m / 10m / 1h",
-        Scope::Kicks,
-        None,
-    ),
-    HELP,
-    QUIT,
-];
-
-pub const PAUSE: KeyHelp = key(
-    "p",
-    "pause / resume the view",
-    Scope::Everywhere,
-    Some("p pause"),
-);
-pub const HELP: KeyHelp = key("? / F1", "help", Scope::Everywhere, Some("? help"));
-/// What quitting does depends on the dashboard: the help says it for the
-/// one it is in ([`quit_does`]), the manual page for both.
-pub const QUIT: KeyHelp = key(
-    "q / F10 / Ctrl-C",
-    "quit: in serve and demo this stops the server (asking first while clients are connected); in top the server keeps running",
-    Scope::Everywhere,
-    Some("q quit"),
-);
-
-/// What the footer offers for `k`: while paused, `p` resumes.
-pub fn footer_text(k: &KeyHelp, paused: bool) -> Option<&'static str> {
-    match k.footer {
-        Some(_) if paused && k.keys == PAUSE.keys => Some("p resume"),
-        footer => footer,
-    }
-}
-
-/// What quitting does, as the help says it.
-pub fn quit_does(mode: Mode) -> &'static str {
-    if mode.quit_stops_server {
-        "quit: stops the server (asks first)"
-    } else {
-        "quit: the server keeps running"
-    }
-}
+pub use crate::front::tui::action::Action;
+pub use crate::front::tui::keymap::{
+    HELP, KEYS, KeyHelp, PAUSE, QUIT, Scope, footer_text, quit_does,
+};
 
 /// Rows the mouse wheel scrolls per notch.
 const WHEEL_ROWS: isize = 3;
@@ -245,7 +94,7 @@ fn open(view: &mut ViewState) -> Option<Action> {
         view.overlay = Some(Overlay::Details(DetailsPane::asking(peer)));
         return Some(Action::Show(peer));
     }
-    match Entry::selected(view) {
+    match view.selected_entry() {
         Some(entry) => view.overlay = Some(Overlay::Entry(entry)),
         None => view.message = Some(format!("no {} to open", view.screen.row_name())),
     }
@@ -279,7 +128,7 @@ fn live_key(code: KeyCode, view: &mut ViewState) {
                 view.move_by(1);
             }
         }
-        KeyCode::Char('K') => ask_kick(view, KickQuestion::leave),
+        KeyCode::Char('K') => ask_kick(view, leave),
         KeyCode::Char('s' | 'S' | 'f') => {
             match code {
                 KeyCode::Char('s') => view.query.sort = view.query.sort.next(),
@@ -288,7 +137,7 @@ fn live_key(code: KeyCode, view: &mut ViewState) {
             }
             view.refresh();
         }
-        _ => ask_kick(view, KickQuestion::marked_or_selected),
+        _ => ask_kick(view, marked_or_selected),
     }
 }
 
@@ -297,6 +146,43 @@ fn ask_kick(view: &mut ViewState, ask: fn(&mut ViewState) -> Option<KickQuestion
     if let Some(question) = ask(view) {
         view.overlay = Some(Overlay::Kick(question));
     }
+}
+
+/// The question for the marked clients, or else the selected one; `None`
+/// with nobody to kick (the footer says why).
+fn marked_or_selected(view: &mut ViewState) -> Option<KickQuestion> {
+    let live: Vec<SocketAddr> = view
+        .snapshot()
+        .clients
+        .iter()
+        .map(|c| c.peer)
+        .filter(|peer| view.marks.contains(peer))
+        .collect();
+    if !live.is_empty() {
+        let hidden = live.len() - view.shown_count(&live);
+        return Some(KickQuestion::new(KickDialog::Marked {
+            peers: live,
+            hidden,
+        }));
+    }
+    if let Some(client) = view.selected_client() {
+        return Some(KickQuestion::new(KickDialog::One {
+            peer: client.peer,
+            pid: client.pid,
+        }));
+    }
+    view.message = Some("no client selected".to_owned());
+    None
+}
+
+/// The question for every client in `leave` now; `None` with none.
+fn leave(view: &mut ViewState) -> Option<KickQuestion> {
+    let peers = view.leave_clients();
+    if peers.is_empty() {
+        view.message = Some("no clients in leave".to_owned());
+        return None;
+    }
+    Some(KickQuestion::new(KickDialog::Leave { peers }))
 }
 
 /// Quits at once, unless quitting would stop a server with clients: then

@@ -8,10 +8,15 @@
 //! Drawing happens only when a snapshot, an input or the clock changed
 //! something, at most [`FRAME`] apart.
 
+mod action;
 mod column;
+mod keymap;
 pub mod keys;
+mod list;
 pub mod overlay;
+mod rate;
 pub mod render;
+mod screen;
 mod style;
 mod tables;
 pub mod view;
@@ -109,7 +114,7 @@ impl Dashboard {
                     self.view.clock = Some(SystemTime::now());
                 }
                 let size = terminal.size().context("reading the terminal's size")?;
-                self.view.fit(Rect::from((Default::default(), size)));
+                render::fit(&mut self.view, Rect::from((Default::default(), size)));
                 terminal
                     .draw(|frame| render::render(frame, &self.view))
                     .context("drawing the dashboard")?;

@@ -22,11 +22,12 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::front::tui::keys::{HELP, KEYS, QUIT, footer_text};
+use crate::front::tui::keymap::{HELP, KEYS, QUIT, footer_text};
 use crate::front::tui::overlay::centered;
+use crate::front::tui::screen::Screen;
 use crate::front::tui::style::{clock, short, status_style};
 use crate::front::tui::tables;
-use crate::front::tui::view::{Screen, ViewState};
+use crate::front::tui::view::ViewState;
 use crate::front::tui::wrap::wrap;
 use crate::protocol::Status;
 
@@ -37,18 +38,18 @@ pub const MIN_HEIGHT: u16 = 15;
 const ROOMY: u16 = 20;
 
 /// Where each region goes on a terminal of `area`: worked out from the view
-/// alone, so [`ViewState::fit`] (before the frame) and [`render`] agree.
-pub struct Areas {
+/// alone, so [`fit`] (before the frame) and [`render`] agree.
+struct Areas {
     header: Rect,
     banner: Rect,
-    pub table: Rect,
+    table: Rect,
     events: Rect,
     footer: Rect,
 }
 
 impl Areas {
     /// `None` on a terminal smaller than [`MIN_WIDTH`] x [`MIN_HEIGHT`].
-    pub fn of(view: &ViewState, area: Rect) -> Option<Areas> {
+    fn of(view: &ViewState, area: Rect) -> Option<Areas> {
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             return None;
         }
@@ -76,8 +77,17 @@ impl Areas {
     }
 }
 
+/// Fits the view to a terminal of `area` before a frame: the current
+/// list's window (what PgUp/PgDn move by, where a click lands) and the
+/// overlay's scroll. The loop calls it before [`render`], which then only
+/// reads the view.
+pub fn fit(view: &mut ViewState, area: Rect) {
+    let table = Areas::of(view, area).map(|areas| areas.table);
+    view.fit(area, table);
+}
+
 /// Draws the view as it is: the lists' windows and the overlay's scroll
-/// were fitted to the terminal beforehand ([`ViewState::fit`]).
+/// were fitted to the terminal beforehand ([`fit`]).
 pub fn render(frame: &mut Frame, view: &ViewState) {
     let area = frame.area();
     let Some(areas) = Areas::of(view, area) else {
@@ -105,7 +115,7 @@ pub fn render(frame: &mut Frame, view: &ViewState) {
     }
     footer(frame, areas.footer, view);
     if let Some(overlay) = &view.overlay {
-        overlay.draw(frame, area, view);
+        overlay.draw(frame, area, view.mode, view.now());
     }
 }
 

@@ -6,12 +6,11 @@
 //! The selection follows a client (`ip:port`), not a row number, so it stays
 //! on the same client when rows move.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::fmt::Write;
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use ratatui::layout::Rect;
 
@@ -19,134 +18,12 @@ use crate::feed::details::Details;
 use crate::feed::event::Event;
 use crate::feed::query::{Filter, Query, client_text};
 use crate::feed::snapshot::{ClientView, ClosedClient, Snapshot};
-use crate::front::tui::overlay::{Entry, Help, KickDialog, Overlay};
+use crate::front::tui::list::List;
+use crate::front::tui::overlay::{Beneath, Entry, Help, KickDialog, Overlay};
+use crate::front::tui::rate::Rate;
+
+pub use crate::front::tui::screen::{Mode, Screen};
 use crate::protocol::Status;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Screen {
-    /// The live clients.
-    Live,
-    /// Closed clients, newest first.
-    History,
-    /// The recent events, full screen, oldest first.
-    Events,
-}
-
-impl Screen {
-    const ALL: [Screen; 3] = [Screen::Live, Screen::History, Screen::Events];
-
-    /// The next screen (Tab), or the previous one (Shift-Tab).
-    pub fn cycle(self, forward: bool) -> Screen {
-        let i = Self::ALL.iter().position(|&s| s == self).unwrap_or(0);
-        let step = if forward { 1 } else { Self::ALL.len() - 1 };
-        Self::ALL[(i + step) % Self::ALL.len()]
-    }
-
-    /// What one of its rows is, as a message names it.
-    pub fn row_name(self) -> &'static str {
-        match self {
-            Screen::Live => "client",
-            Screen::History => "closed client",
-            Screen::Events => "event",
-        }
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Screen::Live => "clients",
-            Screen::History => "history",
-            Screen::Events => "events",
-        }
-    }
-}
-
-/// One screen's list: its rows in display order (indices into the
-/// snapshot), the cursor in them, and the window of them on screen. The
-/// window is fitted to the terminal before each frame ([`ViewState::fit`]),
-/// so drawing only reads it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct List {
-    rows: Vec<usize>,
-    pub pos: usize,
-    /// The first row on screen.
-    pub offset: usize,
-    /// Rows that fit on screen: what PgUp/PgDn move by.
-    pub page: usize,
-    /// Where the list was laid out last, borders included, to map mouse
-    /// clicks to rows.
-    pub area: Rect,
-}
-
-impl List {
-    pub fn rows(&self) -> &[usize] {
-        &self.rows
-    }
-
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    fn clamp(&mut self) {
-        self.pos = self.pos.min(self.rows.len().saturating_sub(1));
-    }
-
-    fn move_to(&mut self, pos: usize) {
-        self.pos = pos;
-        self.clamp();
-    }
-
-    /// Moves the window so the cursor is inside a window of `height` rows.
-    fn fit(&mut self, area: Rect, height: usize) {
-        self.area = area;
-        self.page = height.max(1);
-        self.clamp();
-        if self.pos < self.offset {
-            self.offset = self.pos;
-        } else if self.pos >= self.offset + self.page {
-            self.offset = self.pos + 1 - self.page;
-        }
-        // Do not leave empty space below the last row when the list shrinks.
-        self.offset = self.offset.min(self.rows.len().saturating_sub(self.page));
-    }
-
-    /// The rows on screen, as positions in the list.
-    pub fn window(&self) -> Range<usize> {
-        let end = (self.offset + self.page).min(self.rows.len());
-        self.offset.min(end)..end
-    }
-}
-
-/// Heartbeats per second, over the last second or so of snapshots.
-///
-/// Snapshots come at irregular times (every tick, and at once on a connect,
-/// a close or a kick), and the heartbeat counter is brought up to date only
-/// when one is taken: the rate between two snapshots a few milliseconds
-/// apart is noise (0, then 148 for a steady 100). So the rate is taken over
-/// a window of at least [`RATE_WINDOW`] of snapshots.
-#[derive(Clone, Debug, Default)]
-struct Rate {
-    /// (taken, heartbeats so far), oldest first, spanning about a window.
-    samples: VecDeque<(Instant, u64)>,
-    per_second: f64,
-}
-
-/// The span the heartbeat rate is measured over.
-const RATE_WINDOW: Duration = Duration::from_secs(1);
-
-/// What the dashboard is attached to: what quitting does, and whether it
-/// may kick.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Mode {
-    /// Quitting stops the server too (`serve`'s own dashboard), so with
-    /// clients connected `q` asks first.
-    pub quit_stops_server: bool,
-    /// No kick keys, and no command is sent (`top --read-only`).
-    pub read_only: bool,
-}
 
 pub struct ViewState {
     /// The snapshot on screen (frozen while paused).
@@ -216,7 +93,7 @@ impl ViewState {
     }
 
     pub fn heartbeats_per_second(&self) -> f64 {
-        self.rate.per_second
+        self.rate.per_second()
     }
 
     pub fn rows(&self) -> &[usize] {
@@ -348,16 +225,16 @@ impl ViewState {
         self.list().page.max(1) as isize
     }
 
-    /// Fits the current screen's list, and the overlay, to a terminal of
-    /// `area`: done before each frame, so drawing changes nothing.
-    pub fn fit(&mut self, area: Rect) {
-        if let Some(layout) = crate::front::tui::render::Areas::of(self, area) {
-            let table = layout.table;
-            let borders = usize::from(table.height.saturating_sub(2));
+    /// Fits the current screen's list to `table`, where its table goes on
+    /// a terminal of `area` (`None` when the terminal is too small for
+    /// one), and the overlay to `area`. See [`fit`](super::render::fit).
+    pub fn fit(&mut self, area: Rect, table: Option<Rect>) {
+        if let Some(table) = table {
+            let inside = usize::from(table.height.saturating_sub(2));
             // The live and history tables have a header row under the border.
             let height = match self.screen {
-                Screen::Events => borders,
-                _ => borders.saturating_sub(1),
+                Screen::Events => inside,
+                _ => inside.saturating_sub(1),
             };
             match self.screen {
                 Screen::Live => self.live.fit(table, height),
@@ -365,9 +242,19 @@ impl ViewState {
                 Screen::Events => self.events.fit(table, height),
             }
         }
-        if let Some(mut overlay) = self.overlay.take() {
-            overlay.fit(area, self);
-            self.overlay = Some(overlay);
+        if let Some(overlay) = &mut self.overlay {
+            overlay.fit(area, self.mode);
+        }
+    }
+
+    /// The selected row of the screen on show, whole, if it has rows.
+    pub fn selected_entry(&self) -> Option<Entry> {
+        match self.screen {
+            Screen::Live => None,
+            Screen::History => (self.history.pos < self.history.len())
+                .then(|| Entry::Closed(self.closed(self.history.pos).clone())),
+            Screen::Events => (self.events.pos < self.events.len())
+                .then(|| Entry::Event(self.event(self.events.pos).clone())),
         }
     }
 
@@ -457,26 +344,28 @@ impl ViewState {
     }
 }
 
-impl Rate {
-    fn update(&mut self, snapshot: &Snapshot) {
-        let now = (snapshot.taken_mono, snapshot.counters.frames);
-        if self.samples.back().is_some_and(|&(at, _)| now.0 <= at) {
-            return;
-        }
-        self.samples.push_back(now);
-        // Keep one sample at least a window old, and none older than that.
-        while self
-            .samples
-            .get(1)
-            .is_some_and(|&(at, _)| now.0.duration_since(at) >= RATE_WINDOW)
-        {
-            self.samples.pop_front();
-        }
-        let (at, frames) = self.samples[0];
-        let span = now.0.duration_since(at);
-        // Until a window has passed, any span of a quarter of one will do.
-        if span >= RATE_WINDOW / 4 {
-            self.per_second = now.1.saturating_sub(frames) as f64 / span.as_secs_f64();
-        }
+impl Beneath for ViewState {
+    fn move_by(&mut self, delta: isize) {
+        ViewState::move_by(self, delta);
+    }
+
+    fn selected(&self) -> Option<SocketAddr> {
+        self.selected
+    }
+
+    fn selected_entry(&self) -> Option<Entry> {
+        ViewState::selected_entry(self)
+    }
+
+    fn filter(&mut self) -> &mut String {
+        &mut self.query.filter
+    }
+
+    fn refresh(&mut self) {
+        ViewState::refresh(self);
+    }
+
+    fn clear_marks(&mut self) {
+        self.marks.clear();
     }
 }

@@ -6,7 +6,7 @@
 
 use bytes::BytesMut;
 use hbmon::feed::wire::Replica;
-use hbmon::front::tui::render::render;
+use hbmon::front::tui::render::{fit, render};
 use hbmon::front::tui::view::{Screen, ViewState};
 use hbmon::remote::FeedFrames;
 use libfuzzer_sys::fuzz_target;
@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("a test terminal");
     terminal
         .draw(|frame| {
-            view.fit(frame.area());
+            fit(&mut view, frame.area());
             render(frame, &view)
         })
         .expect("drawn");

@@ -13,10 +13,9 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Sparkline};
 
 use crate::feed::details::{Details, gap_figures};
 use crate::feed::event::Pid;
-use crate::front::tui::keys::Action;
-use crate::front::tui::overlay::{Step, centered};
+use crate::front::tui::action::Action;
+use crate::front::tui::overlay::{Beneath, Step, centered};
 use crate::front::tui::style::{clock, short, status_style};
-use crate::front::tui::view::ViewState;
 use crate::front::tui::wrap::wrap;
 
 /// The pane's width, and its height without the story's lines.
@@ -43,13 +42,13 @@ impl DetailsPane {
     }
 
     /// ↑/↓ move to the client before or after and ask for its story.
-    pub fn key(&mut self, key: KeyEvent, view: &mut ViewState) -> Step {
+    pub fn key(&mut self, key: KeyEvent, view: &mut dyn Beneath) -> Step {
         match key.code {
             KeyCode::Up | KeyCode::Char('k') => view.move_by(-1),
             KeyCode::Down | KeyCode::Char('j') => view.move_by(1),
             _ => return Step::Close(None),
         }
-        let Some(peer) = view.selected else {
+        let Some(peer) = view.selected() else {
             return Step::Stay(None);
         };
         *self = DetailsPane::asking(peer);

@@ -6,22 +6,21 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::front::tui::overlay::Step;
-use crate::front::tui::view::ViewState;
+use crate::front::tui::overlay::{Beneath, Step};
 
-pub fn key(key: KeyEvent, view: &mut ViewState) -> Step {
+pub fn key(key: KeyEvent, view: &mut dyn Beneath) -> Step {
     let step = match key.code {
         KeyCode::Enter => Step::Close(None),
         KeyCode::Esc => {
-            view.query.filter.clear();
+            view.filter().clear();
             Step::Close(None)
         }
         KeyCode::Backspace => {
-            view.query.filter.pop();
+            view.filter().pop();
             Step::Stay(None)
         }
         KeyCode::Char(c) => {
-            view.query.filter.push(c);
+            view.filter().push(c);
             Step::Stay(None)
         }
         _ => return Step::Pass,

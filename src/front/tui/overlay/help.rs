@@ -10,9 +10,9 @@ use ratatui::style::Stylize;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Clear, Row, Table};
 
-use crate::front::tui::keys::{KEYS, QUIT, Scope, quit_does};
+use crate::front::tui::keymap::{KEYS, QUIT, Scope, quit_does};
 use crate::front::tui::overlay::{Step, centered};
-use crate::front::tui::view::Mode;
+use crate::front::tui::screen::Mode;
 
 /// The overlay's width: every line whole on an 80-column terminal.
 const WIDTH: u16 = 68;

@@ -17,9 +17,8 @@ use ratatui::text::Line;
 
 use crate::feed::control::Kicked;
 use crate::feed::event::Pid;
-use crate::front::tui::keys::Action;
-use crate::front::tui::overlay::{Step, question};
-use crate::front::tui::view::ViewState;
+use crate::front::tui::action::Action;
+use crate::front::tui::overlay::{Beneath, Step, question};
 
 /// How many of the named clients the dialog lists one by one.
 pub const LISTED: usize = 5;
@@ -128,55 +127,19 @@ pub struct KickQuestion {
 }
 
 impl KickQuestion {
-    fn new(dialog: KickDialog) -> Self {
+    /// The question, with no hold-off chosen yet.
+    pub fn new(dialog: KickDialog) -> Self {
         KickQuestion { dialog, hold: None }
-    }
-
-    /// The question for the marked clients, or else the selected one; `None`
-    /// with nobody to kick (the view says why).
-    pub fn marked_or_selected(view: &mut ViewState) -> Option<Self> {
-        let live: Vec<SocketAddr> = view
-            .snapshot()
-            .clients
-            .iter()
-            .map(|c| c.peer)
-            .filter(|peer| view.marks.contains(peer))
-            .collect();
-        if !live.is_empty() {
-            let hidden = live.len() - view.shown_count(&live);
-            return Some(Self::new(KickDialog::Marked {
-                peers: live,
-                hidden,
-            }));
-        }
-        if let Some(client) = view.selected_client() {
-            return Some(Self::new(KickDialog::One {
-                peer: client.peer,
-                pid: client.pid,
-            }));
-        }
-        view.message = Some("no client selected".to_owned());
-        None
-    }
-
-    /// The question for every client in `leave` now; `None` with none.
-    pub fn leave(view: &mut ViewState) -> Option<Self> {
-        let peers = view.leave_clients();
-        if peers.is_empty() {
-            view.message = Some("no clients in leave".to_owned());
-            return None;
-        }
-        Some(Self::new(KickDialog::Leave { peers }))
     }
 
     /// y or Enter kick (and clear the marks they came from), n or Esc
     /// cancel, `h` changes the hold-off; any other key leaves the question
     /// open.
-    pub fn key(&mut self, key: KeyEvent, view: &mut ViewState) -> Step {
+    pub fn key(&mut self, key: KeyEvent, view: &mut dyn Beneath) -> Step {
         match key.code {
             KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
                 if matches!(self.dialog, KickDialog::Marked { .. }) {
-                    view.marks.clear();
+                    view.clear_marks();
                 }
                 Step::Close(Some(Action::Kick(self.dialog.peers(), self.hold)))
             }

@@ -14,6 +14,9 @@ mod help;
 mod kick;
 mod quit;
 
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
@@ -27,8 +30,25 @@ pub use help::{Help, entries as help_entries};
 pub use kick::{KickDialog, KickQuestion, outcome};
 pub use quit::QuitQuestion;
 
-use crate::front::tui::keys::Action;
-use crate::front::tui::view::ViewState;
+use crate::front::tui::action::Action;
+use crate::front::tui::screen::Mode;
+
+/// What an overlay may do to the screen under it. The dashboard's view
+/// implements it, and an overlay sees no more of the view than this: so the
+/// view can own the overlay without the two depending on each other.
+pub trait Beneath {
+    /// Moves the screen's cursor by `delta` rows.
+    fn move_by(&mut self, delta: isize);
+    /// The live client selected, if any.
+    fn selected(&self) -> Option<SocketAddr>;
+    /// The selected history row or event, whole, if the screen has rows.
+    fn selected_entry(&self) -> Option<Entry>;
+    /// The filter's text, to edit; the lists follow at [`Beneath::refresh`].
+    fn filter(&mut self) -> &mut String;
+    fn refresh(&mut self);
+    /// Forgets every mark (the marked clients were just kicked).
+    fn clear_marks(&mut self);
+}
 
 /// The one thing open over the screen, if any.
 #[derive(Clone, Debug)]
@@ -59,9 +79,9 @@ pub enum Step {
 }
 
 impl Overlay {
-    /// Offers `key` to the overlay. It is out of `view` meanwhile, so it may
-    /// change the view (move the cursor, clear marks) as it answers.
-    pub fn key(&mut self, key: KeyEvent, view: &mut ViewState) -> Step {
+    /// Offers `key` to the overlay, which may change the screen beneath it
+    /// (move the cursor, edit the filter, clear marks) as it answers.
+    pub fn key(&mut self, key: KeyEvent, view: &mut dyn Beneath) -> Step {
         match self {
             Overlay::Help(help) => help.key(key),
             Overlay::Filter => filter::key(key, view),
@@ -72,24 +92,25 @@ impl Overlay {
         }
     }
 
-    /// Draws the overlay over `area`. The filter prompt lives in the footer,
-    /// which draws it.
-    pub fn draw(&self, frame: &mut Frame, area: Rect, view: &ViewState) {
+    /// Draws the overlay over `area` of the dashboard in `mode`, ages
+    /// counted to `now`. The filter prompt lives in the footer, which draws
+    /// it.
+    pub fn draw(&self, frame: &mut Frame, area: Rect, mode: Mode, now: SystemTime) {
         match self {
-            Overlay::Help(help) => help.draw(frame, area, view.mode),
+            Overlay::Help(help) => help.draw(frame, area, mode),
             Overlay::Filter => {}
             Overlay::Kick(question) => question.draw(frame, area),
             Overlay::Details(pane) => pane.draw(frame, area),
-            Overlay::Entry(entry) => entry.draw(frame, area, view.now()),
+            Overlay::Entry(entry) => entry.draw(frame, area, now),
             Overlay::Quit(question) => question.draw(frame, area),
         }
     }
 
     /// Fits what the overlay keeps about the screen (the help's scroll) to a
     /// terminal of `area`, before it is drawn.
-    pub fn fit(&mut self, area: Rect, view: &ViewState) {
+    pub fn fit(&mut self, area: Rect, mode: Mode) {
         if let Overlay::Help(help) = self {
-            help.fit(area, view.mode);
+            help.fit(area, mode);
         }
     }
 }

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Stylize;
 use ratatui::text::Line;
 
-use crate::front::tui::keys::Action;
+use crate::front::tui::action::Action;
 use crate::front::tui::overlay::{Step, question};
 
 /// The open quit question.

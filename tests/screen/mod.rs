@@ -12,7 +12,7 @@ use hbmon::feed::event::{Event, EventKind};
 use hbmon::feed::snapshot::{ClientView, Settings, Snapshot};
 use hbmon::front::tui::keys::{Action, handle_key};
 use hbmon::front::tui::render::{fit, render};
-use hbmon::front::tui::view::ViewState;
+use hbmon::front::tui::view::{Mode, ViewState};
 use hbmon::liveness::{Liveness, Rules};
 use hbmon::protocol::Status;
 use ratatui::Terminal;
@@ -150,4 +150,12 @@ pub fn color_of(terminal: &Terminal<TestBackend>, row_marker: &str, text: &str) 
 
 pub fn selected_peer(view: &ViewState) -> SocketAddr {
     view.selected.expect("a selection")
+}
+
+/// `serve`'s own dashboard: quitting stops the server.
+pub fn serve_mode() -> Mode {
+    Mode {
+        quit_stops_server: true,
+        read_only: false,
+    }
 }

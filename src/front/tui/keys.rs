@@ -19,14 +19,17 @@ use crate::front::tui::overlay::{
 use crate::front::tui::screen::Screen;
 use crate::front::tui::view::ViewState;
 
+// What the manual page and the tests read about keys, found here with the
+// functions that handle them.
 pub use crate::front::tui::action::Action;
-pub use crate::front::tui::keymap::{
-    HELP, KEYS, KeyHelp, PAUSE, QUIT, Scope, footer_text, quit_does,
-};
+pub use crate::front::tui::keymap::{KEYS, QUIT, Scope, quit_does};
 
 /// Rows the mouse wheel scrolls per notch.
 const WHEEL_ROWS: isize = 3;
 
+/// One key press: the open overlay's first, then the screen's, unless it
+/// is Ctrl-C, which asks to quit from anywhere but the quit question itself
+/// (there it answers yes).
 pub fn handle_key(key: KeyEvent, view: &mut ViewState) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;

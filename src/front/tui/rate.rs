@@ -10,7 +10,7 @@ use crate::feed::snapshot::Snapshot;
 /// Snapshots come at irregular times (every tick, and at once on a connect,
 /// a close or a kick), and the heartbeat counter is brought up to date only
 /// when one is taken: the rate between two snapshots a few milliseconds
-/// apart is noise (0, then 148 for a steady 100). So the rate is taken over
+/// apart is noise, far above or below the steady rate. So the rate is taken over
 /// a window of at least [`RATE_WINDOW`] of snapshots.
 #[derive(Clone, Debug, Default)]
 pub struct Rate {

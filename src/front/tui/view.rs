@@ -21,10 +21,13 @@ use crate::feed::snapshot::{ClientView, ClosedClient, Snapshot};
 use crate::front::tui::list::List;
 use crate::front::tui::overlay::{Beneath, Entry, Help, KickDialog, Overlay};
 use crate::front::tui::rate::Rate;
-
-pub use crate::front::tui::screen::{Mode, Screen};
 use crate::protocol::Status;
 
+pub use crate::front::tui::screen::{Mode, Screen};
+
+/// The dashboard's one piece of state, owned by its loop: keys change it
+/// ([`handle_key`](super::keys::handle_key)), snapshots replace what it
+/// shows ([`ViewState::show`]), and drawing only reads it.
 pub struct ViewState {
     /// The snapshot on screen (frozen while paused).
     shown: Arc<Snapshot>,

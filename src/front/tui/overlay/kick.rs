@@ -103,7 +103,7 @@ impl KickDialog {
 }
 
 /// The hold-offs `h` cycles through in the kick dialog.
-pub const HOLDS: [Duration; 3] = [
+const HOLDS: [Duration; 3] = [
     Duration::from_secs(60),
     Duration::from_secs(10 * 60),
     Duration::from_secs(60 * 60),

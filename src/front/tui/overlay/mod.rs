@@ -26,7 +26,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
 pub use details::DetailsPane;
 pub use entry::Entry;
-pub use help::{Help, entries as help_entries};
+pub use help::Help;
 pub use kick::{KickDialog, KickQuestion, outcome};
 pub use quit::QuitQuestion;
 

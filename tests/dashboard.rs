@@ -1,17 +1,19 @@
-//! The dashboard without a terminal: rendering into ratatui's `TestBackend`,
-//! and key sequences through `handle_key`, the function the real loop calls.
+//! The dashboard without a terminal, the clients screen: its layout at
+//! every size, the live table (colors, navigation, sort, filter, pause,
+//! mouse), and the header (badges, rate, banners). Rendering goes into
+//! ratatui's `TestBackend`; keys go through `handle_key`, the function the
+//! real loop calls. The kick and quit questions are in
+//! `dashboard_dialogs.rs`; the other screens and panes in
+//! `dashboard_panes.rs`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use hbmon::feed::control::Kicked;
-use hbmon::feed::details::{Change, Details, PastConnection};
-use hbmon::feed::event::{Event, EventKind};
 use hbmon::feed::snapshot::{Held, Silence};
+use hbmon::front::tui::KickDialog;
 use hbmon::front::tui::keys::{Action, handle_key, handle_mouse};
-use hbmon::front::tui::view::{Mode, ViewState};
-use hbmon::front::tui::{KickDialog, outcome};
+use hbmon::front::tui::view::ViewState;
 use hbmon::liveness::Liveness;
 use hbmon::protocol::Status;
 use ratatui::style::Color;
@@ -145,186 +147,6 @@ fn selection_stays_on_the_same_client_when_rows_move() {
 }
 
 #[test]
-fn kick_asks_for_confirmation_and_enter_confirms() {
-    let mut view = ViewState::new(three());
-    let actions = press(&mut view, "jd");
-    assert!(actions.is_empty(), "nothing is kicked before confirmation");
-    assert_eq!(
-        view.dialog,
-        Some(KickDialog::One {
-            peer: peer(5002),
-            pid: Some(6002)
-        })
-    );
-    let text = screen(&draw(&mut view, 100, 30));
-    assert!(text.contains("Kick 127.0.0.1:5002 (pid 6002)?"), "{text}");
-    assert!(text.contains("y/Enter"), "{text}");
-    assert_eq!(
-        handle_key(key(KeyCode::Enter), &mut view),
-        Some(Action::Kick(vec![peer(5002)], None))
-    );
-    assert_eq!(view.dialog, None);
-}
-
-#[test]
-fn kick_is_cancelled_by_n_or_esc_and_other_keys_keep_asking() {
-    let mut view = ViewState::new(three());
-    press(&mut view, "d");
-    assert_eq!(press(&mut view, "jx"), []);
-    assert!(
-        view.dialog.is_some(),
-        "unrelated keys leave the question open"
-    );
-    assert_eq!(
-        selected_peer(&view),
-        peer(5001),
-        "and do not move the selection"
-    );
-    assert_eq!(press(&mut view, "n"), []);
-    assert_eq!(view.dialog, None);
-    press(&mut view, "d");
-    assert_eq!(handle_key(key(KeyCode::Esc), &mut view), None);
-    assert_eq!(view.dialog, None);
-    assert!(!screen(&draw(&mut view, 100, 30)).contains("Confirm kick"));
-    handle_key(key(KeyCode::Delete), &mut view);
-    assert!(view.dialog.is_some(), "Delete asks too");
-    assert_eq!(
-        press(&mut view, "y"),
-        [Action::Kick(vec![peer(5001)], None)]
-    );
-}
-
-#[test]
-fn marks_survive_sorting_and_one_confirmation_kicks_them_all() {
-    let mut view = ViewState::new(three());
-    press(&mut view, " "); // marks 5001, moves to 5002
-    press(&mut view, "j "); // marks 5003
-    assert_eq!(view.marks.len(), 2);
-    press(&mut view, "sss"); // sort by status
-    press(&mut view, "S");
-    assert_eq!(view.marks.len(), 2);
-    let text = screen(&draw(&mut view, 140, 20));
-    assert!(text.contains("(2 marked)"), "{text}");
-    assert_eq!(
-        text.lines().filter(|l| l.contains("│* 127.0.0.1")).count(),
-        2,
-        "{text}"
-    );
-    press(&mut view, "d");
-    assert_eq!(
-        view.dialog,
-        Some(KickDialog::Marked {
-            peers: vec![peer(5001), peer(5003)],
-            hidden: 0
-        })
-    );
-    assert!(screen(&draw(&mut view, 100, 30)).contains("Kick 2 marked clients?"));
-    assert_eq!(
-        press(&mut view, "y"),
-        [Action::Kick(vec![peer(5001), peer(5003)], None)]
-    );
-    assert!(view.marks.is_empty());
-}
-
-#[test]
-fn capital_k_kicks_every_leave_client_after_confirmation() {
-    let mut view = ViewState::new(three());
-    press(&mut view, "K");
-    assert_eq!(
-        view.dialog,
-        Some(KickDialog::Leave {
-            peers: vec![peer(5002)]
-        })
-    );
-    let text = screen(&draw(&mut view, 100, 30));
-    assert!(text.contains("Kick the 1 client in leave?"), "{text}");
-    assert!(
-        text.contains("127.0.0.1:5002"),
-        "the dialog names it: {text}"
-    );
-    assert_eq!(
-        press(&mut view, "y"),
-        [Action::Kick(vec![peer(5002)], None)]
-    );
-
-    let mut calm = ViewState::new(snapshot(vec![client(1, Status::Alive, 0, 1)]));
-    assert_eq!(press(&mut calm, "K"), []);
-    assert_eq!(calm.dialog, None);
-    assert!(screen(&draw(&mut calm, 100, 30)).contains("no clients in leave"));
-}
-
-#[test]
-fn capital_k_kicks_the_clients_it_named_not_those_in_leave_at_confirmation() {
-    let mut view = ViewState::new(three());
-    press(&mut view, "K");
-    // While the question is open, 5002 recovers and 5001 and 5003 go leave.
-    view.show(snapshot(vec![
-        client(5001, Status::Leave, 3, 30),
-        client(5002, Status::Alive, 0, 10),
-        client(5003, Status::Leave, 3, 20),
-    ]));
-    assert!(screen(&draw(&mut view, 100, 30)).contains("Kick the 1 client in leave?"));
-    assert_eq!(
-        press(&mut view, "y"),
-        [Action::Kick(vec![peer(5002)], None)]
-    );
-}
-
-#[test]
-fn marked_clients_hidden_by_the_filter_are_named_and_counted_in_the_dialog() {
-    let mut view = ViewState::new(three());
-    press(&mut view, " "); // marks 5001
-    press(&mut view, "/6003");
-    handle_key(key(KeyCode::Enter), &mut view);
-    assert_eq!(selected_peer(&view), peer(5003));
-    press(&mut view, "d");
-    assert_eq!(
-        view.dialog,
-        Some(KickDialog::Marked {
-            peers: vec![peer(5001)],
-            hidden: 1
-        })
-    );
-    let text = screen(&draw(&mut view, 100, 30));
-    assert!(
-        text.contains("Kick the marked client 127.0.0.1:5001?"),
-        "{text}"
-    );
-    assert!(
-        text.contains("it is hidden by the filter") && !text.contains("of them hidden"),
-        "one client is not 'them':\n{text}"
-    );
-    assert_eq!(
-        press(&mut view, "y"),
-        [Action::Kick(vec![peer(5001)], None)]
-    );
-}
-
-#[test]
-fn a_kick_outcome_says_how_many_were_kicked_and_how_many_had_gone() {
-    let kicked = |kicked: &[u16], gone: &[u16]| {
-        outcome(&Kicked {
-            kicked: kicked.iter().map(|&p| peer(p)).collect(),
-            gone: gone.iter().map(|&p| peer(p)).collect(),
-        })
-    };
-    assert_eq!(kicked(&[1], &[]), "kicked 127.0.0.1:1");
-    assert_eq!(kicked(&[1, 2, 3], &[]), "kicked 3 clients");
-    assert_eq!(
-        kicked(&[1, 2, 3], &[4]),
-        "kicked 3 of 4; 1 had already gone"
-    );
-    assert_eq!(
-        kicked(&[], &[4]),
-        "kicked nobody: 127.0.0.1:4 had already gone"
-    );
-    assert_eq!(
-        kicked(&[], &[4, 5]),
-        "kicked nobody: all 2 had already gone"
-    );
-}
-
-#[test]
 fn s_cycles_the_sort_column_and_capital_s_reverses() {
     let mut view = ViewState::new(three());
     let order =
@@ -348,7 +170,7 @@ fn s_cycles_the_sort_column_and_capital_s_reverses() {
 fn filter_narrows_live_enter_keeps_it_and_esc_clears_it() {
     let mut view = ViewState::new(three());
     press(&mut view, "/600");
-    assert!(view.editing_filter);
+    assert!(view.editing_filter());
     assert_eq!(view.rows().len(), 3, "pids 6001-6003 all match 600");
     press(&mut view, "3");
     assert_eq!(view.rows().len(), 1);
@@ -356,8 +178,8 @@ fn filter_narrows_live_enter_keeps_it_and_esc_clears_it() {
     let text = screen(&draw(&mut view, 100, 30));
     assert!(text.contains("filter: 6003"), "{text}");
     handle_key(key(KeyCode::Enter), &mut view);
-    assert!(!view.editing_filter);
-    assert_eq!(view.filter, "6003");
+    assert!(!view.editing_filter());
+    assert_eq!(view.query.filter, "6003");
     // Keys act on the filtered rows.
     assert_eq!(
         press(&mut view, "dy"),
@@ -373,8 +195,8 @@ fn filter_narrows_live_enter_keeps_it_and_esc_clears_it() {
     assert_eq!(view.rows().len(), 1, "status matches, case-insensitively");
     assert_eq!(selected_peer(&view), peer(5002));
     handle_key(key(KeyCode::Esc), &mut view);
-    assert!(!view.editing_filter);
-    assert_eq!((view.filter.as_str(), view.rows().len()), ("", 3));
+    assert!(!view.editing_filter());
+    assert_eq!((view.query.filter.as_str(), view.rows().len()), ("", 3));
     press(&mut view, "/:5001");
     assert_eq!(view.rows().len(), 1, "port matches");
 }
@@ -412,98 +234,6 @@ fn pause_freezes_the_view_and_shows_a_badge() {
         !text.contains("PAUSED") && text.contains("127.0.0.1:7000"),
         "{text}"
     );
-}
-
-#[test]
-fn help_overlay_lists_every_key_and_any_key_closes_it() {
-    let mut view = ViewState::new(three());
-    press(&mut view, "?");
-    let text = screen(&draw(&mut view, 100, 30));
-    for keys in [
-        "j/k",
-        "PgUp/PgDn",
-        "g/G",
-        "Space",
-        "Delete",
-        "K",
-        "s / S",
-        "/",
-        "f",
-        "p",
-        "Tab",
-        "mouse",
-        "Ctrl-C",
-        "F1",
-        "F9",
-        "F10",
-        "Ctrl-L",
-    ] {
-        assert!(text.contains(keys), "help lacks {keys}:\n{text}");
-    }
-    assert_eq!(
-        press(&mut view, "q"),
-        [],
-        "the key that closes help does nothing else"
-    );
-    assert!(view.help.is_none());
-}
-
-#[test]
-fn q_and_ctrl_c_quit_even_from_a_dialog() {
-    let mut view = ViewState::new(three());
-    assert_eq!(press(&mut view, "q"), [Action::Quit]);
-    press(&mut view, "d");
-    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-    assert_eq!(handle_key(ctrl_c, &mut view), Some(Action::Quit));
-}
-
-#[test]
-fn tab_shows_history_of_closed_clients_newest_first() {
-    let mut s = (*three()).clone();
-    let closed = |port: u16, reason: &str, after: u64| hbmon::feed::snapshot::ClosedClient {
-        peer: peer(port),
-        pid: Some(42),
-        ip: None,
-        status: Status::Close,
-        reason: reason.to_owned(),
-        heartbeats: 3,
-        connected_at: s.started,
-        closed_at: s.started + Duration::from_secs(after),
-    };
-    let history = vec![
-        closed(4001, "kicked by operator", 10),
-        closed(4002, "bad frame: empty frame (length 0)", 20),
-    ];
-    s.history = Arc::new(history.into_iter().collect());
-    let mut view = ViewState::new(Arc::new(s));
-    handle_key(key(KeyCode::Tab), &mut view);
-    let text = screen(&draw(&mut view, 120, 20));
-    let first = text.find("127.0.0.1:4002").expect("newest shown");
-    let second = text.find("127.0.0.1:4001").expect("oldest shown");
-    assert!(first < second, "newest first:\n{text}");
-    assert!(
-        text.contains("kicked by operator") && text.contains("bad frame: empty frame"),
-        "{text}"
-    );
-    assert!(text.contains("45s ago"), "{text}");
-    assert_eq!(press(&mut view, "d"), [], "no kicking from history");
-    assert_eq!(view.dialog, None);
-    assert!(
-        screen(&draw(&mut view, 120, 20))
-            .contains("d works on the clients screen (Tab to go there)")
-    );
-    // The history's filter searches reasons too.
-    press(&mut view, "/kick");
-    let text = screen(&draw(&mut view, 120, 20));
-    assert!(
-        text.contains("127.0.0.1:4001") && !text.contains("127.0.0.1:4002"),
-        "{text}"
-    );
-    handle_key(key(KeyCode::Esc), &mut view);
-    handle_key(key(KeyCode::Tab), &mut view);
-    assert!(screen(&draw(&mut view, 120, 20)).contains("events 1-2 of 2"));
-    handle_key(key(KeyCode::Tab), &mut view);
-    assert!(screen(&draw(&mut view, 120, 20)).contains("clients 1-3 of 3"));
 }
 
 #[test]
@@ -647,30 +377,11 @@ fn every_badge_and_help_and_quit_show_at_80x24_and_160x45() {
 }
 
 #[test]
-fn help_scrolls_when_the_terminal_is_too_short_for_it() {
-    let mut view = ViewState::new(three());
-    handle_key(key(KeyCode::F(1)), &mut view);
-    let text = screen(&draw(&mut view, 60, 15));
-    assert!(text.contains("↑/↓ scroll"), "{text}");
-    assert!(!text.contains("Ctrl-C"), "{text}");
-    for _ in 0..20 {
-        handle_key(key(KeyCode::Down), &mut view);
-    }
-    let text = screen(&draw(&mut view, 60, 15));
-    assert!(
-        text.contains("quit: the server keeps running"),
-        "the last line: {text}"
-    );
-    handle_key(key(KeyCode::Char('x')), &mut view);
-    assert!(view.help.is_none());
-}
-
-#[test]
 fn function_keys_ctrl_l_and_unbound_keys_do_what_operators_expect() {
     let mut view = ViewState::new(three());
     handle_key(key(KeyCode::F(9)), &mut view);
     assert!(
-        matches!(view.dialog, Some(KickDialog::One { .. })),
+        matches!(view.kick_dialog(), Some(KickDialog::One { .. })),
         "F9 kicks, as in htop"
     );
     handle_key(key(KeyCode::Esc), &mut view);
@@ -712,34 +423,6 @@ fn ages_and_countdowns_move_with_the_clock_between_snapshots() {
 }
 
 #[test]
-fn the_events_screen_follows_new_events_until_the_operator_scrolls_up() {
-    let with_events = |n: u16| {
-        let mut s = (*three()).clone();
-        s.recent = Arc::new(
-            (0..n)
-                .map(|i| Event {
-                    at: s.started + Duration::from_secs(u64::from(i)),
-                    kind: Arc::new(EventKind::Connected {
-                        peer: peer(7000 + i),
-                    }),
-                })
-                .collect(),
-        );
-        Arc::new(s)
-    };
-    let mut view = ViewState::new(with_events(3));
-    press(&mut view, "ll");
-    assert_eq!(view.events.pos, 2, "starts at the newest");
-    view.show(with_events(4));
-    assert_eq!(view.events.pos, 3, "and follows it");
-    press(&mut view, "k");
-    view.show(with_events(5));
-    assert_eq!(view.events.pos, 2, "stays put once scrolled up");
-    let text = screen(&draw(&mut view, 100, 30));
-    assert!(text.contains("events 1-5 of 5"), "{text}");
-}
-
-#[test]
 fn a_silent_fleet_gets_a_banner_and_held_clients_say_why_they_wait() {
     let mut s = (*three()).clone();
     s.fleet_silent = Some(Silence {
@@ -767,160 +450,6 @@ fn a_silent_fleet_gets_a_banner_and_held_clients_say_why_they_wait() {
         !screen(&draw(&mut ViewState::new(three()), 160, 30)).contains("FLEET SILENT"),
         "no banner while the fleet is heard"
     );
-}
-
-#[test]
-fn enter_opens_the_details_pane_with_a_sparkline_of_the_gaps() {
-    let mut view = ViewState::new(three());
-    assert_eq!(
-        handle_key(key(KeyCode::Enter), &mut view),
-        Some(Action::Show(peer(5001)))
-    );
-    assert!(screen(&draw(&mut view, 100, 30)).contains("asking the server"));
-    let at = view.snapshot().started + Duration::from_secs(60);
-    view.details = Some((
-        peer(5001),
-        Some(Details {
-            peer: peer(5001),
-            ip: Some(Arc::from("10.0.0.1")),
-            pid: Some(6001),
-            status: Status::Alive,
-            gaps_ms: vec![1000, 1010, 990, 3000, 1000],
-            phi: None,
-            reconnects: 2,
-            flaps: 1,
-            changes: vec![Change {
-                at,
-                from: Status::Leave,
-                to: Status::Alive,
-            }],
-            earlier: vec![PastConnection {
-                peer: peer(4999),
-                connected_at: at - Duration::from_secs(65),
-                closed_at: at - Duration::from_secs(5),
-                reason: "client disconnected".into(),
-            }],
-        }),
-    ));
-    let terminal = draw(&mut view, 100, 30);
-    let text = screen(&terminal);
-    for expected in [
-        "reconnects 2  flaps 1",
-        "last 5 gaps: mean 1400 ms, p99 3000 ms, largest 3000 ms",
-        "14:14:20 leave -> alive",
-        "127.0.0.1:4999 lasted 1m00s: client disconnected",
-    ] {
-        assert!(text.contains(expected), "lacks {expected}:\n{text}");
-    }
-    // The sparkline: bars drawn for the gaps, the tallest for the 3 s one.
-    assert!(text.contains('█'), "{text}");
-    // ↓ moves on to the next client and asks for its story.
-    assert_eq!(
-        handle_key(key(KeyCode::Down), &mut view),
-        Some(Action::Show(peer(5002)))
-    );
-    handle_key(key(KeyCode::Esc), &mut view);
-    assert!(view.details.is_none());
-}
-
-fn serve_mode() -> Mode {
-    Mode {
-        quit_stops_server: true,
-        read_only: false,
-    }
-}
-
-#[test]
-fn in_serve_q_with_clients_connected_asks_before_stopping_the_server() {
-    let mut view = ViewState::new(three());
-    view.mode = serve_mode();
-    assert_eq!(press(&mut view, "q"), []);
-    assert_eq!(view.quitting, Some(3));
-    let shown = screen(&draw(&mut view, 120, 30));
-    assert!(
-        shown.contains("Stop the server and close its 3 clients?"),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("serve --no-tui, watch with hbmon top"),
-        "{shown}"
-    );
-    // n keeps it running; any other key too.
-    assert_eq!(press(&mut view, "n"), []);
-    assert_eq!(view.quitting, None);
-    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-    assert_eq!(handle_key(ctrl_c, &mut view), None, "Ctrl-C asks too");
-    assert_eq!(press(&mut view, "x"), []);
-    assert_eq!(view.quitting, None);
-    assert_eq!(press(&mut view, "qy"), [Action::Quit]);
-    assert_eq!(handle_key(ctrl_c, &mut view), None);
-    assert_eq!(
-        handle_key(ctrl_c, &mut view),
-        Some(Action::Quit),
-        "Ctrl-C twice quits"
-    );
-    // With nobody connected there is nothing to lose.
-    let mut empty = ViewState::new(snapshot(vec![]));
-    empty.mode = serve_mode();
-    assert_eq!(press(&mut empty, "q"), [Action::Quit]);
-}
-
-#[test]
-fn the_help_says_what_quitting_does_and_how_to_run_as_a_service() {
-    let mut view = ViewState::new(three());
-    view.mode = serve_mode();
-    press(&mut view, "?");
-    let shown = screen(&draw(&mut view, 120, 40));
-    assert!(
-        shown.contains("quit: stops the server (asks first)"),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("serve --no-tui, watch with hbmon top"),
-        "{shown}"
-    );
-    let mut viewer = ViewState::new(three());
-    press(&mut viewer, "?");
-    let shown = screen(&draw(&mut viewer, 120, 40));
-    assert!(shown.contains("quit: the server keeps running"), "{shown}");
-}
-
-#[test]
-fn a_read_only_viewer_shows_no_kick_keys_and_never_kicks() {
-    let mut view = ViewState::new(three());
-    view.mode = Mode {
-        quit_stops_server: false,
-        read_only: true,
-    };
-    let shown = screen(&draw(&mut view, 200, 30));
-    assert!(shown.contains("read-only"), "{shown}");
-    let footer = lines(&draw(&mut view, 200, 30)).pop().unwrap();
-    assert!(
-        !footer.contains("kick") && !footer.contains("mark"),
-        "{footer}"
-    );
-    assert!(
-        footer.contains("? help") && footer.contains("q quit"),
-        "{footer}"
-    );
-    for keys in ["d", "K", " ", "dy", "Ky"] {
-        assert_eq!(press(&mut view, keys), [], "{keys:?}");
-        assert!(view.dialog.is_none(), "{keys:?} opened a dialog");
-    }
-    assert_eq!(handle_key(key(KeyCode::F(9)), &mut view), None);
-    assert_eq!(
-        view.message.as_deref(),
-        Some("read-only: this viewer does not kick")
-    );
-    press(&mut view, "?");
-    let help = screen(&draw(&mut view, 120, 40));
-    assert!(!help.contains("kick selected"), "{help}");
-    // Watching still works: the details pane asks for a story.
-    press(&mut view, "x");
-    assert!(matches!(
-        handle_key(key(KeyCode::Enter), &mut view),
-        Some(Action::Show(_))
-    ));
 }
 
 #[test]

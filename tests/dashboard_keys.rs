@@ -121,7 +121,7 @@ fn at_80_columns_enter_opens_a_whole_event_and_arrows_open_the_next() {
         "{shown}"
     );
     handle_key(key(KeyCode::Char('x')), &mut view);
-    assert!(view.entry.is_none());
+    assert!(view.entry().is_none());
 }
 
 #[test]
@@ -129,26 +129,24 @@ fn at_80_columns_the_details_pane_shows_an_earlier_close_reason_whole() {
     let mut view = ViewState::new(three());
     assert!(handle_key(key(KeyCode::Enter), &mut view).is_some());
     let at = view.snapshot().started + Duration::from_secs(60);
-    view.details = Some((
-        peer(5001),
-        Some(Details {
-            peer: peer(5001),
-            ip: None,
-            pid: Some(6001),
-            status: Status::Alive,
-            gaps_ms: vec![1000],
-            phi: None,
-            reconnects: 1,
-            flaps: 0,
-            changes: vec![],
-            earlier: vec![PastConnection {
-                peer: peer(4999),
-                connected_at: at - Duration::from_secs(65),
-                closed_at: at - Duration::from_secs(5),
-                reason: REASON.into(),
-            }],
-        }),
-    ));
+    // The story comes as the real loop hands it over.
+    view.story_came(Details {
+        peer: peer(5001),
+        ip: None,
+        pid: Some(6001),
+        status: Status::Alive,
+        gaps_ms: vec![1000],
+        phi: None,
+        reconnects: 1,
+        flaps: 0,
+        changes: vec![],
+        earlier: vec![PastConnection {
+            peer: peer(4999),
+            connected_at: at - Duration::from_secs(65),
+            closed_at: at - Duration::from_secs(5),
+            reason: REASON.into(),
+        }],
+    });
     let shown = screen(&draw(&mut view, 80, 24));
     // The pane, 76 columns in the middle, without what shows either side.
     let pane: Vec<String> = shown
@@ -262,11 +260,11 @@ fn s_reaches_every_sort_the_api_has_and_shows_reconnects_and_flaps_at_80_columns
     let mut view = ViewState::new(snapshot(clients));
     let order =
         |view: &ViewState| -> Vec<u16> { (0..3).map(|r| view.client(r).peer.port()).collect() };
-    let mut seen = vec![view.sort];
+    let mut seen = vec![view.query.sort];
     for _ in 1..Sort::ALL.len() {
         press(&mut view, "s");
-        seen.push(view.sort);
-        match view.sort {
+        seen.push(view.query.sort);
+        match view.query.sort {
             Sort::Reconnects => {
                 assert_eq!(order(&view), [5002, 5003, 5001]);
                 let shown = lines(&draw(&mut view, 80, 24));
@@ -294,7 +292,7 @@ fn s_reaches_every_sort_the_api_has_and_shows_reconnects_and_flaps_at_80_columns
         "the dashboard's orders are the API's, in order"
     );
     press(&mut view, "s");
-    assert_eq!(view.sort, Sort::Connected, "and round again");
+    assert_eq!(view.query.sort, Sort::Connected, "and round again");
 }
 
 /// `hbmon man --dir DIR` into a fresh directory; the pages it wrote, by

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::spread;
 use crate::feed::snapshot::Snapshot;
-use crate::front::tui::render::render;
+use crate::front::tui::render::{fit, render};
 use crate::front::tui::view::ViewState;
 
 #[derive(Serialize)]
@@ -40,7 +40,10 @@ pub(super) fn frames() -> Result<Render> {
             // Move the selection so each frame has something to redraw.
             view.move_by(if i % 2 == 0 { 1 } else { -1 });
             let started = Instant::now();
-            terminal.draw(|frame| render(frame, &mut view))?;
+            terminal.draw(|frame| {
+                fit(&mut view, frame.area());
+                render(frame, &view)
+            })?;
             frames.push(started.elapsed());
         }
         medians.push(spread(frames).p50_ms);

@@ -11,8 +11,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hbmon::feed::event::{Event, EventKind};
 use hbmon::feed::snapshot::{ClientView, Settings, Snapshot};
 use hbmon::front::tui::keys::{Action, handle_key};
-use hbmon::front::tui::render::render;
-use hbmon::front::tui::view::ViewState;
+use hbmon::front::tui::render::{fit, render};
+use hbmon::front::tui::view::{Mode, ViewState};
 use hbmon::liveness::{Liveness, Rules};
 use hbmon::protocol::Status;
 use ratatui::Terminal;
@@ -109,7 +109,13 @@ pub fn press(view: &mut ViewState, keys: &str) -> Vec<Action> {
 
 pub fn draw(view: &mut ViewState, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| render(frame, view)).unwrap();
+    // As the real loop does: fit the view to the terminal, then draw it.
+    terminal
+        .draw(|frame| {
+            fit(view, frame.area());
+            render(frame, view)
+        })
+        .unwrap();
     terminal
 }
 
@@ -144,4 +150,12 @@ pub fn color_of(terminal: &Terminal<TestBackend>, row_marker: &str, text: &str) 
 
 pub fn selected_peer(view: &ViewState) -> SocketAddr {
     view.selected.expect("a selection")
+}
+
+/// `serve`'s own dashboard: quitting stops the server.
+pub fn serve_mode() -> Mode {
+    Mode {
+        quit_stops_server: true,
+        read_only: false,
+    }
 }

@@ -8,13 +8,15 @@
 //! Drawing happens only when a snapshot, an input or the clock changed
 //! something, at most [`FRAME`] apart.
 
+mod action;
 mod column;
-mod details_pane;
-mod entry;
-mod help;
+mod keymap;
 pub mod keys;
-mod kick_dialog;
+mod list;
+pub mod overlay;
+mod rate;
 pub mod render;
+mod screen;
 mod style;
 mod tables;
 pub mod view;
@@ -28,11 +30,12 @@ use anyhow::{Context, Result};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
 use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
+use ratatui::layout::Rect;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use kick_dialog::{KickDialog, outcome};
+pub use overlay::{KickDialog, outcome};
 
 use crate::feed::details::Details;
 use crate::feed::{Control, Feed, Snapshot};
@@ -110,8 +113,10 @@ impl Dashboard {
                 if !self.view.paused {
                     self.view.clock = Some(SystemTime::now());
                 }
+                let size = terminal.size().context("reading the terminal's size")?;
+                render::fit(&mut self.view, Rect::from((Default::default(), size)));
                 terminal
-                    .draw(|frame| render::render(frame, &mut self.view))
+                    .draw(|frame| render::render(frame, &self.view))
                     .context("drawing the dashboard")?;
                 dirty = false;
                 last_draw = Instant::now();
@@ -159,7 +164,7 @@ impl Dashboard {
                 // "3s ago" moves even when nothing else does, and an open
                 // details pane is brought up to date.
                 _ = clock.tick() => {
-                    if let Some((peer, _)) = self.view.details {
+                    if let Some((peer, _)) = self.view.details() {
                         self.show(peer);
                     }
                     dirty = true;
@@ -175,7 +180,7 @@ impl Dashboard {
         let messages = self.messages.0.clone();
         tokio::spawn(async move {
             let message = match control.kick_each(peers, "dashboard", hold).await {
-                Ok(answer) => kick_dialog::outcome(&answer),
+                Ok(answer) => outcome(&answer),
                 Err(error) => format!("kick failed: {error}"),
             };
             let _ = messages.send(Answer::Message(message));
@@ -198,19 +203,8 @@ impl Dashboard {
     fn answer(&mut self, answer: Answer) {
         match answer {
             Answer::Message(message) => self.view.message = Some(message),
-            Answer::Details(details) => {
-                if let Some((peer, shown)) = &mut self.view.details
-                    && *peer == details.peer
-                {
-                    *shown = Some(details);
-                }
-            }
-            Answer::Gone(peer, why) => {
-                if self.view.details.as_ref().is_some_and(|(p, _)| *p == peer) {
-                    self.view.details = None;
-                    self.view.message = Some(why);
-                }
-            }
+            Answer::Details(details) => self.view.story_came(details),
+            Answer::Gone(peer, why) => self.view.story_gone(peer, why),
         }
     }
 }

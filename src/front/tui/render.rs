@@ -16,20 +16,19 @@
 //! narrow terminal the header wraps rather than cutting its badges off, and
 //! the footer keeps `? help` and `q quit` whatever else must go.
 
-use std::time::Duration;
-
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
-use crate::front::tui::keys::{HELP, KEYS, QUIT, footer_text};
-use crate::front::tui::kick_dialog::KickDialog;
+use crate::front::tui::keymap::{HELP, KEYS, QUIT, footer_text};
+use crate::front::tui::overlay::centered;
+use crate::front::tui::screen::Screen;
 use crate::front::tui::style::{clock, short, status_style};
-use crate::front::tui::view::{Screen, ViewState};
+use crate::front::tui::tables;
+use crate::front::tui::view::ViewState;
 use crate::front::tui::wrap::wrap;
-use crate::front::tui::{details_pane, help, tables};
 use crate::protocol::Status;
 
 /// The smallest terminal the dashboard lays out in.
@@ -38,72 +37,92 @@ pub const MIN_HEIGHT: u16 = 15;
 /// From this height on, the header shows the liveness settings too.
 const ROOMY: u16 = 20;
 
-pub fn render(frame: &mut Frame, view: &mut ViewState) {
+/// Where each region goes on a terminal of `area`: worked out from the view
+/// alone, so [`fit`] (before the frame) and [`render`] agree.
+struct Areas {
+    header: Rect,
+    banner: Rect,
+    table: Rect,
+    events: Rect,
+    footer: Rect,
+}
+
+impl Areas {
+    /// `None` on a terminal smaller than [`MIN_WIDTH`] x [`MIN_HEIGHT`].
+    fn of(view: &ViewState, area: Rect) -> Option<Areas> {
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            return None;
+        }
+        let header_lines = header(view, area.width, area.height).len();
+        let events_height = match view.screen {
+            Screen::Live => (area.height / 4).clamp(4, 12),
+            _ => 0,
+        };
+        let banner = view.snapshot().fleet_silent.is_some();
+        let [header, banner, table, events, footer] = Layout::vertical([
+            Constraint::Length(header_lines as u16),
+            Constraint::Length(u16::from(banner)),
+            Constraint::Min(5),
+            Constraint::Length(events_height),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        Some(Areas {
+            header,
+            banner,
+            table,
+            events,
+            footer,
+        })
+    }
+}
+
+/// Fits the view to a terminal of `area` before a frame: the current
+/// list's window (what PgUp/PgDn move by, where a click lands) and the
+/// overlay's scroll. The loop calls it before [`render`], which then only
+/// reads the view.
+pub fn fit(view: &mut ViewState, area: Rect) {
+    let table = Areas::of(view, area).map(|areas| areas.table);
+    view.fit(area, table);
+}
+
+/// Draws the view as it is: the lists' windows and the overlay's scroll
+/// were fitted to the terminal beforehand ([`fit`]).
+pub fn render(frame: &mut Frame, view: &ViewState) {
     let area = frame.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+    let Some(areas) = Areas::of(view, area) else {
         too_small(frame, area);
         return;
-    }
-    let header_lines = header(view, area.width, area.height);
-    let events_height = match view.screen {
-        Screen::Live => (area.height / 4).clamp(4, 12),
-        _ => 0,
     };
-    let banner = fleet_banner(view);
-    let [
-        header_area,
-        banner_area,
-        table_area,
-        events_area,
-        footer_area,
-    ] = Layout::vertical([
-        Constraint::Length(header_lines.len() as u16),
-        Constraint::Length(u16::from(banner.is_some())),
-        Constraint::Min(5),
-        Constraint::Length(events_height),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    frame.render_widget(Paragraph::new(header_lines), header_area);
-    if let Some(banner) = banner {
-        frame.render_widget(Paragraph::new(banner), banner_area);
+    let header_lines = header(view, area.width, area.height);
+    frame.render_widget(Paragraph::new(header_lines), areas.header);
+    if let Some(banner) = fleet_banner(view) {
+        frame.render_widget(Paragraph::new(banner), areas.banner);
     }
-    view.table_area = table_area;
     match view.screen {
         Screen::Live => {
-            tables::clients(frame, table_area, view);
-            tables::events_pane(frame, events_area, view);
+            tables::clients(frame, areas.table, view);
+            tables::events_pane(frame, areas.events, view);
         }
-        Screen::History => tables::history(frame, table_area, view),
-        Screen::Events => tables::events(frame, table_area, view),
+        Screen::History => tables::history(frame, areas.table, view),
+        Screen::Events => tables::events(frame, areas.table, view),
     }
-    if view.snapshot().lost.is_some() {
+    if lost(view).is_some() {
         // The last picture stays, dimmed, until the server is back.
         frame
             .buffer_mut()
-            .set_style(table_area.union(events_area), Style::new().dim());
+            .set_style(areas.table.union(areas.events), Style::new().dim());
     }
-    footer(frame, footer_area, view);
-    overlays(frame, area, view);
+    footer(frame, areas.footer, view);
+    if let Some(overlay) = &view.overlay {
+        overlay.draw(frame, area, view.mode, view.now());
+    }
 }
 
-/// Whatever is open over the screen, the help topmost.
-fn overlays(frame: &mut Frame, area: Rect, view: &mut ViewState) {
-    if let Some((peer, details)) = &view.details {
-        details_pane::draw(frame, area, *peer, details.as_ref());
-    }
-    if let Some(entry) = &view.entry {
-        entry.draw(frame, area, view.now());
-    }
-    if let Some(dialog) = &view.dialog {
-        kick_dialog(frame, area, dialog, view.hold);
-    }
-    if let Some(clients) = view.quitting {
-        quit_dialog(frame, area, clients);
-    }
-    if view.help.is_some() {
-        help::draw(frame, area, view);
-    }
+/// Why a remote feed lost its server, while it has: the one place the
+/// header and the dimming learn of it.
+fn lost(view: &ViewState) -> Option<&str> {
+    view.snapshot().lost.as_deref()
 }
 
 fn too_small(frame: &mut Frame, area: Rect) {
@@ -138,48 +157,78 @@ fn badge(text: String, bg: Color) -> Span<'static> {
         .bg(bg)
 }
 
-/// The header's lines. Three groups (who and what's special, the counts,
-/// the settings, this last only on a terminal of [`ROOMY`] lines or more),
-/// each starting a line; items flow onto further lines
-/// rather than being cut off at the edge. The badges that change what the
-/// operator is looking at come first.
+/// The header's lines, one group of items per region:
+///
+/// ```text
+///  hbmon  [disconnected] [read-only] [journal lost] [PAUSED] [filter] ...
+///    listening 0.0.0.0:7000  api 127.0.0.1:7001  up 3m      <- who_and_badges
+///  clients 3  alive 2  leave 1  closed 0  100 heartbeats/s ...  <- counts
+///  tick 1s  threshold 3  cursor 2  recover 2  leave timeout 30s <- settings
+/// ```
+///
+/// Each group starts a line and flows onto further lines rather than being
+/// cut off at the edge. The settings never change, so only a terminal of
+/// [`ROOMY`] lines or more gives them a line: a short one needs it for the
+/// table.
 fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
+    let mut groups = vec![who_and_badges(view), counts(view)];
+    if height >= ROOMY {
+        groups.push(settings(view));
+    }
+    let mut lines: Vec<Line> = groups
+        .into_iter()
+        .flat_map(|group| flow(group, usize::from(width)))
+        .collect();
+    // The title block sits at the very edge.
+    lines[0].spans.remove(0);
+    lines
+}
+
+/// One item of the header: spans kept together on a line.
+type Item = Vec<Span<'static>>;
+
+/// The title, then the badges that change what the operator is looking at,
+/// then where the server listens and how long it has been up.
+fn who_and_badges(view: &ViewState) -> Vec<Item> {
     let s = view.snapshot();
     let uptime = s.taken.duration_since(s.started).unwrap_or_default();
-    let mut first = vec![vec![Span::raw(" hbmon ").bold().reversed()]];
-    if let Some(lost) = &s.lost {
+    let mut items = vec![vec![Span::raw(" hbmon ").bold().reversed()]];
+    if let Some(lost) = lost(view) {
         // The picture is the last one from a server that went away.
         let badge = badge("disconnected, retrying".to_owned(), Color::Red).fg(Color::White);
-        first.push(vec![badge, Span::raw(format!(" {lost}")).fg(Color::Red)]);
+        items.push(vec![badge, Span::raw(format!(" {lost}")).fg(Color::Red)]);
     }
     if view.mode.read_only {
-        first.push(vec![badge("read-only".to_owned(), Color::Gray)]);
+        items.push(vec![badge("read-only".to_owned(), Color::Gray)]);
     }
     if s.counters.journal_lost > 0 {
         // Decisions are being lost: that must not go unnoticed.
         let lost = format!("journal lost {}", s.counters.journal_lost);
-        first.push(vec![badge(lost, Color::Red).fg(Color::White)]);
+        items.push(vec![badge(lost, Color::Red).fg(Color::White)]);
     }
     if view.paused {
-        first.push(vec![badge("PAUSED".to_owned(), Color::Yellow)]);
+        items.push(vec![badge("PAUSED".to_owned(), Color::Yellow)]);
     }
-    if !view.filter.is_empty() {
-        first.push(vec![badge(
-            format!("filter \"{}\"", view.filter),
-            Color::Cyan,
-        )]);
+    if !view.query.filter.is_empty() {
+        let filter = format!("filter \"{}\"", view.query.filter);
+        items.push(vec![badge(filter, Color::Cyan)]);
     }
     if view.only_not_alive {
-        first.push(vec![badge("only not alive".to_owned(), Color::Cyan)]);
+        items.push(vec![badge("only not alive".to_owned(), Color::Cyan)]);
     }
-    first.push(vec![Span::raw(format!("listening {}", s.listen))]);
+    items.push(vec![Span::raw(format!("listening {}", s.listen))]);
     if let Some(admin) = &s.admin {
-        first.push(vec![Span::raw(format!("api {admin}"))]);
+        items.push(vec![Span::raw(format!("api {admin}"))]);
     }
-    first.push(vec![Span::raw(format!("up {}", short(uptime)))]);
+    items.push(vec![Span::raw(format!("up {}", short(uptime)))]);
+    items
+}
 
+/// The clients by status, the heartbeat rate, and what was refused.
+fn counts(view: &ViewState) -> Vec<Item> {
+    let s = view.snapshot();
     let styled = |text: String, status| vec![Span::styled(text, status_style(status))];
-    let second = vec![
+    vec![
         vec![Span::raw(format!("clients {}", s.clients.len()))],
         styled(format!("alive {}", s.count(Status::Alive)), Status::Alive),
         styled(format!("leave {}", s.count(Status::Leave)), Status::Leave),
@@ -190,11 +239,15 @@ fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
         ))],
         vec![Span::raw(format!("bad frames {}", s.counters.bad_frames))],
         vec![Span::raw(format!("rejected {}", s.counters.rejected))],
-    ];
+    ]
+}
 
+/// The liveness settings the server judges by, dimmed.
+fn settings(view: &ViewState) -> Vec<Item> {
+    let s = view.snapshot();
     let r = &s.settings.rules;
     let dim = |text: String| vec![Span::raw(text).dim()];
-    let third = vec![
+    vec![
         dim(format!(
             "tick {}",
             humantime::format_duration(s.settings.tick)
@@ -206,28 +259,14 @@ fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
             "leave timeout {}",
             humantime::format_duration(r.leave_timeout)
         )),
-    ];
-    // The settings never change: on a short terminal the table needs the
-    // line more.
-    let groups = if height >= ROOMY {
-        vec![first, second, third]
-    } else {
-        vec![first, second]
-    };
-    let mut lines: Vec<Line> = groups
-        .into_iter()
-        .flat_map(|group| flow(group, usize::from(width)))
-        .collect();
-    // The title block sits at the very edge.
-    lines[0].spans.remove(0);
-    lines
+    ]
 }
 
 /// Lays `items` out on lines of at most `width` columns, two spaces apart,
 /// starting a new line where the next item would not fit. An item wider
 /// than a line (a long disconnect reason, a long filter) is folded onto
 /// lines of its own.
-fn flow(items: Vec<Vec<Span<'static>>>, width: usize) -> Vec<Line<'static>> {
+fn flow(items: Vec<Item>, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let mut line: Vec<Span> = Vec::new();
     let mut used = 0;
@@ -266,10 +305,10 @@ fn footer_keys(view: &ViewState) -> impl Iterator<Item = &'static str> {
 }
 
 fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
-    let line = if view.editing_filter {
+    let line = if view.editing_filter() {
         Line::from(vec![
             Span::raw(" filter: ").bold(),
-            Span::raw(view.filter.clone()),
+            Span::raw(view.query.filter.clone()),
             Span::raw("█").slow_blink(),
             Span::raw("   Enter keep  Esc clear").dim(),
         ])
@@ -292,75 +331,4 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
         Line::from(format!(" {keys}{pinned}")).dim()
     };
     frame.render_widget(Paragraph::new(line), area);
-}
-
-/// A question that acts on real clients: `lines` above a `y/Enter` and
-/// `n/Esc` choice, in a red frame titled `title`, of `width` columns (a
-/// spare line below for text that wraps).
-fn question(
-    frame: &mut Frame,
-    area: Rect,
-    (title, width): (&str, u16),
-    mut lines: Vec<Line<'static>>,
-    (yes, no): (&str, &str),
-) {
-    let popup = centered(area, width, lines.len() as u16 + 5);
-    lines.insert(0, Line::from(""));
-    lines.extend([
-        Line::from(""),
-        Line::from(vec![
-            Span::styled(" y/Enter ", Style::new().fg(Color::Black).bg(Color::Red)),
-            Span::raw(format!(" {yes}    ")),
-            Span::styled(" n/Esc ", Style::new().fg(Color::Black).bg(Color::Gray)),
-            Span::raw(format!(" {no}")),
-        ]),
-    ]);
-    let block = Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(Style::new().fg(Color::Red))
-        .title(format!(" {title} "));
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .alignment(Alignment::Center)
-            .wrap(Wrap { trim: true })
-            .block(block),
-        popup,
-    );
-}
-
-/// The question before `q` stops a server with clients.
-fn quit_dialog(frame: &mut Frame, area: Rect, clients: usize) {
-    let what = match clients {
-        1 => "Stop the server and close its 1 client?".to_owned(),
-        n => format!("Stop the server and close its {n} clients?"),
-    };
-    let lines = vec![
-        Line::from(what).bold(),
-        Line::from("Keep it up: serve --no-tui, watch with hbmon top").dim(),
-    ];
-    question(frame, area, ("Quit", 58), lines, ("stop", "keep running"));
-}
-
-fn kick_dialog(frame: &mut Frame, area: Rect, dialog: &KickDialog, hold: Option<Duration>) {
-    let mut lines = vec![Line::from(dialog.question()).bold()];
-    lines.extend(
-        dialog
-            .details()
-            .into_iter()
-            .map(|line| Line::from(line).dim()),
-    );
-    lines.push(Line::from(dialog.hold_line(hold)).fg(Color::Yellow));
-    question(frame, area, ("Confirm kick", 54), lines, ("kick", "cancel"));
-}
-
-/// A `width` x `height` rectangle in the middle of `area`, shrunk to fit.
-pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
-        .flex(Flex::Center)
-        .areas(area);
-    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
-        .flex(Flex::Center)
-        .areas(row);
-    cell
 }

@@ -1,6 +1,7 @@
 //! The three screens' lists (live clients, history, events) and the events
-//! pane under the live table. Only the rows that fit are built, so a frame
-//! costs the same with 100 or 100,000 clients.
+//! pane under the live table. Only the rows in the window fitted before the
+//! frame are built, so a frame costs the same however many clients there
+//! are.
 
 use std::ops::Range;
 
@@ -23,11 +24,6 @@ use crate::front::tui::wrap::wrap;
 use crate::liveness::Outlook;
 use crate::protocol::Status;
 
-/// Rows of a table that fit inside `area` (minus borders and header).
-fn body_height(area: Rect) -> usize {
-    usize::from(area.height.saturating_sub(3))
-}
-
 /// How the history and events titles say a row can be read whole.
 const OPEN: &str = "· Enter: whole row ";
 
@@ -43,10 +39,10 @@ fn list_title(what: &str, window: &Range<usize>, total: usize, marked: usize) ->
     title
 }
 
-pub fn clients(frame: &mut Frame, area: Rect, view: &mut ViewState) {
-    let total = view.rows().len();
-    let window = view.live.window(total, body_height(area));
-    let columns = Column::fitting(area.width.saturating_sub(2), view.sort);
+pub fn clients(frame: &mut Frame, area: Rect, view: &ViewState) {
+    let total = view.live.len();
+    let window = view.live.window();
+    let columns = Column::fitting(area.width.saturating_sub(2), view.query.sort);
     let rows: Vec<Row> = window
         .clone()
         .map(|row| {
@@ -61,8 +57,8 @@ pub fn clients(frame: &mut Frame, area: Rect, view: &mut ViewState) {
     });
     let sort = format!(
         "· sort {} {} ",
-        Column::from(view.sort).title(),
-        if view.reverse { "▼" } else { "▲" }
+        Column::from(view.query.sort).title(),
+        if view.query.reverse { "▼" } else { "▲" }
     );
     let title = list_title("clients", &window, total, view.marks.len()) + &sort;
     let table = Table::new(rows, widths)
@@ -144,9 +140,9 @@ fn outlook_text(outlook: Outlook, s: &Snapshot, since: Duration) -> (String, Sta
     }
 }
 
-pub fn history(frame: &mut Frame, area: Rect, view: &mut ViewState) {
-    let total = view.history_rows().len();
-    let window = view.history.window(total, body_height(area));
+pub fn history(frame: &mut Frame, area: Rect, view: &ViewState) {
+    let total = view.history.len();
+    let window = view.history.window();
     let now = view.now();
     let rows: Vec<Row> = window
         .clone()
@@ -182,10 +178,9 @@ pub fn history(frame: &mut Frame, area: Rect, view: &mut ViewState) {
 }
 
 /// The events screen: every recent event, scrollable, through the filter.
-pub fn events(frame: &mut Frame, area: Rect, view: &mut ViewState) {
-    let total = view.event_rows().len();
-    let height = usize::from(area.height.saturating_sub(2));
-    let window = view.events.window(total, height);
+pub fn events(frame: &mut Frame, area: Rect, view: &ViewState) {
+    let total = view.events.len();
+    let window = view.events.window();
     let lines: Vec<Line> = window
         .clone()
         .map(|row| event_line(view.event(row)).style(row_style(row == view.events.pos)))

@@ -6,7 +6,7 @@
 
 use bytes::BytesMut;
 use hbmon::feed::wire::Replica;
-use hbmon::front::tui::render::render;
+use hbmon::front::tui::render::{fit, render};
 use hbmon::front::tui::view::{Screen, ViewState};
 use hbmon::remote::FeedFrames;
 use libfuzzer_sys::fuzz_target;
@@ -41,6 +41,9 @@ fuzz_target!(|data: &[u8]| {
     view.screen = [Screen::Live, Screen::History, Screen::Events][data.len() % 3];
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("a test terminal");
     terminal
-        .draw(|frame| render(frame, &mut view))
+        .draw(|frame| {
+            fit(&mut view, frame.area());
+            render(frame, &view)
+        })
         .expect("drawn");
 });

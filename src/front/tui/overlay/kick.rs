@@ -1,5 +1,5 @@
-//! The kick confirmation: what it asks, and exactly whom it names. (`render`
-//! draws it.)
+//! The kick confirmation: what it asks, exactly whom it names, its keys
+//! and its drawing.
 //!
 //! Kicking disconnects real clients, so every kick goes through this
 //! question: y or Enter confirms, n or Esc cancels. The clients are captured
@@ -9,8 +9,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Stylize};
+use ratatui::text::Line;
+
 use crate::feed::control::Kicked;
 use crate::feed::event::Pid;
+use crate::front::tui::action::Action;
+use crate::front::tui::overlay::{Beneath, Step, question};
 
 /// How many of the named clients the dialog lists one by one.
 pub const LISTED: usize = 5;
@@ -91,6 +99,70 @@ impl KickDialog {
                 humantime::format_duration(hold)
             ),
         }
+    }
+}
+
+/// The hold-offs `h` cycles through in the kick dialog.
+const HOLDS: [Duration; 3] = [
+    Duration::from_secs(60),
+    Duration::from_secs(10 * 60),
+    Duration::from_secs(60 * 60),
+];
+
+/// The hold-off after `hold`: none, then each of [`HOLDS`], then none again.
+fn next_hold(hold: Option<Duration>) -> Option<Duration> {
+    match hold {
+        None => Some(HOLDS[0]),
+        Some(hold) => HOLDS.iter().copied().find(|&h| h > hold),
+    }
+}
+
+/// The open kick question: whom it names, and the hold-off chosen so far
+/// (`h`): how long the kicked clients are refused if they come back. A new
+/// question starts with none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KickQuestion {
+    pub dialog: KickDialog,
+    pub hold: Option<Duration>,
+}
+
+impl KickQuestion {
+    /// The question, with no hold-off chosen yet.
+    pub fn new(dialog: KickDialog) -> Self {
+        KickQuestion { dialog, hold: None }
+    }
+
+    /// y or Enter kick (and clear the marks they came from), n or Esc
+    /// cancel, `h` changes the hold-off; any other key leaves the question
+    /// open.
+    pub fn key(&mut self, key: KeyEvent, view: &mut dyn Beneath) -> Step {
+        match key.code {
+            KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                if matches!(self.dialog, KickDialog::Marked { .. }) {
+                    view.clear_marks();
+                }
+                Step::Close(Some(Action::Kick(self.dialog.peers(), self.hold)))
+            }
+            KeyCode::Char('h') => {
+                self.hold = next_hold(self.hold);
+                Step::Stay(None)
+            }
+            KeyCode::Char('n' | 'N') | KeyCode::Esc => Step::Close(None),
+            _ => Step::Stay(None),
+        }
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect) {
+        let dialog = &self.dialog;
+        let mut lines = vec![Line::from(dialog.question()).bold()];
+        lines.extend(
+            dialog
+                .details()
+                .into_iter()
+                .map(|line| Line::from(line).dim()),
+        );
+        lines.push(Line::from(dialog.hold_line(self.hold)).fg(Color::Yellow));
+        question(frame, area, ("Confirm kick", 54), lines, ("kick", "cancel"));
     }
 }
 

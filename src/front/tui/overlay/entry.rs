@@ -15,9 +15,8 @@ use std::time::SystemTime;
 
 use crate::feed::event::{Event, Pid};
 use crate::feed::snapshot::ClosedClient;
-use crate::front::tui::render::centered;
+use crate::front::tui::overlay::{Beneath, Step, centered};
 use crate::front::tui::style::{ago, clock, event_style, short, status_style};
-use crate::front::tui::view::{Screen, ViewState};
 use crate::front::tui::wrap::wrap;
 
 /// The pane's width on a terminal wide enough for it.
@@ -32,14 +31,20 @@ pub enum Entry {
 }
 
 impl Entry {
-    /// The selected row of the screen on show, if it has rows.
-    pub fn selected(view: &ViewState) -> Option<Entry> {
-        match view.screen {
-            Screen::Live => None,
-            Screen::History => (view.history.pos < view.history_rows().len())
-                .then(|| Entry::Closed(view.closed(view.history.pos).clone())),
-            Screen::Events => (view.events.pos < view.event_rows().len())
-                .then(|| Entry::Event(view.event(view.events.pos).clone())),
+    /// Keys while the pane is open: ↑/↓ move the screen's cursor and open
+    /// that row instead; anything else closes the pane.
+    pub fn key(&mut self, key: KeyEvent, view: &mut dyn Beneath) -> Step {
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => view.move_by(-1),
+            KeyCode::Down | KeyCode::Char('j') => view.move_by(1),
+            _ => return Step::Close(None),
+        }
+        match view.selected_entry() {
+            Some(entry) => {
+                *self = entry;
+                Step::Stay(None)
+            }
+            None => Step::Close(None),
         }
     }
 
@@ -60,20 +65,6 @@ impl Entry {
         frame.render_widget(Clear, popup);
         frame.render_widget(Paragraph::new(lines).block(block), popup);
     }
-}
-
-/// Keys while the pane is open: ↑/↓ move the screen's cursor and open that
-/// row instead; anything else closes the pane.
-pub fn keys(key: KeyEvent, view: &mut ViewState) {
-    match key.code {
-        KeyCode::Up | KeyCode::Char('k') => view.move_by(-1),
-        KeyCode::Down | KeyCode::Char('j') => view.move_by(1),
-        _ => {
-            view.entry = None;
-            return;
-        }
-    }
-    view.entry = Entry::selected(view);
 }
 
 /// A closed client: who it was, how long it lasted, and its reason whole.

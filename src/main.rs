@@ -62,9 +62,9 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             writeln!(std::io::stdout(), "hbmon: the settings are good")?;
         }
         Command::Serve(args) => {
-            let hooks = args.hooks()?;
+            let hooks = args.hooks.setup()?;
             process::check_open_files(&args.open_files())?;
-            let (server, api) = start(args.listen, args.config()?, args.admin()?).await?;
+            let (server, api) = start(args.listen, args.config()?, args.admin.setup()?).await?;
             attach(server, api, &args.front, hooks).await?;
         }
         Command::Demo(args) => {

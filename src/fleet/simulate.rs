@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::fleet::tally::Ending;
 pub use crate::fleet::tally::{Counts, Summary, Tally};
-use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status, Token, encode_frame};
+use crate::protocol::{
+    ClientCodec, DEFAULT_MAX_FRAME, FrameError, Heartbeat, Notice, Status, Token, encode_frame,
+};
 
 /// Connections being set up at once when clients join all together: more
 /// would overflow the server's accept backlog and cost SYN retries.
@@ -220,6 +222,9 @@ impl Client {
         self.tally.ended(self.behaviour, ending);
     }
 
+    /// Speaks for this client until the server closes it, it ends by its
+    /// behaviour, or `stop` is cancelled: the token first if the plan has
+    /// one, then a flood or one heartbeat per tick.
     async fn converse(&self, stream: TcpStream, stop: CancellationToken) -> Ending {
         let _ = stream.set_nodelay(true);
         let local = match stream.local_addr() {
@@ -235,7 +240,7 @@ impl Client {
             token: None,
         });
         let (reader, mut writer) = stream.into_split();
-        let mut notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
+        let notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
         if let Some(token) = &self.plan.token
             && let Err(error) = writer.write_all(&hello(local, pid, token)).await
         {
@@ -244,14 +249,25 @@ impl Client {
         match self.behaviour {
             Behaviour::Flood => {
                 let batch = heartbeat.repeat(FLOOD_BATCH);
-                return self.flood(&batch, notices, writer, stop).await;
+                self.flood(&batch, notices, writer, stop).await
             }
             Behaviour::FloodSeq => {
                 let batch = numbered(&local.ip().to_string(), pid);
-                return self.flood(&batch, notices, writer, stop).await;
+                self.flood(&batch, notices, writer, stop).await
             }
-            _ => {}
+            _ => self.beat(&heartbeat, notices, writer, stop).await,
         }
+    }
+
+    /// One frame per tick, as [`Client::at_tick`] chooses, until the
+    /// server's close notice, the behaviour's end or `stop`.
+    async fn beat(
+        &self,
+        heartbeat: &[u8],
+        mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
+        mut writer: OwnedWriteHalf,
+        stop: CancellationToken,
+    ) -> Ending {
         // Spread clients that joined together over the interval.
         let phase = self
             .plan
@@ -263,33 +279,20 @@ impl Client {
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return Ending::Stopped,
-                notice = notices.next() => match notice {
-                    Some(Ok(notice)) if notice.status != Status::Close => {}
-                    Some(Ok(notice)) => return Ending::ClosedByServer(Some(notice.reason)),
-                    None => return Ending::ClosedByServer(None),
-                    Some(Err(error)) => return Ending::Failed(format!("reading from the server: {error}")),
+                notice = notices.next() => if let Some(ending) = ending_by(notice) {
+                    return ending;
                 },
                 _ = ticker.tick() => {
-                    let frame: &[u8] = match self.behaviour {
-                        // A flood is handed to `flood` before the ticker starts.
-                        Behaviour::Steady | Behaviour::Flood | Behaviour::FloodSeq => &heartbeat,
-                        Behaviour::Flaky => {
-                            let phase = started.elapsed().as_nanos() / self.plan.flaky_gap.as_nanos().max(1);
-                            if phase % 2 == 1 { continue } else { &heartbeat }
-                        }
-                        Behaviour::Silent if sent > 0 => continue,
-                        Behaviour::Silent => &heartbeat,
-                        Behaviour::Dying if started.elapsed() >= self.plan.dying_after => {
+                    let frame = match self.at_tick(heartbeat, sent, started.elapsed()) {
+                        Tick::Send(frame) => frame,
+                        Tick::Skip => continue,
+                        Tick::HangUp => {
                             // Abrupt: a reset, not a goodbye.
                             if let Ok(stream) = notices.into_inner().reunite(writer) {
                                 let _ = stream.set_zero_linger();
                             }
                             return Ending::HungUp;
                         }
-                        Behaviour::Dying => &heartbeat,
-                        Behaviour::Bad if sent == 3 => b"\0\0\0\x09{not json",
-                        Behaviour::Bad if sent > 3 => continue,
-                        Behaviour::Bad => &heartbeat,
                     };
                     if let Err(error) = writer.write_all(frame).await {
                         return Ending::Failed(format!("sending a heartbeat: {error}"));
@@ -299,6 +302,49 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// What this client's behaviour does at a tick, `sent` frames and
+    /// `elapsed` after its first.
+    fn at_tick<'a>(&self, heartbeat: &'a [u8], sent: u64, elapsed: Duration) -> Tick<'a> {
+        match self.behaviour {
+            // A flood is handed to `flood` before any tick.
+            Behaviour::Steady | Behaviour::Flood | Behaviour::FloodSeq => Tick::Send(heartbeat),
+            Behaviour::Flaky => {
+                let phase = elapsed.as_nanos() / self.plan.flaky_gap.as_nanos().max(1);
+                if phase % 2 == 1 {
+                    Tick::Skip
+                } else {
+                    Tick::Send(heartbeat)
+                }
+            }
+            Behaviour::Silent if sent > 0 => Tick::Skip,
+            Behaviour::Silent => Tick::Send(heartbeat),
+            Behaviour::Dying if elapsed >= self.plan.dying_after => Tick::HangUp,
+            Behaviour::Dying => Tick::Send(heartbeat),
+            Behaviour::Bad if sent == 3 => Tick::Send(b"\0\0\0\x09{not json"),
+            Behaviour::Bad if sent > 3 => Tick::Skip,
+            Behaviour::Bad => Tick::Send(heartbeat),
+        }
+    }
+}
+
+/// What a beating client does at a tick.
+enum Tick<'a> {
+    Send(&'a [u8]),
+    Skip,
+    HangUp,
+}
+
+/// How a client ends on what its notice stream gave, if it does: a close
+/// notice, the server hanging up, or an unreadable stream. Other notices
+/// leave it running.
+fn ending_by(notice: Option<Result<Notice, FrameError>>) -> Option<Ending> {
+    match notice {
+        Some(Ok(notice)) if notice.status != Status::Close => None,
+        Some(Ok(notice)) => Some(Ending::ClosedByServer(Some(notice.reason))),
+        None => Some(Ending::ClosedByServer(None)),
+        Some(Err(error)) => Some(Ending::Failed(format!("reading from the server: {error}"))),
     }
 }
 
@@ -319,13 +365,8 @@ impl Client {
         let (closed_tx, mut closed) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             let ending = loop {
-                match notices.next().await {
-                    Some(Ok(notice)) if notice.status != Status::Close => {}
-                    Some(Ok(notice)) => break Ending::ClosedByServer(Some(notice.reason)),
-                    None => break Ending::ClosedByServer(None),
-                    Some(Err(error)) => {
-                        break Ending::Failed(format!("reading from the server: {error}"));
-                    }
+                if let Some(ending) = ending_by(notices.next().await) {
+                    break ending;
                 }
             };
             let _ = closed_tx.send(ending);

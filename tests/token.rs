@@ -124,7 +124,7 @@ fn client_and_simulate_send_the_token_and_an_empty_token_is_refused() {
 
 /// `serve` with a token file holding only blanks exits 1 and names the file.
 fn serve_refuses_an_empty_token_file(file: &std::path::Path) {
-    std::fs::write(&file, "  \n").unwrap();
+    std::fs::write(file, "  \n").unwrap();
     let output = common::hbmon()
         .args([
             "serve",

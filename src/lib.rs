@@ -40,7 +40,7 @@
 //!   in them, so the dashboard runs unchanged in `hbmon top`.
 //! - [`fleet`]: speakers of the protocol from outside: `client`, `simulate`
 //!   (the `mix` of behaviours it deals, the `tally` it counts in), `demo`.
-//! - [`bench`]: scenarios that measure the real server, fleet, dashboard and
+//! - [`bench`](mod@bench): scenarios that measure the real server, fleet, dashboard and
 //!   viewers.
 //! - [`history`]: reads back a journal the server wrote.
 //! - [`process`]: signals and open-file limits.

@@ -9,10 +9,11 @@
 //! ```text
 //!  TCP peers ─> server/ ──────────────────────> feed/ ──────────> front/
 //!               accept, connection (decode),     snapshot, event,   tui (dashboard),
-//!               registry (sole owner of the      control, query,    headless (JSON lines,
-//!               client table: tick, decide,      wire: the one      stdin commands),
-//!               publish), link, pacer, journal   contract front     api (HTTP for operators),
-//!                                                ends depend on     hooks
+//!               registry: a decider (sole        control, query,    headless (JSON lines,
+//!               owner of the client table,       wire: the one      stdin commands),
+//!               the rules, the tick) and a       contract front     api (HTTP for operators),
+//!               publisher (snapshots); link,     ends depend on     hooks
+//!               pacer, journal
 //!                                                     ▲
 //!                                  remote/ ───────────┘  the same feed, from a running
 //!                                                        server's API (`hbmon top`)
@@ -25,18 +26,21 @@
 //! - [`durations`]: durations from outside, each read against the limit of
 //!   its use.
 //! - [`endpoint`]: where an operator API is (TCP or a unix socket).
-//! - [`server`]: accepting, one task per connection, and the registry. Its
-//!   insides are private; it hands out a [`feed::Feed`].
+//! - [`server`]: accepting, one task per connection, and the registry: a
+//!   decider that owns the client table and the rules, a publisher that
+//!   owns the snapshots. Its insides are private; it hands out a
+//!   [`feed::Feed`].
 //! - [`feed`]: what a front end may know (snapshots, events) and say
 //!   (commands), and how snapshots cross a socket. Nothing in it knows about
 //!   the server's insides or ratatui.
 //! - [`front`]: the dashboard, the headless stream, the operator API and the
 //!   event hooks, siblings over the feed.
-//! - [`remote`]: a feed from a running server's operator API, so the
-//!   dashboard runs unchanged in `hbmon top`.
-//! - [`fleet`]: speakers of the protocol from outside: `client`, `simulate`,
-//!   `demo`.
-//! - [`bench`]: scenarios that measure the real server, fleet, dashboard and
+//! - [`remote`]: a feed from a running server's operator API, its
+//!   connection state (connected, lost and why) beside the snapshots, never
+//!   in them, so the dashboard runs unchanged in `hbmon top`.
+//! - [`fleet`]: speakers of the protocol from outside: `client`, `simulate`
+//!   (the `mix` of behaviours it deals, the `tally` it counts in), `demo`.
+//! - [`bench`](mod@bench): scenarios that measure the real server, fleet, dashboard and
 //!   viewers.
 //! - [`history`]: reads back a journal the server wrote.
 //! - [`process`]: signals and open-file limits.

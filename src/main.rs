@@ -39,9 +39,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// One thread for the server (and the fleets): measured cheaper per
-/// heartbeat than two, which spend their time waking each other (see the
-/// README's figures). Front ends get threads of their own.
+/// One thread for the server (and the fleets): its tasks hand each other
+/// work all the time, and on one thread a hand-off is a queue push, where
+/// across threads it is a wake-up, which costs more per heartbeat than the
+/// second core gives back (the README's bench section has the figures).
+/// Front ends get threads of their own, so drawing never delays a heartbeat.
 #[tokio::main(flavor = "current_thread")]
 async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
     tracing_subscriber::fmt()
@@ -62,9 +64,9 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             writeln!(std::io::stdout(), "hbmon: the settings are good")?;
         }
         Command::Serve(args) => {
-            let hooks = args.hooks()?;
+            let hooks = args.hooks.setup()?;
             process::check_open_files(&args.open_files())?;
-            let (server, api) = start(args.listen, args.config()?, args.admin()?).await?;
+            let (server, api) = start(args.listen, args.config()?, args.admin.setup()?).await?;
             attach(server, api, &args.front, hooks).await?;
         }
         Command::Demo(args) => {

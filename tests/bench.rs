@@ -29,12 +29,42 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
-    let number = |scenario: &str, field: &str| -> f64 {
+    hold_and_floor(&report);
+    flood(&report);
+    detect_and_jitter(&report);
+    kick_render_and_viewers(&report);
+    publish_and_machine(&report);
+}
+
+#[test]
+fn bench_rejects_an_unknown_scenario() {
+    let output = hbmon()
+        .args(["bench", "--only", "hold,warp"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "unknown scenario 'warp' (scenarios: floor, hold, flood, detect, kick, render, jitter, viewers)"
+        ),
+        "{stderr}"
+    );
+}
+
+/// `report[scenario][field]` as a number; a missing one fails the test
+/// with the whole report.
+fn numbers(report: &Value) -> impl Fn(&str, &str) -> f64 + '_ {
+    move |scenario: &str, field: &str| -> f64 {
         report[scenario][field]
             .as_f64()
             .unwrap_or_else(|| panic!("{scenario}.{field} missing: {report:#}"))
-    };
+    }
+}
 
+/// `hold` holds its clients alive, and the floor ran first.
+fn hold_and_floor(report: &Value) {
+    let number = numbers(report);
     assert_eq!(number("hold", "clients"), 300.0);
     assert_eq!(number("hold", "false_leave"), 0.0, "{report:#}");
     assert!(number("hold", "server_cpu_share") > 0.0);
@@ -53,7 +83,11 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
         report["flood"]["floor_ratio"].as_f64() > Some(0.0),
         "{report:#}"
     );
+}
 
+/// Both floods: fast, and no frame bad.
+fn flood(report: &Value) {
+    let number = numbers(report);
     assert_eq!(number("flood", "clients"), 10.0);
     assert!(number("flood", "heartbeats_per_s") > 1000.0, "{report:#}");
     assert_eq!(number("flood", "bad_frames"), 0.0);
@@ -66,7 +100,11 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
     assert_eq!(numbered["bad_frames"], 0, "{report:#}");
     assert!(numbered["floor_ratio"].as_f64() > Some(0.0), "{report:#}");
     assert!(report["floor"]["flood_seq"]["heartbeats_per_s"].as_f64() > Some(1000.0));
+}
 
+/// Silence is detected when the rules say, by both detectors.
+fn detect_and_jitter(report: &Value) {
+    let number = numbers(report);
     let expected = number("detect", "expected_leave_ms");
     let tick = number("detect", "tick_ms");
     assert_eq!((expected, tick), (1500.0, 100.0));
@@ -92,7 +130,11 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
             < report["jitter"]["counter"]["regular"]["detect_p50_ms"].as_f64(),
         "{report:#}"
     );
+}
 
+/// Kicks are quick, rendering is timed, viewers keep up.
+fn kick_render_and_viewers(report: &Value) {
+    let number = numbers(report);
     assert!(number("kick", "p50_ms") <= number("kick", "p99_ms"));
     assert!(number("kick", "p99_ms") < 1000.0, "{report:#}");
 
@@ -117,6 +159,10 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
     let behind = &report["viewers"]["behind"];
     assert!(behind["p99_ms"].as_f64() < Some(1000.0), "{report:#}");
     assert!(number("viewers", "metrics_bytes") > 1000.0, "{report:#}");
+}
+
+/// The registry's own publish timings, a list round trip, the machine.
+fn publish_and_machine(report: &Value) {
     // Timed by the registry itself: a publish of 300 rows is far under 100 ms,
     // and its CPU time is no more than its wall time (and a clock read's
     // tail: the CPU clock is read just outside the publish).
@@ -136,21 +182,5 @@ fn bench_reports_every_scenario_with_the_documented_fields() {
     assert_eq!(
         report["machine"]["cores"].as_u64().map(|c| c > 0),
         Some(true)
-    );
-}
-
-#[test]
-fn bench_rejects_an_unknown_scenario() {
-    let output = hbmon()
-        .args(["bench", "--only", "hold,warp"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(
-        stderr.contains(
-            "unknown scenario 'warp' (scenarios: floor, hold, flood, detect, kick, render, jitter, viewers)"
-        ),
-        "{stderr}"
     );
 }

@@ -7,8 +7,9 @@ mod common;
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{RawClient, Serve, decisions, frame, hbmon, heartbeat, rss};
@@ -38,7 +39,85 @@ fn hostile_mix_leaves_healthy_clients_alive_and_every_peer_gets_its_reason() {
     let journal = std::env::temp_dir().join(format!("hbmon-hostile-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&journal);
     let journal_arg = journal.to_str().unwrap();
-    let mut serve = Serve::start(&[
+    let mut serve = start_server(journal_arg);
+    let addr = serve.addr;
+    let mut fleet = start_healthy_fleet(&mut serve);
+    let mut peak_rss = rss(serve.pid());
+
+    let mut expected = broken_peers(addr);
+
+    let hang_ups = HangUps::connect(addr);
+    let (flooder_addr, flood) = spawn_flooder(addr);
+
+    // A connection looper from another address, holding what it opens.
+    let looped: Vec<TcpStream> = (0..LOOPED)
+        .map(|_| connect_from_other_address(addr))
+        .collect();
+
+    // The server closes each broken peer, with the reason in the close frame.
+    for (client, name, reason) in &mut expected {
+        let got = client.expect_closed();
+        assert!(
+            got.starts_with(reason.as_str()),
+            "{name}: close frame said {got:?}, expected {reason:?}"
+        );
+    }
+    let hung_up = hang_ups.hang_up();
+    peak_rss = peak_rss.max(rss(serve.pid()));
+    let flooded = flood.join().unwrap();
+
+    // The event stream says the same, once per peer.
+    for (client, name, reason) in &expected {
+        let closed = serve.wait_for_peer("closed", client.local);
+        let said = closed["reason"].as_str().unwrap();
+        assert!(
+            said.starts_with(reason.as_str()),
+            "{name}: closed event said {said:?}"
+        );
+    }
+    hung_up.assert_closed_events(&mut serve);
+
+    assert_looper_refused_in_a_few_lines(&mut serve);
+    // The looped connections that were let in never said hello.
+    serve.wait_for_clients("the looped connections closed", |clients| {
+        !clients.iter().any(|c| {
+            c["peer"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("127.0.0.2:"))
+        })
+    });
+    peak_rss = peak_rss.max(rss(serve.pid()));
+    drop(looped);
+
+    // The flooder was never cut off: it is a valid client, just a loud one.
+    let flooder_state = serve.client(flooder_addr).unwrap_or_else(|| {
+        panic!(
+            "the flooder was closed: {:#?}",
+            serve.events_about(flooder_addr)
+        )
+    });
+    assert!(
+        flooder_state["heartbeats"].as_u64().unwrap() > 1000,
+        "{flooder_state}"
+    );
+    drop(flooded);
+
+    assert_healthy_fleet_undisturbed(&mut serve);
+    assert!(peak_rss < RSS_BOUND, "server RSS reached {peak_rss} bytes");
+
+    serve.command("quit");
+    assert!(serve.wait_exit().success());
+    fleet.kill().unwrap();
+    fleet.wait().unwrap();
+
+    assert_journal_holds_what_was_seen(&journal, &serve);
+    std::fs::remove_file(PathBuf::from(journal_arg)).unwrap();
+}
+
+/// The server under attack: short timeouts so that every hostile peer is
+/// dealt with within seconds, and a journal to compare with its events.
+fn start_server(journal: &str) -> Serve {
+    Serve::start(&[
         "--tick",
         "100ms",
         "--leave-timeout",
@@ -52,10 +131,21 @@ fn hostile_mix_leaves_healthy_clients_alive_and_every_peer_gets_its_reason() {
         "--max-per-ip",
         &MAX_PER_IP.to_string(),
         "--journal",
-        journal_arg,
-    ]);
+        journal,
+    ])
+}
+
+/// Whether a listed client or an event line is one of the healthy fleet.
+fn healthy(c: &Value) -> bool {
+    c["pid"]
+        .as_u64()
+        .is_some_and(|p| (HEALTHY_PID_BASE..HEALTHY_PID_BASE + HEALTHY).contains(&p))
+}
+
+/// `hbmon simulate` with the healthy fleet, once every client has beaten twice.
+fn start_healthy_fleet(serve: &mut Serve) -> Child {
     let addr = serve.addr;
-    let mut fleet = hbmon()
+    let fleet = hbmon()
         .args([
             "simulate",
             "--server",
@@ -77,11 +167,6 @@ fn hostile_mix_leaves_healthy_clients_alive_and_every_peer_gets_its_reason() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let healthy = |c: &Value| {
-        c["pid"]
-            .as_u64()
-            .is_some_and(|p| (HEALTHY_PID_BASE..HEALTHY_PID_BASE + HEALTHY).contains(&p))
-    };
     serve.wait_for_clients("the healthy fleet fully joined", |clients| {
         clients
             .iter()
@@ -89,9 +174,12 @@ fn hostile_mix_leaves_healthy_clients_alive_and_every_peer_gets_its_reason() {
             .count()
             == HEALTHY as usize
     });
-    let mut peak_rss = rss(serve.pid());
+    fleet
+}
 
-    // Peers that break the protocol, each with the reason it must get.
+/// Peers that break the protocol, each connected and sent its bytes, with
+/// its name and the reason it must get.
+fn broken_peers(addr: SocketAddr) -> Vec<(RawClient, &'static str, String)> {
     // Deep nesting where a string belongs is refused for its type (serde
     // stops at the first bracket); in an ignored field, serde_json skips it
     // without recursing, so it cannot exhaust the stack either way.
@@ -161,86 +249,11 @@ fn hostile_mix_leaves_healthy_clients_alive_and_every_peer_gets_its_reason() {
         &stall_body,
         "part of a frame unfinished for the frame timeout (500ms)".into(),
     );
+    expected
+}
 
-    // Peers that hang up badly.
-    let mut truncated = RawClient::connect(addr);
-    truncated.send(&heartbeat(1)[..12]);
-    truncated.stream.shutdown(Shutdown::Write).unwrap();
-    let mut half_closed = RawClient::connect(addr);
-    half_closed.send(&heartbeat(2));
-    half_closed.stream.shutdown(Shutdown::Write).unwrap();
-    let reset = RawClient::connect(addr);
-    let mut reset_stream = reset.stream.try_clone().unwrap();
-    reset_stream.write_all(&heartbeat(3)).unwrap();
-
-    // A flooder: a valid client writing as fast as it can, for a while.
-    let flooder = RawClient::connect(addr);
-    let flooder_addr = flooder.local;
-    let flood = std::thread::spawn(move || {
-        let mut stream = flooder.stream;
-        let batch: Vec<u8> = (0..512).flat_map(|_| heartbeat(4)).collect();
-        let until = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < until && stream.write_all(&batch).is_ok() {}
-        stream
-    });
-
-    // A connection looper from another address, holding what it opens.
-    let looped: Vec<TcpStream> = (0..LOOPED)
-        .map(|_| connect_from_other_address(addr))
-        .collect();
-
-    // The server closes each broken peer, with the reason in the close frame.
-    for (client, name, reason) in &mut expected {
-        let got = client.expect_closed();
-        assert!(
-            got.starts_with(reason.as_str()),
-            "{name}: close frame said {got:?}, expected {reason:?}"
-        );
-    }
-    let got = truncated.expect_closed();
-    assert!(
-        got.starts_with("bad frame: connection closed in the middle of a frame"),
-        "{got}"
-    );
-    // A reset: the peer vanishes without reading anything.
-    socket2::SockRef::from(&reset.stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    let reset_addr = reset.local;
-    drop(reset_stream);
-    drop(reset);
-    peak_rss = peak_rss.max(rss(serve.pid()));
-    let flooded = flood.join().unwrap();
-
-    // The event stream says the same, once per peer.
-    for (client, name, reason) in &expected {
-        let closed = serve.wait_for_peer("closed", client.local);
-        let said = closed["reason"].as_str().unwrap();
-        assert!(
-            said.starts_with(reason.as_str()),
-            "{name}: closed event said {said:?}"
-        );
-    }
-    assert!(
-        serve.wait_for_peer("closed", truncated.local)["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("bad frame: connection closed in the middle")
-    );
-    assert_eq!(
-        serve.wait_for_peer("closed", half_closed.local)["reason"],
-        "client disconnected"
-    );
-    let reset_reason = serve.wait_for_peer("closed", reset_addr)["reason"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        reset_reason.starts_with("connection error: Connection reset by peer"),
-        "{reset_reason}"
-    );
-
-    // The looper: what was over the limit was refused, in a few lines.
+/// The looper: what was over the limit was refused, in a few lines.
+fn assert_looper_refused_in_a_few_lines(serve: &mut Serve) {
     let from_looper = |l: &Value| {
         l["event"] == "rejected"
             && l["peer"]
@@ -273,31 +286,10 @@ fn hostile_mix_leaves_healthy_clients_alive_and_every_peer_gets_its_reason() {
         rejected_lines <= 3,
         "{rejected_lines} rejected lines for {refused} refusals"
     );
-    // The looped connections that were let in never said hello.
-    serve.wait_for_clients("the looped connections closed", |clients| {
-        !clients.iter().any(|c| {
-            c["peer"]
-                .as_str()
-                .is_some_and(|p| p.starts_with("127.0.0.2:"))
-        })
-    });
-    peak_rss = peak_rss.max(rss(serve.pid()));
-    drop(looped);
+}
 
-    // The flooder was never cut off: it is a valid client, just a loud one.
-    let flooder_state = serve.client(flooder_addr).unwrap_or_else(|| {
-        panic!(
-            "the flooder was closed: {:#?}",
-            serve.events_about(flooder_addr)
-        )
-    });
-    assert!(
-        flooder_state["heartbeats"].as_u64().unwrap() > 1000,
-        "{flooder_state}"
-    );
-    drop(flooded);
-
-    // No healthy client ever left alive, and all are still there.
+/// No healthy client ever left alive, and all are still there.
+fn assert_healthy_fleet_undisturbed(serve: &mut Serve) {
     let clients = serve.list();
     assert_eq!(
         clients
@@ -319,19 +311,116 @@ fn hostile_mix_leaves_healthy_clients_alive_and_every_peer_gets_its_reason() {
         troubled.is_empty(),
         "healthy clients were disturbed: {troubled:#?}"
     );
-    assert!(peak_rss < RSS_BOUND, "server RSS reached {peak_rss} bytes");
+}
 
-    serve.command("quit");
-    assert!(serve.wait_exit().success());
-    fleet.kill().unwrap();
-    fleet.wait().unwrap();
-
-    // The journal holds every decision the event stream showed, once each.
-    let text = std::fs::read_to_string(&journal).unwrap();
+/// The journal holds every decision the event stream showed, once each.
+fn assert_journal_holds_what_was_seen(journal: &Path, serve: &Serve) {
+    let text = std::fs::read_to_string(journal).unwrap();
     let written: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(decisions(&written), decisions(&serve.seen));
-    std::fs::remove_file(PathBuf::from(journal_arg)).unwrap();
+}
+
+/// Peers that hang up badly: one mid-frame, one half-closed after a
+/// heartbeat, one that will reset its connection.
+struct HangUps {
+    truncated: RawClient,
+    half_closed: RawClient,
+    reset: RawClient,
+    reset_stream: TcpStream,
+}
+
+/// What is left of [`HangUps`] once they have hung up: where each was.
+struct HungUp {
+    truncated: SocketAddr,
+    half_closed: RawClient,
+    reset: SocketAddr,
+}
+
+impl HangUps {
+    fn connect(addr: SocketAddr) -> HangUps {
+        let mut truncated = RawClient::connect(addr);
+        truncated.send(&heartbeat(1)[..12]);
+        truncated.stream.shutdown(Shutdown::Write).unwrap();
+        let mut half_closed = RawClient::connect(addr);
+        half_closed.send(&heartbeat(2));
+        half_closed.stream.shutdown(Shutdown::Write).unwrap();
+        let reset = RawClient::connect(addr);
+        let mut reset_stream = reset.stream.try_clone().unwrap();
+        reset_stream.write_all(&heartbeat(3)).unwrap();
+        HangUps {
+            truncated,
+            half_closed,
+            reset,
+            reset_stream,
+        }
+    }
+
+    /// The truncated peer gets its close frame; the reset peer vanishes
+    /// without reading anything.
+    fn hang_up(self) -> HungUp {
+        let HangUps {
+            mut truncated,
+            half_closed,
+            reset,
+            reset_stream,
+        } = self;
+        let got = truncated.expect_closed();
+        assert!(
+            got.starts_with("bad frame: connection closed in the middle of a frame"),
+            "{got}"
+        );
+        socket2::SockRef::from(&reset.stream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        let reset_addr = reset.local;
+        drop(reset_stream);
+        drop(reset);
+        HungUp {
+            truncated: truncated.local,
+            half_closed,
+            reset: reset_addr,
+        }
+    }
+}
+
+impl HungUp {
+    /// The event stream closes each with the reason for how it hung up.
+    fn assert_closed_events(&self, serve: &mut Serve) {
+        assert!(
+            serve.wait_for_peer("closed", self.truncated)["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("bad frame: connection closed in the middle")
+        );
+        assert_eq!(
+            serve.wait_for_peer("closed", self.half_closed.local)["reason"],
+            "client disconnected"
+        );
+        let reset_reason = serve.wait_for_peer("closed", self.reset)["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            reset_reason.starts_with("connection error: Connection reset by peer"),
+            "{reset_reason}"
+        );
+    }
+}
+
+/// A flooder: a valid client writing as fast as it can, for a while. Its
+/// address, and the thread that hands its stream back when done.
+fn spawn_flooder(addr: SocketAddr) -> (SocketAddr, JoinHandle<TcpStream>) {
+    let flooder = RawClient::connect(addr);
+    let flooder_addr = flooder.local;
+    let flood = std::thread::spawn(move || {
+        let mut stream = flooder.stream;
+        let batch: Vec<u8> = (0..512).flat_map(|_| heartbeat(4)).collect();
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until && stream.write_all(&batch).is_ok() {}
+        stream
+    });
+    (flooder_addr, flood)
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,6 +66,15 @@ fn journal_holds_every_decision_once_in_order_and_history_reads_it() {
         decisions(&serve.seen),
         "the journal is the event stream's decisions, in order"
     );
+    assert_journal_holds_each_kind(&journal);
+    assert_history_reads_it(path_arg, journal.len(), kick.local, keep.local);
+    drop(keep);
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// Every kind of decision the run made is there, with what it must say;
+/// a run opens with `started` and a clean stop closes it.
+fn assert_journal_holds_each_kind(journal: &[Value]) {
     let kinds: Vec<&str> = journal
         .iter()
         .map(|l| l["event"].as_str().unwrap())
@@ -96,20 +106,22 @@ fn journal_holds_every_decision_once_in_order_and_history_reads_it() {
         closed["ip"], "127.0.0.1",
         "the journal keeps the reported ip"
     );
+}
 
+/// `hbmon history` reads the journal whole, by peer (a table), by pid
+/// and since a time.
+fn assert_history_reads_it(path_arg: &str, journal_len: usize, kick: SocketAddr, keep: SocketAddr) {
     let (all, stderr) = history(&[path_arg, "--format", "json"]);
-    assert_eq!(all.len(), journal.len());
+    assert_eq!(all.len(), journal_len);
     assert!(stderr.is_empty(), "{stderr}");
-    let (table, _) = history(&[path_arg, "--peer", &kick.local.to_string()]);
+    let (table, _) = history(&[path_arg, "--peer", &kick.to_string()]);
     assert!(
         table[0].starts_with("time (UTC)"),
         "a header row: {table:#?}"
     );
     let kicked = &table[1..];
     assert!(
-        kicked
-            .iter()
-            .all(|row| row.contains(&kick.local.to_string())),
+        kicked.iter().all(|row| row.contains(&kick.to_string())),
         "{kicked:#?}"
     );
     assert!(
@@ -126,7 +138,7 @@ fn journal_holds_every_decision_once_in_order_and_history_reads_it() {
     );
     // Pid 11's lines, its connected line (which has no pid) included.
     let (by_pid, _) = history(&[path_arg, "--pid", "11", "--format", "json"]);
-    let keep_peer = format!(r#""peer":"{}""#, keep.local);
+    let keep_peer = format!(r#""peer":"{keep}""#);
     assert!(
         by_pid.iter().any(|l| l.contains(r#""pid":11"#))
             && by_pid.iter().all(|l| l.contains(&keep_peer)),
@@ -134,8 +146,6 @@ fn journal_holds_every_decision_once_in_order_and_history_reads_it() {
     );
     let (future, _) = history(&[path_arg, "--since", "2999-01-01T00:00:00Z"]);
     assert!(future.is_empty());
-    drop(keep);
-    std::fs::remove_file(&path).unwrap();
 }
 
 #[test]

@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::Stdio;
+use std::process::{ChildStdin, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -55,27 +55,7 @@ fn a_stdout_nobody_reads_does_not_hold_a_shutdown() {
     let mut client = RawClient::connect(addr);
     client.send(&heartbeat(7));
 
-    // Ask for snapshots until stdout (and then stdin) backs up.
-    let mut stdin = server.stdin.take().unwrap();
-    let written = Arc::new(AtomicU64::new(0));
-    let count = Arc::clone(&written);
-    std::thread::spawn(move || {
-        while stdin.write_all(b"list\n").is_ok() {
-            count.fetch_add(5, Ordering::Relaxed);
-        }
-    });
-    let deadline = Instant::now() + PATIENCE;
-    let mut last = (0, Instant::now());
-    loop {
-        let now = written.load(Ordering::Relaxed);
-        if now != last.0 {
-            last = (now, Instant::now());
-        } else if last.1.elapsed() > Duration::from_secs(1) && now > 0 {
-            break; // the server has stopped taking commands: stdout is full
-        }
-        assert!(Instant::now() < deadline, "stdin never backed up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    fill_stdout_until_stdin_backs_up(server.stdin.take().unwrap());
 
     let stopping = Instant::now();
     let status = std::process::Command::new("kill")
@@ -106,6 +86,30 @@ fn a_stdout_nobody_reads_does_not_hold_a_shutdown() {
         .unwrap();
     assert!(stderr.contains("lines were not written"), "{stderr}");
     drop(stdout);
+}
+
+/// Asks for snapshots until stdout (and then stdin) backs up: the server
+/// has stopped taking commands because nobody reads what it writes.
+fn fill_stdout_until_stdin_backs_up(mut stdin: ChildStdin) {
+    let written = Arc::new(AtomicU64::new(0));
+    let count = Arc::clone(&written);
+    std::thread::spawn(move || {
+        while stdin.write_all(b"list\n").is_ok() {
+            count.fetch_add(5, Ordering::Relaxed);
+        }
+    });
+    let deadline = Instant::now() + PATIENCE;
+    let mut last = (0, Instant::now());
+    loop {
+        let now = written.load(Ordering::Relaxed);
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(1) && now > 0 {
+            break; // the server has stopped taking commands: stdout is full
+        }
+        assert!(Instant::now() < deadline, "stdin never backed up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! The command line: every subcommand's flags, as clap structs, and how
 //! they become the library's options. `main.rs` only dispatches.
 
+pub mod docs;
+mod serve;
+mod values;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,9 +20,6 @@ use hbmon::fleet::simulate::{Mix, Plan};
 use hbmon::protocol::Token;
 use hbmon::{bench, history};
 
-pub mod docs;
-mod serve;
-mod values;
 pub use serve::{AdminSetup, ServeArgs};
 pub use values::OrOff;
 use values::within;

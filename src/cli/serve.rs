@@ -1,5 +1,12 @@
 //! `hbmon serve`'s flags, and how they become the server's settings, its
 //! hooks and its operator API.
+//!
+//! The flags are grouped by what they govern (liveness rules, connection
+//! limits, the silence guard, hooks, the operator API, what is kept), each
+//! group a struct flattened into [`ServeArgs`]. Flattening keeps every
+//! argument's id its field name: `settings.rs` finds serve's arguments by
+//! id for the config file keys, the `HBMON_*` variables and
+//! `--print-config`, so a field must not be renamed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +52,23 @@ pub struct ServeArgs {
     pub front: FrontArgs,
     #[command(flatten)]
     pub token: TokenArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    #[command(flatten)]
+    pub liveness: LivenessArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub kept: KeptArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+    #[command(flatten)]
+    pub hooks: HookArgs,
+}
+
+/// The operator API: where it is served, and whom and how much it admits.
+#[derive(Args)]
+pub struct AdminArgs {
     /// Serve the operator API (HTTP: /metrics, /healthz, /v1/clients,
     /// /v1/events, /v1/kick) on IP:PORT or unix:PATH (mode 0600); `off` turns it off.
     #[arg(long, default_value = endpoint::DEFAULT, value_name = "ADDR")]
@@ -70,6 +94,11 @@ pub struct ServeArgs {
     /// Close a kept-alive operator API connection that sends no new request this long.
     #[arg(long, default_value = api::DEFAULT_IDLE_TIMEOUT, value_parser = within("--admin-idle-timeout", TIMEOUT), allow_hyphen_values = true)]
     pub admin_idle_timeout: Duration,
+}
+
+/// The liveness rules: how often clients are judged, and by which detector.
+#[derive(Args)]
+pub struct LivenessArgs {
     /// How often the liveness engine runs.
     #[arg(long, default_value = "1s", value_parser = within("--tick", PERIOD), allow_hyphen_values = true)]
     pub tick: Duration,
@@ -85,6 +114,21 @@ pub struct ServeArgs {
     /// How long a client may stay in leave before it is closed.
     #[arg(long, default_value = "30s", value_parser = within("--leave-timeout", TIMEOUT.or_zero()), allow_hyphen_values = true)]
     pub leave_timeout: Duration,
+    /// The failure detector: counter (missed ticks make strikes) or phi
+    /// (phi accrual over each client's recent gaps).
+    #[arg(long, value_enum, default_value_t = DetectorKind::Counter)]
+    pub detector: DetectorKind,
+    /// With --detector phi: the suspicion that sends a client to leave.
+    #[arg(long, default_value_t = phi::DEFAULT_THRESHOLD, value_parser = positive_number, allow_hyphen_values = true)]
+    pub phi_threshold: f64,
+    /// With --detector phi: heartbeat gaps remembered per client.
+    #[arg(long, default_value_t = phi::DEFAULT_WINDOW as u16, value_parser = clap::value_parser!(u16).range(3..))]
+    pub phi_window: u16,
+}
+
+/// What one connection, and all of them together, may take.
+#[derive(Args)]
+pub struct LimitArgs {
     /// Most clients connected at once; more are refused with a close frame.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
     pub max_clients: u32,
@@ -94,12 +138,6 @@ pub struct ServeArgs {
     /// Largest frame body accepted, in bytes.
     #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), allow_hyphen_values = true)]
     pub max_frame: u32,
-    /// Closed clients kept in history.
-    #[arg(long, default_value_t = 1000)]
-    pub history: usize,
-    /// Append every decision to this file as JSON lines (read it with `hbmon history`).
-    #[arg(long, value_name = "PATH")]
-    pub journal: Option<PathBuf>,
     /// Close a client that sends no valid heartbeat this long after connecting.
     #[arg(long, default_value = "10s", value_parser = within("--hello-timeout", TIMEOUT), allow_hyphen_values = true)]
     pub hello_timeout: Duration,
@@ -110,6 +148,23 @@ pub struct ServeArgs {
     /// wake-ups under steady load (adds at most this much latency; 0 turns it off).
     #[arg(long, default_value = "2ms", value_parser = within("--batch-window", WINDOW), allow_hyphen_values = true)]
     pub batch_window: Duration,
+}
+
+/// What the server keeps of the clients it has seen.
+#[derive(Args)]
+pub struct KeptArgs {
+    /// Closed clients kept in history.
+    #[arg(long, default_value_t = 1000)]
+    pub history: usize,
+    /// Append every decision to this file as JSON lines (read it with `hbmon history`).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+/// The silence guard and the close rate: what stops the server from
+/// closing its whole fleet when its own network fails.
+#[derive(Args)]
+pub struct GuardArgs {
     /// Hold automatic closes while at least this fraction of the clients are
     /// silent together (the server's own network likely failed); `off` to
     /// close every client on its own timeline.
@@ -121,13 +176,11 @@ pub struct ServeArgs {
     /// Automatic closes per second at most (`100/s`, `0.5/s`); `off` for no cap.
     #[arg(long, default_value = "100/s", value_parser = rate_or_off, allow_hyphen_values = true)]
     pub close_rate: OrOff,
-    /// The failure detector: counter (missed ticks make strikes) or phi
-    /// (phi accrual over each client's recent gaps).
-    #[arg(long, value_enum, default_value_t = DetectorKind::Counter)]
-    pub detector: DetectorKind,
-    /// With --detector phi: the suspicion that sends a client to leave.
-    #[arg(long, default_value_t = phi::DEFAULT_THRESHOLD, value_parser = positive_number, allow_hyphen_values = true)]
-    pub phi_threshold: f64,
+}
+
+/// The event hooks: a shell command run for chosen events.
+#[derive(Args)]
+pub struct HookArgs {
     /// Run this shell command for each chosen event, with the event's JSON
     /// line on its stdin and HBMON_EVENT and HBMON_PEER in its environment.
     #[arg(long, value_name = "CMD")]
@@ -145,9 +198,6 @@ pub struct ServeArgs {
     /// A hook still running after this long is killed and reported.
     #[arg(long, default_value = "10s", value_parser = within("--hook-timeout", TIMEOUT), allow_hyphen_values = true)]
     pub hook_timeout: Duration,
-    /// With --detector phi: heartbeat gaps remembered per client.
-    #[arg(long, default_value_t = phi::DEFAULT_WINDOW as u16, value_parser = clap::value_parser!(u16).range(3..))]
-    pub phi_window: u16,
 }
 
 /// Files a running hook holds: its stdin pipe, and the pipes its spawn
@@ -171,11 +221,11 @@ pub enum DetectorKind {
     Phi,
 }
 
-impl ServeArgs {
+impl HookArgs {
     /// The hooks `--on-event` asks for, if any. The events are checked
     /// even without `--on-event`: a typo in a config file is found by
     /// `--check` before the hook is turned on, not after.
-    pub fn hooks(&self) -> Result<Option<Hooks>> {
+    pub fn setup(&self) -> Result<Option<Hooks>> {
         for name in &self.hook_events {
             if !EVENT_NAMES.contains(&name.as_str()) {
                 bail!(
@@ -194,10 +244,12 @@ impl ServeArgs {
             timeout: self.hook_timeout,
         }))
     }
+}
 
+impl AdminArgs {
     /// The operator API these flags ask for, if any. Refused on an address
     /// other machines can reach unless a token guards it.
-    pub fn admin(&self) -> Result<Option<AdminSetup>> {
+    pub fn setup(&self) -> Result<Option<AdminSetup>> {
         let Some(endpoint) = self.admin.0.clone() else {
             return Ok(None);
         };
@@ -216,6 +268,17 @@ impl ServeArgs {
         };
         Ok(Some(AdminSetup { endpoint, settings }))
     }
+}
+
+impl LivenessArgs {
+    fn rules(&self) -> Rules {
+        Rules {
+            threshold: self.threshold,
+            cursor: self.cursor,
+            recover: self.recover,
+            leave_timeout: self.leave_timeout,
+        }
+    }
 
     fn detector(&self) -> Detector {
         match self.detector {
@@ -228,13 +291,23 @@ impl ServeArgs {
     }
 }
 
+impl GuardArgs {
+    fn config(&self) -> GuardConfig {
+        GuardConfig {
+            silence: self.silence_guard.0,
+            min_clients: self.silence_guard_min,
+            close_rate: self.close_rate.0,
+        }
+    }
+}
+
 impl ServeArgs {
     /// `serve --check`: everything `serve` would refuse to start with, found
     /// without listening. (The flags and the config file were checked as
     /// they were parsed.)
     pub fn check(&self) -> Result<()> {
         let config = self.config()?;
-        self.admin()?;
+        self.admin.setup()?;
         if let Some(path) = &config.journal {
             std::fs::OpenOptions::new()
                 .create(true)
@@ -242,7 +315,7 @@ impl ServeArgs {
                 .open(path)
                 .with_context(|| format!("cannot write the journal {}", path.display()))?;
         }
-        self.hooks()?;
+        self.hooks.setup()?;
         hbmon::process::check_open_files(&self.open_files())?;
         Ok(())
     }
@@ -250,36 +323,35 @@ impl ServeArgs {
     /// What may be open at once, by what holds it: clients, the operator
     /// API, the journal and the hooks (a hook's child takes a few pipes).
     pub fn open_files(&self) -> Vec<OpenFiles> {
+        let max_clients = self.limits.max_clients;
         let mut needs = vec![OpenFiles {
-            count: u64::from(self.max_clients),
-            what: format!("clients (--max-clients {})", self.max_clients),
+            count: u64::from(max_clients),
+            what: format!("clients (--max-clients {max_clients})"),
             lower: Some("--max-clients"),
         }];
-        if self.admin.0.is_some() {
+        if self.admin.admin.0.is_some() {
+            let connections = self.admin.admin_max_connections;
             needs.push(OpenFiles {
-                count: u64::from(self.admin_max_connections) + api::OVERFLOW as u64,
+                count: u64::from(connections) + api::OVERFLOW as u64,
                 what: format!(
-                    "operator API connections (--admin-max-connections {}, and {} to answer at the cap)",
-                    self.admin_max_connections,
+                    "operator API connections (--admin-max-connections {connections}, and {} to answer at the cap)",
                     api::OVERFLOW
                 ),
                 lower: Some("--admin-max-connections"),
             });
         }
-        if self.journal.is_some() {
+        if self.kept.journal.is_some() {
             needs.push(OpenFiles {
                 count: 1,
                 what: "the journal".to_owned(),
                 lower: None,
             });
         }
-        if self.on_event.is_some() {
+        if self.hooks.on_event.is_some() {
+            let concurrency = self.hooks.hook_concurrency;
             needs.push(OpenFiles {
-                count: u64::from(self.hook_concurrency) * FILES_PER_HOOK,
-                what: format!(
-                    "hooks (--hook-concurrency {}, {FILES_PER_HOOK} each)",
-                    self.hook_concurrency
-                ),
+                count: u64::from(concurrency) * FILES_PER_HOOK,
+                what: format!("hooks (--hook-concurrency {concurrency}, {FILES_PER_HOOK} each)"),
                 lower: Some("--hook-concurrency"),
             });
         }
@@ -288,29 +360,21 @@ impl ServeArgs {
 
     /// The server's settings these flags ask for.
     pub fn config(&self) -> Result<Config> {
+        let limits = &self.limits;
         Ok(Config {
-            tick: self.tick,
-            rules: Rules {
-                threshold: self.threshold,
-                cursor: self.cursor,
-                recover: self.recover,
-                leave_timeout: self.leave_timeout,
-            },
-            max_clients: self.max_clients as usize,
-            max_per_ip: self.max_per_ip,
-            max_frame: self.max_frame as usize,
-            history: self.history,
-            batch_window: self.batch_window,
-            hello_timeout: self.hello_timeout,
-            frame_timeout: self.frame_timeout,
+            tick: self.liveness.tick,
+            rules: self.liveness.rules(),
+            max_clients: limits.max_clients as usize,
+            max_per_ip: limits.max_per_ip,
+            max_frame: limits.max_frame as usize,
+            history: self.kept.history,
+            batch_window: limits.batch_window,
+            hello_timeout: limits.hello_timeout,
+            frame_timeout: limits.frame_timeout,
             token: self.token.token()?,
-            journal: self.journal.clone(),
-            guard: GuardConfig {
-                silence: self.silence_guard.0,
-                min_clients: self.silence_guard_min,
-                close_rate: self.close_rate.0,
-            },
-            detector: self.detector(),
+            journal: self.kept.journal.clone(),
+            guard: self.guard.config(),
+            detector: self.liveness.detector(),
             admin: None,
         })
     }

@@ -5,9 +5,7 @@
 //! that speaks the protocol. It owns only its counters ([`Tally`]), which
 //! front ends (the progress line, the demo, the benchmark) read.
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,121 +19,18 @@ use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::fleet::mix::{Behaviour, Mix};
 use crate::fleet::tally::Ending;
 pub use crate::fleet::tally::{Counts, Summary, Tally};
-use crate::protocol::{ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Status, Token, encode_frame};
+use crate::protocol::{
+    ClientCodec, DEFAULT_MAX_FRAME, FrameError, Heartbeat, Notice, Status, Token, encode_frame,
+};
 
 /// Connections being set up at once when clients join all together: more
 /// would overflow the server's accept backlog and cost SYN retries.
 const CONNECTS_IN_FLIGHT: usize = 256;
 /// Heartbeats a flooding client writes per call.
 const FLOOD_BATCH: usize = 512;
-
-/// What a simulated client does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Behaviour {
-    /// Heartbeats every interval.
-    Steady,
-    /// Alternates sending for `flaky_gap` and staying silent for as long:
-    /// long enough to reach `leave`, then it recovers.
-    Flaky,
-    /// Sends one heartbeat, then nothing.
-    Silent,
-    /// Heartbeats for `dying_after`, then drops the connection abruptly.
-    Dying,
-    /// Sends a few heartbeats, then a frame that is not JSON.
-    Bad,
-    /// Writes heartbeats as fast as the socket takes them (for benchmarks).
-    Flood,
-    /// Writes as fast as `Flood`, each heartbeat numbered by an extra
-    /// `seq` field (which the server ignores), so that no two in a row are
-    /// the same bytes: each must be parsed.
-    FloodSeq,
-}
-
-impl Behaviour {
-    const NAMES: [(&'static str, Behaviour); 7] = [
-        ("steady", Behaviour::Steady),
-        ("flaky", Behaviour::Flaky),
-        ("silent", Behaviour::Silent),
-        ("dying", Behaviour::Dying),
-        ("bad", Behaviour::Bad),
-        ("flood", Behaviour::Flood),
-        ("flood-seq", Behaviour::FloodSeq),
-    ];
-}
-
-impl fmt::Display for Behaviour {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = Self::NAMES
-            .iter()
-            .find(|(_, b)| b == self)
-            .map_or("?", |(n, _)| n);
-        f.write_str(name)
-    }
-}
-
-/// Behaviours and their weights: `steady=70,flaky=20,silent=5,dying=5`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mix(Vec<(Behaviour, u32)>);
-
-impl FromStr for Mix {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let mut parts = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, weight) = part
-                .split_once('=')
-                .ok_or_else(|| format!("'{part}' should be NAME=WEIGHT, like steady=70"))?;
-            let behaviour = Behaviour::NAMES
-                .iter()
-                .find(|(n, _)| *n == name.trim())
-                .map(|(_, b)| *b)
-                .ok_or_else(|| {
-                    let known: Vec<&str> = Behaviour::NAMES.iter().map(|(n, _)| *n).collect();
-                    format!("unknown behaviour '{name}' (known: {})", known.join(", "))
-                })?;
-            let weight: u32 = weight.trim().parse().map_err(|_| {
-                format!("weight of '{name}' must be a whole number, not '{weight}'")
-            })?;
-            parts.push((behaviour, weight));
-        }
-        if parts.iter().map(|(_, w)| u64::from(*w)).sum::<u64>() == 0 {
-            return Err("the mix needs at least one behaviour with a weight above 0".to_owned());
-        }
-        Ok(Mix(parts))
-    }
-}
-
-impl Mix {
-    /// A mix from behaviours and weights (at least one weight above 0).
-    pub fn new(parts: &[(Behaviour, u32)]) -> Mix {
-        Mix(parts.to_vec())
-    }
-
-    /// The behaviour of each of `n` clients, interleaved in proportion to the
-    /// weights (smooth weighted round-robin), so even the first few clients
-    /// show the whole mix.
-    pub fn assign(&self, n: usize) -> Vec<Behaviour> {
-        let total: i64 = self.0.iter().map(|(_, w)| i64::from(*w)).sum();
-        let mut current = vec![0i64; self.0.len()];
-        (0..n)
-            .map(|_| {
-                for (c, (_, w)) in current.iter_mut().zip(&self.0) {
-                    *c += i64::from(*w);
-                }
-                let (best, _) = current
-                    .iter()
-                    .enumerate()
-                    .max_by_key(|&(i, c)| (*c, std::cmp::Reverse(i)))
-                    .unwrap_or((0, &0));
-                current[best] -= total;
-                self.0[best].0
-            })
-            .collect()
-    }
-}
 
 /// What the fleet does.
 #[derive(Clone, Debug)]
@@ -220,6 +115,9 @@ impl Client {
         self.tally.ended(self.behaviour, ending);
     }
 
+    /// Speaks for this client until the server closes it, it ends by its
+    /// behaviour, or `stop` is cancelled: the token first if the plan has
+    /// one, then a flood or one heartbeat per tick.
     async fn converse(&self, stream: TcpStream, stop: CancellationToken) -> Ending {
         let _ = stream.set_nodelay(true);
         let local = match stream.local_addr() {
@@ -235,7 +133,7 @@ impl Client {
             token: None,
         });
         let (reader, mut writer) = stream.into_split();
-        let mut notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
+        let notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
         if let Some(token) = &self.plan.token
             && let Err(error) = writer.write_all(&hello(local, pid, token)).await
         {
@@ -244,14 +142,25 @@ impl Client {
         match self.behaviour {
             Behaviour::Flood => {
                 let batch = heartbeat.repeat(FLOOD_BATCH);
-                return self.flood(&batch, notices, writer, stop).await;
+                self.flood(&batch, notices, writer, stop).await
             }
             Behaviour::FloodSeq => {
                 let batch = numbered(&local.ip().to_string(), pid);
-                return self.flood(&batch, notices, writer, stop).await;
+                self.flood(&batch, notices, writer, stop).await
             }
-            _ => {}
+            _ => self.beat(&heartbeat, notices, writer, stop).await,
         }
+    }
+
+    /// One frame per tick, as [`Client::at_tick`] chooses, until the
+    /// server's close notice, the behaviour's end or `stop`.
+    async fn beat(
+        &self,
+        heartbeat: &[u8],
+        mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
+        mut writer: OwnedWriteHalf,
+        stop: CancellationToken,
+    ) -> Ending {
         // Spread clients that joined together over the interval.
         let phase = self
             .plan
@@ -263,33 +172,20 @@ impl Client {
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return Ending::Stopped,
-                notice = notices.next() => match notice {
-                    Some(Ok(notice)) if notice.status != Status::Close => {}
-                    Some(Ok(notice)) => return Ending::ClosedByServer(Some(notice.reason)),
-                    None => return Ending::ClosedByServer(None),
-                    Some(Err(error)) => return Ending::Failed(format!("reading from the server: {error}")),
+                notice = notices.next() => if let Some(ending) = ending_by(notice) {
+                    return ending;
                 },
                 _ = ticker.tick() => {
-                    let frame: &[u8] = match self.behaviour {
-                        // A flood is handed to `flood` before the ticker starts.
-                        Behaviour::Steady | Behaviour::Flood | Behaviour::FloodSeq => &heartbeat,
-                        Behaviour::Flaky => {
-                            let phase = started.elapsed().as_nanos() / self.plan.flaky_gap.as_nanos().max(1);
-                            if phase % 2 == 1 { continue } else { &heartbeat }
-                        }
-                        Behaviour::Silent if sent > 0 => continue,
-                        Behaviour::Silent => &heartbeat,
-                        Behaviour::Dying if started.elapsed() >= self.plan.dying_after => {
+                    let frame = match self.at_tick(heartbeat, sent, started.elapsed()) {
+                        Tick::Send(frame) => frame,
+                        Tick::Skip => continue,
+                        Tick::HangUp => {
                             // Abrupt: a reset, not a goodbye.
                             if let Ok(stream) = notices.into_inner().reunite(writer) {
                                 let _ = stream.set_zero_linger();
                             }
                             return Ending::HungUp;
                         }
-                        Behaviour::Dying => &heartbeat,
-                        Behaviour::Bad if sent == 3 => b"\0\0\0\x09{not json",
-                        Behaviour::Bad if sent > 3 => continue,
-                        Behaviour::Bad => &heartbeat,
                     };
                     if let Err(error) = writer.write_all(frame).await {
                         return Ending::Failed(format!("sending a heartbeat: {error}"));
@@ -299,6 +195,49 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// What this client's behaviour does at a tick, `sent` frames and
+    /// `elapsed` after its first.
+    fn at_tick<'a>(&self, heartbeat: &'a [u8], sent: u64, elapsed: Duration) -> Tick<'a> {
+        match self.behaviour {
+            // A flood is handed to `flood` before any tick.
+            Behaviour::Steady | Behaviour::Flood | Behaviour::FloodSeq => Tick::Send(heartbeat),
+            Behaviour::Flaky => {
+                let phase = elapsed.as_nanos() / self.plan.flaky_gap.as_nanos().max(1);
+                if phase % 2 == 1 {
+                    Tick::Skip
+                } else {
+                    Tick::Send(heartbeat)
+                }
+            }
+            Behaviour::Silent if sent > 0 => Tick::Skip,
+            Behaviour::Silent => Tick::Send(heartbeat),
+            Behaviour::Dying if elapsed >= self.plan.dying_after => Tick::HangUp,
+            Behaviour::Dying => Tick::Send(heartbeat),
+            Behaviour::Bad if sent == 3 => Tick::Send(b"\0\0\0\x09{not json"),
+            Behaviour::Bad if sent > 3 => Tick::Skip,
+            Behaviour::Bad => Tick::Send(heartbeat),
+        }
+    }
+}
+
+/// What a beating client does at a tick.
+enum Tick<'a> {
+    Send(&'a [u8]),
+    Skip,
+    HangUp,
+}
+
+/// How a client ends on what its notice stream gave, if it does: a close
+/// notice, the server hanging up, or an unreadable stream. Other notices
+/// leave it running.
+fn ending_by(notice: Option<Result<Notice, FrameError>>) -> Option<Ending> {
+    match notice {
+        Some(Ok(notice)) if notice.status != Status::Close => None,
+        Some(Ok(notice)) => Some(Ending::ClosedByServer(Some(notice.reason))),
+        None => Some(Ending::ClosedByServer(None)),
+        Some(Err(error)) => Some(Ending::Failed(format!("reading from the server: {error}"))),
     }
 }
 
@@ -319,13 +258,8 @@ impl Client {
         let (closed_tx, mut closed) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             let ending = loop {
-                match notices.next().await {
-                    Some(Ok(notice)) if notice.status != Status::Close => {}
-                    Some(Ok(notice)) => break Ending::ClosedByServer(Some(notice.reason)),
-                    None => break Ending::ClosedByServer(None),
-                    Some(Err(error)) => {
-                        break Ending::Failed(format!("reading from the server: {error}"));
-                    }
+                if let Some(ending) = ending_by(notices.next().await) {
+                    break ending;
                 }
             };
             let _ = closed_tx.send(ending);
@@ -373,57 +307,6 @@ fn numbered(ip: &str, pid: u32) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::protocol::ServerCodec;
-
-    #[test]
-    fn mix_parses_and_rejects_with_reasons() {
-        let mix: Mix = "steady=70, flaky=20,silent=5,dying=5".parse().unwrap();
-        assert_eq!(mix.0.len(), 4);
-        let err = |text: &str| text.parse::<Mix>().unwrap_err();
-        assert_eq!(
-            err("steady"),
-            "'steady' should be NAME=WEIGHT, like steady=70"
-        );
-        assert_eq!(
-            err("sleepy=3"),
-            "unknown behaviour 'sleepy' (known: steady, flaky, silent, dying, bad, flood, flood-seq)"
-        );
-        assert_eq!(
-            err("steady=x"),
-            "weight of 'steady' must be a whole number, not 'x'"
-        );
-        assert_eq!(
-            err("steady=0"),
-            "the mix needs at least one behaviour with a weight above 0"
-        );
-    }
-
-    #[test]
-    fn assignment_follows_the_weights_and_interleaves() {
-        let mix: Mix = "steady=70,flaky=20,silent=5,dying=5".parse().unwrap();
-        let all = mix.assign(1000);
-        let count = |b| all.iter().filter(|&&x| x == b).count();
-        assert_eq!(
-            [
-                count(Behaviour::Steady),
-                count(Behaviour::Flaky),
-                count(Behaviour::Silent),
-                count(Behaviour::Dying)
-            ],
-            [700, 200, 50, 50]
-        );
-        let first_20 = &all[..20];
-        for b in [
-            Behaviour::Steady,
-            Behaviour::Flaky,
-            Behaviour::Silent,
-            Behaviour::Dying,
-        ] {
-            assert!(
-                first_20.contains(&b),
-                "{b} among the first 20: {first_20:?}"
-            );
-        }
-    }
 
     #[test]
     fn a_numbered_flood_is_one_client_in_frames_none_alike() {

@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::fleet::simulate::Behaviour;
+use crate::fleet::mix::Behaviour;
 use crate::printable;
 
 /// Distinct reasons kept for each outcome of each behaviour; any more are

@@ -36,8 +36,9 @@ const QUEUE: usize = 1024;
 
 /// How long hooks still running when the server stops may go on before
 /// their groups are killed: short, because a service manager kills the
-/// whole service soon after its stop signal (systemd: 15 s in our unit)
-/// and the server needs its own share of that to close clients.
+/// whole service soon after its stop signal (systemd's `TimeoutStopSec`
+/// in assets/hbmon.service), and the server needs its own share of that
+/// to close clients.
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// What runs, for which events.

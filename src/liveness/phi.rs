@@ -13,8 +13,9 @@ use std::time::Duration;
 
 /// The default `--phi-threshold` (Akka's).
 pub const DEFAULT_THRESHOLD: f64 = 8.0;
-/// The default `--phi-window`: gaps remembered per client. Akka keeps 1,000;
-/// 100 (200 bytes a client) fits the same shape at 10,000 clients.
+/// The default `--phi-window`: gaps remembered per client. Fewer than
+/// Akka's default: a server keeps a window for every client it holds, and
+/// this many gaps already fit the mean and spread the detector needs.
 pub const DEFAULT_WINDOW: usize = 100;
 /// A floor on the spread, so that a metronome-regular client is not
 /// suspected a few milliseconds late (Akka's `min-std-deviation`).

@@ -12,11 +12,11 @@
 //! policy about what to do with a bad peer: it says precisely what was wrong
 //! ([`FrameError`]) and the caller decides.
 
+mod frames;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
-mod frames;
 
 pub use frames::{ClientCodec, FrameError, JsonFrames, Run, ServerCodec, encode_frame};
 

@@ -3,6 +3,9 @@
 //! that speak the wire protocol byte by byte.
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod timeline;
+pub mod tmux;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -13,8 +16,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-pub mod tmux;
 
 /// Generous bound for anything that should happen "soon", so tests pass on a
 /// loaded 2-core machine. Tests wait for events, never sleep for them.

@@ -15,6 +15,7 @@ mod jitter;
 mod latency;
 mod load;
 mod render;
+mod synthetic;
 mod viewers;
 
 use std::net::SocketAddr;

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::Status;
 
 /// How a front end writes what it reads: for people, or for programs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// (The command line names the choices, in `cli`: the feed knows nothing
+/// of clap.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Human-readable lines.
     Text,

@@ -254,38 +254,4 @@ impl Snapshot {
     pub fn count(&self, status: Status) -> usize {
         self.clients.iter().filter(|c| c.status() == status).count()
     }
-
-    /// A snapshot of `n` alive clients, as the registry would publish it.
-    pub(crate) fn synthetic(n: usize) -> Snapshot {
-        let settings = Settings {
-            tick: Duration::from_secs(1),
-            rules: Rules::default(),
-        };
-        let mut snapshot = Snapshot::empty(SocketAddr::from(([127, 0, 0, 1], 14000)), settings);
-        let ip: Arc<str> = Arc::from("127.0.0.1");
-        snapshot.clients = (0..n)
-            .map(|i| ClientView {
-                id: i as u64,
-                peer: SocketAddr::from((
-                    [127, 0, (i >> 16) as u8, (i >> 8) as u8],
-                    (i & 0xffff) as u16,
-                )),
-                ip: Some(Arc::clone(&ip)),
-                pid: Some(i as u32),
-                reported: Some(Status::Alive),
-                liveness: Liveness {
-                    streak: 3,
-                    ..Liveness::default()
-                },
-                heartbeats: i as u64,
-                connected_at: snapshot.started,
-                last_seen: Some(snapshot.taken),
-                held: None,
-                phi: None,
-                reconnects: 0,
-                flaps: 0,
-            })
-            .collect();
-        snapshot
-    }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use hbmon::feed::Connection;
 use hbmon::feed::control::Kicked;
 use hbmon::feed::details::{Change, Details, PastConnection};
 use hbmon::feed::event::{Event, EventKind};
@@ -925,9 +926,9 @@ fn a_read_only_viewer_shows_no_kick_keys_and_never_kicks() {
 
 #[test]
 fn a_feed_that_lost_its_server_keeps_the_last_picture_dimmed_and_says_so() {
-    let mut lost = (*three()).clone();
-    lost.lost = Some("cannot reach 127.0.0.1:14001: Connection refused".to_owned());
-    let mut view = ViewState::new(Arc::new(lost));
+    let mut view = ViewState::new(three());
+    view.connection =
+        Connection::Lost("cannot reach 127.0.0.1:14001: Connection refused".to_owned());
     let terminal = draw(&mut view, 160, 30);
     let shown = screen(&terminal);
     assert!(shown.contains("disconnected, retrying"), "{shown}");

@@ -35,9 +35,6 @@ pub struct Snapshot {
     pub counters: Counters,
     /// Whether the fleet is silent and automatic closes are held.
     pub fleet_silent: Option<Silence>,
-    /// Set by a feed from across a socket that has lost its server: why,
-    /// and that this is the last picture it had.
-    pub lost: Option<String>,
 }
 
 /// The fleet has gone silent together: automatic closes are held.
@@ -247,7 +244,6 @@ impl Snapshot {
             recent: Arc::default(),
             counters: Counters::default(),
             fleet_silent: None,
-            lost: None,
         }
     }
 

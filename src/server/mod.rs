@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
 pub use failure::{Crashed, Failure, join_message};
 
-use crate::feed::{Control, Event, Feed, Snapshot, Subscriber};
+use crate::feed::{Control, Event, Feed, Link, Snapshot, Subscriber};
 use accept::Accept;
 use journal::Journal;
 use pacer::Pacer;
@@ -199,6 +199,7 @@ impl Server {
             snapshots: self.snapshots(),
             events: self.subscribe(),
             control: self.control(),
+            link: Link::in_process(),
             stop: self.stop_token(),
         }
     }

@@ -80,7 +80,6 @@ fn patch(
     taken_mono: Instant,
 ) -> Result<(Snapshot, Vec<Event>), WireError> {
     let mut s = base.clone();
-    s.lost = None;
     let (history_len, recent_len) = (delta.common.history_len, delta.common.recent_len);
     settle(&mut s, delta.common)?;
     s.taken_mono = taken_mono;

@@ -77,7 +77,7 @@ pub fn render(frame: &mut Frame, view: &mut ViewState) {
         Screen::History => tables::history(frame, table_area, view),
         Screen::Events => tables::events(frame, table_area, view),
     }
-    if view.snapshot().lost.is_some() {
+    if view.connection.lost().is_some() {
         // The last picture stays, dimmed, until the server is back.
         frame
             .buffer_mut()
@@ -147,7 +147,7 @@ fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
     let s = view.snapshot();
     let uptime = s.taken.duration_since(s.started).unwrap_or_default();
     let mut first = vec![vec![Span::raw(" hbmon ").bold().reversed()]];
-    if let Some(lost) = &s.lost {
+    if let Some(lost) = view.connection.lost() {
         // The picture is the last one from a server that went away.
         let badge = badge("disconnected, retrying".to_owned(), Color::Red).fg(Color::White);
         first.push(vec![badge, Span::raw(format!(" {lost}")).fg(Color::Red)]);

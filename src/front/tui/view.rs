@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ratatui::layout::Rect;
 
+use crate::feed::Connection;
 use crate::feed::details::Details;
 use crate::feed::event::Event;
 use crate::feed::query::{self, Filter, Sort, client_text};
@@ -125,6 +126,8 @@ pub struct Mode {
 pub struct ViewState {
     /// The snapshot on screen (frozen while paused).
     shown: Arc<Snapshot>,
+    /// Whether the snapshots still come (a remote feed's server may be lost).
+    pub connection: Connection,
     pub mode: Mode,
     /// The quit question is open: stop the server and close this many
     /// clients?
@@ -192,6 +195,7 @@ impl ViewState {
             hold: None,
             marks: HashSet::new(),
             selected: None,
+            connection: Connection::Connected,
             live: Cursor::default(),
             history: Cursor::default(),
             events: Cursor::default(),

@@ -38,6 +38,8 @@
 //!   `demo`.
 //! - [`bench`]: scenarios that measure the real server, fleet, dashboard and
 //!   viewers.
+//! - [`stats`]: figures about the server's own work (publish timings), for
+//!   `/metrics` and the bench, beside the feed rather than in it.
 //! - [`history`]: reads back a journal the server wrote.
 //! - [`process`]: signals and open-file limits.
 //! - [`printable`]: text from outside made safe to print on a terminal.
@@ -57,3 +59,4 @@ pub mod process;
 pub mod protocol;
 pub mod remote;
 pub mod server;
+pub mod stats;

@@ -161,13 +161,11 @@ async fn attach(
         _ => None,
     };
     if let Some((listener, settings)) = api {
-        let source = api::Source {
-            snapshots: server.snapshots(),
-            events: server.subscriber(),
-            control: server.control(),
+        let figures = api::Figures {
+            publish: Some(server.publish_stats()),
             hooks: hook_stats.clone(),
         };
-        api::spawn(listener, source, settings, server.stop_token());
+        api::spawn(listener, server.feed(), figures, settings);
     }
     let feed = server.feed();
     let options = headless::Options {

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::endpoint::{Endpoint, Listener};
 use crate::feed::wire::Replica;
-use crate::front::api::{self, Source};
+use crate::front::api;
 use crate::remote::{self, Api};
 use crate::server::Config;
 
@@ -78,18 +78,11 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     })?;
     let listener = Listener::bind(&Endpoint::Tcp(SocketAddr::from(([127, 0, 0, 1], 0)))).await?;
     let endpoint = listener.endpoint()?;
-    let source = Source {
-        snapshots: server.snapshots(),
-        events: server.subscriber(),
-        control: server.control(),
+    let figures = api::Figures {
+        publish: Some(server.publish_stats()),
         hooks: None,
     };
-    api::spawn(
-        listener,
-        source,
-        api::Settings::default(),
-        server.stop_token(),
-    );
+    api::spawn(listener, server.feed(), figures, api::Settings::default());
     let leaves = EventCount::start(server.subscribe(), leave_or_close);
     let join_limit = Duration::from_secs(30) + Duration::from_millis(clients as u64 * 5);
     let warmup = Duration::from_secs(3);
@@ -98,7 +91,7 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for)?;
     all_joined(&server, clients, join_limit).await?;
     tokio::time::sleep(warmup).await;
-    let publish = Publishes::watch(server.snapshots());
+    let publish = Publishes::watch(&server);
 
     let alone = share(window).await?;
 

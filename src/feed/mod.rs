@@ -73,6 +73,9 @@ pub struct Feed {
     /// read events drops this at once: an unread receiver holds the whole
     /// ring of events in memory.
     pub events: broadcast::Receiver<Event>,
+    /// More readers of the same stream, each from when it subscribes: for a
+    /// front end that serves many (the operator API's `/v1/events`).
+    pub subscriber: Subscriber,
     pub control: Control,
     /// Whether the snapshots still come from a live server.
     pub link: Link,

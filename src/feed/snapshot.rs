@@ -63,7 +63,7 @@ pub struct Settings {
 }
 
 /// Running totals since the server started.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Valid heartbeats received.
     pub frames: u64,
@@ -79,18 +79,6 @@ pub struct Counters {
     /// Decisions the journal could not write (its queue was full, or the
     /// disk failed).
     pub journal_lost: u64,
-    /// Snapshots published, and the registry's time spent on them in
-    /// nanoseconds (bringing each row up to date, replacing the snapshot):
-    /// the registry's reports and commands wait that long, heartbeats (on
-    /// another thread) do not. A snapshot counts the publishes before it.
-    pub publishes: u64,
-    pub publish_ns: u64,
-    /// The registry thread's CPU time for the same publishes: the part of
-    /// `publish_ns` it was running, the rest it waited for a core (on a
-    /// busy machine, the sockets' thread and everything else run beside
-    /// it). Read just outside the wall clock's span (see `publish`), so it
-    /// may exceed `publish_ns` by a few microseconds a publish.
-    pub publish_cpu_ns: u64,
 }
 
 impl Counters {

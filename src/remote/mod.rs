@@ -32,7 +32,7 @@ use crate::endpoint::Endpoint;
 use crate::feed::control::{Command, CommandError, Kicked};
 use crate::feed::details::Details;
 use crate::feed::wire::{self, Replica};
-use crate::feed::{Connection, Control, Event, Feed, Link, Snapshot};
+use crate::feed::{Connection, Control, Event, Feed, Link, Snapshot, Subscriber};
 use crate::protocol::Token;
 pub use frames::{FeedFrameError, FeedFrames};
 pub use http::{Api, ApiError};
@@ -76,6 +76,7 @@ pub async fn attach(
     let (events, events_rx) = broadcast::channel(EVENTS);
     let (commands, commands_rx) = mpsc::channel(16);
     let (connection, link) = watch::channel(Connection::Connected);
+    let subscriber = Subscriber::new(&events);
     let follower = Follower {
         api: api.clone(),
         snapshots,
@@ -87,6 +88,7 @@ pub async fn attach(
     Ok(Feed {
         snapshots: receiver,
         events: events_rx,
+        subscriber,
         control: Control::new(commands),
         link: Link::new(link),
         stop,

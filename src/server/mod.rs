@@ -45,6 +45,7 @@ pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
 pub use failure::{Crashed, Failure, join_message};
 
 use crate::feed::{Control, Event, Feed, Link, Snapshot, Subscriber};
+use crate::stats::PublishStats;
 use accept::Accept;
 use journal::Journal;
 use pacer::Pacer;
@@ -98,6 +99,7 @@ pub struct Server {
     control: Control,
     stop: CancellationToken,
     failure: Failure,
+    publish_stats: Arc<PublishStats>,
     task: JoinHandle<Result<(), Crashed>>,
 }
 
@@ -122,8 +124,15 @@ impl Server {
             None => None,
         };
         let tallies = Tallies::new();
-        let (registry, snapshots) =
-            Registry::new(addr, &config, journal, Arc::clone(&tallies), events_tx);
+        let publish_stats = Arc::new(PublishStats::default());
+        let (registry, snapshots) = Registry::new(
+            addr,
+            &config,
+            journal,
+            Arc::clone(&tallies),
+            events_tx,
+            Arc::clone(&publish_stats),
+        );
         let pacer =
             (!config.batch_window.is_zero()).then(|| Arc::new(Pacer::new(config.batch_window)));
         if let Some(pacer) = &pacer {
@@ -166,6 +175,7 @@ impl Server {
             control: Control::new(commands_tx),
             stop,
             failure,
+            publish_stats,
             task,
         })
     }
@@ -193,11 +203,18 @@ impl Server {
         self.control.clone()
     }
 
+    /// What publishing costs the registry, for `/metrics` and the bench:
+    /// figures about the server's work, kept out of the feed.
+    pub fn publish_stats(&self) -> Arc<PublishStats> {
+        Arc::clone(&self.publish_stats)
+    }
+
     /// Everything a front end needs, to take to a thread of its own.
     pub fn feed(&self) -> Feed {
         Feed {
             snapshots: self.snapshots(),
             events: self.subscribe(),
+            subscriber: self.subscriber(),
             control: self.control(),
             link: Link::in_process(),
             stop: self.stop_token(),

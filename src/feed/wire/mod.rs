@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::feed::event::{Event, Recorded, Stamped, rfc3339};
-use crate::feed::snapshot::{ClientView, ClosedClient, Counters, Held, Snapshot};
+use crate::feed::snapshot::{ClientView, CloseCause, ClosedClient, Counters, Held, Snapshot};
 use crate::liveness::Liveness;
 use crate::protocol::Status;
 
@@ -58,11 +58,57 @@ enum Frame {
 #[derive(Serialize, Deserialize)]
 struct Common {
     taken_ms: u64,
-    counters: Counters,
+    counters: Totals,
     /// Since (ms), silent, clients.
     fleet_silent: Option<(u64, u64, u64)>,
     history_len: u32,
     recent_len: u32,
+}
+
+/// The snapshot's [`Counters`] as frames carry them, field for field in
+/// the frame's order. The last three slots are always zero: they are where
+/// publish timings would go, which are figures about the server's work
+/// (see [`crate::stats`]), not its state; the slots stay so that a viewer
+/// and a server of different builds read each other's frames.
+#[derive(Serialize, Deserialize)]
+struct Totals {
+    frames: u64,
+    bad_frames: u64,
+    events: u64,
+    closed: u64,
+    closed_by: [u64; CloseCause::ALL.len()],
+    rejected: u64,
+    journal_lost: u64,
+    unused: [u64; 3],
+}
+
+impl From<Counters> for Totals {
+    fn from(c: Counters) -> Totals {
+        Totals {
+            frames: c.frames,
+            bad_frames: c.bad_frames,
+            events: c.events,
+            closed: c.closed,
+            closed_by: c.closed_by,
+            rejected: c.rejected,
+            journal_lost: c.journal_lost,
+            unused: [0; 3],
+        }
+    }
+}
+
+impl From<Totals> for Counters {
+    fn from(t: Totals) -> Counters {
+        Counters {
+            frames: t.frames,
+            bad_frames: t.bad_frames,
+            events: t.events,
+            closed: t.closed,
+            closed_by: t.closed_by,
+            rejected: t.rejected,
+            journal_lost: t.journal_lost,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -295,7 +341,7 @@ impl Common {
     fn new(s: &Snapshot) -> Common {
         Common {
             taken_ms: ms(s.taken),
-            counters: s.counters,
+            counters: s.counters.into(),
             fleet_silent: s
                 .fleet_silent
                 .map(|f| (ms(f.since), f.silent as u64, f.clients as u64)),

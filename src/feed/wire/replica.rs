@@ -35,7 +35,7 @@ impl Replica {
 
 fn settle(s: &mut Snapshot, common: Common) -> Result<(), WireError> {
     s.taken = from_ms(common.taken_ms)?;
-    s.counters = common.counters;
+    s.counters = common.counters.into();
     s.fleet_silent = match common.fleet_silent {
         Some((since, silent, clients)) => Some(Silence {
             since: from_ms(since)?,

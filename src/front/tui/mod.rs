@@ -34,6 +34,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use kick_dialog::{KickDialog, outcome};
 
+#[cfg(test)]
+use crate::feed::Subscriber;
 use crate::feed::details::Details;
 use crate::feed::{Control, Feed, Link, Snapshot};
 use keys::{Action, handle_key, handle_mouse};
@@ -86,6 +88,7 @@ impl Dashboard {
             control,
             link,
             stop,
+            ..
         } = feed;
         drop(events);
         let first = snapshots.borrow_and_update().clone();
@@ -250,6 +253,7 @@ mod tests {
         let feed = Feed {
             snapshots: watch::channel(first).1,
             events: receiver,
+            subscriber: Subscriber::new(&events),
             control: Control::new(mpsc::channel(1).0),
             link: Link::in_process(),
             stop: CancellationToken::new(),

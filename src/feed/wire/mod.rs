@@ -167,12 +167,7 @@ struct Row {
     ip: Option<String>,
     pid: Option<u32>,
     reported: Option<u8>,
-    status: u8,
-    miss: u32,
-    strikes: u32,
-    streak: u32,
-    /// Microseconds before the frame's moment.
-    leave_since_us: Option<u64>,
+    liveness: Judged,
     heartbeats: u64,
     connected_ms: u64,
     seen_ago_ms: Option<u32>,
@@ -181,6 +176,45 @@ struct Row {
     phi: Option<f32>,
     reconnects: u32,
     flaps: u32,
+}
+
+/// A row's liveness state. Postcard writes a nested struct's fields in
+/// place, so this grouping costs no byte: the frame is as if they were the
+/// row's own.
+#[derive(Clone, Serialize, Deserialize)]
+struct Judged {
+    status: u8,
+    miss: u32,
+    strikes: u32,
+    streak: u32,
+    /// Microseconds before the frame's moment.
+    leave_since_us: Option<u64>,
+}
+
+impl Judged {
+    fn new(l: &Liveness, taken_mono: Instant) -> Judged {
+        Judged {
+            status: status_code(l.status),
+            miss: l.miss,
+            strikes: l.strikes,
+            streak: l.streak,
+            leave_since_us: l
+                .leave_since
+                .map(|at| taken_mono.saturating_duration_since(at).as_micros() as u64),
+        }
+    }
+
+    fn liveness(self, taken_mono: Instant) -> Liveness {
+        Liveness {
+            status: status(self.status),
+            miss: self.miss,
+            strikes: self.strikes,
+            streak: self.streak,
+            leave_since: self
+                .leave_since_us
+                .and_then(|us| taken_mono.checked_sub(Duration::from_micros(us))),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -233,20 +267,13 @@ fn status(code: u8) -> Status {
 
 impl Row {
     fn new(c: &ClientView, taken: SystemTime, taken_mono: Instant) -> Row {
-        let l = &c.liveness;
         Row {
             id: c.id,
             peer: c.peer,
             ip: c.ip.as_deref().map(str::to_owned),
             pid: c.pid,
             reported: c.reported.map(status_code),
-            status: status_code(l.status),
-            miss: l.miss,
-            strikes: l.strikes,
-            streak: l.streak,
-            leave_since_us: l
-                .leave_since
-                .map(|at| taken_mono.saturating_duration_since(at).as_micros() as u64),
+            liveness: Judged::new(&c.liveness, taken_mono),
             heartbeats: c.heartbeats,
             connected_ms: ms(c.connected_at),
             seen_ago_ms: c.last_seen.map(|at| ago_ms(taken, at)),
@@ -267,15 +294,7 @@ impl Row {
             ip: self.ip.map(Arc::from),
             pid: self.pid,
             reported: self.reported.map(status),
-            liveness: Liveness {
-                status: status(self.status),
-                miss: self.miss,
-                strikes: self.strikes,
-                streak: self.streak,
-                leave_since: self
-                    .leave_since_us
-                    .and_then(|us| taken_mono.checked_sub(Duration::from_micros(us))),
-            },
+            liveness: self.liveness.liveness(taken_mono),
             heartbeats: self.heartbeats,
             connected_at: from_ms(self.connected_ms)?,
             last_seen: self.seen_ago_ms.map(|ago| back(taken, ago)),

@@ -236,3 +236,79 @@ fn a_time_past_the_year_9999_is_refused_naming_the_limit() {
     late.taken = SystemTime::UNIX_EPOCH + Duration::from_millis(LATEST_MS);
     assert!(Replica::default().apply(&encode(None, &late)).is_ok());
 }
+
+/// A row and the counters are laid out flat, field after field, as a
+/// viewer or a server of any build reads them: grouping fields in nested
+/// structs, and the three empty publish slots, must not move a byte.
+#[test]
+fn rows_and_totals_are_laid_out_flat_for_every_build() {
+    #[derive(Serialize)]
+    struct FlatRow {
+        id: u64,
+        peer: SocketAddr,
+        ip: Option<String>,
+        pid: Option<u32>,
+        reported: Option<u8>,
+        status: u8,
+        miss: u32,
+        strikes: u32,
+        streak: u32,
+        leave_since_us: Option<u64>,
+        heartbeats: u64,
+        connected_ms: u64,
+        seen_ago_ms: Option<u32>,
+        held: Option<u64>,
+        phi: Option<f32>,
+        reconnects: u32,
+        flaps: u32,
+    }
+    let mut c = client(3, 41);
+    c.liveness.miss = 2;
+    c.held = Some(Held::CloseRate { ahead: 4 });
+    c.phi = Some(1.5);
+    let taken_mono = Instant::now();
+    c.liveness.leave_since = taken_mono.checked_sub(Duration::from_millis(1500));
+    let row = Row::new(&c, at(1000), taken_mono);
+    let flat = FlatRow {
+        id: 3,
+        peer: c.peer,
+        ip: Some("10.9.9.9".to_owned()),
+        pid: Some(103),
+        reported: Some(0),
+        status: 0,
+        miss: 2,
+        strikes: 0,
+        streak: 7,
+        leave_since_us: row.liveness.leave_since_us,
+        heartbeats: 41,
+        connected_ms: ms(at(0)),
+        seen_ago_ms: Some(100),
+        held: Some(5),
+        phi: Some(1.5),
+        reconnects: 1,
+        flaps: 2,
+    };
+    assert!(flat.leave_since_us.is_some());
+    assert_eq!(bytes(&row), bytes(&flat));
+
+    let mut counters = Counters {
+        frames: 9,
+        bad_frames: 1,
+        events: 300,
+        closed: 2,
+        rejected: 4,
+        journal_lost: 5,
+        ..Counters::default()
+    };
+    counters.closed_by[1] = 2;
+    let mut flat = vec![9u64, 1, 300, 2];
+    flat.extend(counters.closed_by);
+    flat.extend([4, 5, 0, 0, 0]);
+    let flat: [u64; 9 + CloseCause::ALL.len()] = flat.try_into().unwrap();
+    assert_eq!(bytes(&Totals::from(counters)), bytes(&flat));
+}
+
+/// A value's postcard bytes.
+fn bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).unwrap()
+}

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod http;
 pub mod tmux;
 
 /// Generous bound for anything that should happen "soon", so tests pass on a

@@ -172,9 +172,10 @@ pub struct ClientView {
 
 /// Written by hand for `clone_from`: the registry rewrites every row of a
 /// snapshot in place on each publish, and a client's ip is nearly always
-/// the same string as before. Its count lives in an allocation far from
-/// the row; touching it twice a row (a drop and a clone) took a third of a
-/// publish at 19,900 clients.
+/// the same string as before. Its reference count lives in an allocation
+/// far from the row, so a drop and a clone of it for every row would touch
+/// a cold cache line twice a row, on the registry's thread; when the ip is
+/// the same string, it is kept and the count is not touched at all.
 impl Clone for ClientView {
     fn clone(&self) -> Self {
         ClientView {

@@ -3,13 +3,17 @@
 //! since the frame it last sent that viewer; the viewer keeps a [`Replica`]
 //! that turns the frames back into snapshots. A dashboard fed from across a
 //! socket is then the same dashboard, and the bytes follow what changes
-//! rather than the size of the fleet times the frame rate: a client that
-//! beats once a second costs about six bytes a second.
+//! rather than the size of the fleet times the frame rate: a steady client
+//! costs the few bytes of its new heartbeat count and last-seen time.
 //!
 //! Frames are postcard (compact, varint integers), each behind a 4-byte
 //! length (tokio-util's `LengthDelimitedCodec`). Events travel as the JSON
 //! lines `--format json` prints. Times travel in milliseconds since the Unix
 //! epoch; monotonic instants as offsets back from the frame's own moment.
+
+mod replica;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -22,6 +26,7 @@ use crate::feed::event::{Event, Recorded, Stamped, rfc3339};
 use crate::feed::snapshot::{ClientView, CloseCause, ClosedClient, Counters, Held, Snapshot};
 use crate::liveness::Liveness;
 use crate::protocol::Status;
+pub use replica::Replica;
 
 /// The content type of a stream of frames, so a viewer can tell it reached
 /// hbmon.
@@ -490,9 +495,3 @@ fn delta(old: &Snapshot, new: &Snapshot) -> Option<Delta> {
         .collect(),
     })
 }
-
-mod replica;
-#[cfg(test)]
-mod tests;
-
-pub use replica::Replica;

@@ -20,26 +20,23 @@ pub(crate) fn snapshot(n: usize) -> Snapshot {
     let mut snapshot = Snapshot::empty(SocketAddr::from(([127, 0, 0, 1], 14000)), settings);
     let ip: Arc<str> = Arc::from("127.0.0.1");
     snapshot.clients = (0..n)
-        .map(|i| ClientView {
-            id: i as u64,
-            peer: SocketAddr::from((
+        .map(|i| {
+            let peer = SocketAddr::from((
                 [127, 0, (i >> 16) as u8, (i >> 8) as u8],
                 (i & 0xffff) as u16,
-            )),
-            ip: Some(Arc::clone(&ip)),
-            pid: Some(i as u32),
-            reported: Some(Status::Alive),
-            liveness: Liveness {
-                streak: 3,
-                ..Liveness::default()
-            },
-            heartbeats: i as u64,
-            connected_at: snapshot.started,
-            last_seen: Some(snapshot.taken),
-            held: None,
-            phi: None,
-            reconnects: 0,
-            flaps: 0,
+            ));
+            ClientView {
+                ip: Some(Arc::clone(&ip)),
+                pid: Some(i as u32),
+                reported: Some(Status::Alive),
+                liveness: Liveness {
+                    streak: 3,
+                    ..Liveness::default()
+                },
+                heartbeats: i as u64,
+                last_seen: Some(snapshot.taken),
+                ..ClientView::opened(i as u64, peer, snapshot.started)
+            }
         })
         .collect();
     snapshot

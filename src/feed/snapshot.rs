@@ -194,6 +194,25 @@ impl Clone for ClientView {
 }
 
 impl ClientView {
+    /// A client that has just connected: nothing heard from it yet.
+    pub fn opened(id: u64, peer: SocketAddr, at: SystemTime) -> ClientView {
+        ClientView {
+            id,
+            peer,
+            ip: None,
+            pid: None,
+            reported: None,
+            liveness: Liveness::default(),
+            heartbeats: 0,
+            connected_at: at,
+            last_seen: None,
+            held: None,
+            phi: None,
+            reconnects: 0,
+            flaps: 0,
+        }
+    }
+
     pub fn status(&self) -> Status {
         self.liveness.status
     }

@@ -116,20 +116,9 @@ mod tests {
         };
         let mut snapshot = Snapshot::empty(([127, 0, 0, 1], 14000).into(), settings);
         snapshot.clients = (0..3)
-            .map(|id| ClientView {
-                id,
-                peer: ([127, 0, 0, 1], 50000 + id as u16).into(),
-                ip: None,
-                pid: None,
-                reported: None,
-                liveness: Default::default(),
-                heartbeats: 0,
-                connected_at: snapshot.started,
-                last_seen: None,
-                held: None,
-                phi: None,
-                reconnects: 0,
-                flaps: 0,
+            .map(|id| {
+                let peer = ([127, 0, 0, 1], 50000 + id as u16).into();
+                ClientView::opened(id, peer, snapshot.started)
             })
             .collect();
         snapshot

@@ -57,6 +57,20 @@ pub fn positive_number(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--format`: how a front end writes what it reads. The choices are named
+/// here rather than derived on [`Format`], so that the feed, which every
+/// front end shares, does not depend on the command line's parser.
+pub fn format() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new([
+        PossibleValue::new("text").help("Human-readable lines"),
+        PossibleValue::new("json").help("One JSON object per line"),
+    ])
+    .map(|name| match name.as_str() {
+        "json" => Format::Json,
+        _ => Format::Text,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::any::TypeId;
@@ -91,18 +105,4 @@ mod tests {
         }
         assert!(checked.len() >= 15, "{checked:?}");
     }
-}
-
-/// `--format`: how a front end writes what it reads. The choices are named
-/// here rather than derived on [`Format`], so that the feed, which every
-/// front end shares, does not depend on the command line's parser.
-pub fn format() -> impl TypedValueParser<Value = Format> {
-    PossibleValuesParser::new([
-        PossibleValue::new("text").help("Human-readable lines"),
-        PossibleValue::new("json").help("One JSON object per line"),
-    ])
-    .map(|name| match name.as_str() {
-        "json" => Format::Json,
-        _ => Format::Text,
-    })
 }

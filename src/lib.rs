@@ -42,6 +42,8 @@
 //!   (the `mix` of behaviours it deals, the `tally` it counts in), `demo`.
 //! - [`bench`](mod@bench): scenarios that measure the real server, fleet, dashboard and
 //!   viewers.
+//! - [`stats`]: figures about the server's own work (publish timings), for
+//!   `/metrics` and the bench, beside the feed rather than in it.
 //! - [`history`]: reads back a journal the server wrote.
 //! - [`process`]: signals and open-file limits.
 //! - [`printable`]: text from outside made safe to print on a terminal.
@@ -61,3 +63,4 @@ pub mod process;
 pub mod protocol;
 pub mod remote;
 pub mod server;
+pub mod stats;

@@ -164,13 +164,11 @@ async fn attach(
         _ => None,
     };
     if let Some((listener, settings)) = api {
-        let source = api::Source {
-            snapshots: server.snapshots(),
-            events: server.subscriber(),
-            control: server.control(),
+        let figures = api::Figures {
+            publish: Some(server.publish_stats()),
             hooks: hook_stats.clone(),
         };
-        let api = api::spawn(listener, source, settings, server.stop_token());
+        let api = api::spawn(listener, server.feed(), figures, settings);
         server.failure().watch("the operator API", api);
     }
     let feed = server.feed();

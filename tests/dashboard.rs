@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use hbmon::feed::Connection;
 use hbmon::feed::snapshot::{Held, Silence};
 use hbmon::front::tui::KickDialog;
 use hbmon::front::tui::keys::{Action, handle_key, handle_mouse};
@@ -454,9 +455,9 @@ fn a_silent_fleet_gets_a_banner_and_held_clients_say_why_they_wait() {
 
 #[test]
 fn a_feed_that_lost_its_server_keeps_the_last_picture_dimmed_and_says_so() {
-    let mut lost = (*three()).clone();
-    lost.lost = Some("cannot reach 127.0.0.1:14001: Connection refused".to_owned());
-    let mut view = ViewState::new(Arc::new(lost));
+    let mut view = ViewState::new(three());
+    view.connection =
+        Connection::Lost("cannot reach 127.0.0.1:14001: Connection refused".to_owned());
     let terminal = draw(&mut view, 160, 30);
     let shown = screen(&terminal);
     assert!(shown.contains("disconnected, retrying"), "{shown}");

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::KeyCode;
+use hbmon::feed::Connection;
 use hbmon::feed::details::{Details, PastConnection};
 use hbmon::feed::event::{Event, EventKind};
 use hbmon::feed::query::Sort;
@@ -162,10 +163,9 @@ fn at_80_columns_the_details_pane_shows_an_earlier_close_reason_whole() {
 
 #[test]
 fn tops_disconnect_reason_folds_in_the_header_at_80_and_160_columns() {
-    let mut lost = (*three()).clone();
     let why = format!("cannot reach 127.0.0.1:14001 after 12 attempts: {REASON}");
-    lost.lost = Some(why.clone());
-    let mut view = ViewState::new(Arc::new(lost));
+    let mut view = ViewState::new(three());
+    view.connection = Connection::Lost(why.clone());
     for width in [80, 160] {
         assert!(shows_whole(&mut view, width, 30, &why), "{width}");
     }

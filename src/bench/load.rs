@@ -152,7 +152,7 @@ pub(super) async fn hold(options: &Options, floor: Option<floor::Figures>) -> Re
     let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for)?;
     let joined = all_joined(&server, clients, join_limit).await?;
     tokio::time::sleep(warmup).await;
-    let publishes = Publishes::watch(server.snapshots());
+    let publishes = Publishes::watch(&server);
     let window = measure(&server, options.duration).await?;
     let publish = publishes.spread();
     let rss = rss_bytes()?;

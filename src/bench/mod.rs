@@ -15,6 +15,7 @@ mod jitter;
 mod latency;
 mod load;
 mod render;
+mod synthetic;
 mod viewers;
 
 use std::net::SocketAddr;
@@ -24,9 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
 
-use crate::feed::Snapshot;
 use crate::process;
 use crate::server::{Config, Server};
 
@@ -144,9 +143,9 @@ pub(super) fn start_server(config: Config) -> Result<Server> {
     Ok(Server::start(listener, config)?)
 }
 
-/// How long each publish held the registry up, as the snapshots count it
-/// (a snapshot carries the publishes before it: the time between two that
-/// a watcher sees, over their number).
+/// How long each publish held the registry up, from the server's publish
+/// figures: read each time a snapshot arrives, the time spent since the
+/// last reading over the publishes since.
 pub(super) struct Publishes {
     samples: Arc<Mutex<Vec<(Duration, Duration)>>>,
     task: tokio::task::JoinHandle<()>,
@@ -162,17 +161,20 @@ pub(super) struct PublishSpread {
 }
 
 impl Publishes {
-    pub(super) fn watch(mut snapshots: watch::Receiver<Arc<Snapshot>>) -> Publishes {
+    pub(super) fn watch(server: &Server) -> Publishes {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&samples);
+        let (mut snapshots, stats) = (server.snapshots(), server.publish_stats());
         let task = tokio::spawn(async move {
-            let counted = |s: &Snapshot| {
-                let c = &s.counters;
-                (c.publishes, c.publish_ns, c.publish_cpu_ns)
+            let counted = || {
+                let t = stats.totals();
+                (t.publishes, t.publish_ns, t.publish_cpu_ns)
             };
-            let mut last = counted(&snapshots.borrow_and_update());
+            snapshots.borrow_and_update();
+            let mut last = counted();
             while snapshots.changed().await.is_ok() {
-                let now = counted(&snapshots.borrow_and_update());
+                snapshots.borrow_and_update();
+                let now = counted();
                 let publishes = now.0 - last.0;
                 let each = |ns: u64| ns.checked_div(publishes).map(Duration::from_nanos);
                 if let (Some(wall), Some(cpu)) = (each(now.1 - last.1), each(now.2 - last.2)) {

@@ -9,8 +9,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde::Serialize;
 
-use super::spread;
-use crate::feed::snapshot::Snapshot;
+use super::{spread, synthetic};
 use crate::front::tui::render::{fit, render};
 use crate::front::tui::view::ViewState;
 
@@ -32,7 +31,7 @@ pub(super) fn frames() -> Result<Render> {
     let mut medians = Vec::new();
     let mut refresh = Duration::ZERO;
     for n in [1_000, 10_000, 100_000] {
-        let snapshot = Arc::new(Snapshot::synthetic(n));
+        let snapshot = Arc::new(synthetic::snapshot(n));
         let mut view = ViewState::new(Arc::clone(&snapshot));
         let mut terminal = Terminal::new(TestBackend::new(width, height))?;
         let mut frames = Vec::new();
@@ -51,7 +50,7 @@ pub(super) fn frames() -> Result<Render> {
             let mut takes = Vec::new();
             for _ in 0..10 {
                 let started = Instant::now();
-                view.show(Arc::new(Snapshot::synthetic(n)));
+                view.show(Arc::new(synthetic::snapshot(n)));
                 takes.push(started.elapsed());
             }
             refresh = Duration::from_secs_f64(spread(takes).p50_ms / 1000.0);

@@ -22,9 +22,9 @@ use super::{
 };
 use crate::endpoint::{Endpoint, Listener};
 use crate::feed::wire::Replica;
-use crate::front::api::{self, Source};
+use crate::front::api;
 use crate::remote::{self, Api};
-use crate::server::Config;
+use crate::server::{Config, Server};
 
 /// `/metrics` scrapes timed.
 const SCRAPES: usize = 50;
@@ -45,10 +45,8 @@ pub(super) struct Viewers {
     full_frame_bytes: u64,
     /// How long after the server published a snapshot a viewer had it.
     behind: Spread,
-    /// Server CPU per `/metrics` scrape, and a scrape's wall time.
-    metrics_cpu_ms_per_scrape: f64,
-    metrics_scrape: Spread,
-    metrics_bytes: usize,
+    #[serde(flatten)]
+    metrics: Scrapes,
     /// How long one publish held the registry up (its reports and commands
     /// wait that long, heartbeats do not), over the window and the `list`
     /// commands below.
@@ -58,6 +56,17 @@ pub(super) struct Viewers {
     /// command: the channel's hop, the batching window, the publish).
     list_round_trip: Spread,
     false_leave: u64,
+}
+
+/// What `/metrics` scrapes cost.
+#[derive(Serialize)]
+struct Scrapes {
+    /// Server CPU per scrape (over what it spends alone).
+    metrics_cpu_ms_per_scrape: f64,
+    /// A scrape's wall time.
+    metrics_scrape: Spread,
+    /// The size of one.
+    metrics_bytes: usize,
 }
 
 /// What the viewers' thread saw over the window.
@@ -76,20 +85,7 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
         max_clients: clients + 100,
         ..Config::default()
     })?;
-    let listener = Listener::bind(&Endpoint::Tcp(SocketAddr::from(([127, 0, 0, 1], 0)))).await?;
-    let endpoint = listener.endpoint()?;
-    let source = Source {
-        snapshots: server.snapshots(),
-        events: server.subscriber(),
-        control: server.control(),
-        hooks: None,
-    };
-    api::spawn(
-        listener,
-        source,
-        api::Settings::default(),
-        server.stop_token(),
-    );
+    let endpoint = serve_api(&server).await?;
     let leaves = EventCount::start(server.subscribe(), leave_or_close);
     let join_limit = Duration::from_secs(30) + Duration::from_millis(clients as u64 * 5);
     let warmup = Duration::from_secs(3);
@@ -98,7 +94,7 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for)?;
     all_joined(&server, clients, join_limit).await?;
     tokio::time::sleep(warmup).await;
-    let publish = Publishes::watch(server.snapshots());
+    let publish = Publishes::watch(&server);
 
     let alone = share(window).await?;
 
@@ -122,13 +118,8 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let server_cpu = cpu.saturating_sub(seen.cpu).as_secs_f64() / wall.as_secs_f64();
     let viewers = options.viewers.max(1) as f64;
 
-    let (metrics_cpu_ms_per_scrape, metrics_scrape, metrics_bytes) = scrapes(&api, alone).await?;
-    let mut lists = Vec::with_capacity(SCRAPES);
-    for _ in 0..SCRAPES {
-        let began = Instant::now();
-        server.control().list().await?;
-        lists.push(began.elapsed());
-    }
+    let metrics = scrapes(&api, alone).await?;
+    let lists = lists(&server).await?;
     let publish = publish.spread();
     let false_leave = leaves.get();
     drop(leaves);
@@ -146,13 +137,36 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
         frames_per_s_per_viewer: seen.frames as f64 / window.as_secs_f64() / viewers,
         full_frame_bytes: seen.full_frame_bytes,
         behind: spread(seen.behind),
-        metrics_cpu_ms_per_scrape,
-        metrics_scrape,
-        metrics_bytes,
+        metrics,
         publish,
-        list_round_trip: spread(lists),
+        list_round_trip: lists,
         false_leave,
     })
+}
+
+/// The operator API on a loopback port of its own, over `server`'s feed;
+/// where it is.
+async fn serve_api(server: &Server) -> Result<Endpoint> {
+    let listener = Listener::bind(&Endpoint::Tcp(SocketAddr::from(([127, 0, 0, 1], 0)))).await?;
+    let endpoint = listener.endpoint()?;
+    let figures = api::Figures {
+        publish: Some(server.publish_stats()),
+        hooks: None,
+    };
+    api::spawn(listener, server.feed(), figures, api::Settings::default());
+    Ok(endpoint)
+}
+
+/// `list` commands timed, each a snapshot of the whole table asked for and
+/// received.
+async fn lists(server: &Server) -> Result<Spread> {
+    let mut lists = Vec::with_capacity(SCRAPES);
+    for _ in 0..SCRAPES {
+        let began = Instant::now();
+        server.control().list().await?;
+        lists.push(began.elapsed());
+    }
+    Ok(spread(lists))
 }
 
 /// This process's CPU seconds per wall second over `window`.
@@ -214,7 +228,7 @@ async fn viewer(api: Api, from: Instant, until: Instant) -> Result<Seen> {
 
 /// Times `/metrics` scrapes: server CPU per scrape (over what the server
 /// spends alone), each scrape's wall time, and its size.
-async fn scrapes(api: &Api, alone: f64) -> Result<(f64, Spread, usize)> {
+async fn scrapes(api: &Api, alone: f64) -> Result<Scrapes> {
     let (cpu0, t0) = (cpu_time()?, Instant::now());
     let mut walls = Vec::with_capacity(SCRAPES);
     let mut bytes = 0;
@@ -227,5 +241,9 @@ async fn scrapes(api: &Api, alone: f64) -> Result<(f64, Spread, usize)> {
     let (cpu, wall) = (cpu_time()?.saturating_sub(cpu0), t0.elapsed());
     let extra = cpu.as_secs_f64() - alone * wall.as_secs_f64();
     let per_scrape = extra.max(0.0) * 1000.0 / SCRAPES as f64;
-    Ok((per_scrape, spread(walls), bytes))
+    Ok(Scrapes {
+        metrics_cpu_ms_per_scrape: per_scrape,
+        metrics_scrape: spread(walls),
+        metrics_bytes: bytes,
+    })
 }

@@ -100,7 +100,7 @@ pub struct HistoryArgs {
     #[arg(long, value_parser = history::parse_since)]
     pub since: Option<std::time::SystemTime>,
     /// Output: a table, or the journal's own JSON lines.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_parser = values::format(), default_value = "text")]
     pub format: Format,
 }
 
@@ -182,7 +182,7 @@ pub struct FrontArgs {
     #[arg(long)]
     pub no_tui: bool,
     /// Headless output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_parser = values::format(), default_value = "text")]
     pub format: Format,
     /// How often headless mode prints a stats line.
     #[arg(long, default_value = "5s", value_parser = within("--stats-every", PERIOD), allow_hyphen_values = true)]
@@ -232,7 +232,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "30s", value_parser = within("--dying-after", TIMEOUT), allow_hyphen_values = true)]
     pub dying_after: Duration,
     /// Summary format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_parser = values::format(), default_value = "text")]
     pub format: Format,
     #[command(flatten)]
     pub token: TokenArgs,

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+
 use hbmon::durations::{self, Bound, DurationError};
+use hbmon::feed::event::Format;
 
 /// The value parser of the duration flag `name`: a duration written `250ms`,
 /// `1s`, `2m`, within `bound` (see [`durations`] for why each limit).
@@ -52,6 +55,20 @@ pub fn positive_number(text: &str) -> Result<f64, String> {
         Ok(n) if n > 0.0 && n.is_finite() => Ok(n),
         _ => Err(format!("'{text}' is not a number above 0")),
     }
+}
+
+/// `--format`: how a front end writes what it reads. The choices are named
+/// here rather than derived on [`Format`], so that the feed, which every
+/// front end shares, does not depend on the command line's parser.
+pub fn format() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new([
+        PossibleValue::new("text").help("Human-readable lines"),
+        PossibleValue::new("json").help("One JSON object per line"),
+    ])
+    .map(|name| match name.as_str() {
+        "json" => Format::Json,
+        _ => Format::Text,
+    })
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::Status;
 
 /// How a front end writes what it reads: for people, or for programs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// (The command line names the choices, in `cli`: the feed knows nothing
+/// of clap.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Human-readable lines.
     Text,
@@ -26,9 +28,10 @@ pub enum Format {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub at: SystemTime,
-    /// Shared, not inline: the server's event ring holds 16,384 events
-    /// from the start (104 bytes each inline, 2 MB in all; a pointer each,
-    /// about 0.9 MB), and every reader takes its own copy of each event.
+    /// Shared, not inline: the server's event ring is allocated whole from
+    /// the start, so every slot costs what one event costs, and every
+    /// reader takes its own copy of each event. A pointer keeps both small
+    /// whatever the largest kind of event holds.
     pub kind: Arc<EventKind>,
 }
 

@@ -6,6 +6,8 @@
 //!   bounded rate over a `watch` channel;
 //! - [`event`]: every decision as it is made, on a broadcast ring;
 //! - [`control`]: the commands a front end sends back, and their errors;
+//! - [`link`]: whether a feed from across a socket still reaches its
+//!   server, beside the snapshots rather than inside them;
 //! - [`query`]: choosing and ordering clients, as the dashboard and the
 //!   operator API both do;
 //! - [`wire`]: snapshots across a socket, as whole ones and then changes.
@@ -19,6 +21,7 @@ pub mod client_line;
 pub mod control;
 pub mod details;
 pub mod event;
+pub mod link;
 pub mod query;
 pub mod snapshot;
 pub mod wire;
@@ -30,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use control::{Command, CommandError, Control};
 pub use event::{Event, EventKind};
+pub use link::{Connection, Link};
 pub use snapshot::Snapshot;
 
 /// Subscribes readers to the event stream, each from the moment it asks.
@@ -69,7 +73,12 @@ pub struct Feed {
     /// read events drops this at once: an unread receiver holds the whole
     /// ring of events in memory.
     pub events: broadcast::Receiver<Event>,
+    /// More readers of the same stream, each from when it subscribes: for a
+    /// front end that serves many (the operator API's `/v1/events`).
+    pub subscriber: Subscriber,
     pub control: Control,
+    /// Whether the snapshots still come from a live server.
+    pub link: Link,
     /// Cancelled when the server is told to stop (a signal, or a front end's
     /// quit); cancelling it stops the server.
     pub stop: CancellationToken,

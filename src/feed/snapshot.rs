@@ -35,9 +35,6 @@ pub struct Snapshot {
     pub counters: Counters,
     /// Whether the fleet is silent and automatic closes are held.
     pub fleet_silent: Option<Silence>,
-    /// Set by a feed from across a socket that has lost its server: why,
-    /// and that this is the last picture it had.
-    pub lost: Option<String>,
 }
 
 /// The fleet has gone silent together: automatic closes are held.
@@ -66,7 +63,7 @@ pub struct Settings {
 }
 
 /// Running totals since the server started.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Valid heartbeats received.
     pub frames: u64,
@@ -82,18 +79,6 @@ pub struct Counters {
     /// Decisions the journal could not write (its queue was full, or the
     /// disk failed).
     pub journal_lost: u64,
-    /// Snapshots published, and the registry's time spent on them in
-    /// nanoseconds (bringing each row up to date, replacing the snapshot):
-    /// the registry's reports and commands wait that long, heartbeats (on
-    /// another thread) do not. A snapshot counts the publishes before it.
-    pub publishes: u64,
-    pub publish_ns: u64,
-    /// The registry thread's CPU time for the same publishes: the part of
-    /// `publish_ns` it was running, the rest it waited for a core (on a
-    /// busy machine, the sockets' thread and everything else run beside
-    /// it). Read just outside the wall clock's span (see `publish`), so it
-    /// may exceed `publish_ns` by a few microseconds a publish.
-    pub publish_cpu_ns: u64,
 }
 
 impl Counters {
@@ -187,9 +172,10 @@ pub struct ClientView {
 
 /// Written by hand for `clone_from`: the registry rewrites every row of a
 /// snapshot in place on each publish, and a client's ip is nearly always
-/// the same string as before. Its count lives in an allocation far from
-/// the row; touching it twice a row (a drop and a clone) took a third of a
-/// publish at 19,900 clients.
+/// the same string as before. Its reference count lives in an allocation
+/// far from the row, so a drop and a clone of it for every row would touch
+/// a cold cache line twice a row, on the registry's thread; when the ip is
+/// the same string, it is kept and the count is not touched at all.
 impl Clone for ClientView {
     fn clone(&self) -> Self {
         ClientView {
@@ -208,6 +194,25 @@ impl Clone for ClientView {
 }
 
 impl ClientView {
+    /// A client that has just connected: nothing heard from it yet.
+    pub fn opened(id: u64, peer: SocketAddr, at: SystemTime) -> ClientView {
+        ClientView {
+            id,
+            peer,
+            ip: None,
+            pid: None,
+            reported: None,
+            liveness: Liveness::default(),
+            heartbeats: 0,
+            connected_at: at,
+            last_seen: None,
+            held: None,
+            phi: None,
+            reconnects: 0,
+            flaps: 0,
+        }
+    }
+
     pub fn status(&self) -> Status {
         self.liveness.status
     }
@@ -247,45 +252,10 @@ impl Snapshot {
             recent: Arc::default(),
             counters: Counters::default(),
             fleet_silent: None,
-            lost: None,
         }
     }
 
     pub fn count(&self, status: Status) -> usize {
         self.clients.iter().filter(|c| c.status() == status).count()
-    }
-
-    /// A snapshot of `n` alive clients, as the registry would publish it.
-    pub(crate) fn synthetic(n: usize) -> Snapshot {
-        let settings = Settings {
-            tick: Duration::from_secs(1),
-            rules: Rules::default(),
-        };
-        let mut snapshot = Snapshot::empty(SocketAddr::from(([127, 0, 0, 1], 14000)), settings);
-        let ip: Arc<str> = Arc::from("127.0.0.1");
-        snapshot.clients = (0..n)
-            .map(|i| ClientView {
-                id: i as u64,
-                peer: SocketAddr::from((
-                    [127, 0, (i >> 16) as u8, (i >> 8) as u8],
-                    (i & 0xffff) as u16,
-                )),
-                ip: Some(Arc::clone(&ip)),
-                pid: Some(i as u32),
-                reported: Some(Status::Alive),
-                liveness: Liveness {
-                    streak: 3,
-                    ..Liveness::default()
-                },
-                heartbeats: i as u64,
-                connected_at: snapshot.started,
-                last_seen: Some(snapshot.taken),
-                held: None,
-                phi: None,
-                reconnects: 0,
-                flaps: 0,
-            })
-            .collect();
-        snapshot
     }
 }

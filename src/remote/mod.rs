@@ -4,8 +4,9 @@
 //!
 //! One task follows `GET /v1/feed` and keeps a [`Replica`] of the server's
 //! snapshot; another turns commands into requests (`/v1/kick`, ...). When
-//! the server goes away, the last snapshot stays, marked lost, and the
-//! follower reconnects with a back-off capped at [`RETRY_CAP`], so a server
+//! the server goes away, the last snapshot stays, the feed's [`Link`] says
+//! it is lost and why (beside the snapshots: they carry only the server's
+//! state), and the follower reconnects with a back-off capped at [`RETRY_CAP`], so a server
 //! that comes back is followed again within about a second. A model:
 //! tokio-console's `conn.rs`.
 
@@ -31,7 +32,7 @@ use crate::endpoint::Endpoint;
 use crate::feed::control::{Command, CommandError, Kicked};
 use crate::feed::details::Details;
 use crate::feed::wire::{self, Replica};
-use crate::feed::{Control, Event, Feed, Snapshot};
+use crate::feed::{Connection, Control, Event, Feed, Link, Snapshot, Subscriber};
 use crate::protocol::Token;
 pub use frames::{FeedFrameError, FeedFrames};
 pub use http::{Api, ApiError};
@@ -60,7 +61,7 @@ pub type Frames = FramedRead<
 /// Connects to the operator API at `endpoint` and returns a feed of its
 /// server. Fails, saying why, when nothing answers there, when what answers
 /// is not hbmon, or when it needs a token that was not given. Later losses
-/// are not errors: the feed marks its snapshot lost and reconnects.
+/// are not errors: the feed's link says it is lost, and it reconnects.
 /// `stop` ends the feed (the viewer quits); the server runs on.
 pub async fn attach(
     endpoint: Endpoint,
@@ -74,19 +75,22 @@ pub async fn attach(
     let (snapshots, receiver) = watch::channel(first);
     let (events, events_rx) = broadcast::channel(EVENTS);
     let (commands, commands_rx) = mpsc::channel(16);
-    tokio::spawn(follow(
-        api.clone(),
-        frames,
-        replica,
+    let (connection, link) = watch::channel(Connection::Connected);
+    let subscriber = Subscriber::new(&events);
+    let follower = Follower {
+        api: api.clone(),
         snapshots,
         events,
-        stop.clone(),
-    ));
+        connection,
+    };
+    tokio::spawn(follower.follow(frames, replica, stop.clone()));
     tokio::spawn(serve_commands(api, commands_rx, receiver.clone()));
     Ok(Feed {
         snapshots: receiver,
         events: events_rx,
+        subscriber,
         control: Control::new(commands),
+        link: Link::new(link),
         stop,
     })
 }
@@ -131,60 +135,64 @@ async fn next_snapshot(
     replica.apply(&frame).map_err(|e| api.not_hbmon(e))
 }
 
-/// Follows the feed until `stop`, reconnecting whenever it is lost.
-async fn follow(
+/// What the following task writes to: the feed's three senders.
+struct Follower {
     api: Api,
-    frames: Frames,
-    replica: Replica,
     snapshots: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Event>,
-    stop: CancellationToken,
-) {
-    let mut current = Some((frames, replica));
-    let mut wait = RETRY_FIRST;
-    loop {
-        if let Some((mut frames, mut replica)) = current.take() {
-            let lost = loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    next = next_snapshot(&api, &mut frames, &mut replica) => match next {
-                        Ok((snapshot, news)) => {
-                            snapshots.send_replace(snapshot);
-                            for event in news {
-                                let _ = events.send(event);
-                            }
-                        }
-                        Err(error) => break error,
-                    },
-                }
-            };
-            mark_lost(&snapshots, &lost);
-            wait = RETRY_FIRST;
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
-        wait = wait.saturating_mul(2).min(RETRY_CAP);
-        let mut replica = Replica::default();
-        match open(&api).await {
-            Ok(mut frames) => match next_snapshot(&api, &mut frames, &mut replica).await {
-                Ok((snapshot, _)) => {
-                    snapshots.send_replace(snapshot);
-                    current = Some((frames, replica));
-                }
-                Err(error) => mark_lost(&snapshots, &error),
-            },
-            Err(error) => mark_lost(&snapshots, &error),
-        }
-    }
+    connection: watch::Sender<Connection>,
 }
 
-/// The last snapshot, kept on screen, saying why it is the last.
-fn mark_lost(snapshots: &watch::Sender<Arc<Snapshot>>, why: &ApiError) {
-    let mut last = Snapshot::clone(&snapshots.borrow());
-    last.lost = Some(why.to_string());
-    snapshots.send_replace(Arc::new(last));
+impl Follower {
+    /// Follows the feed until `stop`, reconnecting whenever it is lost.
+    async fn follow(self, frames: Frames, replica: Replica, stop: CancellationToken) {
+        let api = &self.api;
+        let mut current = Some((frames, replica));
+        let mut wait = RETRY_FIRST;
+        loop {
+            if let Some((mut frames, mut replica)) = current.take() {
+                let lost = loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        next = next_snapshot(api, &mut frames, &mut replica) => match next {
+                            Ok((snapshot, news)) => {
+                                self.snapshots.send_replace(snapshot);
+                                for event in news {
+                                    let _ = self.events.send(event);
+                                }
+                            }
+                            Err(error) => break error,
+                        },
+                    }
+                };
+                self.lose(&lost);
+                wait = RETRY_FIRST;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            wait = wait.saturating_mul(2).min(RETRY_CAP);
+            let mut replica = Replica::default();
+            match open(api).await {
+                Ok(mut frames) => match next_snapshot(api, &mut frames, &mut replica).await {
+                    Ok((snapshot, _)) => {
+                        self.snapshots.send_replace(snapshot);
+                        self.connection.send_replace(Connection::Connected);
+                        current = Some((frames, replica));
+                    }
+                    Err(error) => self.lose(&error),
+                },
+                Err(error) => self.lose(&error),
+            }
+        }
+    }
+
+    /// The server is lost, and why: the last snapshot stays on screen.
+    fn lose(&self, why: &ApiError) {
+        self.connection
+            .send_replace(Connection::Lost(why.to_string()));
+    }
 }
 
 #[derive(Deserialize)]

@@ -45,7 +45,8 @@ pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
 use failure::spawn_watched;
 pub use failure::{Crashed, Failure, join_message};
 
-use crate::feed::{Control, Event, Feed, Snapshot, Subscriber};
+use crate::feed::{Control, Event, Feed, Link, Snapshot, Subscriber};
+use crate::stats::PublishStats;
 use accept::Accept;
 use journal::Journal;
 use pacer::Pacer;
@@ -99,6 +100,7 @@ pub struct Server {
     control: Control,
     stop: CancellationToken,
     failure: Failure,
+    publish_stats: Arc<PublishStats>,
     task: JoinHandle<Result<(), Crashed>>,
 }
 
@@ -123,8 +125,15 @@ impl Server {
             None => None,
         };
         let tallies = Tallies::new();
-        let (registry, snapshots) =
-            Registry::new(addr, &config, journal, Arc::clone(&tallies), events_tx);
+        let publish_stats = Arc::new(PublishStats::default());
+        let (registry, snapshots) = Registry::new(
+            addr,
+            &config,
+            journal,
+            Arc::clone(&tallies),
+            events_tx,
+            Arc::clone(&publish_stats),
+        );
         let failure = Failure::new(stop.clone());
         let pacer =
             (!config.batch_window.is_zero()).then(|| Arc::new(Pacer::new(config.batch_window)));
@@ -171,6 +180,7 @@ impl Server {
             control: Control::new(commands_tx),
             stop,
             failure,
+            publish_stats,
             task,
         })
     }
@@ -198,12 +208,20 @@ impl Server {
         self.control.clone()
     }
 
+    /// What publishing costs the registry, for `/metrics` and the bench:
+    /// figures about the server's work, kept out of the feed.
+    pub fn publish_stats(&self) -> Arc<PublishStats> {
+        Arc::clone(&self.publish_stats)
+    }
+
     /// Everything a front end needs, to take to a thread of its own.
     pub fn feed(&self) -> Feed {
         Feed {
             snapshots: self.snapshots(),
             events: self.subscribe(),
+            subscriber: self.subscriber(),
             control: self.control(),
+            link: Link::in_process(),
             stop: self.stop_token(),
         }
     }

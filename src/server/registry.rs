@@ -35,6 +35,7 @@ use crate::server::refusals::Refusals;
 use crate::server::report::{End, Report};
 use crate::server::story::Stories;
 use crate::server::tally::{Tallies, Tally};
+use crate::stats::PublishStats;
 use spares::Spares;
 use table::Table;
 
@@ -143,6 +144,8 @@ pub(crate) struct Registry {
     copies: mpsc::Receiver<Snapshot>,
     /// `list` commands waiting for the next publish.
     listing: Vec<Reply<Arc<Snapshot>>>,
+    /// What publishing costs, for `/metrics` and the bench (not the feed).
+    publish_stats: Arc<PublishStats>,
 }
 
 impl Registry {
@@ -154,6 +157,7 @@ impl Registry {
         journal: Option<Journal>,
         tallies: Arc<Tallies>,
         events: broadcast::Sender<Event>,
+        publish_stats: Arc<PublishStats>,
     ) -> (Self, watch::Receiver<Arc<Snapshot>>) {
         // tokio's interval panics on a zero period and adds its period
         // unchecked, and a tick shorter than a millisecond only spins: the
@@ -198,6 +202,7 @@ impl Registry {
             spares,
             copies,
             listing: Vec::new(),
+            publish_stats,
         };
         (registry, receiver)
     }
@@ -457,11 +462,9 @@ impl Registry {
             return false;
         }
         self.dirty = false;
-        self.counters.publishes += 1;
-        self.counters.publish_ns += nanos(began.elapsed());
-        if let (Some(began), Some(now)) = (began_cpu, process::thread_cpu_time()) {
-            self.counters.publish_cpu_ns += nanos(now.saturating_sub(began));
-        }
+        let wall = began.elapsed();
+        let cpu = (began_cpu.zip(process::thread_cpu_time())).map(|(b, now)| now.saturating_sub(b));
+        self.publish_stats.record(wall, cpu);
         if !self.listing.is_empty() {
             let snapshot = Arc::clone(&self.snapshots.borrow());
             for reply in self.listing.drain(..) {
@@ -478,10 +481,6 @@ impl Registry {
             self.publish();
         }
     }
-}
-
-fn nanos(span: Duration) -> u64 {
-    u64::try_from(span.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Appends to a shared ring, copying it only if a snapshot still holds it.

@@ -3,13 +3,17 @@
 //! since the frame it last sent that viewer; the viewer keeps a [`Replica`]
 //! that turns the frames back into snapshots. A dashboard fed from across a
 //! socket is then the same dashboard, and the bytes follow what changes
-//! rather than the size of the fleet times the frame rate: a client that
-//! beats once a second costs about six bytes a second.
+//! rather than the size of the fleet times the frame rate: a steady client
+//! costs the few bytes of its new heartbeat count and last-seen time.
 //!
 //! Frames are postcard (compact, varint integers), each behind a 4-byte
 //! length (tokio-util's `LengthDelimitedCodec`). Events travel as the JSON
 //! lines `--format json` prints. Times travel in milliseconds since the Unix
 //! epoch; monotonic instants as offsets back from the frame's own moment.
+
+mod replica;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -19,9 +23,10 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::feed::event::{Event, Recorded, Stamped, rfc3339};
-use crate::feed::snapshot::{ClientView, ClosedClient, Counters, Held, Snapshot};
+use crate::feed::snapshot::{ClientView, CloseCause, ClosedClient, Counters, Held, Snapshot};
 use crate::liveness::Liveness;
 use crate::protocol::Status;
+pub use replica::Replica;
 
 /// The content type of a stream of frames, so a viewer can tell it reached
 /// hbmon.
@@ -58,11 +63,57 @@ enum Frame {
 #[derive(Serialize, Deserialize)]
 struct Common {
     taken_ms: u64,
-    counters: Counters,
+    counters: Totals,
     /// Since (ms), silent, clients.
     fleet_silent: Option<(u64, u64, u64)>,
     history_len: u32,
     recent_len: u32,
+}
+
+/// The snapshot's [`Counters`] as frames carry them, field for field in
+/// the frame's order. The last three slots are always zero: they are where
+/// publish timings would go, which are figures about the server's work
+/// (see [`crate::stats`]), not its state; the slots stay so that a viewer
+/// and a server of different builds read each other's frames.
+#[derive(Serialize, Deserialize)]
+struct Totals {
+    frames: u64,
+    bad_frames: u64,
+    events: u64,
+    closed: u64,
+    closed_by: [u64; CloseCause::ALL.len()],
+    rejected: u64,
+    journal_lost: u64,
+    unused: [u64; 3],
+}
+
+impl From<Counters> for Totals {
+    fn from(c: Counters) -> Totals {
+        Totals {
+            frames: c.frames,
+            bad_frames: c.bad_frames,
+            events: c.events,
+            closed: c.closed,
+            closed_by: c.closed_by,
+            rejected: c.rejected,
+            journal_lost: c.journal_lost,
+            unused: [0; 3],
+        }
+    }
+}
+
+impl From<Totals> for Counters {
+    fn from(t: Totals) -> Counters {
+        Counters {
+            frames: t.frames,
+            bad_frames: t.bad_frames,
+            events: t.events,
+            closed: t.closed,
+            closed_by: t.closed_by,
+            rejected: t.rejected,
+            journal_lost: t.journal_lost,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -121,12 +172,7 @@ struct Row {
     ip: Option<String>,
     pid: Option<u32>,
     reported: Option<u8>,
-    status: u8,
-    miss: u32,
-    strikes: u32,
-    streak: u32,
-    /// Microseconds before the frame's moment.
-    leave_since_us: Option<u64>,
+    liveness: Judged,
     heartbeats: u64,
     connected_ms: u64,
     seen_ago_ms: Option<u32>,
@@ -135,6 +181,45 @@ struct Row {
     phi: Option<f32>,
     reconnects: u32,
     flaps: u32,
+}
+
+/// A row's liveness state. Postcard writes a nested struct's fields in
+/// place, so this grouping costs no byte: the frame is as if they were the
+/// row's own.
+#[derive(Clone, Serialize, Deserialize)]
+struct Judged {
+    status: u8,
+    miss: u32,
+    strikes: u32,
+    streak: u32,
+    /// Microseconds before the frame's moment.
+    leave_since_us: Option<u64>,
+}
+
+impl Judged {
+    fn new(l: &Liveness, taken_mono: Instant) -> Judged {
+        Judged {
+            status: status_code(l.status),
+            miss: l.miss,
+            strikes: l.strikes,
+            streak: l.streak,
+            leave_since_us: l
+                .leave_since
+                .map(|at| taken_mono.saturating_duration_since(at).as_micros() as u64),
+        }
+    }
+
+    fn liveness(self, taken_mono: Instant) -> Liveness {
+        Liveness {
+            status: status(self.status),
+            miss: self.miss,
+            strikes: self.strikes,
+            streak: self.streak,
+            leave_since: self
+                .leave_since_us
+                .and_then(|us| taken_mono.checked_sub(Duration::from_micros(us))),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -187,20 +272,13 @@ fn status(code: u8) -> Status {
 
 impl Row {
     fn new(c: &ClientView, taken: SystemTime, taken_mono: Instant) -> Row {
-        let l = &c.liveness;
         Row {
             id: c.id,
             peer: c.peer,
             ip: c.ip.as_deref().map(str::to_owned),
             pid: c.pid,
             reported: c.reported.map(status_code),
-            status: status_code(l.status),
-            miss: l.miss,
-            strikes: l.strikes,
-            streak: l.streak,
-            leave_since_us: l
-                .leave_since
-                .map(|at| taken_mono.saturating_duration_since(at).as_micros() as u64),
+            liveness: Judged::new(&c.liveness, taken_mono),
             heartbeats: c.heartbeats,
             connected_ms: ms(c.connected_at),
             seen_ago_ms: c.last_seen.map(|at| ago_ms(taken, at)),
@@ -221,15 +299,7 @@ impl Row {
             ip: self.ip.map(Arc::from),
             pid: self.pid,
             reported: self.reported.map(status),
-            liveness: Liveness {
-                status: status(self.status),
-                miss: self.miss,
-                strikes: self.strikes,
-                streak: self.streak,
-                leave_since: self
-                    .leave_since_us
-                    .and_then(|us| taken_mono.checked_sub(Duration::from_micros(us))),
-            },
+            liveness: self.liveness.liveness(taken_mono),
             heartbeats: self.heartbeats,
             connected_at: from_ms(self.connected_ms)?,
             last_seen: self.seen_ago_ms.map(|ago| back(taken, ago)),
@@ -295,7 +365,7 @@ impl Common {
     fn new(s: &Snapshot) -> Common {
         Common {
             taken_ms: ms(s.taken),
-            counters: s.counters,
+            counters: s.counters.into(),
             fleet_silent: s
                 .fleet_silent
                 .map(|f| (ms(f.since), f.silent as u64, f.clients as u64)),
@@ -425,9 +495,3 @@ fn delta(old: &Snapshot, new: &Snapshot) -> Option<Delta> {
         .collect(),
     })
 }
-
-mod replica;
-#[cfg(test)]
-mod tests;
-
-pub use replica::Replica;

@@ -35,7 +35,7 @@ impl Replica {
 
 fn settle(s: &mut Snapshot, common: Common) -> Result<(), WireError> {
     s.taken = from_ms(common.taken_ms)?;
-    s.counters = common.counters;
+    s.counters = common.counters.into();
     s.fleet_silent = match common.fleet_silent {
         Some((since, silent, clients)) => Some(Silence {
             since: from_ms(since)?,
@@ -80,7 +80,6 @@ fn patch(
     taken_mono: Instant,
 ) -> Result<(Snapshot, Vec<Event>), WireError> {
     let mut s = base.clone();
-    s.lost = None;
     let (history_len, recent_len) = (delta.common.history_len, delta.common.recent_len);
     settle(&mut s, delta.common)?;
     s.taken_mono = taken_mono;

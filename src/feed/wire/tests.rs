@@ -236,3 +236,54 @@ fn a_time_past_the_year_9999_is_refused_naming_the_limit() {
     late.taken = SystemTime::UNIX_EPOCH + Duration::from_millis(LATEST_MS);
     assert!(Replica::default().apply(&encode(None, &late)).is_ok());
 }
+
+/// A row and the counters are laid out flat, field after field, as a
+/// viewer or a server of any build reads them: grouping fields in nested
+/// structs, and the three empty publish slots, must not move a byte.
+#[test]
+fn rows_and_totals_are_laid_out_flat_for_every_build() {
+    let mut c = client(3, 41);
+    c.liveness.miss = 2;
+    c.held = Some(Held::CloseRate { ahead: 4 });
+    c.phi = Some(1.5);
+    let taken_mono = Instant::now();
+    c.liveness.leave_since = taken_mono.checked_sub(Duration::from_millis(1500));
+    let row = Row::new(&c, at(1000), taken_mono);
+    let leave_since_us = row.liveness.leave_since_us;
+    assert!(leave_since_us.is_some());
+    // Tuples are written in place too: the row's seventeen fields in order.
+    let who = (3u64, c.peer, Some("10.9.9.9"), Some(103u32), Some(0u8));
+    let judged = (0u8, 2u32, 0u32, 7u32, leave_since_us);
+    let rest = (
+        41u64,
+        ms(at(0)),
+        Some(100u32),
+        Some(5u64),
+        Some(1.5f32),
+        1u32,
+        2u32,
+    );
+    let flat = (who, judged, rest);
+    assert_eq!(bytes(&row), bytes(&flat));
+
+    let mut counters = Counters {
+        frames: 9,
+        bad_frames: 1,
+        events: 300,
+        closed: 2,
+        rejected: 4,
+        journal_lost: 5,
+        ..Counters::default()
+    };
+    counters.closed_by[1] = 2;
+    let mut flat = vec![9u64, 1, 300, 2];
+    flat.extend(counters.closed_by);
+    flat.extend([4, 5, 0, 0, 0]);
+    let flat: [u64; 9 + CloseCause::ALL.len()] = flat.try_into().unwrap();
+    assert_eq!(bytes(&Totals::from(counters)), bytes(&flat));
+}
+
+/// A value's postcard bytes.
+fn bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).unwrap()
+}

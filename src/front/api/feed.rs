@@ -25,7 +25,7 @@ const FRAMES_PER_SECOND: u32 = 4;
 
 pub(super) async fn feed(State(api): Shared) -> Response {
     let (frames, body) = mpsc::channel::<Result<Bytes, Infallible>>(1);
-    let snapshots = api.source.snapshots.clone();
+    let snapshots = api.snapshots.clone();
     tokio::spawn(send(snapshots, frames));
     let body = futures_util::stream::unfold(body, |mut body| async move {
         body.recv().await.map(|frame| (frame, body))

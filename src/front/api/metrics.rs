@@ -1,7 +1,8 @@
-//! `GET /metrics`: the server's figures for Prometheus, read from the latest
-//! snapshot at each scrape (nothing is counted twice: the registry's own
-//! counters are the source). OpenMetrics when the scraper asks for it, the
-//! Prometheus text format otherwise.
+//! `GET /metrics`: the server's figures for Prometheus, read at each scrape
+//! from the latest snapshot (nothing is counted twice: the registry's own
+//! counters are the source) and from the [`Figures`] beside the feed (what
+//! publishing and the hooks cost). OpenMetrics when the scraper asks for
+//! it, the Prometheus text format otherwise.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,27 +14,33 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::Figures;
 use crate::feed::Snapshot;
-use crate::feed::snapshot::CloseCause;
+use crate::feed::snapshot::{CloseCause, Counters, Settings};
 use crate::front::hooks::HookStats;
 use crate::process;
 use crate::protocol::Status;
+use crate::stats::PublishTotals;
 
 /// The OpenMetrics content type, which Prometheus asks for first.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The exposition of `snapshot` (and the hooks' figures): OpenMetrics text,
-/// or the Prometheus text format.
+/// The exposition of `snapshot` and `figures`: OpenMetrics text, or the
+/// Prometheus text format.
 pub fn encode(
     snapshot: Arc<Snapshot>,
-    hooks: Option<Arc<HookStats>>,
+    figures: &Figures,
     openmetrics: bool,
 ) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Process));
     registry
         .sub_registry_with_prefix("hbmon")
-        .register_collector(Box::new(Figures { snapshot, hooks }));
+        .register_collector(Box::new(Server {
+            snapshot,
+            publish: figures.publish.as_ref().map(|p| p.totals()),
+            hooks: figures.hooks.clone(),
+        }));
     let mut text = String::new();
     if openmetrics {
         prometheus_client::encoding::text::encode(&mut text, &registry)?;
@@ -43,9 +50,11 @@ pub fn encode(
     Ok(text)
 }
 
+/// The server's figures at one scrape.
 #[derive(Debug)]
-struct Figures {
+struct Server {
     snapshot: Arc<Snapshot>,
+    publish: Option<PublishTotals>,
     hooks: Option<Arc<HookStats>>,
 }
 
@@ -152,72 +161,16 @@ impl Collector for Process {
     }
 }
 
-impl Collector for Figures {
+impl Collector for Server {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = &self.snapshot;
-        let c = &s.counters;
-        let mut by_status = e.encode_descriptor(
-            "clients",
-            "Live clients by liveness status",
-            None,
-            prometheus_client::metrics::MetricType::Gauge,
-        )?;
-        for status in [Status::Alive, Status::Leave] {
-            let count = ConstGauge::new(s.count(status) as i64);
-            count.encode(by_status.encode_family(&[("status", status.to_string())])?)?;
+        clients(&mut e, s)?;
+        counts(&mut e, &s.counters)?;
+        if let Some(totals) = &self.publish {
+            publishing(&mut e, totals)?;
         }
-        counter(&mut e, "heartbeats", "Valid heartbeats received", c.frames)?;
-        counter(
-            &mut e,
-            "bad_frames",
-            "Frames that broke the protocol",
-            c.bad_frames,
-        )?;
-        counters(
-            &mut e,
-            "closes",
-            "Clients closed, by cause",
-            "cause",
-            CloseCause::ALL.map(|cause| (cause.label(), c.closed_for(cause))),
-        )?;
-        counter(
-            &mut e,
-            "refusals",
-            "Connections refused at accept (server full, too many from one address)",
-            c.rejected,
-        )?;
-        counter(
-            &mut e,
-            "journal_lost",
-            "Decisions the journal could not write",
-            c.journal_lost,
-        )?;
-        seconds(
-            &mut e,
-            "publish",
-            "Time the registry spent publishing snapshots to its front ends (its reports and commands wait; heartbeats do not)",
-            Duration::from_nanos(c.publish_ns),
-        )?;
-        seconds(
-            &mut e,
-            "publish_cpu",
-            "Of the time spent publishing, the time the registry's thread was running on a core (the rest it waited for one)",
-            Duration::from_nanos(c.publish_cpu_ns),
-        )?;
-        counter(&mut e, "publishes", "Snapshots published", c.publishes)?;
         if let Some(hooks) = &self.hooks {
-            let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
-            counters(
-                &mut e,
-                "hooks",
-                "Event hooks: run, failed (or timed out), and events dropped on a full queue",
-                "outcome",
-                [
-                    ("run", load(&hooks.run)),
-                    ("failed", load(&hooks.failed)),
-                    ("dropped", load(&hooks.dropped)),
-                ],
-            )?;
+            hook_outcomes(&mut e, hooks)?;
         }
         gauge(
             &mut e,
@@ -225,38 +178,7 @@ impl Collector for Figures {
             "1 while the silence guard holds automatic closes",
             f64::from(u8::from(s.fleet_silent.is_some())),
         )?;
-        let settings = &s.settings;
-        let rules = &settings.rules;
-        gauge(
-            &mut e,
-            "tick_seconds",
-            "How often the liveness engine runs",
-            settings.tick.as_secs_f64(),
-        )?;
-        gauge(
-            &mut e,
-            "rule_threshold",
-            "Missed ticks that make a strike",
-            f64::from(rules.threshold),
-        )?;
-        gauge(
-            &mut e,
-            "rule_cursor",
-            "Strikes that send an alive client to leave",
-            f64::from(rules.cursor),
-        )?;
-        gauge(
-            &mut e,
-            "rule_recover",
-            "Ticks with heartbeats in a row that bring a leave client back",
-            f64::from(rules.recover),
-        )?;
-        gauge(
-            &mut e,
-            "rule_leave_timeout_seconds",
-            "How long a client may stay in leave before it is closed",
-            rules.leave_timeout.as_secs_f64(),
-        )?;
+        settings(&mut e, &s.settings)?;
         let started = s
             .started
             .duration_since(std::time::UNIX_EPOCH)
@@ -267,16 +189,130 @@ impl Collector for Figures {
             "When the server started, in seconds since the Unix epoch",
             started.as_secs_f64(),
         )?;
-        // A gauge rather than an OpenMetrics info, which the Prometheus text
-        // format cannot express.
-        let mut build = e.encode_descriptor(
-            "build_info",
-            "The running hbmon's version",
-            None,
-            prometheus_client::metrics::MetricType::Gauge,
-        )?;
-        ConstGauge::new(1)
-            .encode(build.encode_family(&[("version", env!("CARGO_PKG_VERSION"))])?)?;
-        Ok(())
+        build_info(&mut e)
     }
+}
+
+/// Live clients, by status.
+fn clients(e: &mut DescriptorEncoder, s: &Snapshot) -> Result<(), std::fmt::Error> {
+    let mut by_status = e.encode_descriptor(
+        "clients",
+        "Live clients by liveness status",
+        None,
+        prometheus_client::metrics::MetricType::Gauge,
+    )?;
+    for status in [Status::Alive, Status::Leave] {
+        let count = ConstGauge::new(s.count(status) as i64);
+        count.encode(by_status.encode_family(&[("status", status.to_string())])?)?;
+    }
+    Ok(())
+}
+
+/// The registry's running totals.
+fn counts(e: &mut DescriptorEncoder, c: &Counters) -> Result<(), std::fmt::Error> {
+    counter(e, "heartbeats", "Valid heartbeats received", c.frames)?;
+    counter(
+        e,
+        "bad_frames",
+        "Frames that broke the protocol",
+        c.bad_frames,
+    )?;
+    counters(
+        e,
+        "closes",
+        "Clients closed, by cause",
+        "cause",
+        CloseCause::ALL.map(|cause| (cause.label(), c.closed_for(cause))),
+    )?;
+    counter(
+        e,
+        "refusals",
+        "Connections refused at accept (server full, too many from one address)",
+        c.rejected,
+    )?;
+    counter(
+        e,
+        "journal_lost",
+        "Decisions the journal could not write",
+        c.journal_lost,
+    )
+}
+
+/// What publishing snapshots has cost the registry.
+fn publishing(e: &mut DescriptorEncoder, t: &PublishTotals) -> Result<(), std::fmt::Error> {
+    seconds(
+        e,
+        "publish",
+        "Time the registry spent publishing snapshots to its front ends (its reports and commands wait; heartbeats do not)",
+        Duration::from_nanos(t.publish_ns),
+    )?;
+    seconds(
+        e,
+        "publish_cpu",
+        "Of the time spent publishing, the time the registry's thread was running on a core (the rest it waited for one)",
+        Duration::from_nanos(t.publish_cpu_ns),
+    )?;
+    counter(e, "publishes", "Snapshots published", t.publishes)
+}
+
+fn hook_outcomes(e: &mut DescriptorEncoder, hooks: &HookStats) -> Result<(), std::fmt::Error> {
+    let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
+    counters(
+        e,
+        "hooks",
+        "Event hooks: run, failed (or timed out), and events dropped on a full queue",
+        "outcome",
+        [
+            ("run", load(&hooks.run)),
+            ("failed", load(&hooks.failed)),
+            ("dropped", load(&hooks.dropped)),
+        ],
+    )
+}
+
+/// The tick and the liveness rules the server runs with.
+fn settings(e: &mut DescriptorEncoder, settings: &Settings) -> Result<(), std::fmt::Error> {
+    let rules = &settings.rules;
+    gauge(
+        e,
+        "tick_seconds",
+        "How often the liveness engine runs",
+        settings.tick.as_secs_f64(),
+    )?;
+    gauge(
+        e,
+        "rule_threshold",
+        "Missed ticks that make a strike",
+        f64::from(rules.threshold),
+    )?;
+    gauge(
+        e,
+        "rule_cursor",
+        "Strikes that send an alive client to leave",
+        f64::from(rules.cursor),
+    )?;
+    gauge(
+        e,
+        "rule_recover",
+        "Ticks with heartbeats in a row that bring a leave client back",
+        f64::from(rules.recover),
+    )?;
+    gauge(
+        e,
+        "rule_leave_timeout_seconds",
+        "How long a client may stay in leave before it is closed",
+        rules.leave_timeout.as_secs_f64(),
+    )
+}
+
+/// The running hbmon's version. A gauge rather than an OpenMetrics info,
+/// which the Prometheus text format cannot express.
+fn build_info(e: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    let mut build = e.encode_descriptor(
+        "build_info",
+        "The running hbmon's version",
+        None,
+        prometheus_client::metrics::MetricType::Gauge,
+    )?;
+    ConstGauge::new(1).encode(build.encode_family(&[("version", env!("CARGO_PKG_VERSION"))])?)
 }

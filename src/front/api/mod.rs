@@ -37,7 +37,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 use accept::Limits;
 pub use accept::OVERFLOW;
@@ -45,9 +44,10 @@ use activity::Timeouts;
 use guard::Hosts;
 
 use crate::endpoint::Listener;
-use crate::feed::{Control, Snapshot, Subscriber};
+use crate::feed::{Control, Feed, Snapshot, Subscriber};
 use crate::front::hooks::HookStats;
 use crate::protocol::Token;
+use crate::stats::PublishStats;
 
 /// Request bodies are small JSON objects; anything larger is refused (413)
 /// as it is read, before the router (see `accept::whole`).
@@ -61,12 +61,13 @@ pub const DEFAULT_HEAD_TIMEOUT: &str = "10s";
 /// Default `--admin-idle-timeout`.
 pub const DEFAULT_IDLE_TIMEOUT: &str = "60s";
 
-/// What the API reads and acts through.
-#[derive(Clone)]
-pub struct Source {
-    pub snapshots: watch::Receiver<Arc<Snapshot>>,
-    pub events: Subscriber,
-    pub control: Control,
+/// What `/metrics` reads beside the feed: figures about the work of the
+/// server and its hooks, which are not the server's state and so are not
+/// in the feed.
+#[derive(Clone, Debug, Default)]
+pub struct Figures {
+    /// What publishing snapshots costs the registry.
+    pub publish: Option<Arc<PublishStats>>,
     /// The hooks' figures, when `--on-event` runs hooks.
     pub hooks: Option<Arc<HookStats>>,
 }
@@ -108,22 +109,35 @@ impl Settings {
     }
 }
 
+/// The API's share of the feed, and what it answers with.
 struct Api {
-    source: Source,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    events: Subscriber,
+    control: Control,
+    figures: Figures,
     token: Option<Token>,
     hosts: Hosts,
 }
 
 type Shared = State<Arc<Api>>;
 
-/// Serves the API on `listener` until `stop` is cancelled; the task ends
-/// when it has.
+/// Serves the API on `listener`, over `feed`, until the feed's `stop` is
+/// cancelled; the task ends when it has.
 pub fn spawn(
     listener: Listener,
-    source: Source,
+    feed: Feed,
+    figures: Figures,
     settings: Settings,
-    stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    // The API subscribes a reader per `/v1/events` request; the feed's own
+    // receiver, which nobody here would read, is let go at once.
+    let Feed {
+        snapshots,
+        subscriber,
+        control,
+        stop,
+        ..
+    } = feed;
     let listen = match &listener {
         Listener::Tcp(listener) => listener.local_addr().ok().map(|a| a.ip()),
         Listener::Unix(_) => None,
@@ -137,7 +151,10 @@ pub fn spawn(
         },
     };
     let api = Arc::new(Api {
-        source,
+        snapshots,
+        events: subscriber,
+        control,
+        figures,
         token: settings.token,
         hosts,
     });
@@ -198,7 +215,7 @@ impl From<crate::feed::CommandError> for ApiError {
 }
 
 async fn healthz(State(api): Shared) -> Response {
-    let clients = api.source.snapshots.borrow().clients.len();
+    let clients = api.snapshots.borrow().clients.len();
     axum::Json(json!({ "status": "ok", "clients": clients })).into_response()
 }
 

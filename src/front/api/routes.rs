@@ -31,7 +31,7 @@ const DEFAULT_LIMIT: usize = 100;
 /// live clients that match, in order, with how many match in all.
 pub async fn clients(State(api): Shared, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let (query, offset, limit) = page(&params(raw.as_deref().unwrap_or_default())?)?;
-    let snapshot = api.source.snapshots.borrow().clone();
+    let snapshot = api.snapshots.borrow().clone();
     let body = off_thread(move || {
         let rows = query.rows(&snapshot.clients);
         let page: Vec<ClientLine> = rows
@@ -151,7 +151,7 @@ pub async fn details(
     axum::extract::Path(peer): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
     let addr = client_address(&peer)?;
-    match api.source.control.show(addr).await {
+    match api.control.show(addr).await {
         Ok(details) => Ok(axum::Json(details).into_response()),
         Err(crate::feed::CommandError::NoSuchClient(_)) => Err(ApiError(
             StatusCode::NOT_FOUND,
@@ -166,7 +166,7 @@ pub async fn details(
 /// accepts `text/event-stream`. A reader that falls behind the ring gets a
 /// `lagged` line saying how many it missed, and never slows the server.
 pub async fn events(State(api): Shared, headers: HeaderMap) -> Response {
-    let lines = lines(api.source.events.subscribe());
+    let lines = lines(api.events.subscribe());
     if accepts(&headers, "text/event-stream") {
         let events = futures_util::StreamExt::map(lines, |line| {
             Ok::<_, Infallible>(Sse::default().data(line))
@@ -251,7 +251,7 @@ pub async fn kick(State(api): Shared, body: Bytes) -> Result<Response, ApiError>
         .map(|p| client_address(p))
         .collect::<Result<Vec<_>, _>>()?;
     let hold = hold(body.hold.as_deref())?;
-    let answer = api.source.control.kick_each(peers, "api", hold).await?;
+    let answer = api.control.kick_each(peers, "api", hold).await?;
     if answer.gone.is_empty() {
         return Ok(axum::Json(json!({ "kicked": answer.kicked })).into_response());
     }
@@ -269,16 +269,16 @@ pub async fn kick_leave(State(api): Shared, body: Bytes) -> Result<Response, Api
         parse_body(&body)?
     };
     let hold = hold(body.hold.as_deref())?;
-    let kicked = api.source.control.kick_leave("api", hold).await?;
+    let kicked = api.control.kick_leave("api", hold).await?;
     Ok(axum::Json(json!({ "kicked": kicked })).into_response())
 }
 
 /// `GET /metrics`.
 pub async fn metrics(State(api): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
     let openmetrics = accepts(&headers, "application/openmetrics-text");
-    let snapshot = Arc::clone(&api.source.snapshots.borrow());
-    let hooks = api.source.hooks.clone();
-    let text = off_thread(move || metrics::encode(snapshot, hooks, openmetrics)).await?;
+    let snapshot = Arc::clone(&api.snapshots.borrow());
+    let figures = api.figures.clone();
+    let text = off_thread(move || metrics::encode(snapshot, &figures, openmetrics)).await?;
     let kind = if openmetrics {
         metrics::OPENMETRICS
     } else {

@@ -99,6 +99,7 @@ async fn stream(feed: Feed, options: Options) -> Result<()> {
         mut events,
         control,
         stop,
+        ..
     } = feed;
     let (addr, admin) = {
         let first = snapshots.borrow();

@@ -37,8 +37,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use overlay::{KickDialog, outcome};
 
+#[cfg(test)]
+use crate::feed::Subscriber;
 use crate::feed::details::Details;
-use crate::feed::{Control, Feed, Snapshot};
+use crate::feed::{Control, Feed, Link, Snapshot};
 use keys::{Action, handle_key, handle_mouse};
 pub use view::Mode;
 use view::ViewState;
@@ -69,6 +71,7 @@ pub fn run(feed: Feed, mode: Mode) -> Result<()> {
 struct Dashboard {
     view: ViewState,
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    link: Link,
     control: Control,
     stop: CancellationToken,
     /// Answers from commands run in the background.
@@ -86,15 +89,19 @@ impl Dashboard {
             mut snapshots,
             events,
             control,
+            link,
             stop,
+            ..
         } = feed;
         drop(events);
         let first = snapshots.borrow_and_update().clone();
         let mut view = ViewState::new(first);
         view.mode = mode;
+        view.connection = link.now();
         Dashboard {
             view,
             snapshots,
+            link,
             control,
             stop,
             messages: mpsc::unbounded_channel(),
@@ -130,6 +137,10 @@ impl Dashboard {
                     }
                     let snapshot = self.snapshots.borrow_and_update().clone();
                     self.view.show(snapshot);
+                    dirty = true;
+                }
+                connection = self.link.changed() => {
+                    self.view.connection = connection;
                     dirty = true;
                 }
                 event = input.next() => {
@@ -236,7 +247,9 @@ mod tests {
         let feed = Feed {
             snapshots: watch::channel(first).1,
             events: receiver,
+            subscriber: Subscriber::new(&events),
             control: Control::new(mpsc::channel(1).0),
+            link: Link::in_process(),
             stop: CancellationToken::new(),
         };
         let _dashboard = Dashboard::new(feed, Mode::default());

@@ -122,7 +122,7 @@ pub fn render(frame: &mut Frame, view: &ViewState) {
 /// Why a remote feed lost its server, while it has: the one place the
 /// header and the dimming learn of it.
 fn lost(view: &ViewState) -> Option<&str> {
-    view.snapshot().lost.as_deref()
+    view.connection.lost()
 }
 
 fn too_small(frame: &mut Frame, area: Rect) {

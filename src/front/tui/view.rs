@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use ratatui::layout::Rect;
 
+use crate::feed::Connection;
 use crate::feed::details::Details;
 use crate::feed::event::Event;
 use crate::feed::query::{Filter, Query, client_text};
@@ -31,6 +32,8 @@ pub use crate::front::tui::screen::{Mode, Screen};
 pub struct ViewState {
     /// The snapshot on screen (frozen while paused).
     shown: Arc<Snapshot>,
+    /// Whether the snapshots still come (a remote feed's server may be lost).
+    pub connection: Connection,
     pub mode: Mode,
     /// What is open over the screen, if anything: it takes keys first.
     pub overlay: Option<Overlay>,
@@ -70,6 +73,7 @@ impl ViewState {
             paused: false,
             marks: HashSet::new(),
             selected: None,
+            connection: Connection::Connected,
             live: List::default(),
             history: List::default(),
             events: List::default(),

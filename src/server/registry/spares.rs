@@ -107,13 +107,30 @@ impl Spares {
 mod tests {
     use super::*;
 
+    /// A snapshot with three clients, numbered 0, 1 and 2.
+    fn three_clients() -> Snapshot {
+        use crate::feed::snapshot::{ClientView, Settings};
+        let settings = Settings {
+            tick: std::time::Duration::from_secs(1),
+            rules: Default::default(),
+        };
+        let mut snapshot = Snapshot::empty(([127, 0, 0, 1], 14000).into(), settings);
+        snapshot.clients = (0..3)
+            .map(|id| {
+                let peer = ([127, 0, 0, 1], 50000 + id as u16).into();
+                ClientView::opened(id, peer, snapshot.started)
+            })
+            .collect();
+        snapshot
+    }
+
     fn ids(snapshot: &Snapshot) -> Vec<u64> {
         snapshot.clients.iter().map(|row| row.id).collect()
     }
 
     #[tokio::test]
     async fn a_held_snapshot_is_copied_off_the_thread_then_spares_take_turns() {
-        let mut current = Arc::new(Snapshot::synthetic(3));
+        let mut current = Arc::new(three_clients());
         let template = Arc::new(Snapshot {
             clients: Vec::new(),
             ..(*current).clone()

@@ -9,6 +9,15 @@
 //! and take notices through each client's [`Link`] without blocking, events
 //! go out on a broadcast ring, snapshots on a `watch`.
 
+mod commands;
+mod run;
+mod spares;
+mod table;
+mod tick;
+
+#[cfg(test)]
+mod tests;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -492,12 +501,3 @@ fn push_bounded<T: Clone>(ring: &mut Arc<VecDeque<T>>, item: T, cap: usize) {
     }
     ring.push_back(item);
 }
-
-mod commands;
-mod run;
-mod spares;
-mod table;
-mod tick;
-
-#[cfg(test)]
-mod tests;

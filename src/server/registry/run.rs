@@ -47,7 +47,10 @@ impl Registry {
         mut commands: mpsc::Receiver<Command>,
         failure: Failure,
     ) -> Result<(), Crashed> {
-        let (listen, version) = (self.publisher.base.listen, env!("CARGO_PKG_VERSION").to_owned());
+        let (listen, version) = (
+            self.publisher.base.listen,
+            env!("CARGO_PKG_VERSION").to_owned(),
+        );
         self.decider.emit(EventKind::Started { listen, version });
         let stop = failure.token().clone();
         let every = self.decider.policy.tick;

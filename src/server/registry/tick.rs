@@ -166,7 +166,8 @@ impl Decider {
             Verdict::Held(why) => client.view.held = Some(why),
             Verdict::LeaveTimeout => {
                 let event = status_event(client, Status::Leave, Status::Close);
-                self.stories.record(&client.view, Status::Leave, Status::Close);
+                self.stories
+                    .record(&client.view, Status::Leave, Status::Close);
                 self.emit(event);
                 let reason = format!(
                     "no recovery within the leave timeout ({})",

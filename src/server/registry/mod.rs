@@ -77,7 +77,11 @@ impl Registry {
     /// Publishes what the decider has; `false` while waiting for a copy to
     /// write into.
     fn publish(&mut self) -> bool {
-        self.publisher.publish(&mut self.decider)
+        let published = self.publisher.publish(&mut self.decider);
+        if published {
+            self.decider.changed = false;
+        }
+        published
     }
 
     /// A copy to write into has been made: publishes what waited for it.

@@ -128,7 +128,6 @@ impl Publisher {
         if !published {
             return false;
         }
-        decider.changed = false;
         let counters = &mut decider.record.counters;
         counters.publishes += 1;
         counters.publish_ns += nanos(began.elapsed());

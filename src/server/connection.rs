@@ -10,8 +10,8 @@
 //! purpose: the rare waits (writing a notice, telling the registry who the
 //! client is, the goodbye and the linger with its drain buffer) are boxed
 //! and cost their bytes only while they happen, and the one common wait is
-//! polled by hand. The spawned task went from 1,456 bytes to 392 in release
-//! builds (`-Zprint-type-sizes`), a 512-byte task cell like a bare server's.
+//! polled by hand. Measure with `-Zprint-type-sizes` on a release build
+//! after any change to what lives across an `.await` in [`Connection::run`].
 
 use std::sync::Arc;
 use std::task::Poll;
@@ -101,20 +101,7 @@ impl Connection {
         let mut identity = None;
         let mut partial = false;
         loop {
-            // One wait for both a notice and the socket, polled by hand: a
-            // `select!` over `next_notice()` and `readable()` keeps both
-            // futures (and their waiter nodes) in every client's task, four
-            // times the bytes of the wakers registered here.
-            let woken = std::future::poll_fn(|cx| {
-                if self.link.poll_notice(cx).is_ready() {
-                    return Poll::Ready(Ok(Woken::Notice));
-                }
-                // This charges tokio's cooperative budget (and yields when
-                // it is spent), so a peer that always has bytes ready gets
-                // its fair share and no more.
-                self.stream.poll_read_ready(cx).map_ok(|()| Woken::Readable)
-            })
-            .await;
+            let woken = self.woken().await;
             // Only what must lives across the waits below, and nothing
             // that is rare is held inline: each of those bytes is held by
             // every client.
@@ -129,23 +116,10 @@ impl Connection {
                 }
                 Ok(Woken::Readable) => {}
             }
-            buf.reserve(read_size);
-            // One poll of the `AsyncRead` path: unlike `try_read_buf`, a
-            // short read there clears readiness, which saves a second `read`
-            // per heartbeat that would only say WouldBlock.
-            let eof = match self.stream.read_buf(&mut buf).now_or_never() {
-                None => continue, // the readiness was stale
-                Some(Ok(0)) => true,
-                Some(Ok(n)) => {
-                    if let Some(pacer) = &self.pacer {
-                        pacer.read();
-                    }
-                    if n >= read_size {
-                        read_size = (read_size * 2).min(MAX_READ);
-                    }
-                    false
-                }
-                Some(Err(error)) => return End::Failed(error.into()),
+            let eof = match self.read(&mut buf, &mut read_size) {
+                Ok(Some(eof)) => eof,
+                Ok(None) => continue, // the readiness was stale
+                Err(end) => return end,
             };
             let (frames, end, hello) = {
                 let decoded = self.decode(&mut codec, &mut buf, eof, &mut identity);
@@ -165,27 +139,69 @@ impl Connection {
             if eof {
                 return End::Disconnected;
             }
-            // Tell the registry since when the frame now waiting for its rest
-            // has waited, for the frame timeout. A read that completed frames
-            // starts the wait anew: a flood is always mid-frame between
-            // reads, and is not a stall.
-            match (buf.is_empty(), partial) {
-                (true, true) => {
-                    partial = false;
-                    self.link.tally().partial_frame(None);
-                }
-                (false, false) => {
-                    partial = true;
-                    self.link.tally().partial_frame(Some(Instant::now()));
-                }
-                (false, true) if frames > 0 => {
-                    self.link.tally().partial_frame(Some(Instant::now()))
-                }
-                _ => {}
-            }
+            self.track_partial(&buf, &mut partial, frames);
             if buf.is_empty() {
                 buf = BytesMut::new();
             }
+        }
+    }
+
+    /// One wait for both a notice and the socket, polled by hand: a
+    /// `select!` over `next_notice()` and `readable()` keeps both futures
+    /// (and their waiter nodes) in every client's task, several times the
+    /// bytes of the wakers registered here.
+    fn woken(&mut self) -> impl Future<Output = std::io::Result<Woken>> + '_ {
+        std::future::poll_fn(|cx| {
+            if self.link.poll_notice(cx).is_ready() {
+                return Poll::Ready(Ok(Woken::Notice));
+            }
+            // This charges tokio's cooperative budget (and yields when
+            // it is spent), so a peer that always has bytes ready gets
+            // its fair share and no more.
+            self.stream.poll_read_ready(cx).map_ok(|()| Woken::Readable)
+        })
+    }
+
+    /// Reads what the socket has into `buf`, growing the next read for a
+    /// busy peer: whether the peer closed, `None` when the readiness was
+    /// stale, or how the connection ends.
+    fn read(&mut self, buf: &mut BytesMut, read_size: &mut usize) -> Result<Option<bool>, End> {
+        buf.reserve(*read_size);
+        // One poll of the `AsyncRead` path: unlike `try_read_buf`, a
+        // short read there clears readiness, which saves a second `read`
+        // per heartbeat that would only say WouldBlock.
+        match self.stream.read_buf(buf).now_or_never() {
+            None => Ok(None),
+            Some(Ok(0)) => Ok(Some(true)),
+            Some(Ok(n)) => {
+                if let Some(pacer) = &self.pacer {
+                    pacer.read();
+                }
+                if n >= *read_size {
+                    *read_size = (*read_size * 2).min(MAX_READ);
+                }
+                Ok(Some(false))
+            }
+            Some(Err(error)) => Err(End::Failed(error.into())),
+        }
+    }
+
+    /// Tells the registry since when the frame now waiting for its rest
+    /// has waited, for the frame timeout. A read that completed frames
+    /// starts the wait anew: a flood is always mid-frame between reads,
+    /// and is not a stall.
+    fn track_partial(&self, buf: &BytesMut, partial: &mut bool, frames: u64) {
+        match (buf.is_empty(), *partial) {
+            (true, true) => {
+                *partial = false;
+                self.link.tally().partial_frame(None);
+            }
+            (false, false) => {
+                *partial = true;
+                self.link.tally().partial_frame(Some(Instant::now()));
+            }
+            (false, true) if frames > 0 => self.link.tally().partial_frame(Some(Instant::now())),
+            _ => {}
         }
     }
 

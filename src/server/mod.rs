@@ -148,8 +148,8 @@ impl Server {
         let accept = Accept::new(listener, &config, reports_tx, pacer, tallies);
         spawn_watched(&failure, "accepting connections", accept.run(stop.clone()));
         // The registry has a thread (and a runtime) of its own: its tick and
-        // its publishes walk the whole table, milliseconds at 20,000 clients,
-        // and heartbeats must not wait for them. Connections talk to it only
+        // its publishes walk the whole table, which takes time in proportion
+        // to the fleet, and heartbeats must not wait for them. Connections talk to it only
         // through the report channel and their links, which are made for
         // crossing threads.
         //

@@ -1,11 +1,11 @@
 //! Every connection's heartbeat counts, side by side.
 //!
 //! A connection counts its heartbeats with atomics that the registry reads
-//! on every tick and every publish, for every client. Inside each
-//! connection's own [`Link`](super::link::Link) they were one cache line
-//! apiece, scattered over the heap and each just written by the
-//! connections' thread: at 19,900 clients, fetching them was half of a
-//! publish. Here they sit in blocks, two clients to a cache line, and a
+//! on every tick and every publish, for every client, so what a publish
+//! costs is mostly fetching them from memory. Kept inside each connection's
+//! own [`Link`](super::link::Link), they would be a cache line apiece,
+//! scattered over the heap and each just written by the connections'
+//! thread. Here they sit in blocks, two clients to a cache line, and a
 //! fleet that connected together is read in order.
 //!
 //! Times are kept as milliseconds after the pool's epoch, on tokio's

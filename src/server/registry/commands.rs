@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Client, DETAIL_GAPS, Registry};
+use super::Registry;
+use super::client::Client;
+use super::decider::{DETAIL_GAPS, Decider};
 use crate::feed::control::{Command, CommandError, Kicked};
 use crate::feed::details::Details;
 use crate::feed::event::EventKind;
@@ -20,6 +22,8 @@ use crate::server::clock;
 pub(super) const KICK_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl Registry {
+    /// A `list` waits for the next publish, which is asked for at once;
+    /// every other command is the decider's.
     pub(super) fn command(&mut self, command: Command) {
         match command {
             Command::Kick {
@@ -28,27 +32,38 @@ impl Registry {
                 hold,
                 reply,
             } => {
-                let wanted: HashSet<SocketAddr> = peers.iter().copied().collect();
-                let found = self.targets(|c| wanted.contains(&c.view.peer));
-                let kicked: HashSet<SocketAddr> = found.iter().map(|&(_, peer)| peer).collect();
-                let gone = peers.into_iter().filter(|p| !kicked.contains(p)).collect();
-                let kicked = self.kick(found, &by, hold, "kicked by operator");
-                let _ = reply.send(Ok(Kicked { kicked, gone }));
+                let _ = reply.send(Ok(self.decider.kick_peers(peers, &by, hold)));
             }
             Command::KickLeave { by, hold, reply } => {
-                let leaving = self.targets(|c| c.view.status() == Status::Leave);
-                let reason = "kicked by operator (all leave clients)";
-                let kicked = self.kick(leaving, &by, hold, reason);
-                let _ = reply.send(Ok(kicked));
+                let _ = reply.send(Ok(self.decider.kick_leave(&by, hold)));
             }
             Command::List { reply } => {
-                self.listing.push(reply);
+                self.publisher.list(reply);
                 self.publish();
             }
             Command::Show { peer, reply } => {
-                let _ = reply.send(self.details(peer).ok_or(CommandError::NoSuchClient(peer)));
+                let details = self.decider.details(peer);
+                let _ = reply.send(details.ok_or(CommandError::NoSuchClient(peer)));
             }
         }
+    }
+}
+
+impl Decider {
+    /// Kicks the clients at `peers`; says which of them had already gone.
+    fn kick_peers(&mut self, peers: Vec<SocketAddr>, by: &str, hold: Option<Duration>) -> Kicked {
+        let wanted: HashSet<SocketAddr> = peers.iter().copied().collect();
+        let found = self.targets(|c| wanted.contains(&c.view.peer));
+        let kicked: HashSet<SocketAddr> = found.iter().map(|&(_, peer)| peer).collect();
+        let gone = peers.into_iter().filter(|p| !kicked.contains(p)).collect();
+        let kicked = self.kick(found, by, hold, "kicked by operator");
+        Kicked { kicked, gone }
+    }
+
+    /// Kicks every client in `leave`.
+    fn kick_leave(&mut self, by: &str, hold: Option<Duration>) -> Vec<SocketAddr> {
+        let leaving = self.targets(|c| c.view.status() == Status::Leave);
+        self.kick(leaving, by, hold, "kicked by operator (all leave clients)")
     }
 
     /// The story of the live client at `peer`.

@@ -47,11 +47,15 @@ impl Registry {
         mut commands: mpsc::Receiver<Command>,
         failure: Failure,
     ) -> Result<(), Crashed> {
-        let (listen, version) = (self.base.listen, env!("CARGO_PKG_VERSION").to_owned());
-        self.emit(EventKind::Started { listen, version });
+        let (listen, version) = (
+            self.publisher.base.listen,
+            env!("CARGO_PKG_VERSION").to_owned(),
+        );
+        self.decider.emit(EventKind::Started { listen, version });
         let stop = failure.token().clone();
-        let first = clock::later(Instant::now(), self.tick);
-        let mut tick = tokio::time::interval_at(first, self.tick);
+        let every = self.decider.policy.tick;
+        let first = clock::later(Instant::now(), every);
+        let mut tick = tokio::time::interval_at(first, every);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut publish = tokio::time::interval(PUBLISH_EVERY);
         publish.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -61,14 +65,14 @@ impl Registry {
         loop {
             let step = tokio::select! {
                 biased;
-                _ = stop.cancelled(), if !self.shutting_down => Step::Stop,
+                _ = stop.cancelled(), if !self.decider.shutting_down => Step::Stop,
                 Some(command) = commands.recv() => Step::Command(command),
                 // Timers before reports: a flood keeps reports always ready,
                 // and must not starve the tick or the snapshots.
-                at = tick.tick(), if !self.shutting_down => Step::Tick(at),
-                _ = publish.tick(), if self.dirty => Step::Publish,
-                Some(copy) = self.copies.recv() => Step::Copied(copy),
-                _ = refusals.tick(), if !self.refusals.is_empty() => Step::Refusals,
+                at = tick.tick(), if !self.decider.shutting_down => Step::Tick(at),
+                _ = publish.tick(), if self.decider.changed => Step::Publish,
+                Some(copy) = self.publisher.copies.recv() => Step::Copied(copy),
+                _ = refusals.tick(), if !self.decider.refusals.is_empty() => Step::Refusals,
                 report = reports.recv() => match report {
                     Some(report) => Step::Report(report),
                     None => break,
@@ -88,7 +92,7 @@ impl Registry {
             return true;
         };
         failure.raise(panic_message(&*panic));
-        if !self.shutting_down {
+        if !self.decider.shutting_down {
             // The stop comes next, and closes every client the normal way.
             return true;
         }
@@ -96,7 +100,7 @@ impl Registry {
         // is left is only told to go, with no more bookkeeping.
         let reason = farewell(failure);
         let told = catch_unwind(AssertUnwindSafe(|| {
-            for client in self.clients.values_mut() {
+            for client in self.decider.clients.values_mut() {
                 client.link.send(Notice::close(reason.as_str()));
             }
         }));
@@ -105,31 +109,31 @@ impl Registry {
 
     fn step(&mut self, step: Step, failure: &Failure) {
         match step {
-            Step::Stop => self.shut_down(&farewell(failure)),
+            Step::Stop => self.decider.shut_down(&farewell(failure)),
             Step::Command(command) => self.command(command),
-            Step::Tick(at) => self.tick(at),
+            Step::Tick(at) => self.decider.tick(at),
             Step::Publish => {
                 self.publish();
             }
             Step::Copied(copy) => self.copied(copy),
-            Step::Refusals => self.report_refusals(),
-            Step::Report(report) => self.report(report),
+            Step::Refusals => self.decider.report_refusals(),
+            Step::Report(report) => self.decider.report(report),
         }
     }
 
     /// Every connection has finished: records the end of the run (and its
     /// failure, if any), publishes it, and syncs the journal.
     async fn finish(mut self, crashed: Option<Crashed>) -> Result<(), Crashed> {
-        let listen = self.base.listen;
+        let listen = self.publisher.base.listen;
         let error = crashed.as_ref().map(|c| format!("internal error: {}", c.0));
-        self.emit(EventKind::Stopped { listen, error });
+        self.decider.emit(EventKind::Stopped { listen, error });
         while !self.publish() {
-            let Some(copy) = self.copies.recv().await else {
+            let Some(copy) = self.publisher.copies.recv().await else {
                 break;
             };
-            self.spares.take(copy);
+            self.publisher.spares.take(copy);
         }
-        if let Some(journal) = self.journal.take() {
+        if let Some(journal) = self.decider.record.journal.take() {
             // Writes out and syncs what is queued: nothing decided is lost.
             let _ = tokio::task::spawn_blocking(move || journal.close()).await;
         }

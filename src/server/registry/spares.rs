@@ -10,12 +10,12 @@
 //!
 //! When no spare is free (a front end has just attached, or more hold one
 //! than there are spares), a new one is copied from the held one on the
-//! blocking pool, and the publish waits for it. Made here, a new one cost
-//! its every page and every ip's count: 5 to 12 ms at 19,900 clients, that
-//! the registry's reports and commands waited through, where a rewrite is
-//! one. Copied from the latest, its rows are the ones the publish is about
-//! to write, so rewriting it costs what a rewrite costs. What the front
-//! ends see is the change a copy's time later, once.
+//! blocking pool, and the publish waits for it. Made on the registry's
+//! thread, a new one would cost its every page and every ip's count, grows
+//! with the fleet, and the registry's reports and commands would wait
+//! through it. Copied from the latest, its rows are the ones the publish is
+//! about to write, so rewriting it costs what a rewrite costs. What the
+//! front ends see is the change a copy's time later, once.
 
 use std::sync::Arc;
 

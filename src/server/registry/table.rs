@@ -1,9 +1,9 @@
 //! The registry's table of clients: one array, in connection order.
 //!
-//! The tick and every publish walk the whole table, and at 20,000 clients
+//! The tick and every publish walk the whole table, and in a large fleet
 //! what a walk costs is fetching each entry from memory. Entries side by
-//! side are a stream the processor fetches ahead of; a tree of boxes was a
-//! pointer to chase per client, each a wait of its own.
+//! side are a stream the processor fetches ahead of; a tree of boxes would
+//! be a pointer to chase per client, each a wait of its own.
 //!
 //! Connections are numbered as they open and reported in that order, so a
 //! newcomer goes at the end. One that closes leaves a hole, and the holes

@@ -1,0 +1,107 @@
+//! One client as the registry knows it: its row, its link, and what the
+//! liveness tick remembers about it between ticks.
+//!
+//! The heartbeat count is the tally's, which the connection writes: the row
+//! holds a copy that [`Client::sync`] refreshes, and nothing else writes it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::feed::snapshot::ClientView;
+use crate::liveness::phi::Gaps;
+use crate::server::link::Link;
+use crate::server::tally::Tally;
+
+pub(super) struct Client {
+    pub(super) view: ClientView,
+    pub(super) link: Arc<Link>,
+    /// The link's counts, read here without going through the link.
+    pub(super) tally: Tally,
+    /// Heartbeats counted at the last tick: more since means it was heard.
+    pub(super) at_last_tick: u64,
+    /// Ticks in a row without a heartbeat.
+    pub(super) silent_ticks: u32,
+    /// The recent heartbeat gaps (for the details pane, and for the phi
+    /// detector).
+    pub(super) gaps: Gaps,
+    /// When the latest heartbeat counted at a tick arrived, once one has
+    /// (`at_last_tick > 0`); until then, when the registry learned of the
+    /// connection, for the hello timeout. One instant serves both because
+    /// a client is waiting for its first heartbeat or has had it, and every
+    /// field here is held once per client.
+    pub(super) since: Instant,
+}
+
+impl Client {
+    /// A client the registry has just learned of, not yet heard.
+    pub(super) fn opened(id: u64, peer: SocketAddr, link: Arc<Link>) -> Client {
+        let view = ClientView {
+            id,
+            peer,
+            ip: None,
+            pid: None,
+            reported: None,
+            liveness: Default::default(),
+            heartbeats: 0,
+            connected_at: SystemTime::now(),
+            last_seen: None,
+            held: None,
+            phi: None,
+            reconnects: 0,
+            flaps: 0,
+        };
+        Client {
+            view,
+            tally: link.tally().clone(),
+            link,
+            at_last_tick: 0,
+            silent_ticks: 0,
+            gaps: Gaps::default(),
+            since: Instant::now(),
+        }
+    }
+
+    /// Learns the gaps of the `new` heartbeats since the last tick,
+    /// keeping the latest `window`.
+    pub(super) fn learn(&mut self, new: u64, window: usize) {
+        if new == 0 {
+            return;
+        }
+        let beat = self.tally.last_beat();
+        if self.heard_before() {
+            let gap =
+                beat.saturating_duration_since(self.since) / u32::try_from(new).unwrap_or(u32::MAX);
+            for _ in 0..new.min(window as u64) {
+                self.gaps.push(gap, window);
+            }
+        }
+        self.since = beat;
+    }
+
+    /// Whether a tick has counted a heartbeat: `since` is then a beat's.
+    fn heard_before(&self) -> bool {
+        self.at_last_tick > 0
+    }
+
+    /// φ for the silence since the latest heartbeat, as of `at`.
+    pub(super) fn phi(&self, at: Instant, first: Duration) -> f64 {
+        if !self.heard_before() {
+            return 0.0;
+        }
+        self.gaps
+            .phi(at.saturating_duration_since(self.since), first)
+    }
+
+    /// Brings the view up to date with its tally. The totals are the
+    /// tallies' own (see [`Tallies::heartbeats`]): nothing is added here.
+    ///
+    /// [`Tallies::heartbeats`]: crate::server::tally::Tallies::heartbeats
+    pub(super) fn sync(&mut self) {
+        let (heartbeats, last_seen) = self.tally.read();
+        self.view.heartbeats = heartbeats;
+        self.view.last_seen = last_seen;
+    }
+}

@@ -141,6 +141,9 @@ pub fn client_text(
 pub struct Query {
     /// Only clients with this status.
     pub status: Option<Status>,
+    /// Only clients without this status (the dashboard's `f`: all but
+    /// `alive`).
+    pub except: Option<Status>,
     pub filter: String,
     pub sort: Sort,
     pub reverse: bool,
@@ -150,6 +153,7 @@ impl Default for Query {
     fn default() -> Self {
         Query {
             status: None,
+            except: None,
             filter: String::new(),
             sort: Sort::Connected,
             reverse: false,
@@ -165,7 +169,10 @@ impl Query {
         let mut rows: Vec<usize> = (0..clients.len())
             .filter(|&i| {
                 let c = &clients[i];
-                self.status.is_none_or(|s| c.status() == s) && filter.client(&mut scratch, c)
+                let status = c.status();
+                self.status.is_none_or(|s| status == s)
+                    && self.except != Some(status)
+                    && filter.client(&mut scratch, c)
             })
             .collect();
         sort(&mut rows, clients, self.sort);

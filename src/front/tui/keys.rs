@@ -18,6 +18,7 @@ use crate::front::tui::overlay::{
 };
 use crate::front::tui::screen::Screen;
 use crate::front::tui::view::ViewState;
+use crate::protocol::Status;
 
 // What the manual page and the tests read about keys, found here with the
 // functions that handle them.
@@ -136,7 +137,7 @@ fn live_key(code: KeyCode, view: &mut ViewState) {
             match code {
                 KeyCode::Char('s') => view.query.sort = view.query.sort.next(),
                 KeyCode::Char('S') => view.query.reverse = !view.query.reverse,
-                _ => view.only_not_alive = !view.only_not_alive,
+                _ => view.query.except = view.query.except.xor(Some(Status::Alive)),
             }
             view.refresh();
         }

@@ -213,7 +213,7 @@ fn who_and_badges(view: &ViewState) -> Vec<Item> {
         let filter = format!("filter \"{}\"", view.query.filter);
         items.push(vec![badge(filter, Color::Cyan)]);
     }
-    if view.only_not_alive {
+    if view.query.except.is_some() {
         items.push(vec![badge("only not alive".to_owned(), Color::Cyan)]);
     }
     items.push(vec![Span::raw(format!("listening {}", s.listen))]);

@@ -38,10 +38,9 @@ pub struct ViewState {
     /// What is open over the screen, if anything: it takes keys first.
     pub overlay: Option<Overlay>,
     pub screen: Screen,
-    /// The filter, and the order of the live table (its `status` unused:
-    /// `f` keeps every status but alive, which no single status says).
+    /// The filter, and the order of the live table (`f` sets its `except`
+    /// to alive).
     pub query: Query,
-    pub only_not_alive: bool,
     pub paused: bool,
     /// Marked clients, by address, so marks survive sorting and filtering.
     pub marks: HashSet<SocketAddr>,
@@ -69,7 +68,6 @@ impl ViewState {
             overlay: None,
             screen: Screen::Live,
             query: Query::default(),
-            only_not_alive: false,
             paused: false,
             marks: HashSet::new(),
             selected: None,
@@ -145,11 +143,6 @@ impl ViewState {
         let clients = &self.shown.clients;
         // The same query `GET /v1/clients` answers, so the two agree.
         self.live.rows = self.query.rows(clients);
-        if self.only_not_alive {
-            self.live
-                .rows
-                .retain(|&i| clients[i].status() != Status::Alive);
-        }
         let filter = Filter::new(&self.query.filter);
         let mut scratch = String::new();
 

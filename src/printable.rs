@@ -35,29 +35,39 @@ pub fn is_unsafe(c: char) -> bool {
 /// none of it. Borrowed when there is nothing to escape, which is nearly
 /// always.
 pub fn text(text: &str) -> Cow<'_, str> {
-    escape(text, |c, out| {
+    escape(text, is_unsafe, |c, out| {
         let _ = write!(out, "{}", c.escape_unicode());
     })
 }
 
-/// A JSON document with each unsafe character that serde leaves raw (DEL,
-/// C1, bidi) written as a `\uXXXX` escape. In valid JSON such a character
-/// can only be inside a string, where the escape means the same character:
-/// a program reading the line sees the same values, a terminal showing it
-/// sees no controls. (serde already escapes C0, so valid JSON holds none.)
+/// JSON (a document, or lines or events of it) with each unsafe character
+/// that serde leaves raw (DEL, C1, bidi) written as a `\uXXXX` escape. In
+/// valid JSON such a character can only be inside a string, where the
+/// escape means the same character: a program reading the line sees the
+/// same values, a terminal showing it sees no controls. C0 is left alone:
+/// serde escapes it inside strings, so what remains is the whitespace
+/// between values and lines.
 pub fn json(json: &str) -> Cow<'_, str> {
-    escape(json, |c, out| {
-        let _ = write!(out, "\\u{:04x}", u32::from(c));
-    })
+    escape(
+        json,
+        |c| is_unsafe(c) && c >= ' ',
+        |c, out| {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        },
+    )
 }
 
-fn escape(text: &str, write: impl Fn(char, &mut String)) -> Cow<'_, str> {
-    if !text.chars().any(is_unsafe) {
+fn escape(
+    text: &str,
+    unsafe_here: impl Fn(char) -> bool,
+    write: impl Fn(char, &mut String),
+) -> Cow<'_, str> {
+    if !text.chars().any(&unsafe_here) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if is_unsafe(c) {
+        if unsafe_here(c) {
             write(c, &mut out);
         } else {
             out.push(c);

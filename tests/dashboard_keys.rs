@@ -361,3 +361,16 @@ fn the_man_pages_list_every_dashboard_key_and_name_only_pages_that_exist() {
         .unwrap();
     assert!(!client.contains(".SH KEYS"), "only the dashboard's pages");
 }
+
+/// A client's reported ip with a bidi override (which reorders what the
+/// operator reads) and a C1 CSI: neither reaches the terminal.
+#[test]
+fn a_reported_ip_with_a_bidi_override_reaches_the_terminal_without_it() {
+    let mut hostile = client(5001, Status::Alive, 0, 3);
+    hostile.ip = Some(Arc::from("10.0.0.1\u{9b}31m\u{202e}live"));
+    let mut view = ViewState::new(snapshot(vec![hostile]));
+    let terminal = draw(&mut view, 160, 30);
+    let shown = screen(&terminal);
+    assert!(!shown.contains(['\u{202e}', '\u{9b}']), "{shown}");
+    assert!(shown.contains("10.0.0.131mlive"), "{shown}");
+}

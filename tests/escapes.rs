@@ -11,7 +11,8 @@ use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, RawClient, frame, hbmon, temp};
+use common::http::{get, post};
+use common::{Bystanders, PATIENCE, RawClient, Serve, frame, hbmon, temp};
 
 /// The window-title escape of the issue, a C1 CSI, and a bidi override.
 const HOSTILE_STATUS: &str = r#""\u001b]0;PWNED\u0007\u009b2J\u202e""#;
@@ -237,4 +238,41 @@ fn escapes_from_a_peer_reach_neither_the_text_stream_nor_the_history_table() {
     );
     std::fs::remove_file(&journal).unwrap();
     std::fs::remove_file(&token_file).unwrap();
+}
+
+/// The API's answers reach a terminal too (curl prints them as they come):
+/// no C1 or bidi character a client reported is in their bytes, and the
+/// JSON still decodes to exactly what was reported.
+#[test]
+fn api_answers_carry_no_raw_controls_and_decode_to_what_was_reported() {
+    let mut serve = Serve::plain();
+    let bystanders = Bystanders::join(&mut serve, 91_000);
+    let ip = "10.0.0.1\u{9b}31m\u{202e}evil";
+    let mut client = RawClient::connect(serve.addr);
+    let hello = serde_json::json!({"ip": ip, "status": "alive", "pid": 7});
+    client.send(&frame(hello.to_string().as_bytes()));
+    let peer = client.local;
+    serve.wait_for_client(peer, |c| c["ip"] == ip);
+
+    let listed = get(&serve, &format!("/v1/clients?filter={}", peer.port()));
+    assert_eq!(raw_controls(listed.body.as_bytes()), Vec::<&[u8]>::new());
+    assert_eq!(listed.json()["clients"][0]["ip"], ip, "{}", listed.body);
+    let details = get(&serve, &format!("/v1/clients/{peer}"));
+    assert_eq!(raw_controls(details.body.as_bytes()), Vec::<&[u8]>::new());
+    assert_eq!(details.json()["ip"], ip, "{}", details.body);
+    // An error that quotes what was asked for.
+    let refused = post(
+        &serve,
+        "/v1/kick",
+        r#"{"peer": "\u202e\u001b]0;PWNED\u0007\u009b31m"}"#,
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(raw_controls(refused.body.as_bytes()), Vec::<&[u8]>::new());
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("\u{202e}")
+    );
+    bystanders.assert_undisturbed(&mut serve);
 }

@@ -31,10 +31,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -46,6 +47,7 @@ use guard::Hosts;
 use crate::endpoint::Listener;
 use crate::feed::{Control, Feed, Snapshot, Subscriber};
 use crate::front::hooks::HookStats;
+use crate::printable;
 use crate::protocol::Token;
 use crate::stats::PublishStats;
 
@@ -182,11 +184,45 @@ fn router(api: Arc<Api>) -> Router {
         .merge(guarded)
         .fallback(unknown)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::map_response(printable))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&api),
             guard::host,
         ))
         .with_state(api)
+}
+
+/// Answers that an operator may read in a terminal (`curl` prints them
+/// as they come) carry no character that a terminal would act on: what
+/// clients reported is written with `\uXXXX` escapes instead, frame by
+/// frame for the event streams, and decodes to the same values.
+async fn printable(response: Response) -> Response {
+    let textual = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|kind| {
+            [
+                "application/json",
+                "application/x-ndjson",
+                "text/event-stream",
+            ]
+            .iter()
+            .any(|textual| kind.starts_with(textual))
+        });
+    if !textual {
+        return response;
+    }
+    response.map(|body| axum::body::Body::new(body.map_frame(|frame| frame.map_data(escape_json))))
+}
+
+/// One frame of a JSON answer through [`printable::json`]; a frame that is
+/// not whole UTF-8 (never the case for what this API writes) is left as it is.
+fn escape_json(data: axum::body::Bytes) -> axum::body::Bytes {
+    match std::str::from_utf8(&data).map(printable::json) {
+        Ok(std::borrow::Cow::Owned(escaped)) => escaped.into(),
+        _ => data,
+    }
 }
 
 /// A refusal with its reason, as `{"error": "..."}`.

@@ -17,6 +17,7 @@
 //! the footer keeps `? help` and `q quit` whatever else must go.
 
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
@@ -29,6 +30,7 @@ use crate::front::tui::style::{clock, short, status_style};
 use crate::front::tui::tables;
 use crate::front::tui::view::ViewState;
 use crate::front::tui::wrap::wrap;
+use crate::printable;
 use crate::protocol::Status;
 
 /// The smallest terminal the dashboard lays out in.
@@ -116,6 +118,24 @@ pub fn render(frame: &mut Frame, view: &ViewState) {
     footer(frame, areas.footer, view);
     if let Some(overlay) = &view.overlay {
         overlay.draw(frame, area, view.mode, view.now());
+    }
+    drop_unsafe(frame.buffer_mut());
+}
+
+/// Leaves out every character a terminal could act on. ratatui already
+/// drops the control characters in what clients report, but lets the bidi
+/// marks and overrides through (joined to the cell before them), and those
+/// reorder what the operator reads.
+fn drop_unsafe(buffer: &mut Buffer) {
+    for cell in &mut buffer.content {
+        if cell.symbol().chars().any(printable::is_unsafe) {
+            let safe: String = cell
+                .symbol()
+                .chars()
+                .filter(|&c| !printable::is_unsafe(c))
+                .collect();
+            cell.set_symbol(if safe.is_empty() { " " } else { &safe });
+        }
     }
 }
 

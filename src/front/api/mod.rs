@@ -213,7 +213,17 @@ async fn printable(response: Response) -> Response {
     if !textual {
         return response;
     }
-    response.map(|body| axum::body::Body::new(body.map_frame(|frame| frame.map_data(escape_json))))
+    let (parts, body) = response.into_parts();
+    if hyper::body::Body::size_hint(&body).exact().is_none() {
+        // A stream: escaped as each frame goes.
+        let body = axum::body::Body::new(body.map_frame(|frame| frame.map_data(escape_json)));
+        return Response::from_parts(parts, body);
+    }
+    // A whole answer keeps its length.
+    match body.collect().await {
+        Ok(whole) => Response::from_parts(parts, escape_json(whole.to_bytes()).into()),
+        Err(error) => ApiError::internal(error).into_response(),
+    }
 }
 
 /// One frame of a JSON answer through [`printable::json`]; a frame that is

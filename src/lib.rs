@@ -47,6 +47,8 @@
 //! - [`history`]: reads back a journal the server wrote.
 //! - [`process`]: signals and open-file limits.
 //! - [`printable`]: text from outside made safe to print on a terminal.
+//! - [`observed`]: a stream that shows each read to an observer (the API's
+//!   timeouts, `top`'s look at what answered).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
@@ -58,6 +60,7 @@ pub mod fleet;
 pub mod front;
 pub mod history;
 pub mod liveness;
+pub mod observed;
 pub mod printable;
 pub mod process;
 pub mod protocol;

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 
-use super::sniff::{Tap, is_heartbeat_port};
+use super::sniff::{is_heartbeat_port, tap};
 use crate::endpoint::{DEFAULT, Endpoint};
 use crate::protocol::Token;
 
@@ -141,7 +141,7 @@ async fn send<S>(stream: S, request: Request<Full<Bytes>>) -> Result<Response<In
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (stream, first) = Tap::new(stream);
+    let (stream, first) = tap(stream);
     let answer = async {
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -151,7 +151,7 @@ where
         sender.send_request(request).await
     };
     answer.await.map_err(|error| {
-        if first.lock().is_ok_and(|first| is_heartbeat_port(&first)) {
+        if is_heartbeat_port(&first.bytes()) {
             NoAnswer::HeartbeatPort
         } else {
             NoAnswer::Other(error)

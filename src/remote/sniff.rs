@@ -3,36 +3,44 @@
 //! close frame back, and the operator should hear that, not hyper's
 //! complaint about the bytes.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::codec::Decoder;
 
+use crate::observed::{Observed, Observer};
 use crate::protocol::ClientCodec;
 
 /// Bytes kept from the start of an answer: enough for a close frame.
 const KEPT: usize = 4096;
 
 /// A stream that keeps a copy of the first [`KEPT`] bytes read from it.
-pub struct Tap<S> {
-    inner: S,
-    first: Arc<Mutex<Vec<u8>>>,
+pub type Tap<S> = Observed<S, First>;
+
+/// Where a [`Tap`] keeps the first bytes read.
+#[derive(Clone, Default)]
+pub struct First(Arc<Mutex<Vec<u8>>>);
+
+impl First {
+    /// A copy of the bytes kept so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().map(|first| first.clone()).unwrap_or_default()
+    }
 }
 
-impl<S> Tap<S> {
-    /// The stream, and where the first bytes read from it will be.
-    pub fn new(inner: S) -> (Tap<S>, Arc<Mutex<Vec<u8>>>) {
-        let first = Arc::default();
-        let tap = Tap {
-            inner,
-            first: Arc::clone(&first),
-        };
-        (tap, first)
+impl Observer for First {
+    fn read(&mut self, bytes: &[u8]) {
+        if let Ok(mut first) = self.0.lock() {
+            let room = KEPT.saturating_sub(first.len());
+            first.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
     }
+}
+
+/// `stream`, and where the first bytes read from it will be.
+pub fn tap<S>(stream: S) -> (Tap<S>, First) {
+    let first = First::default();
+    (Observed::new(stream, first.clone()), first)
 }
 
 /// True when `first` begins with a frame of hbmon's heartbeat protocol (a
@@ -41,41 +49,6 @@ impl<S> Tap<S> {
 pub fn is_heartbeat_port(first: &[u8]) -> bool {
     let mut bytes = BytesMut::from(first);
     matches!(ClientCodec::new(KEPT).decode(&mut bytes), Ok(Some(_)))
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Ok(mut first) = self.first.lock() {
-            let room = KEPT.saturating_sub(first.len());
-            let new = &buf.filled()[before..];
-            first.extend_from_slice(&new[..new.len().min(room)]);
-        }
-        polled
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 #[cfg(test)]

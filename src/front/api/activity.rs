@@ -6,16 +6,14 @@
 //! (hyper's own header timeout starts as soon as a connection goes idle,
 //! so it cannot tell the two apart.)
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use crate::observed::{Observed, Observer};
 
 /// The API's two timeouts.
 #[derive(Clone, Copy, Debug)]
@@ -74,7 +72,7 @@ impl Activity {
     }
 
     /// Bytes came in: between requests, they begin a head.
-    fn read(&self) {
+    fn bytes_in(&self) {
         if self.busy.load(Ordering::Acquire) == 0 {
             let now = self.now();
             let began =
@@ -131,59 +129,11 @@ impl Drop for Busy {
 }
 
 /// A connection's stream, telling its [`Activity`] when bytes come in.
-pub struct Watched<S> {
-    stream: S,
-    activity: Arc<Activity>,
-}
+pub type Watched<S> = Observed<S, Arc<Activity>>;
 
-impl<S> Watched<S> {
-    pub fn new(stream: S, activity: Arc<Activity>) -> Watched<S> {
-        Watched { stream, activity }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.read();
-        }
-        polled
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+impl Observer for Arc<Activity> {
+    fn read(&mut self, _bytes: &[u8]) {
+        self.bytes_in();
     }
 }
 
@@ -212,7 +162,7 @@ mod tests {
         let quiet = Instant::now();
         assert_eq!(activity.deadline(&TIMEOUTS), Some(quiet + TIMEOUTS.idle));
         tokio::time::advance(Duration::from_secs(30)).await;
-        activity.read();
+        activity.bytes_in();
         let head_began = quiet + Duration::from_secs(30);
         assert_eq!(
             activity.deadline(&TIMEOUTS),

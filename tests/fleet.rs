@@ -79,9 +79,9 @@ fn simulated_steady_fleet_is_all_alive_with_consecutive_pids() {
     assert_eq!(summary["errors"], 0);
 }
 
-#[test]
-fn simulated_silent_and_bad_clients_are_closed_by_the_server() {
-    let serve = Serve::start(&[
+/// A server that closes a silent client within a few ticks of 50 ms.
+fn quick_to_close() -> Serve {
+    Serve::start(&[
         "--tick",
         "50ms",
         "--threshold",
@@ -90,22 +90,21 @@ fn simulated_silent_and_bad_clients_are_closed_by_the_server() {
         "1",
         "--leave-timeout",
         "100ms",
-    ]);
-    let summary = simulate(
-        &serve,
-        &[
-            "--clients",
-            "6",
-            "--every",
-            "0",
-            "--interval",
-            "20ms",
-            "--mix",
-            "silent=1,bad=1",
-            "--duration",
-            "10s",
-        ],
-    );
+    ])
+}
+
+/// Six simulated clients joining at once, beating every 20 ms, with `mix`.
+fn six_of(serve: &Serve, mix: &[&str]) -> Value {
+    let mut args = vec!["--clients", "6", "--every", "0", "--interval", "20ms"];
+    args.extend_from_slice(mix);
+    args.extend_from_slice(&["--duration", "10s"]);
+    simulate(serve, &args)
+}
+
+#[test]
+fn simulated_silent_and_bad_clients_are_closed_by_the_server() {
+    let serve = quick_to_close();
+    let summary = six_of(&serve, &["--mix", "silent=1,bad=1"]);
     assert_eq!(summary["joined"], 6);
     assert_eq!(summary["closed_by_server"], 6, "{summary}");
     assert_eq!(summary["connected"], 0);
@@ -186,32 +185,10 @@ fn simulate_against_a_closed_port_exits_non_zero_saying_where_and_why() {
 
 #[test]
 fn the_summary_says_how_each_behaviour_ended_and_why() {
-    let serve = Serve::start(&[
-        "--tick",
-        "50ms",
-        "--threshold",
-        "1",
-        "--cursor",
-        "1",
-        "--leave-timeout",
-        "100ms",
-    ]);
-    let summary = simulate(
+    let serve = quick_to_close();
+    let summary = six_of(
         &serve,
-        &[
-            "--clients",
-            "6",
-            "--every",
-            "0",
-            "--interval",
-            "20ms",
-            "--mix",
-            "silent=1,bad=1,dying=1",
-            "--dying-after",
-            "30ms",
-            "--duration",
-            "10s",
-        ],
+        &["--mix", "silent=1,bad=1,dying=1", "--dying-after", "30ms"],
     );
     let behaviours = &summary["behaviours"];
     let reasons = |name: &str| -> Vec<(String, u64)> {

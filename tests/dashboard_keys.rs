@@ -23,6 +23,16 @@ use screen::*;
 const REASON: &str = "bad frame: heartbeat JSON: unknown field `statuss`, expected one of `ip`, \
      `status`, `pid`, `token` at line 1 column 42 (the peer sent 58 bytes and then went quiet)";
 
+/// The text of the pane that opens over the screen: its 76 columns in the
+/// middle, without what shows either side, flattened.
+fn pane(shown: &str) -> String {
+    let lines: Vec<String> = shown
+        .lines()
+        .map(|l| l.chars().skip(3).take(74).collect())
+        .collect();
+    flat(&lines.join("\n"))
+}
+
 /// The screen's text with borders dropped and every run of blanks made one
 /// space, so text folded onto several lines reads as one.
 fn flat(text: &str) -> String {
@@ -106,12 +116,7 @@ fn at_80_columns_enter_opens_a_whole_event_and_arrows_open_the_next() {
     assert!(!shows_whole(&mut view, 80, 24, REASON), "the list cuts it");
     handle_key(key(KeyCode::Enter), &mut view);
     let shown = screen(&draw(&mut view, 80, 24));
-    // The pane, 76 columns in the middle, without what shows either side.
-    let pane: Vec<String> = shown
-        .lines()
-        .map(|l| l.chars().skip(3).take(74).collect())
-        .collect();
-    assert!(flat(&pane.join("\n")).contains(&flat(REASON)), "{shown}");
+    assert!(pane(&shown).contains(&flat(REASON)), "{shown}");
     assert!(shown.contains("event at 14:13:40 UTC"), "{shown}");
     // ↑ opens the event before it, which is folded too.
     handle_key(key(KeyCode::Up), &mut view);
@@ -149,12 +154,7 @@ fn at_80_columns_the_details_pane_shows_an_earlier_close_reason_whole() {
         }],
     });
     let shown = screen(&draw(&mut view, 80, 24));
-    // The pane, 76 columns in the middle, without what shows either side.
-    let pane: Vec<String> = shown
-        .lines()
-        .map(|l| l.chars().skip(3).take(74).collect())
-        .collect();
-    assert!(flat(&pane.join("\n")).contains(&flat(REASON)), "{shown}");
+    assert!(pane(&shown).contains(&flat(REASON)), "{shown}");
     assert!(
         shown.contains("last gap:"),
         "one gap is not 'gaps':\n{shown}"

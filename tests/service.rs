@@ -195,14 +195,7 @@ fn a_toml_syntax_error_names_its_line_and_key() {
         ),
         ("tick = \"1s\"\n[limits\n", "line 2 is not valid TOML"),
     ] {
-        let file = config("syntax", text);
-        let output = serve(&["--config", &file, "--check"], &[]);
-        assert_eq!(output.status.code(), Some(1), "{text}");
-        let stderr = stderr(&output);
-        assert!(
-            stderr.contains(&format!("{file} {expected}")),
-            "{text:?}: {stderr}"
-        );
+        check_refuses("syntax", text, expected);
     }
 }
 
@@ -227,14 +220,7 @@ fn a_value_of_the_wrong_type_is_refused_with_key_line_given_and_expected() {
         ),
     ];
     for (text, expected) in cases {
-        let file = config("wrong-type", text);
-        let output = serve(&["--config", &file, "--check"], &[]);
-        assert_eq!(output.status.code(), Some(1), "{text}");
-        let stderr = stderr(&output);
-        assert!(
-            stderr.contains(&format!("{file} {expected}")),
-            "{text:?}: {stderr}"
-        );
+        check_refuses("wrong-type", text, expected);
     }
     // The environment speaks in strings: the type rule is for the file.
     let output = serve(&["--check"], &[("HBMON_THRESHOLD", "5")]);
@@ -246,4 +232,17 @@ fn a_value_of_the_wrong_type_is_refused_with_key_line_given_and_expected() {
     );
     let output = serve(&["--config", &file, "--check"], &[]);
     assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// `serve --check` on a config file named `name` holding `text` exits 1,
+/// saying `FILE EXPECTED` on stderr.
+fn check_refuses(name: &str, text: &str, expected: &str) {
+    let file = config(name, text);
+    let output = serve(&["--config", &file, "--check"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let stderr = stderr(&output);
+    assert!(
+        stderr.contains(&format!("{file} {expected}")),
+        "{text:?}: {stderr}"
+    );
 }

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -279,13 +279,29 @@ pub struct Recorded {
 }
 
 /// RFC 3339 UTC with milliseconds, the `ts` of every event line.
+///
+/// The format has four digits of year and none before 1970, and humantime
+/// panics outside them: a clock set wildly wrong is clamped to the nearest
+/// time it can write rather than taking the server down.
 pub fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
+    let last = SystemTime::UNIX_EPOCH + Duration::from_secs(LAST_WRITABLE_SECOND);
+    humantime::format_rfc3339_millis(at.clamp(SystemTime::UNIX_EPOCH, last)).to_string()
 }
+
+/// 9999-12-31T23:59:59Z, in seconds since the epoch.
+const LAST_WRITABLE_SECOND: u64 = 253_402_300_799;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_beyond_what_rfc3339_can_write_is_clamped_not_a_panic() {
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(LAST_WRITABLE_SECOND * 2);
+        assert_eq!(rfc3339(far), "9999-12-31T23:59:59.000Z");
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(rfc3339(before), "1970-01-01T00:00:00.000Z");
+    }
 
     #[test]
     fn every_event_reads_back_from_its_own_json_line() {

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::builder::ArgAction;
+use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use toml::{Spanned, Value};
@@ -46,7 +47,7 @@ pub fn command() -> clap::Command {
 /// Parses the command line, with a `serve --config` file merged in.
 pub fn parse() -> Result<(Cli, ArgMatches)> {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let matches = command().get_matches_from(&args);
+    let matches = parse_args(&args);
     let Some(("serve", serve)) = matches.subcommand() else {
         return Ok((Cli::from_arg_matches(&matches)?, matches));
     };
@@ -64,8 +65,61 @@ pub fn parse() -> Result<(Cli, ArgMatches)> {
         .chain(injected)
         .chain(args[at + 1..].iter().cloned())
         .collect();
-    let matches = command().get_matches_from(merged);
+    let matches = parse_args(&merged);
     Ok((Cli::from_arg_matches(&matches)?, matches))
+}
+
+/// `args` parsed as `hbmon`'s command line, or the process ends with
+/// clap's usage error. A bad value that came from an `HBMON_*` variable is
+/// reported under the variable's name: clap names only the flag, which the
+/// user never typed.
+fn parse_args(args: &[OsString]) -> ArgMatches {
+    command()
+        .try_get_matches_from(args)
+        .unwrap_or_else(|error| {
+            if matches!(
+                error.kind(),
+                ErrorKind::ValueValidation | ErrorKind::InvalidValue
+            ) && let Some(bad) = bad_variable(args)
+            {
+                eprintln!("error: {bad}\n\nFor more information, try '--help'.");
+                std::process::exit(error.exit_code());
+            }
+            error.exit()
+        })
+}
+
+/// The first `HBMON_*` variable in use (its flag not on the command line)
+/// whose value the flag's own parser refuses, and why.
+fn bad_variable(args: &[OsString]) -> Option<String> {
+    let command = command();
+    let serve = command.find_subcommand("serve")?;
+    serve.get_arguments().find_map(|arg| {
+        let name = arg.get_env()?.to_str()?;
+        let value = std::env::var_os(name)?;
+        let flag = format!("--{}", arg.get_long()?);
+        let typed = |a: &OsString| {
+            a.to_str()
+                .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+        };
+        if args.iter().any(typed) {
+            return None;
+        }
+        let alone = clap::Command::new("hbmon").arg(arg.clone());
+        let error = alone.try_get_matches_from(["hbmon"]).err()?;
+        Some(format!(
+            "{name}={}: {}",
+            value.to_string_lossy(),
+            reason(&error)
+        ))
+    })
+}
+
+/// The first line of clap's message, without its `error: `.
+fn reason(error: &clap::Error) -> String {
+    let text = error.render().to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.trim_start_matches("error: ").to_owned()
 }
 
 /// The file's settings as arguments, for those the command line and the
@@ -148,9 +202,7 @@ fn as_args(arg: &clap::Arg, value: &Value) -> Result<Vec<OsString>, String> {
     if let Err(error) =
         alone.try_get_matches_from(std::iter::once("hbmon".into()).chain(args.clone()))
     {
-        let reason = error.render().to_string();
-        let reason = reason.lines().next().unwrap_or_default();
-        return Err(format!(": {}", reason.trim_start_matches("error: ")));
+        return Err(format!(": {}", reason(&error)));
     }
     Ok(args)
 }

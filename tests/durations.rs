@@ -128,6 +128,18 @@ fn serve_refuses_a_tick_of_100000000h_naming_the_limit_from_a_flag_the_environme
     let expected = "'100000000h' is too long for --tick: at most 1h";
     refused(&["--tick", "100000000h"], &[], expected);
     refused(&[], &[("HBMON_TICK", "100000000h")], expected);
+    // The variable is named: the user never typed the flag.
+    refused(
+        &[],
+        &[("HBMON_TICK", "100000000h")],
+        "HBMON_TICK=100000000h:",
+    );
+    // A flag on the command line wins, so the variable it hides is not blamed.
+    refused(
+        &["--tick", "5000h"],
+        &[("HBMON_TICK", "100000000h")],
+        "'5000h' is too long for --tick",
+    );
     let config = common::temp("huge-tick.toml");
     std::fs::write(&config, "tick = \"100000000h\"\n").unwrap();
     refused(&["--config", config.to_str().unwrap()], &[], expected);

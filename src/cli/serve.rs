@@ -189,7 +189,8 @@ pub struct HookArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "status,closed,kick,fleet_silent,fleet_recovered"
+        default_value = "status,closed,kick,fleet_silent,fleet_recovered",
+        value_parser = event_name
     )]
     pub hook_events: Vec<String>,
     /// Hooks running at once at most.
@@ -203,6 +204,19 @@ pub struct HookArgs {
 /// Files a running hook holds: its stdin pipe, and the pipes its spawn
 /// uses for a moment.
 const FILES_PER_HOOK: u64 = 4;
+
+/// `--hook-events`: one event's name. Checked where it is parsed, even
+/// without `--on-event`, so a typo in a config file is found by `--check`
+/// (with its file and line) before the hook is turned on, not after.
+fn event_name(text: &str) -> Result<String, String> {
+    if EVENT_NAMES.contains(&text) {
+        return Ok(text.to_owned());
+    }
+    Err(format!(
+        "'{text}' is not an event (events: {})",
+        EVENT_NAMES.join(", ")
+    ))
+}
 
 /// `--admin-host`: a host name, as a `Host` header gives it without the port.
 fn host_name(text: &str) -> Result<String, String> {
@@ -222,18 +236,8 @@ pub enum DetectorKind {
 }
 
 impl HookArgs {
-    /// The hooks `--on-event` asks for, if any. The events are checked
-    /// even without `--on-event`: a typo in a config file is found by
-    /// `--check` before the hook is turned on, not after.
+    /// The hooks `--on-event` asks for, if any.
     pub fn setup(&self) -> Result<Option<Hooks>> {
-        for name in &self.hook_events {
-            if !EVENT_NAMES.contains(&name.as_str()) {
-                bail!(
-                    "--hook-events: '{name}' is not an event (events: {})",
-                    EVENT_NAMES.join(", ")
-                );
-            }
-        }
         let Some(command) = &self.on_event else {
             return Ok(None);
         };

@@ -127,6 +127,8 @@ fn a_kick_over_http_closes_exactly_that_client_and_is_recorded_as_by_api() {
         (r#"{"peer": "nowhere"}"#, "nowhere"),
         (r#"{"peer": "127.0.0.1:1", "extra": 1}"#, "extra"),
         (r#"{"peer": "127.0.0.1:1", "hold": "soon"}"#, "hold"),
+        // What to send, not the name of a type inside the server.
+        ("[]", r#"expected an object like {"peer": "ip:port""#),
     ] {
         let bad = post(&serve, "/v1/kick", body);
         assert_eq!(bad.status, 400, "{body}: {}", bad.body);
@@ -165,6 +167,13 @@ fn kick_leave_over_http_closes_only_the_clients_in_leave() {
     assert_eq!(kicked.status, 200, "{}", kicked.body);
     assert_eq!(kicked.json()["kicked"], json!([peer]));
     assert_eq!(serve.list().len(), 1);
+    let bad = post(&serve, "/v1/kick-leave", "[]");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let reason = bad.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        reason.contains(r#"expected an object like {"hold": "10m"}"#),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -205,7 +205,10 @@ fn lines(receiver: broadcast::Receiver<Event>) -> impl Stream<Item = String> {
 
 /// A kick's body: one peer or several, and an optional hold-off.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = r#"an object like {"peer": "ip:port", "hold": "10m"} or {"peers": ["ip:port", ...]}"#
+)]
 struct KickBody {
     peer: Option<String>,
     #[serde(default)]
@@ -215,7 +218,10 @@ struct KickBody {
 
 /// `kick-leave`'s optional body.
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = r#"an object like {"hold": "10m"}, or no body"#
+)]
 struct KickLeaveBody {
     hold: Option<String>,
 }

@@ -63,6 +63,7 @@ pub(super) async fn jitter(clients: usize, gap: Duration) -> Result<Jitter> {
     let phi = Detector::Phi {
         threshold: phi::DEFAULT_THRESHOLD,
         window: phi::DEFAULT_WINDOW,
+        pause: phi::DEFAULT_PAUSE,
     };
     let phi = run(clients, gap, phi).await?;
     Ok(Jitter {

@@ -47,8 +47,14 @@ pub enum Detector {
     /// Missed ticks make strikes, strikes make `leave` (the default).
     #[default]
     Counter,
-    /// Phi accrual over each client's recent gaps ([`phi`]).
-    Phi { threshold: f64, window: usize },
+    /// Phi accrual over each client's recent gaps ([`phi`]), granting
+    /// every client a `pause` on top of its usual gap (Akka's
+    /// acceptable heartbeat pause).
+    Phi {
+        threshold: f64,
+        window: usize,
+        pause: Duration,
+    },
 }
 
 /// One client's liveness state. `Copy`, so a step is a pure function from

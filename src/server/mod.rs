@@ -21,6 +21,7 @@ mod clock;
 mod config;
 mod connection;
 mod failure;
+mod gaps;
 mod guard;
 mod holdoff;
 mod journal;
@@ -42,7 +43,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
+pub use gaps::{DEFAULT_MAX_MIB, GapLine, GapRecording};
 use failure::spawn_watched;
+use gaps::GapLog;
 pub use failure::{Crashed, Failure, join_message};
 
 use crate::feed::{Control, Event, Feed, Link, Snapshot, Subscriber};
@@ -87,6 +90,11 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot record gaps in {}: {source}", path.display())]
+    Gaps {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -124,12 +132,19 @@ impl Server {
             })?),
             None => None,
         };
+        let gaps = match &config.record_gaps {
+            Some(recording) => Some(GapLog::open(recording).map_err(|source| StartError::Gaps {
+                path: recording.path.clone(),
+                source,
+            })?),
+            None => None,
+        };
         let tallies = Tallies::new();
         let publish_stats = Arc::new(PublishStats::default());
         let (registry, snapshots) = Registry::new(
             addr,
             &config,
-            journal,
+            (journal, gaps),
             Arc::clone(&tallies),
             events_tx,
             Arc::clone(&publish_stats),

@@ -172,6 +172,27 @@ impl Liveness {
         self
     }
 
+    /// The fleet fell silent together at `silence_began` and is heard
+    /// again: the silence was the server's, and counts against no client.
+    /// A client that went `leave` during it and is `heard` now is `alive`
+    /// again at once (`true`); one in `leave` and still silent gets a whole
+    /// leave timeout from `now` to show it is back.
+    pub fn forgive(&mut self, silence_began: Instant, heard: bool, now: Instant) -> bool {
+        if self.status != Status::Leave {
+            return false;
+        }
+        let went_quiet = self.leave_since.is_some_and(|left| left >= silence_began);
+        if went_quiet && heard {
+            *self = Liveness {
+                streak: self.streak,
+                ..Liveness::default()
+            };
+            return true;
+        }
+        self.leave_since = Some(now);
+        false
+    }
+
     /// What happens next if the client keeps doing what it did last tick.
     pub fn outlook(&self, now: Instant, rules: &Rules) -> Outlook {
         match self.status {

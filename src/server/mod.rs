@@ -44,6 +44,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
 pub use gaps::{DEFAULT_MAX_MIB, GapLine, GapRecording};
+/// For `hbmon bench detectors`, which replays traces through the same guard.
+pub(crate) use guard::Guard;
 use failure::spawn_watched;
 use gaps::GapLog;
 pub use failure::{Crashed, Failure, join_message};

@@ -11,7 +11,7 @@ use super::client::Client;
 use super::decider::{Decider, Policy};
 use crate::feed::event::EventKind;
 use crate::feed::snapshot::{CloseCause, Held};
-use crate::liveness::{Detector, Liveness};
+use crate::liveness::Detector;
 use crate::server::gaps::GapLog;
 use crate::protocol::{Notice, Status};
 
@@ -236,24 +236,13 @@ impl Decider {
         let since = self.silent_since.take().unwrap_or(at).into_std();
         let mut back = Vec::new();
         for client in self.clients.values_mut() {
-            let liveness = &mut client.view.liveness;
-            if liveness.status != Status::Leave {
-                continue;
-            }
-            let went_quiet = liveness.leave_since.is_some_and(|left| left >= since);
-            if went_quiet && client.silent_ticks == 0 {
-                let before = *liveness;
-                *liveness = Liveness {
-                    streak: before.streak,
-                    ..Liveness::default()
-                };
+            let heard = client.silent_ticks == 0;
+            if client.view.liveness.forgive(since, heard, at.into_std()) {
                 back.push(status_event(client, Status::Leave, Status::Alive));
                 let reason = "recovered: the fleet was silent together, not this client";
                 client.link.send(Notice::new(Status::Alive, reason));
                 client.view.flaps =
                     (self.stories).record(&client.view, Status::Leave, Status::Alive);
-            } else {
-                liveness.leave_since = Some(at.into_std());
             }
         }
         for event in back {

@@ -23,6 +23,7 @@ use super::spread;
 use crate::liveness::{Detector, phi};
 use replay::{Outcome, replay};
 pub use table::table;
+pub(super) use traces::{SEED, Shape};
 
 /// What to replay.
 #[derive(Clone, Debug)]

@@ -127,20 +127,7 @@ impl Server {
         let events = Subscriber::new(&events_tx);
         let stop = CancellationToken::new();
 
-        let journal = match &config.journal {
-            Some(path) => Some(Journal::open(path).map_err(|source| StartError::Journal {
-                path: path.clone(),
-                source,
-            })?),
-            None => None,
-        };
-        let gaps = match &config.record_gaps {
-            Some(recording) => Some(GapLog::open(recording).map_err(|source| StartError::Gaps {
-                path: recording.path.clone(),
-                source,
-            })?),
-            None => None,
-        };
+        let (journal, gaps) = open_files(&config)?;
         let tallies = Tallies::new();
         let publish_stats = Arc::new(PublishStats::default());
         let (registry, snapshots) = Registry::new(
@@ -264,6 +251,26 @@ impl Server {
     pub async fn stopped(self) -> Result<(), Crashed> {
         joined(self.task.await)
     }
+}
+
+/// The files the registry writes: the journal and the recorded gaps, each
+/// if asked for.
+fn open_files(config: &Config) -> Result<(Option<Journal>, Option<GapLog>), StartError> {
+    let journal = match &config.journal {
+        Some(path) => Some(Journal::open(path).map_err(|source| StartError::Journal {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    let gaps = match &config.record_gaps {
+        Some(recording) => Some(GapLog::open(recording).map_err(|source| StartError::Gaps {
+            path: recording.path.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    Ok((journal, gaps))
 }
 
 /// What a task that may have panicked came to.

@@ -53,7 +53,10 @@ fn the_replay_prints_a_table_and_json_of_every_trace_through_every_detector() {
     let started = Instant::now();
     let table = detectors(&small);
     assert!(started.elapsed() < PATIENCE, "{:?}", started.elapsed());
-    assert!(table.starts_with("hbmon bench detectors: tick 1000 ms"), "{table}");
+    assert!(
+        table.starts_with("hbmon bench detectors: tick 1000 ms"),
+        "{table}"
+    );
     for name in TRACES.iter().chain(&["counter", "phi 8 pause 2000ms"]) {
         assert!(table.contains(name), "{name} missing:\n{table}");
     }
@@ -65,12 +68,20 @@ fn the_replay_prints_a_table_and_json_of_every_trace_through_every_detector() {
         // The counter never raises a false alarm on these traces, and
         // neither does phi granted a pause of two gaps.
         for detector in ["counter", "phi 8 pause 2000ms"] {
-            assert_eq!(row(&rows, trace, detector)["false_leave"], 0, "{trace} {detector}");
+            assert_eq!(
+                row(&rows, trace, detector)["false_leave"],
+                0,
+                "{trace} {detector}"
+            );
         }
     }
     // Phi alone mistakes a 3-gap pause for a stop; the pause forgives it.
     assert_eq!(row(&rows, "gc-pause", "phi 8")["false_leave"], 10);
-    let stopped = |detector| row(&rows, "stopped", detector)["leave_p99_s"].as_f64().unwrap();
+    let stopped = |detector| {
+        row(&rows, "stopped", detector)["leave_p99_s"]
+            .as_f64()
+            .unwrap()
+    };
     assert!(stopped("phi 8 pause 2000ms") < 5.0, "{json}");
     assert!(stopped("counter") > 15.0, "{json}");
 }
@@ -118,19 +129,36 @@ fn gaps_recorded_from_a_real_fleet_are_replayed_through_every_detector() {
     serve.signal("TERM");
     assert!(serve.wait_exit().success());
 
-    let json = detectors(&["--trace", path_text, "--replay-tick", "50ms", "--format", "json"]);
+    let json = detectors(&[
+        "--trace",
+        path_text,
+        "--replay-tick",
+        "50ms",
+        "--format",
+        "json",
+    ]);
     let rows = rows(&json);
     assert_eq!(rows.len(), 8, "{json}");
     for row in &rows {
         assert_eq!(row["trace"], path_text, "{row}");
-        assert_eq!((row["clients"].as_u64(), row["stopped"].as_u64()), (Some(3), Some(3)));
+        assert_eq!(
+            (row["clients"].as_u64(), row["stopped"].as_u64()),
+            (Some(3), Some(3))
+        );
         // Each recorded client stops after its last gap, and every detector
         // sends it to leave and closes it.
         assert_eq!(row["undetected"], 0, "{row}");
-        assert!(row["close_p99_s"].as_f64() > row["leave_p99_s"].as_f64(), "{row}");
+        assert!(
+            row["close_p99_s"].as_f64() > row["leave_p99_s"].as_f64(),
+            "{row}"
+        );
     }
     let table = detectors(&["--trace", path_text, "--replay-tick", "50ms"]);
-    assert_eq!(table.lines().filter(|l| l.starts_with(path_text)).count(), 8, "{table}");
+    assert_eq!(
+        table.lines().filter(|l| l.starts_with(path_text)).count(),
+        8,
+        "{table}"
+    );
     let _ = std::fs::remove_file(&path);
 }
 
@@ -138,7 +166,11 @@ fn gaps_recorded_from_a_real_fleet_are_replayed_through_every_detector() {
 fn a_bad_trace_file_is_refused_with_the_line_and_what_is_wrong() {
     let path = temp("bad-trace");
     let good = r#"{"peer":"127.0.0.1:5000","ip":"127.0.0.1","pid":1,"gap_ms":1000}"#;
-    std::fs::write(&path, format!("{good}\n{good}\n{{\"peer\":\"127.0.0.1:5000\"}}\n")).unwrap();
+    std::fs::write(
+        &path,
+        format!("{good}\n{good}\n{{\"peer\":\"127.0.0.1:5000\"}}\n"),
+    )
+    .unwrap();
     let output = hbmon()
         .args(["bench", "detectors", "--trace", path.to_str().unwrap()])
         .output()
@@ -173,6 +205,9 @@ fn the_gap_file_never_grows_past_its_cap_and_ends_on_a_whole_line() {
     assert!(after > before, "some gaps were recorded");
     assert!(after <= CAP, "{after} bytes, past the cap");
     assert!(text.ends_with('\n'));
-    assert!(text.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()));
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok())
+    );
     let _ = std::fs::remove_file(&path);
 }

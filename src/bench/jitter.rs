@@ -92,7 +92,12 @@ struct Client {
     stopped: oneshot::Receiver<Option<Instant>>,
 }
 
-async fn run(clients: usize, gap: Duration, tick: Duration, detector: Detector) -> Result<Verdicts> {
+async fn run(
+    clients: usize,
+    gap: Duration,
+    tick: Duration,
+    detector: Detector,
+) -> Result<Verdicts> {
     let server = start_server(Config {
         tick,
         detector,

@@ -324,7 +324,10 @@ impl ServeArgs {
         self.admin.setup()?;
         let files = [
             (config.journal.as_ref(), "the journal"),
-            (config.record_gaps.as_ref().map(|r| &r.path), "--record-gaps"),
+            (
+                config.record_gaps.as_ref().map(|r| &r.path),
+                "--record-gaps",
+            ),
         ];
         for (path, what) in files {
             let Some(path) = path else { continue };

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::liveness::{Detector, Rules};
 use crate::protocol::{DEFAULT_MAX_FRAME, Token};
-pub use crate::server::guard::{DEFAULT_CLOSE_RATE, GuardConfig};
 pub use crate::server::gaps::GapRecording;
+pub use crate::server::guard::{DEFAULT_CLOSE_RATE, GuardConfig};
 use crate::server::pacer;
 
 #[derive(Clone, Debug)]

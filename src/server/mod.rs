@@ -43,12 +43,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
+use failure::spawn_watched;
+pub use failure::{Crashed, Failure, join_message};
+use gaps::GapLog;
 pub use gaps::{DEFAULT_MAX_MIB, GapLine, GapRecording};
 /// For `hbmon bench detectors`, which replays traces through the same guard.
 pub(crate) use guard::Guard;
-use failure::spawn_watched;
-use gaps::GapLog;
-pub use failure::{Crashed, Failure, join_message};
 
 use crate::feed::{Control, Event, Feed, Link, Snapshot, Subscriber};
 use crate::stats::PublishStats;

@@ -180,13 +180,7 @@ impl Follow {
 impl Outcome {
     /// Counts a tick's `leave`: false while the client still beats, its
     /// detection once it has stopped.
-    fn count_leave(
-        &mut self,
-        follow: &mut Follow,
-        client: &Client,
-        before: Status,
-        now: u64,
-    ) {
+    fn count_leave(&mut self, follow: &mut Follow, client: &Client, before: Status, now: u64) {
         let status = follow.liveness.status;
         let last = client.arrivals.last().copied().unwrap_or(0);
         let stopped = client.stopped && now > last;

@@ -10,16 +10,19 @@ pub fn table(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "hbmon bench detectors: tick {} ms, seed {:#x}; leave and close: seconds after a stopped client's last heartbeat",
+        "hbmon bench detectors: tick {} ms, seed {:#x}\n\
+         false: live clients sent to leave (per client-hour, and in all); closed: live clients closed;\n\
+         leave, close: seconds from a stopped client's last heartbeat (p50, p99)",
         report.tick_ms, report.seed
     );
     let _ = writeln!(
         out,
-        "{:<12} {:<22} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
+        "{:<12} {:<22} {:>10} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10}",
         "trace",
         "detector",
         "false/c-h",
         "false",
+        "closed",
         "leave50",
         "leave99",
         "close50",
@@ -46,11 +49,12 @@ fn line(out: &mut String, row: &Row) {
     };
     let _ = writeln!(
         out,
-        "{:<12} {:<22} {:>10.3} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
+        "{:<12} {:<22} {:>10.3} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10}",
         row.trace,
         row.detector,
         row.false_leave_per_client_hour,
         row.false_leave,
+        row.false_close,
         secs(row.leave_p50_s),
         secs(row.leave_p99_s),
         secs(row.close_p50_s),

@@ -274,9 +274,17 @@ mod tests {
         let blink = trace("blink");
         let (from, back) = (HOUR / 2, HOUR / 2 + BLINK);
         for client in &blink.clients {
-            assert!(client.arrivals.iter().all(|&at| !(from..back).contains(&at)));
+            assert!(
+                client
+                    .arrivals
+                    .iter()
+                    .all(|&at| !(from..back).contains(&at))
+            );
             let burst = client.arrivals.iter().filter(|&&at| at == back).count();
-            assert!((2..=4).contains(&burst), "{burst} beats at the end of the blink");
+            assert!(
+                (2..=4).contains(&burst),
+                "{burst} beats at the end of the blink"
+            );
         }
     }
 }

@@ -12,8 +12,8 @@ use super::decider::{Decider, Policy};
 use crate::feed::event::EventKind;
 use crate::feed::snapshot::{CloseCause, Held};
 use crate::liveness::Detector;
-use crate::server::gaps::GapLog;
 use crate::protocol::{Notice, Status};
+use crate::server::gaps::GapLog;
 
 /// What a tick decided for one client.
 enum Verdict {
@@ -63,7 +63,9 @@ impl Client {
         let new = self.view.heartbeats.saturating_sub(self.at_last_tick);
         let heard = new > 0;
         let gap = self.learn(new, policy.gap_window);
-        if let (Some(log), Some(gap), Some(ip), Some(pid)) = (gaps, gap, &self.view.ip, self.view.pid) {
+        if let (Some(log), Some(gap), Some(ip), Some(pid)) =
+            (gaps, gap, &self.view.ip, self.view.pid)
+        {
             // As many as were learned: the gap of each heartbeat.
             let beats = new.min(policy.gap_window as u64) as u32;
             log.record(self.view.peer, (ip, pid), gap, beats);

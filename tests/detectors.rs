@@ -211,3 +211,19 @@ fn the_gap_file_never_grows_past_its_cap_and_ends_on_a_whole_line() {
     );
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn a_replay_too_long_to_finish_in_seconds_is_refused_with_the_limit() {
+    let output = hbmon()
+        .args(["bench", "detectors", "--replay-tick", "1ms"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "regular-1%: 100 clients over 1h at a 1ms tick is 360000000 judgements a setting; at most 100000000"
+        ),
+        "{stderr}"
+    );
+}

@@ -166,8 +166,8 @@ pub struct ReplayArgs {
 }
 
 /// The most client-hours a built-in trace holds: its heartbeats are held
-/// in memory (8 bytes each, 29 MB at this size), and this many already
-/// measure a false alarm a thousand client-hours apart.
+/// in memory, and this many already measure false alarms far rarer than
+/// an operator would accept.
 const MAX_CLIENT_HOURS: f64 = 1000.0;
 
 impl BenchArgs {

@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 const QUEUE: usize = 64 * 1024;
 /// The longest a recorded gap waits in the buffer before it is written.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
-/// The default `--record-gaps-max`, in MiB: about a million lines, an hour
-/// of a 300-client fleet beating once a second.
+/// The default `--record-gaps-max`, in MiB: an hour of a few hundred
+/// clients beating once a second, small beside any disk.
 pub const DEFAULT_MAX_MIB: u32 = 64;
 
 /// Where to record the gaps, and the most the file may hold.

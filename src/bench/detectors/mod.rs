@@ -16,7 +16,7 @@ mod traces;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, ensure};
 use serde::Serialize;
 
 use super::spread;
@@ -56,6 +56,10 @@ fn settings() -> Vec<(String, Detector)> {
     }
     settings
 }
+
+/// The most client-ticks a trace is replayed for, a setting: what keeps a
+/// replay to seconds, not hours, whatever the trace or the tick.
+const MAX_JUDGED: u64 = 100_000_000;
 
 /// Phi with a pause, at the settings the replay weighs against each other.
 const CANDIDATES: [(f64, u64); 4] = [(8.0, 1000), (8.0, 1500), (8.0, 2000), (12.0, 2000)];
@@ -97,6 +101,18 @@ pub fn run(options: &Options) -> Result<Report> {
         Some(path) => vec![file::read(path)?],
         None => traces::builtin(options.clients, options.span.as_millis() as u64),
     };
+    let tick_ms = (options.tick.as_millis() as u64).max(1);
+    for trace in &traces {
+        let judged = (trace.clients.len() as u64).saturating_mul(trace.span / tick_ms);
+        ensure!(
+            judged <= MAX_JUDGED,
+            "{}: {} clients over {} at a {} tick is {judged} judgements a setting; at most {MAX_JUDGED} (a shorter trace, or a longer --replay-tick)",
+            trace.name,
+            trace.clients.len(),
+            humantime::format_duration(Duration::from_millis(trace.span)),
+            humantime::format_duration(options.tick),
+        );
+    }
     let settings = settings();
     // A thread a trace: the replays share nothing, and the cores shorten
     // the wait.

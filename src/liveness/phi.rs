@@ -183,4 +183,26 @@ mod tests {
         assert_eq!(mean, 300.0);
         assert_eq!(std, 100.0, "the floor");
     }
+
+    #[test]
+    fn a_pause_delays_suspicion_by_itself_and_the_running_fit_matches_a_fresh_one() {
+        let mut gaps = Gaps::default();
+        for i in 0..250u64 {
+            gaps.push(ms(700 + i * 37 % 600), 100);
+        }
+        let kept: Vec<f64> = gaps.iter().map(f64::from).collect();
+        let mean = kept.iter().sum::<f64>() / kept.len() as f64;
+        let var = kept.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / kept.len() as f64;
+        let (fit_mean, fit_std) = gaps.fit(ms(1000));
+        assert!((fit_mean - mean).abs() < 1e-9 && (fit_std - var.sqrt()).abs() < 1e-9);
+        let first = ms(1000);
+        for silence in [500, 1500, 2500, 4000] {
+            let granted = gaps.phi(ms(silence + 2000), first, ms(2000));
+            assert!((granted - gaps.phi(ms(silence), first, Duration::ZERO)).abs() < 1e-9);
+        }
+        // Three gaps of silence: certain failure without a pause, nothing
+        // remarkable with two gaps granted.
+        assert!(gaps.phi(ms(3000), first, Duration::ZERO) > 12.0);
+        assert!(gaps.phi(ms(3000), first, ms(2000)) < 1.0);
+    }
 }

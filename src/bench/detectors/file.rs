@@ -20,12 +20,24 @@ use crate::server::GapLine;
 const MAX_GAP_MS: u64 = 3_600_000;
 /// The most gaps a trace may hold (8 bytes each while replayed).
 const MAX_GAPS: usize = 20_000_000;
+/// The largest trace file read: it is read whole, and this holds more
+/// lines than [`MAX_GAPS`].
+const MAX_BYTES: u64 = 2 << 30;
 /// How long the replay goes on after the last heartbeat: time for every
 /// detector to send a silent client to `leave` and close it.
 const TAIL_MS: u64 = 120_000;
 
 /// Reads a trace file; a bad line is an error that names it.
 pub fn read(path: &Path) -> Result<Trace> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("cannot read the trace {}", path.display()))?
+        .len();
+    if len > MAX_BYTES {
+        bail!(
+            "the trace {} is {len} bytes; at most {MAX_BYTES} (a --record-gaps file stops at its --record-gaps-max)",
+            path.display()
+        );
+    }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the trace {}", path.display()))?;
     parse(&text, &path.display().to_string())

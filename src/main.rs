@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 
 use cli::{AdminSetup, Cli, Command, FrontArgs};
+use hbmon::feed::event::Format;
 use hbmon::fleet::demo;
 use hbmon::fleet::progress;
 use hbmon::front::hooks::{self, HookStats, Hooks};
@@ -109,6 +110,14 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             Some(dir) => cli::docs::write_pages(&dir)?,
             None => cli::docs::man(subcommand.as_deref())?,
         },
+        Command::Bench(args) if let Some(replay) = args.replay()? => {
+            let report = bench::detectors::run(&replay)?;
+            let text = match args.replay.format {
+                Format::Json => serde_json::to_string_pretty(&report)?,
+                Format::Text => bench::detectors::table(&report),
+            };
+            writeln!(std::io::stdout(), "{text}").context("writing the report")?;
+        }
         Command::Bench(args) => {
             let report = bench::run(&args.options()).await?;
             let text = serde_json::to_string_pretty(&report)?;

@@ -1,21 +1,29 @@
 //! `jitter`: the counter and the phi-accrual detector judging the same kind
-//! of fleet. Half the clients are regular (gaps of one `gap` ± 5%), half
-//! jittery (gaps spread with a standard deviation of 30% of `gap`, and now
-//! and then a pause of 2.5 gaps); a tenth of each group stops for good half
-//! way through. For each detector: how soon the stopped clients went
-//! `leave` after their last heartbeat (p50, p99), and how many live ones
-//! were falsely sent to `leave`.
+//! of fleet, live, over sockets: what `bench detectors` replays, checked
+//! against the real server. Half the clients are regular (the replay's
+//! `regular-1%` gaps), half jittery (its `bursty` gaps: 30% spread, and a
+//! pause of 2.5 gaps one time in twenty); a tenth of each group stops for
+//! good half way through. For each detector: how soon the stopped clients
+//! went `leave` after their last heartbeat (p50, p99), and how many live
+//! ones were falsely sent to `leave`.
+//!
+//! The detectors: the counter and phi as `serve` runs them by default (the
+//! tick is the gap), and `phi_pause`, the setting the README recommends
+//! from the replay: phi granted a pause of two gaps, ticking four times a
+//! gap.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use fastrand::Rng;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+use super::detectors::{SEED, Shape};
 use super::{Spread, spread, start_server};
 use crate::feed::event::EventKind;
 use crate::liveness::{Detector, phi};
@@ -33,6 +41,7 @@ pub(super) struct Jitter {
     gap_ms: f64,
     counter: Verdicts,
     phi: Verdicts,
+    phi_pause: Verdicts,
 }
 
 #[derive(Serialize)]
@@ -59,17 +68,20 @@ enum Kind {
 }
 
 pub(super) async fn jitter(clients: usize, gap: Duration) -> Result<Jitter> {
-    let counter = run(clients, gap, Detector::Counter).await?;
-    let phi = Detector::Phi {
+    let counter = run(clients, gap, gap, Detector::Counter).await?;
+    let phi_with = |pause| Detector::Phi {
         threshold: phi::DEFAULT_THRESHOLD,
         window: phi::DEFAULT_WINDOW,
+        pause,
     };
-    let phi = run(clients, gap, phi).await?;
+    let phi = run(clients, gap, gap, phi_with(phi::DEFAULT_PAUSE)).await?;
+    let phi_pause = run(clients, gap, gap / 4, phi_with(gap * 2)).await?;
     Ok(Jitter {
         clients,
         gap_ms: gap.as_secs_f64() * 1000.0,
         counter,
         phi,
+        phi_pause,
     })
 }
 
@@ -80,9 +92,14 @@ struct Client {
     stopped: oneshot::Receiver<Option<Instant>>,
 }
 
-async fn run(clients: usize, gap: Duration, detector: Detector) -> Result<Verdicts> {
+async fn run(
+    clients: usize,
+    gap: Duration,
+    tick: Duration,
+    detector: Detector,
+) -> Result<Verdicts> {
     let server = start_server(Config {
-        tick: gap,
+        tick,
         detector,
         // A tenth stopping is far from a silent fleet; the close rate does
         // not matter to `leave`. Both off, so only the detector speaks.
@@ -103,12 +120,14 @@ async fn run(clients: usize, gap: Duration, detector: Detector) -> Result<Verdic
             Kind::Jittery
         };
         // Every tenth of each group stops, at a moment spread over a gap.
-        let stop_at = (i / 2 % 10 == 0).then(|| run_for / 2 + gap.mul_f64(fastrand::f64()));
+        let mut rng = Rng::with_seed(SEED.wrapping_add(i as u64));
+        let stop_at = (i / 2 % 10 == 0).then(|| run_for / 2 + gap.mul_f64(rng.f64()));
         let (tx, stopped) = oneshot::channel();
         let stream = TcpStream::connect(server.local_addr()).await?;
         let peer = stream.local_addr()?;
         let beating = run_for + gap * DETECT_GAPS;
-        tokio::spawn(beat(stream, kind, gap, stop_at, beating, i as u32, tx));
+        let pace = Pace { kind, gap, rng };
+        tokio::spawn(beat(stream, pace, stop_at, beating, i as u32, tx));
         fleet.insert(peer, Client { kind, stopped });
     }
     let end = Instant::now() + run_for + gap * DETECT_GAPS;
@@ -174,8 +193,7 @@ impl Tally {
 /// until the run is over) and says when its last heartbeat was.
 async fn beat(
     mut stream: TcpStream,
-    kind: Kind,
-    gap: Duration,
+    mut pace: Pace,
     stop_at: Option<Duration>,
     run_for: Duration,
     pid: u32,
@@ -197,26 +215,27 @@ async fn beat(
             break;
         }
         last = Some(Instant::now());
-        tokio::time::sleep(next_gap(kind, gap)).await;
+        tokio::time::sleep(pace.next_gap()).await;
     }
     let _ = stopped.send(stop_at.and(last));
     // Hold the connection open, silent, until the run is over.
     tokio::time::sleep(run_for.saturating_sub(started.elapsed())).await;
 }
 
-/// A gap of this kind of client: regular within 5% of `gap`; jittery drawn
-/// from a normal distribution of 30% spread, with a pause of 2.5 gaps one
-/// time in twenty.
-fn next_gap(kind: Kind, gap: Duration) -> Duration {
-    let factor = match kind {
-        Kind::Regular => 0.95 + 0.1 * fastrand::f64(),
-        Kind::Jittery if fastrand::u8(0..20) == 0 => 2.5,
-        Kind::Jittery => {
-            // Box-Muller: a standard normal from two uniforms.
-            let (u, v) = (fastrand::f64().max(f64::MIN_POSITIVE), fastrand::f64());
-            let z = (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos();
-            (1.0 + 0.3 * z).max(0.05)
-        }
-    };
-    gap.mul_f64(factor)
+/// How one client spaces its heartbeats: the replay's shapes, drawn from
+/// the replay's seed.
+struct Pace {
+    kind: Kind,
+    gap: Duration,
+    rng: Rng,
+}
+
+impl Pace {
+    fn next_gap(&mut self) -> Duration {
+        let shape = match self.kind {
+            Kind::Regular => Shape::REGULAR,
+            Kind::Jittery => Shape::BURSTY,
+        };
+        self.gap.mul_f64(shape.factor(&mut self.rng))
+    }
 }

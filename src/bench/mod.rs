@@ -9,6 +9,7 @@
 //! to the operator API, on a thread whose CPU is counted apart. Nothing is
 //! estimated: every figure comes from a clock, a counter or `/proc`.
 
+pub mod detectors;
 mod fleet;
 mod floor;
 mod jitter;

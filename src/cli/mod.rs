@@ -107,7 +107,8 @@ pub struct HistoryArgs {
 #[derive(Args)]
 pub struct BenchArgs {
     /// Scenarios to run (all when none is named): floor, hold, flood,
-    /// detect, kick, render, jitter, viewers.
+    /// detect, kick, render, jitter, viewers; or `detectors` alone, the
+    /// replay of heartbeat traces through every detector (a table).
     pub scenarios: Vec<String>,
     /// The same, comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -139,6 +140,63 @@ pub struct BenchArgs {
     /// `hbmon top` viewers attached in `viewers`.
     #[arg(long, default_value_t = 3)]
     pub viewers: usize,
+    #[command(flatten)]
+    pub replay: ReplayArgs,
+}
+
+/// `hbmon bench detectors`: what to replay, and how to print it.
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// With `detectors`: replay the gaps `serve --record-gaps` wrote to
+    /// this file instead of the built-in traces.
+    #[arg(long, value_name = "PATH")]
+    pub trace: Option<PathBuf>,
+    /// With `detectors`: the liveness tick replayed (serve's --tick).
+    #[arg(long, default_value = "1s", value_parser = within("--replay-tick", PERIOD), allow_hyphen_values = true)]
+    pub replay_tick: Duration,
+    /// With `detectors`: clients in each built-in trace.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub replay_clients: u32,
+    /// With `detectors`: how long each built-in trace lasts.
+    #[arg(long, default_value = "1h", value_parser = within("--replay-duration", RUN), allow_hyphen_values = true)]
+    pub replay_duration: Duration,
+    /// With `detectors`: a table, or the figures as JSON.
+    #[arg(long, value_parser = values::format(), default_value = "text")]
+    pub format: Format,
+}
+
+/// The most client-hours a built-in trace holds: its heartbeats are held
+/// in memory, and this many already measure false alarms far rarer than
+/// an operator would accept.
+const MAX_CLIENT_HOURS: f64 = 1000.0;
+
+impl BenchArgs {
+    /// `detectors` named, alone: the replay rather than the scenarios.
+    pub fn replay(&self) -> Result<Option<bench::detectors::Options>> {
+        let named: Vec<&String> = self.scenarios.iter().chain(&self.only).collect();
+        if !named.iter().any(|n| *n == "detectors") {
+            return Ok(None);
+        }
+        if named.len() > 1 {
+            bail!("`detectors` runs alone: hbmon bench detectors [--trace FILE]");
+        }
+        let replay = &self.replay;
+        let hours = replay.replay_duration.as_secs_f64() / 3600.0;
+        let client_hours = f64::from(replay.replay_clients) * hours;
+        if client_hours > MAX_CLIENT_HOURS {
+            bail!(
+                "--replay-clients {} for --replay-duration {} is {client_hours:.0} client-hours a trace; at most {MAX_CLIENT_HOURS} (like 100 clients for 10h)",
+                replay.replay_clients,
+                humantime::format_duration(replay.replay_duration)
+            );
+        }
+        Ok(Some(bench::detectors::Options {
+            trace: replay.trace.clone(),
+            tick: replay.replay_tick,
+            clients: replay.replay_clients as usize,
+            span: replay.replay_duration,
+        }))
+    }
 }
 
 /// Where the shared secret comes from.

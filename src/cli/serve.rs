@@ -24,7 +24,7 @@ use hbmon::front::api;
 use hbmon::front::hooks::Hooks;
 use hbmon::liveness::{Detector, Rules, phi};
 use hbmon::process::OpenFiles;
-use hbmon::server::{Config, GuardConfig};
+use hbmon::server::{Config, DEFAULT_MAX_MIB, GapRecording, GuardConfig};
 
 /// The operator API `serve` was asked for: where, and what it admits.
 pub struct AdminSetup {
@@ -124,6 +124,11 @@ pub struct LivenessArgs {
     /// With --detector phi: heartbeat gaps remembered per client.
     #[arg(long, default_value_t = phi::DEFAULT_WINDOW as u16, value_parser = clap::value_parser!(u16).range(3..))]
     pub phi_window: u16,
+    /// With --detector phi: a silence every client is granted on top of its
+    /// usual gap before phi rises (Akka's acceptable heartbeat pause; see
+    /// `hbmon bench detectors` for the trade).
+    #[arg(long, default_value = "0s", value_parser = within("--phi-pause", PERIOD.or_zero()), allow_hyphen_values = true)]
+    pub phi_pause: Duration,
 }
 
 /// What one connection, and all of them together, may take.
@@ -159,6 +164,14 @@ pub struct KeptArgs {
     /// Append every decision to this file as JSON lines (read it with `hbmon history`).
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+    /// Append every client's heartbeat gaps to this file as JSON lines, for
+    /// `hbmon bench detectors --trace PATH` to replay through every detector.
+    #[arg(long, value_name = "PATH")]
+    pub record_gaps: Option<PathBuf>,
+    /// Stop recording gaps once the --record-gaps file would pass this many
+    /// MiB (what is already in it counts).
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_MIB, value_parser = clap::value_parser!(u32).range(1..=1_048_576), allow_hyphen_values = true)]
+    pub record_gaps_max: u32,
 }
 
 /// The silence guard and the close rate: what stops the server from
@@ -290,6 +303,7 @@ impl LivenessArgs {
             DetectorKind::Phi => Detector::Phi {
                 threshold: self.phi_threshold,
                 window: usize::from(self.phi_window),
+                pause: self.phi_pause,
             },
         }
     }
@@ -312,12 +326,20 @@ impl ServeArgs {
     pub fn check(&self) -> Result<()> {
         let config = self.config()?;
         self.admin.setup()?;
-        if let Some(path) = &config.journal {
+        let files = [
+            (config.journal.as_ref(), "the journal"),
+            (
+                config.record_gaps.as_ref().map(|r| &r.path),
+                "--record-gaps",
+            ),
+        ];
+        for (path, what) in files {
+            let Some(path) = path else { continue };
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .with_context(|| format!("cannot write the journal {}", path.display()))?;
+                .with_context(|| format!("cannot write {what} {}", path.display()))?;
         }
         self.hooks.setup()?;
         hbmon::process::check_open_files(&self.open_files())?;
@@ -351,6 +373,13 @@ impl ServeArgs {
                 lower: None,
             });
         }
+        if self.kept.record_gaps.is_some() {
+            needs.push(OpenFiles {
+                count: 1,
+                what: "the --record-gaps file".to_owned(),
+                lower: None,
+            });
+        }
         if self.hooks.on_event.is_some() {
             let concurrency = self.hooks.hook_concurrency;
             needs.push(OpenFiles {
@@ -379,6 +408,10 @@ impl ServeArgs {
             journal: self.kept.journal.clone(),
             guard: self.guard.config(),
             detector: self.liveness.detector(),
+            record_gaps: self.kept.record_gaps.clone().map(|path| GapRecording {
+                path,
+                max_bytes: u64::from(self.kept.record_gaps_max) << 20,
+            }),
             admin: None,
         })
     }

@@ -47,8 +47,14 @@ pub enum Detector {
     /// Missed ticks make strikes, strikes make `leave` (the default).
     #[default]
     Counter,
-    /// Phi accrual over each client's recent gaps ([`phi`]).
-    Phi { threshold: f64, window: usize },
+    /// Phi accrual over each client's recent gaps ([`phi`]), granting
+    /// every client a `pause` on top of its usual gap (Akka's
+    /// acceptable heartbeat pause).
+    Phi {
+        threshold: f64,
+        window: usize,
+        pause: Duration,
+    },
 }
 
 /// One client's liveness state. `Copy`, so a step is a pure function from
@@ -164,6 +170,27 @@ impl Liveness {
             _ => {}
         }
         self
+    }
+
+    /// The fleet fell silent together at `silence_began` and is heard
+    /// again: the silence was the server's, and counts against no client.
+    /// A client that went `leave` during it and is `heard` now is `alive`
+    /// again at once (`true`); one in `leave` and still silent gets a whole
+    /// leave timeout from `now` to show it is back.
+    pub fn forgive(&mut self, silence_began: Instant, heard: bool, now: Instant) -> bool {
+        if self.status != Status::Leave {
+            return false;
+        }
+        let went_quiet = self.leave_since.is_some_and(|left| left >= silence_began);
+        if went_quiet && heard {
+            *self = Liveness {
+                streak: self.streak,
+                ..Liveness::default()
+            };
+            return true;
+        }
+        self.leave_since = Some(now);
+        false
     }
 
     /// What happens next if the client keeps doing what it did last tick.

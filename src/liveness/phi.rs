@@ -17,6 +17,9 @@ pub const DEFAULT_THRESHOLD: f64 = 8.0;
 /// Akka's default: a server keeps a window for every client it holds, and
 /// this many gaps already fit the mean and spread the detector needs.
 pub const DEFAULT_WINDOW: usize = 100;
+/// The default `--phi-pause`: none, so that `--detector phi` alone judges
+/// as it always has; the README's replay table says what to choose.
+pub const DEFAULT_PAUSE: Duration = Duration::ZERO;
 /// A floor on the spread, so that a metronome-regular client is not
 /// suspected a few milliseconds late (Akka's `min-std-deviation`).
 pub const MIN_STD: Duration = Duration::from_millis(100);
@@ -32,6 +35,11 @@ const MIN_SAMPLES: usize = 3;
 #[derive(Clone, Debug, Default)]
 pub struct Gaps {
     ms: VecDeque<u16>,
+    /// The sum of the gaps kept, and of their squares: a fit is asked for
+    /// at every tick, and is then a few operations, not a pass over the
+    /// window. Integers, so forgetting a gap leaves no rounding behind.
+    sum: u64,
+    sum_sq: u64,
 }
 
 impl Gaps {
@@ -41,13 +49,30 @@ impl Gaps {
     pub fn push(&mut self, gap: Duration, window: usize) {
         let window = window.max(MIN_SAMPLES);
         while self.ms.len() >= window {
-            self.ms.pop_front();
+            if let Some(old) = self.ms.pop_front() {
+                self.sum -= u64::from(old);
+                self.sum_sq -= u64::from(old).pow(2);
+            }
         }
         if self.ms.capacity() == 0 {
             self.ms.reserve_exact(window);
         }
-        self.ms
-            .push_back(u16::try_from(gap.as_millis()).unwrap_or(u16::MAX));
+        let ms = u16::try_from(gap.as_millis()).unwrap_or(u16::MAX);
+        self.ms.push_back(ms);
+        self.sum += u64::from(ms);
+        self.sum_sq += u64::from(ms).pow(2);
+    }
+
+    /// Learns the gaps of `new` heartbeats that arrived over `span` since
+    /// the latest one learned before, shared evenly among them: a tick
+    /// sees how many arrived and when the last did, not each one. Returns
+    /// the gap learned.
+    pub fn learn(&mut self, span: Duration, new: u64, window: usize) -> Duration {
+        let gap = span / u32::try_from(new.max(1)).unwrap_or(u32::MAX);
+        for _ in 0..new.min(window as u64) {
+            self.push(gap, window);
+        }
+        gap
     }
 
     pub fn len(&self) -> usize {
@@ -71,21 +96,24 @@ impl Gaps {
             let mean = first.as_secs_f64() * 1000.0;
             return (mean, (mean / 4.0).max(min_std));
         }
-        let n = self.ms.len() as f64;
-        let mean = self.ms.iter().map(|&g| f64::from(g)).sum::<f64>() / n;
-        let var = self
-            .ms
-            .iter()
-            .map(|&g| (f64::from(g) - mean).powi(2))
-            .sum::<f64>()
-            / n;
+        let n = self.ms.len() as u128;
+        let mean = self.sum as f64 / n as f64;
+        // n·Σx² − (Σx)² is n² times the variance, exact in integers.
+        let spread = n * u128::from(self.sum_sq) - u128::from(self.sum).pow(2);
+        let var = spread as f64 / (n * n) as f64;
         (mean, var.sqrt().max(min_std))
     }
 
-    /// φ for a silence of `elapsed` since the last heartbeat.
-    pub fn phi(&self, elapsed: Duration, first: Duration) -> f64 {
+    /// φ for a silence of `elapsed` since the last heartbeat, once `pause`
+    /// (a silence any client may take, on top of its usual gap) is
+    /// granted.
+    pub fn phi(&self, elapsed: Duration, first: Duration, pause: Duration) -> f64 {
         let (mean, std) = self.fit(first);
-        phi(elapsed.as_secs_f64() * 1000.0, mean, std)
+        phi(
+            elapsed.as_secs_f64() * 1000.0,
+            mean + pause.as_secs_f64() * 1000.0,
+            std,
+        )
     }
 }
 
@@ -135,7 +163,7 @@ mod tests {
         let at = |gaps: &Gaps| {
             (1000..10_000)
                 .step_by(10)
-                .find(|&t| gaps.phi(ms(t), first) >= DEFAULT_THRESHOLD)
+                .find(|&t| gaps.phi(ms(t), first, Duration::ZERO) >= DEFAULT_THRESHOLD)
                 .unwrap()
         };
         let (r, j) = (at(&regular), at(&jittery));
@@ -154,5 +182,27 @@ mod tests {
         let (mean, std) = gaps.fit(ms(1000));
         assert_eq!(mean, 300.0);
         assert_eq!(std, 100.0, "the floor");
+    }
+
+    #[test]
+    fn a_pause_delays_suspicion_by_itself_and_the_running_fit_matches_a_fresh_one() {
+        let mut gaps = Gaps::default();
+        for i in 0..250u64 {
+            gaps.push(ms(700 + i * 37 % 600), 100);
+        }
+        let kept: Vec<f64> = gaps.iter().map(f64::from).collect();
+        let mean = kept.iter().sum::<f64>() / kept.len() as f64;
+        let var = kept.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / kept.len() as f64;
+        let (fit_mean, fit_std) = gaps.fit(ms(1000));
+        assert!((fit_mean - mean).abs() < 1e-9 && (fit_std - var.sqrt()).abs() < 1e-9);
+        let first = ms(1000);
+        for silence in [500, 1500, 2500, 4000] {
+            let granted = gaps.phi(ms(silence + 2000), first, ms(2000));
+            assert!((granted - gaps.phi(ms(silence), first, Duration::ZERO)).abs() < 1e-9);
+        }
+        // Three gaps of silence: certain failure without a pause, nothing
+        // remarkable with two gaps granted.
+        assert!(gaps.phi(ms(3000), first, Duration::ZERO) > 12.0);
+        assert!(gaps.phi(ms(3000), first, ms(2000)) < 1.0);
     }
 }

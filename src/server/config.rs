@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::liveness::{Detector, Rules};
 use crate::protocol::{DEFAULT_MAX_FRAME, Token};
+pub use crate::server::gaps::GapRecording;
 pub use crate::server::guard::{DEFAULT_CLOSE_RATE, GuardConfig};
 use crate::server::pacer;
 
@@ -34,6 +35,8 @@ pub struct Config {
     pub guard: GuardConfig,
     /// The failure detector.
     pub detector: Detector,
+    /// Where to record every client's heartbeat gaps, if anywhere.
+    pub record_gaps: Option<GapRecording>,
     /// Where the operator API listens, for front ends to show (the API is
     /// served beside the server, by `front::api`).
     pub admin: Option<String>,
@@ -55,6 +58,7 @@ impl Default for Config {
             journal: None,
             guard: GuardConfig::default(),
             detector: Detector::Counter,
+            record_gaps: None,
             admin: None,
         }
     }

@@ -21,6 +21,7 @@ mod clock;
 mod config;
 mod connection;
 mod failure;
+mod gaps;
 mod guard;
 mod holdoff;
 mod journal;
@@ -44,6 +45,10 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
 use failure::spawn_watched;
 pub use failure::{Crashed, Failure, join_message};
+use gaps::GapLog;
+pub use gaps::{DEFAULT_MAX_MIB, GapLine, GapRecording};
+/// For `hbmon bench detectors`, which replays traces through the same guard.
+pub(crate) use guard::Guard;
 
 use crate::feed::{Control, Event, Feed, Link, Snapshot, Subscriber};
 use crate::stats::PublishStats;
@@ -87,6 +92,11 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot record gaps in {}: {source}", path.display())]
+    Gaps {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -117,19 +127,13 @@ impl Server {
         let events = Subscriber::new(&events_tx);
         let stop = CancellationToken::new();
 
-        let journal = match &config.journal {
-            Some(path) => Some(Journal::open(path).map_err(|source| StartError::Journal {
-                path: path.clone(),
-                source,
-            })?),
-            None => None,
-        };
+        let (journal, gaps) = open_files(&config)?;
         let tallies = Tallies::new();
         let publish_stats = Arc::new(PublishStats::default());
         let (registry, snapshots) = Registry::new(
             addr,
             &config,
-            journal,
+            (journal, gaps),
             Arc::clone(&tallies),
             events_tx,
             Arc::clone(&publish_stats),
@@ -247,6 +251,26 @@ impl Server {
     pub async fn stopped(self) -> Result<(), Crashed> {
         joined(self.task.await)
     }
+}
+
+/// The files the registry writes: the journal and the recorded gaps, each
+/// if asked for.
+fn open_files(config: &Config) -> Result<(Option<Journal>, Option<GapLog>), StartError> {
+    let journal = match &config.journal {
+        Some(path) => Some(Journal::open(path).map_err(|source| StartError::Journal {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    let gaps = match &config.record_gaps {
+        Some(recording) => Some(GapLog::open(recording).map_err(|source| StartError::Gaps {
+            path: recording.path.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    Ok((journal, gaps))
 }
 
 /// What a task that may have panicked came to.

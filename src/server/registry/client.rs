@@ -65,20 +65,18 @@ impl Client {
     }
 
     /// Learns the gaps of the `new` heartbeats since the last tick,
-    /// keeping the latest `window`.
-    pub(super) fn learn(&mut self, new: u64, window: usize) {
+    /// keeping the latest `window`; the gap learned, if there was one.
+    pub(super) fn learn(&mut self, new: u64, window: usize) -> Option<Duration> {
         if new == 0 {
-            return;
+            return None;
         }
         let beat = self.tally.last_beat();
-        if self.heard_before() {
-            let gap =
-                beat.saturating_duration_since(self.since) / u32::try_from(new).unwrap_or(u32::MAX);
-            for _ in 0..new.min(window as u64) {
-                self.gaps.push(gap, window);
-            }
-        }
+        let span = beat.saturating_duration_since(self.since);
+        let gap = self
+            .heard_before()
+            .then(|| self.gaps.learn(span, new, window));
         self.since = beat;
+        gap
     }
 
     /// Whether a tick has counted a heartbeat: `since` is then a beat's.
@@ -87,12 +85,12 @@ impl Client {
     }
 
     /// φ for the silence since the latest heartbeat, as of `at`.
-    pub(super) fn phi(&self, at: Instant, first: Duration) -> f64 {
+    pub(super) fn phi(&self, at: Instant, first: Duration, pause: Duration) -> f64 {
         if !self.heard_before() {
             return 0.0;
         }
         self.gaps
-            .phi(at.saturating_duration_since(self.since), first)
+            .phi(at.saturating_duration_since(self.since), first, pause)
     }
 
     /// Brings the view up to date with its tally. The totals are the

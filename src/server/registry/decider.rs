@@ -21,6 +21,7 @@ use crate::feed::snapshot::{CloseCause, ClosedClient};
 use crate::liveness::{Detector, Rules};
 use crate::protocol::{Notice, Status};
 use crate::server::config::Config;
+use crate::server::gaps::GapLog;
 use crate::server::guard::Guard;
 use crate::server::holdoff::HoldOffs;
 use crate::server::journal::Journal;
@@ -75,6 +76,8 @@ pub(super) struct Decider {
     /// Ticks so far, to name them in events.
     pub(super) ticks: u64,
     pub(super) record: Record,
+    /// Where each client's heartbeat gaps are recorded (`--record-gaps`).
+    pub(super) gaps: Option<GapLog>,
     /// Something a snapshot shows has changed since the last publish.
     pub(super) changed: bool,
     pub(super) shutting_down: bool,
@@ -84,7 +87,7 @@ impl Decider {
     pub(super) fn new(
         policy: Policy,
         config: &Config,
-        journal: Option<Journal>,
+        (journal, gaps): (Option<Journal>, Option<GapLog>),
         events: broadcast::Sender<Event>,
     ) -> Decider {
         Decider {
@@ -97,6 +100,7 @@ impl Decider {
             silent_since: None,
             ticks: 0,
             record: Record::new(journal, events, config.history),
+            gaps,
             changed: false,
             shutting_down: false,
         }

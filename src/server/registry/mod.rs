@@ -39,6 +39,7 @@ use tokio::sync::{broadcast, watch};
 use crate::feed::event::Event;
 use crate::feed::snapshot::{Settings, Snapshot};
 use crate::server::config::Config;
+use crate::server::gaps::GapLog;
 use crate::server::journal::Journal;
 use crate::server::tally::Tallies;
 use crate::stats::PublishStats;
@@ -59,7 +60,7 @@ impl Registry {
     pub(crate) fn new(
         listen: SocketAddr,
         config: &Config,
-        journal: Option<Journal>,
+        (journal, gaps): (Option<Journal>, Option<GapLog>),
         tallies: Arc<Tallies>,
         events: broadcast::Sender<Event>,
         publish_stats: Arc<PublishStats>,
@@ -72,7 +73,7 @@ impl Registry {
         let mut base = Snapshot::empty(listen, settings);
         base.admin = config.admin.as_deref().map(Arc::from);
         let (publisher, receiver) = Publisher::new(base, tallies, publish_stats);
-        let decider = Decider::new(policy, config, journal, events);
+        let decider = Decider::new(policy, config, (journal, gaps), events);
         (Registry { decider, publisher }, receiver)
     }
 

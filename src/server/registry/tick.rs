@@ -11,8 +11,9 @@ use super::client::Client;
 use super::decider::{Decider, Policy};
 use crate::feed::event::EventKind;
 use crate::feed::snapshot::{CloseCause, Held};
-use crate::liveness::{Detector, Liveness};
+use crate::liveness::Detector;
 use crate::protocol::{Notice, Status};
+use crate::server::gaps::GapLog;
 
 /// What a tick decided for one client.
 enum Verdict {
@@ -42,7 +43,13 @@ struct Census {
 impl Client {
     /// Judges this client as of `at`: brings it up to date with its tally,
     /// steps its liveness, and says what is to be done about it.
-    fn judge(&mut self, at: Instant, policy: &Policy, first_gap: Duration) -> Verdict {
+    fn judge(
+        &mut self,
+        at: Instant,
+        policy: &Policy,
+        first_gap: Duration,
+        gaps: Option<&GapLog>,
+    ) -> Verdict {
         let waited = |since: Instant| at.saturating_duration_since(since);
         self.sync();
         self.view.held = None;
@@ -55,7 +62,14 @@ impl Client {
         }
         let new = self.view.heartbeats.saturating_sub(self.at_last_tick);
         let heard = new > 0;
-        self.learn(new, policy.gap_window);
+        let gap = self.learn(new, policy.gap_window);
+        if let (Some(log), Some(gap), Some(ip), Some(pid)) =
+            (gaps, gap, &self.view.ip, self.view.pid)
+        {
+            // As many as were learned: the gap of each heartbeat.
+            let beats = new.min(policy.gap_window as u64) as u32;
+            log.record(self.view.peer, (ip, pid), gap, beats);
+        }
         self.at_last_tick = self.view.heartbeats;
         self.silent_ticks = if heard {
             0
@@ -65,8 +79,10 @@ impl Client {
         let (rules, before) = (&policy.rules, self.view.liveness);
         let mut after = match policy.detector {
             Detector::Counter => before.step(heard, at.into_std(), rules),
-            Detector::Phi { threshold, .. } => {
-                let phi = self.phi(at, first_gap);
+            Detector::Phi {
+                threshold, pause, ..
+            } => {
+                let phi = self.phi(at, first_gap, pause);
                 self.view.phi = Some(phi as f32);
                 before.step_phi(heard, phi, threshold, at.into_std(), rules)
             }
@@ -109,7 +125,7 @@ impl Decider {
         let mut due = Vec::new();
         let mut census = Census::default();
         for (id, client) in self.clients.iter_mut() {
-            let verdict = client.judge(at, &policy, first_gap);
+            let verdict = client.judge(at, &policy, first_gap, self.gaps.as_ref());
             if !matches!(verdict, Verdict::TimedOut(_)) && client.view.pid.is_some() {
                 census.said_hello += 1;
                 census.silent += usize::from(client.silent_ticks >= policy.rules.threshold);
@@ -222,24 +238,13 @@ impl Decider {
         let since = self.silent_since.take().unwrap_or(at).into_std();
         let mut back = Vec::new();
         for client in self.clients.values_mut() {
-            let liveness = &mut client.view.liveness;
-            if liveness.status != Status::Leave {
-                continue;
-            }
-            let went_quiet = liveness.leave_since.is_some_and(|left| left >= since);
-            if went_quiet && client.silent_ticks == 0 {
-                let before = *liveness;
-                *liveness = Liveness {
-                    streak: before.streak,
-                    ..Liveness::default()
-                };
+            let heard = client.silent_ticks == 0;
+            if client.view.liveness.forgive(since, heard, at.into_std()) {
                 back.push(status_event(client, Status::Leave, Status::Alive));
                 let reason = "recovered: the fleet was silent together, not this client";
                 client.link.send(Notice::new(Status::Alive, reason));
                 client.view.flaps =
                     (self.stories).record(&client.view, Status::Leave, Status::Alive);
-            } else {
-                liveness.leave_since = Some(at.into_std());
             }
         }
         for event in back {

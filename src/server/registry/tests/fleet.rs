@@ -229,6 +229,7 @@ async fn the_phi_detector_learns_the_gaps_and_suspects_a_silence_far_beyond_them
         detector: Detector::Phi {
             threshold: 8.0,
             window: 100,
+            pause: Duration::ZERO,
         },
         ..config()
     });

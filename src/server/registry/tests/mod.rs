@@ -79,7 +79,7 @@ impl Harness {
         let (registry, snapshots) = Registry::new(
             peer(14000),
             &config,
-            None,
+            (None, None),
             Arc::clone(&tallies),
             events_tx,
             Arc::clone(&publish_stats),

@@ -181,6 +181,9 @@ struct Row {
     phi: Option<f32>,
     reconnects: u32,
     flaps: u32,
+    /// When its maintenance window ends (ms since the epoch), while it is
+    /// in one.
+    maintenance_ms: Option<u64>,
 }
 
 /// A row's liveness state. Postcard writes a nested struct's fields in
@@ -289,6 +292,7 @@ impl Row {
             phi: c.phi,
             reconnects: c.reconnects,
             flaps: c.flaps,
+            maintenance_ms: c.maintenance.map(ms),
         }
     }
 
@@ -312,6 +316,7 @@ impl Row {
             phi: self.phi,
             reconnects: self.reconnects,
             flaps: self.flaps,
+            maintenance: self.maintenance_ms.map(from_ms).transpose()?,
         })
     }
 }

@@ -28,6 +28,7 @@ fn client(id: u64, beats: u64) -> ClientView {
         phi: None,
         reconnects: 1,
         flaps: 2,
+        maintenance: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The decider: sole owner of the client table and of the rules applied to
-//! it (liveness, the fleet's silence guard, stories, hold-offs, refusals).
+//! it (liveness, the fleet's silence guard, stories, hold-offs, refusals,
+//! maintenance windows).
 //!
 //! Reports ([`reports`](super::reports)), the tick ([`tick`](super::tick))
 //! and operators' commands ([`commands`](super::commands)) change it; every
@@ -12,6 +13,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::client::Client;
+use super::maintenance::Windows;
 use super::record::Record;
 use super::table::Table;
 use crate::durations;
@@ -69,6 +71,7 @@ pub(super) struct Decider {
     pub(super) stories: Stories,
     pub(super) refusals: Refusals,
     pub(super) hold_offs: HoldOffs,
+    pub(super) windows: Windows,
     pub(super) guard: Guard,
     /// The tick the fleet was declared silent at, while it is.
     pub(super) silent_since: Option<Instant>,
@@ -93,6 +96,7 @@ impl Decider {
             stories: Stories::default(),
             refusals: Refusals::default(),
             hold_offs: HoldOffs::default(),
+            windows: Windows::default(),
             guard: Guard::new(config.guard),
             silent_since: None,
             ticks: 0,

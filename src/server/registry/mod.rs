@@ -19,6 +19,7 @@
 mod client;
 mod commands;
 mod decider;
+mod maintenance;
 mod publisher;
 mod record;
 mod reports;

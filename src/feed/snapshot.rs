@@ -265,6 +265,9 @@ impl Snapshot {
 
     /// Live clients in a maintenance window.
     pub fn in_maintenance(&self) -> usize {
-        self.clients.iter().filter(|c| c.maintenance.is_some()).count()
+        self.clients
+            .iter()
+            .filter(|c| c.maintenance.is_some())
+            .count()
     }
 }

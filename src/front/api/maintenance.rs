@@ -125,10 +125,17 @@ fn target(body: Body) -> Result<Target, ApiError> {
             ))
         });
     }
-    let named: Vec<String> = body.peer.into_iter().chain(body.peers.into_iter().flatten()).collect();
+    let named: Vec<String> = body
+        .peer
+        .into_iter()
+        .chain(body.peers.into_iter().flatten())
+        .collect();
     if named.is_empty() {
         return Err(ApiError::bad("peers: empty"));
     }
-    let peers = named.iter().map(|p| client_address(p)).collect::<Result<_, _>>()?;
+    let peers = named
+        .iter()
+        .map(|p| client_address(p))
+        .collect::<Result<_, _>>()?;
     Ok(Target::Peers(peers))
 }

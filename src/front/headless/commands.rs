@@ -210,7 +210,11 @@ mod tests {
             parse("maintenance 10.0.0.7:5000 31d"),
             Err("'31d' is too long for a maintenance window: at most 30days".into())
         );
-        assert!(parse("dance").unwrap_err().contains("maintenance IP:PORT DURATION|off"));
+        assert!(
+            parse("dance")
+                .unwrap_err()
+                .contains("maintenance IP:PORT DURATION|off")
+        );
     }
 
     proptest::proptest! {

@@ -167,7 +167,9 @@ async fn execute(input: Input, control: &Control, stop: &CancellationToken) -> O
             .kick_leave("stdin", hold)
             .await
             .map(|peers| Line::Kicked { peers }),
-        Request::Maintenance { peer, length } => return Some(maintain(control, peer, length).await),
+        Request::Maintenance { peer, length } => {
+            return Some(maintain(control, peer, length).await);
+        }
         Request::List => control.list().await.map(|snapshot| Line::Snapshot {
             clients: snapshot.clients.iter().map(ClientLine::from).collect(),
         }),

@@ -137,5 +137,22 @@ pub fn parse(text: &str, bound: &Bound) -> Result<Duration, DurationError> {
     }
 }
 
+/// What ends a maintenance window where its length would go.
+pub const OFF: &str = "off";
+
+/// A maintenance window's length as an operator writes it on any front
+/// end: a duration within [`MAINTENANCE`] (named `name` in errors), or
+/// `off` (`None`), which ends the window.
+pub fn window(text: &str, name: &'static str) -> Result<Option<Duration>, DurationError> {
+    if text.trim().eq_ignore_ascii_case(OFF) {
+        return Ok(None);
+    }
+    let bound = Bound {
+        name,
+        ..MAINTENANCE
+    };
+    parse(text, &bound).map(Some)
+}
+
 #[cfg(test)]
 pub(crate) mod tests;

@@ -14,12 +14,9 @@ use serde_json::{Value, json};
 
 use super::routes::{client_address, parse_body};
 use super::{ApiError, Shared};
-use crate::durations::{self, Bound};
+use crate::durations;
 use crate::feed::control::Target;
 use crate::feed::event::rfc3339;
-
-/// What ends windows rather than starting them.
-const OFF: &str = "off";
 
 /// The body as sent. `pid` and `duration` are read by hand, so that a value
 /// of the wrong type is refused with the field's name.
@@ -56,30 +53,18 @@ pub async fn maintenance(State(api): Shared, body: Bytes) -> Result<Response, Ap
 /// `duration`: how long, within [`durations::MAINTENANCE`], or `None` for
 /// `"off"`.
 fn length(value: Option<&Value>) -> Result<Option<Duration>, ApiError> {
-    let bound = Bound {
-        name: "duration",
-        ..durations::MAINTENANCE
-    };
-    let limit = humantime::format_duration(bound.max);
-    let text = match value {
-        None => {
-            return Err(ApiError::bad(format!(
-                r#"duration: missing (how long, e.g. "30m", at most {limit}; or "off" to end the windows)"#
-            )));
+    let limit = humantime::format_duration(durations::MAINTENANCE.max);
+    match value {
+        None => Err(ApiError::bad(format!(
+            r#"duration: missing (how long, e.g. "30m", at most {limit}; or "off" to end the windows)"#
+        ))),
+        Some(Value::String(text)) => {
+            durations::window(text, "duration").map_err(|e| ApiError::bad(e.to_string()))
         }
-        Some(Value::String(text)) => text,
-        Some(other) => {
-            return Err(ApiError::bad(format!(
-                r#"duration: {other} is not a duration (a string like "30m", at most {limit}; or "off")"#
-            )));
-        }
-    };
-    if text.trim().eq_ignore_ascii_case(OFF) {
-        return Ok(None);
+        Some(other) => Err(ApiError::bad(format!(
+            r#"duration: {other} is not a duration (a string like "30m", at most {limit}; or "off")"#
+        ))),
     }
-    durations::parse(text, &bound)
-        .map(Some)
-        .map_err(|e| ApiError::bad(e.to_string()))
 }
 
 /// The one target the body names.

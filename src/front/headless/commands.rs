@@ -105,15 +105,9 @@ fn hold(text: Option<&str>) -> Result<Option<Duration>, String> {
         .transpose()
 }
 
-/// A maintenance window's DURATION, within [`durations::MAINTENANCE`];
-/// `None` for `off`, which ends the window.
+/// A maintenance window's DURATION, or `off`: see [`durations::window`].
 fn maintenance_length(text: &str) -> Result<Option<Duration>, String> {
-    if text.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    durations::parse(text, &durations::MAINTENANCE)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    durations::window(text, durations::MAINTENANCE.name).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -69,9 +69,9 @@ pub const KEYS: &[KeyHelp] = &[
     key("K", "kick all in leave", Scope::Kicks, Some("K kick leave")),
     key(
         "m",
-        "maintenance window for selected or marked (asks how long; off ends it)",
+        "maintenance window for selected or marked",
         Scope::Kicks,
-        Some("m maint"),
+        None,
     ),
     key(
         "Enter",

@@ -387,27 +387,8 @@ mod tests {
                 clients: 100,
                 tick: 40,
             },
-            EventKind::MaintenanceStarted {
-                peer,
-                ip: "10.0.0.7".into(),
-                pid: 7,
-                until: rfc3339(SystemTime::UNIX_EPOCH),
-                by: "api".into(),
-            },
-            EventKind::MaintenanceEnded {
-                peer,
-                ip: "10.0.0.7".into(),
-                pid: 7,
-                by: None,
-            },
-            EventKind::MaintenanceEnded {
-                peer,
-                ip: "10.0.0.7".into(),
-                pid: 7,
-                by: Some("stdin".into()),
-            },
         ];
-        for kind in kinds {
+        for kind in kinds.into_iter().chain(maintenance(peer)) {
             let line = serde_json::to_string(&Stamped {
                 ts: rfc3339(SystemTime::UNIX_EPOCH),
                 body: &kind,
@@ -418,6 +399,38 @@ mod tests {
             assert!(line.contains(&format!("\"event\":\"{}\"", kind.name())));
             assert!(EVENT_NAMES.contains(&kind.name()));
         }
+    }
+
+    /// A window's start, and its end on time and early.
+    fn maintenance(peer: SocketAddr) -> [EventKind; 3] {
+        let ended = |by: Option<&str>| EventKind::MaintenanceEnded {
+            peer,
+            ip: "10.0.0.7".into(),
+            pid: 7,
+            by: by.map(str::to_owned),
+        };
+        let started = EventKind::MaintenanceStarted {
+            peer,
+            ip: "10.0.0.7".into(),
+            pid: 7,
+            until: rfc3339(SystemTime::UNIX_EPOCH),
+            by: "api".into(),
+        };
+        [started, ended(None), ended(Some("stdin"))]
+    }
+
+    #[test]
+    fn maintenance_events_say_whom_until_when_and_who_ended_them() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let text: Vec<String> = maintenance(peer).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "10.0.0.1:5000 (pid 7) in maintenance until 1970-01-01T00:00:00.000Z (from api)",
+                "10.0.0.1:5000 (pid 7) maintenance ended: the window ran out",
+                "10.0.0.1:5000 (pid 7) maintenance ended early from stdin",
+            ]
+        );
     }
 
     #[test]

@@ -13,9 +13,9 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::client::Client;
-use super::maintenance::Windows;
 use super::record::Record;
 use super::table::Table;
+use super::windows::Windows;
 use crate::durations;
 use crate::feed::details::PastConnection;
 use crate::feed::event::{Event, EventKind};

@@ -9,7 +9,6 @@
 //! window counts against it, and a client in `leave` gets a whole leave
 //! timeout from then to show it is back.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -17,24 +16,12 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::decider::Decider;
+use super::windows::Window;
 use crate::feed::control::{Maintained, Target};
 use crate::feed::event::{EventKind, rfc3339};
 use crate::liveness::Liveness;
 use crate::protocol::Status;
 use crate::server::clock;
-
-/// One window, as long as it lasts.
-struct Window {
-    until: Instant,
-    /// The same end on the wall clock, for front ends to show.
-    wall: SystemTime,
-    /// The client's latest connection, to name it when the window ends.
-    peer: SocketAddr,
-}
-
-/// The windows in force, by the ip and pid their clients reported.
-#[derive(Default)]
-pub(super) struct Windows(HashMap<(Arc<str>, u32), Window>);
 
 impl Decider {
     /// Puts the live clients `target` names into maintenance for `length`,
@@ -83,7 +70,7 @@ impl Decider {
         client.maintenance = Some(until);
         client.view.maintenance = Some(wall);
         let window = Window { until, wall, peer };
-        self.windows.0.insert((Arc::clone(&ip), pid), window);
+        self.windows.open(Arc::clone(&ip), pid, window);
         self.emit(EventKind::MaintenanceStarted {
             peer,
             ip,
@@ -115,7 +102,7 @@ impl Decider {
                 ..Liveness::default()
             },
         };
-        self.windows.0.remove(&(Arc::clone(&ip), pid));
+        self.windows.close(&ip, pid);
         let by = by.map(str::to_owned);
         self.emit(EventKind::MaintenanceEnded { peer, ip, pid, by });
         Some(peer)
@@ -128,7 +115,7 @@ impl Decider {
             return;
         };
         let key = client.view.ip.clone().zip(client.view.pid);
-        let window = key.and_then(|key| self.windows.0.get_mut(&key));
+        let window = key.and_then(|(ip, pid)| self.windows.get_mut(ip, pid));
         match window {
             Some(window) => {
                 window.peer = client.view.peer;
@@ -145,7 +132,7 @@ impl Decider {
     /// Ends the windows that have run out by `at`: the live clients in them
     /// are judged afresh at this tick; those away are only recorded.
     pub(super) fn expire_windows(&mut self, at: Instant) {
-        if !self.windows.0.values().any(|w| w.until <= at) {
+        if !self.windows.any_ended(at) {
             return;
         }
         let due: Vec<u64> = (self.clients.iter())
@@ -155,15 +142,7 @@ impl Decider {
         for id in due {
             self.end_window(id, None, at);
         }
-        let mut away = Vec::new();
-        self.windows.0.retain(|(ip, pid), window| {
-            let ended = window.until <= at;
-            if ended {
-                away.push((window.peer, Arc::clone(ip), *pid));
-            }
-            !ended
-        });
-        for (peer, ip, pid) in away {
+        for (peer, ip, pid) in self.windows.take_ended(at) {
             self.emit(EventKind::MaintenanceEnded {
                 peer,
                 ip,

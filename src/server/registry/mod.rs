@@ -27,6 +27,7 @@ mod run;
 mod spares;
 mod table;
 mod tick;
+mod windows;
 
 #[cfg(test)]
 mod tests;

@@ -3,15 +3,23 @@
 //! silent client out of `leave` while a control client without a window
 //! goes `leave`; `/v1/clients`, `/metrics` and the events show it; the
 //! window ends and the client is judged again; bad bodies are refused by
-//! the field; and stdin's `maintenance PEER DURATION|off` does the same.
+//! the field; stdin's `maintenance PEER DURATION|off` and `hbmon top`'s
+//! feed (the same command, through the API) do the same.
 
 mod common;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use common::http::{Answer, agent, answer, get, post, url};
-use common::{RawClient, Serve, heartbeat, serve_command};
+use common::{PATIENCE, RawClient, Serve, heartbeat, serve_command};
+use hbmon::feed::Snapshot;
+use hbmon::feed::control::Target;
+use hbmon::protocol::Token;
+use hbmon::remote::attach;
 use serde_json::{Value, json};
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "maint-s3cret";
 
@@ -222,5 +230,57 @@ fn stdin_maintenance_starts_a_window_and_off_ends_it() {
     assert!(
         error["reason"].as_str().unwrap().contains("at most 30days"),
         "{error}"
+    );
+}
+
+#[test]
+fn top_sends_the_command_through_the_api_and_its_replica_shows_the_window() {
+    let mut serve = serve();
+    let client = hello(&mut serve, 9301);
+    let endpoint = serve.admin.clone().unwrap().parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let stop = CancellationToken::new();
+        let feed = attach(endpoint, Token::new(TOKEN), stop.clone())
+            .await
+            .unwrap();
+        let target = || Target::Peers(vec![client.local]);
+        let length = Some(Duration::from_secs(600));
+        let answer = feed
+            .control
+            .maintenance(target(), length, "dashboard")
+            .await
+            .unwrap();
+        assert_eq!(answer.clients, vec![client.local]);
+        let mut snapshots = feed.snapshots.clone();
+        let windows = |s: &Snapshot| s.clients.iter().map(|c| c.maintenance).collect::<Vec<_>>();
+        let shown = timeout(
+            PATIENCE,
+            snapshots.wait_for(|s| windows(s) == [answer.until]),
+        );
+        shown.await.expect("the window reaches top").unwrap();
+        let ended = feed
+            .control
+            .maintenance(target(), None, "dashboard")
+            .await
+            .unwrap();
+        assert_eq!((ended.clients, ended.until), (vec![client.local], None));
+        let gone = timeout(PATIENCE, snapshots.wait_for(|s| windows(s) == [None]));
+        gone.await.expect("its end reaches top").unwrap();
+        // Nobody in a window: the server's refusal, in its words.
+        let refused = feed.control.maintenance(target(), None, "dashboard").await;
+        let error = refused.unwrap_err().to_string();
+        assert!(
+            error.contains("no client the target names is in maintenance"),
+            "{error}"
+        );
+        stop.cancel();
+    });
+    assert_eq!(
+        serve.wait_for_peer("maintenance_started", client.local)["by"],
+        "api"
     );
 }

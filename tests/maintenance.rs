@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::http::{Answer, agent, answer, get, post, url};
-use common::{PATIENCE, RawClient, Serve, heartbeat, serve_command};
+use common::{PATIENCE, RawClient, Serve, heartbeat, serve_command, temp};
 use hbmon::feed::Snapshot;
 use hbmon::feed::control::Target;
 use hbmon::protocol::Token;
@@ -283,4 +283,42 @@ fn top_sends_the_command_through_the_api_and_its_replica_shows_the_window() {
         serve.wait_for_peer("maintenance_started", client.local)["by"],
         "api"
     );
+}
+
+#[test]
+fn a_client_in_a_window_that_disconnects_runs_no_hook() {
+    let log = temp("maintenance-hooks");
+    let hook = format!("echo \"$HBMON_PEER\" >> {}", log.display());
+    let mut serve = Serve::launch(
+        serve_command()
+            .args(["--on-event", &hook, "--hook-events", "closed"])
+            .args(["--hook-concurrency", "1"])
+            .env("HBMON_ADMIN_TOKEN", TOKEN),
+    );
+    let planned = hello(&mut serve, 9401);
+    let peer = planned.local;
+    let body = json!({ "peer": peer.to_string(), "duration": "10m" });
+    assert_eq!(maintain(&serve, &body).status, 200);
+    serve.wait_for_peer("maintenance_started", peer);
+    drop(planned);
+    serve.wait_for_peer("closed", peer);
+    let control = hello(&mut serve, 9402);
+    let control_peer = control.local;
+    drop(control);
+    serve.wait_for_peer("closed", control_peer);
+    // Hooks run one at a time, in the order of their events: once the
+    // control's has written, the planned client's would have.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let written = loop {
+        let written = std::fs::read_to_string(&log).unwrap_or_default();
+        if written.contains(&control_peer.to_string()) {
+            break written;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no hook ran: {written:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(written.trim(), control_peer.to_string());
 }

@@ -192,6 +192,15 @@ fn bad_bodies_are_refused_with_400_naming_what_was_wrong() {
             .send(json!({ "peer": peer, "duration": "5m" }).to_string()),
     );
     assert_eq!(forged.status, 403, "{}", forged.body);
+    let plain = answer(
+        agent()
+            .post(url(&serve, "/v1/maintenance"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "text/plain")
+            .send(json!({ "peer": peer, "duration": "5m" }).to_string()),
+    );
+    assert_eq!(plain.status, 415, "{}", plain.body);
+    assert_eq!(get(&serve, "/v1/maintenance").status, 405);
 }
 
 #[test]

@@ -1,9 +1,13 @@
 //! Maintenance windows in the registry: while one is open the rules never
 //! move its client to `leave` or close it, so no `status` or `closed` event
 //! is made and no hook can run; when it ends the client is judged afresh;
-//! an operator's kick still closes it; and a client that reconnects with the
-//! same ip and pid within the window is still in it.
+//! an operator's kick still closes it; a client that reconnects with the
+//! same ip and pid within the window is still in it; and clients silent in
+//! a window never set off the fleet's silence guard.
 
+use std::sync::atomic::AtomicBool;
+
+use super::fleet::{events_until, fleet, quiet_between};
 use super::*;
 use crate::feed::control::{Maintained, Target};
 
@@ -174,4 +178,31 @@ async fn a_window_whose_client_is_away_ends_on_time_naming_its_last_connection()
     let end = next_is(&mut h, ended(5001, None)).await;
     assert_eq!(end, Duration::from_millis(1100));
     h.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn clients_silent_in_a_window_do_not_make_the_fleet_look_silent() {
+    let mut h = Harness::start(config());
+    let (planned, never) = (Arc::new(AtomicBool::new(false)), Arc::default());
+    let _planned = fleet(&h, 6000, 12, &planned).await;
+    let _others = fleet(&h, 6100, 8, &never).await;
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let peers = (6000..6012).map(peer).collect();
+    let length = Some(Duration::from_secs(10));
+    let answer = h.control.maintenance(Target::Peers(peers), length, "test");
+    assert_eq!(answer.await.unwrap().clients.len(), 12);
+    // Twelve of twenty go quiet for a deploy: more than the guard's half,
+    // and none of it the server's doing.
+    quiet_between(&planned, Duration::from_millis(500), None);
+    let events = events_until(&mut h, Duration::from_secs(5)).await;
+    let starts = events.iter().filter(|(_, k)| started_any(k)).count();
+    assert_eq!(starts, 12);
+    assert!(
+        events.iter().all(|(_, k)| started_any(k)),
+        "nothing but the windows' starts: {events:#?}"
+    );
+}
+
+fn started_any(kind: &EventKind) -> bool {
+    matches!(kind, EventKind::MaintenanceStarted { .. })
 }

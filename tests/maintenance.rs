@@ -26,10 +26,15 @@ const TOKEN: &str = "maint-s3cret";
 /// Silent clients go `leave` after four 50 ms ticks, and close a second
 /// later; the API wants a token.
 fn serve() -> Serve {
+    serve_with(&[])
+}
+
+fn serve_with(more: &[&str]) -> Serve {
     Serve::launch(
         serve_command()
             .args(["--tick", "50ms", "--threshold", "2", "--cursor", "2"])
             .args(["--leave-timeout", "1s"])
+            .args(more)
             .env("HBMON_ADMIN_TOKEN", TOKEN),
     )
 }
@@ -204,8 +209,9 @@ fn bad_bodies_are_refused_with_400_naming_what_was_wrong() {
 }
 
 #[test]
-fn stdin_maintenance_starts_a_window_and_off_ends_it() {
-    let mut serve = serve();
+fn stdin_maintenance_starts_a_window_and_off_ends_it_in_the_journal_too() {
+    let journal = temp("maintenance-journal");
+    let mut serve = serve_with(&["--journal", journal.to_str().unwrap()]);
     let client = hello(&mut serve, 9201);
     serve.command(&format!("maintenance {} 10m", client.local));
     let line = serve.wait_for("maintenance", |_| true);
@@ -218,10 +224,8 @@ fn stdin_maintenance_starts_a_window_and_off_ends_it() {
     let shown = serve.wait_for_client(client.local, |c| c["maintenance_until"].is_string());
     assert_eq!(shown["maintenance_until"], line["until"]);
     serve.command(&format!("maintenance {} off", client.local));
-    assert_eq!(
-        serve.wait_for_peer("maintenance_ended", client.local)["by"],
-        "stdin"
-    );
+    let ended = serve.wait_for_peer("maintenance_ended", client.local);
+    assert_eq!(ended["by"], "stdin");
     serve.command(&format!("maintenance {} off", client.local));
     let error = serve.wait_for("error", |_| true);
     assert_eq!(
@@ -240,6 +244,14 @@ fn stdin_maintenance_starts_a_window_and_off_ends_it() {
         error["reason"].as_str().unwrap().contains("at most 30days"),
         "{error}"
     );
+    serve.command("quit");
+    assert!(serve.wait_exit().success());
+    let written = std::fs::read_to_string(&journal).unwrap();
+    let windows: Vec<Value> = (written.lines())
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["event"].as_str().unwrap().starts_with("maintenance_"))
+        .collect();
+    assert_eq!(windows, [started, ended], "{written}");
 }
 
 #[test]

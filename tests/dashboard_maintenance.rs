@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crossterm::event::KeyCode;
 use hbmon::front::tui::keys::{Action, KEYS, handle_key};
+use hbmon::front::tui::maintained;
 use hbmon::front::tui::view::{Mode, ViewState};
 use hbmon::protocol::Status;
 
@@ -125,5 +126,19 @@ fn the_help_lists_m_and_a_read_only_viewer_says_why_it_does_nothing() {
     assert_eq!(
         view.message.as_deref(),
         Some("read-only: this viewer does not start maintenance windows")
+    );
+}
+
+#[test]
+fn the_footer_says_what_the_server_did_with_the_window() {
+    assert_eq!(maintained(1, false), "1 client in maintenance");
+    assert_eq!(maintained(3, true), "maintenance ended for 3 clients");
+    assert_eq!(
+        maintained(0, false),
+        "in maintenance: nobody (gone, or not yet said hello)"
+    );
+    assert_eq!(
+        maintained(0, true),
+        "maintenance ended for nobody (none was in a window)"
     );
 }

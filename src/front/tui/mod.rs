@@ -35,8 +35,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use overlay::maintained;
-pub use overlay::{KickDialog, outcome};
+pub use overlay::{KickDialog, maintained, outcome};
 
 #[cfg(test)]
 use crate::feed::Subscriber;

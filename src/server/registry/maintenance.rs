@@ -85,7 +85,7 @@ impl Decider {
     /// operator's front end when it ends early), and judges it afresh.
     fn end_window(&mut self, id: u64, by: Option<&str>, at: Instant) -> Option<SocketAddr> {
         let client = self.clients.get_mut(id)?;
-        client.maintenance.take()?;
+        let until = client.maintenance.take()?;
         client.view.maintenance = None;
         let (ip, pid, peer) = (client.view.ip.clone()?, client.view.pid?, client.view.peer);
         let was = client.view.liveness;
@@ -102,7 +102,7 @@ impl Decider {
                 ..Liveness::default()
             },
         };
-        self.windows.close(&ip, pid);
+        self.windows.close(&ip, pid, until);
         let by = by.map(str::to_owned);
         self.emit(EventKind::MaintenanceEnded { peer, ip, pid, by });
         Some(peer)

@@ -28,8 +28,14 @@ impl Windows {
         self.0.insert((ip, pid), window);
     }
 
-    pub(super) fn close(&mut self, ip: &Arc<str>, pid: u32) {
-        self.0.remove(&(Arc::clone(ip), pid));
+    /// Closes the window of `ip` and `pid` that ends at `until`; one moved
+    /// since (a second connection with the same ip and pid was given a new
+    /// end) stays open.
+    pub(super) fn close(&mut self, ip: &Arc<str>, pid: u32, until: Instant) {
+        let key = (Arc::clone(ip), pid);
+        if self.0.get(&key).is_some_and(|w| w.until == until) {
+            self.0.remove(&key);
+        }
     }
 
     pub(super) fn get_mut(&mut self, ip: Arc<str>, pid: u32) -> Option<&mut Window> {

@@ -269,12 +269,10 @@ impl EventKind {
             EventKind::MaintenanceStarted { until, by, .. } => {
                 format!("in maintenance until {until} (from {by})")
             }
-            EventKind::MaintenanceEnded { by: None, .. } => {
-                "maintenance ended: the window ran out".to_owned()
-            }
-            EventKind::MaintenanceEnded { by: Some(by), .. } => {
-                format!("maintenance ended early from {by}")
-            }
+            EventKind::MaintenanceEnded { by, .. } => match by {
+                None => "maintenance ended: the window ran out".to_owned(),
+                Some(by) => format!("maintenance ended early from {by}"),
+            },
         }
     }
 }

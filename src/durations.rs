@@ -70,6 +70,15 @@ pub const HOLD: Bound = Bound {
     max: Duration::from_secs(YEAR),
 };
 
+/// How long a maintenance window lasts: at most 30 days. A window keeps a
+/// client out of the rules' reach, and one left open longer than a month is
+/// a client nobody watches any more: kick it, or let it be judged again.
+pub const MAINTENANCE: Bound = Bound {
+    name: "a maintenance window",
+    zero: false,
+    max: Duration::from_secs(30 * DAY),
+};
+
 /// How long a run lasts (`simulate --duration`, `bench --duration`): at
 /// most a year, as long as a soak test could be asked to run.
 pub const RUN: Bound = Bound {
@@ -126,6 +135,23 @@ pub fn parse(text: &str, bound: &Bound) -> Result<Duration, DurationError> {
             bound: *bound,
         }),
     }
+}
+
+/// What ends a maintenance window where its length would go.
+pub const OFF: &str = "off";
+
+/// A maintenance window's length as an operator writes it on any front
+/// end: a duration within [`MAINTENANCE`] (named `name` in errors), or
+/// `off` (`None`), which ends the window.
+pub fn window(text: &str, name: &'static str) -> Result<Option<Duration>, DurationError> {
+    if text.trim().eq_ignore_ascii_case(OFF) {
+        return Ok(None);
+    }
+    let bound = Bound {
+        name,
+        ..MAINTENANCE
+    };
+    parse(text, &bound).map(Some)
 }
 
 #[cfg(test)]

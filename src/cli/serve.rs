@@ -70,7 +70,8 @@ pub struct ServeArgs {
 #[derive(Args)]
 pub struct AdminArgs {
     /// Serve the operator API (HTTP: /metrics, /healthz, /v1/clients,
-    /// /v1/events, /v1/kick) on IP:PORT or unix:PATH (mode 0600); `off` turns it off.
+    /// /v1/events, /v1/kick, /v1/maintenance) on IP:PORT or unix:PATH (mode 0600);
+    /// `off` turns it off.
     #[arg(long, default_value = endpoint::DEFAULT, value_name = "ADDR")]
     pub admin: Admin,
     /// File holding the token the operator API requires (Authorization: Bearer

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-const BOUNDS: [Bound; 6] = [PERIOD, TIMEOUT, HOLD, RUN, LOOKBACK, WINDOW];
+const BOUNDS: [Bound; 7] = [PERIOD, TIMEOUT, HOLD, RUN, LOOKBACK, WINDOW, MAINTENANCE];
 
 /// Units humantime knows, in several spellings, and a few it does not.
 const UNITS: [&str; 22] = [
@@ -109,6 +109,10 @@ fn errors_say_what_was_written_what_for_and_the_limit() {
     assert_eq!(parse("1h", &tick), Ok(Duration::from_secs(3600)));
     assert_eq!(parse("0s", &WINDOW), Ok(Duration::ZERO));
     assert_eq!(parse("1year", &HOLD), Ok(Duration::from_secs(YEAR)));
+    assert_eq!(
+        parse("31d", &MAINTENANCE).unwrap_err().to_string(),
+        "'31d' is too long for a maintenance window: at most 30days"
+    );
 }
 
 proptest! {

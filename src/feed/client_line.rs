@@ -27,6 +27,9 @@ pub struct ClientLine {
     pub flaps: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phi: Option<f32>,
+    /// When its maintenance window ends, while it is in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_until: Option<String>,
 }
 
 impl From<&ClientView> for ClientLine {
@@ -45,6 +48,7 @@ impl From<&ClientView> for ClientLine {
             reconnects: c.reconnects,
             flaps: c.flaps,
             phi: c.phi,
+            maintenance_until: c.maintenance.map(rfc3339),
         }
     }
 }

@@ -106,10 +106,30 @@ pub enum EventKind {
         clients: usize,
         tick: u64,
     },
+    /// An operator put a client into maintenance until `until` (RFC 3339):
+    /// until then the rules never send it to `leave` or close it, and it
+    /// keeps its window if it reconnects with the same ip and pid.
+    MaintenanceStarted {
+        peer: SocketAddr,
+        ip: Arc<str>,
+        pid: u32,
+        until: String,
+        by: String,
+    },
+    /// A client's maintenance window ended: it ran out (no `by`), or an
+    /// operator ended it. `peer` is its latest connection, which may have
+    /// closed since. The rules judge it afresh from here.
+    MaintenanceEnded {
+        peer: SocketAddr,
+        ip: Arc<str>,
+        pid: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
 }
 
 /// Every `event` name a decision can have.
-pub const EVENT_NAMES: [&str; 10] = [
+pub const EVENT_NAMES: [&str; 12] = [
     "connected",
     "status",
     "closed",
@@ -120,6 +140,8 @@ pub const EVENT_NAMES: [&str; 10] = [
     "stopped",
     "fleet_silent",
     "fleet_recovered",
+    "maintenance_started",
+    "maintenance_ended",
 ];
 
 impl EventKind {
@@ -136,6 +158,8 @@ impl EventKind {
             EventKind::Stopped { .. } => "stopped",
             EventKind::FleetSilent { .. } => "fleet_silent",
             EventKind::FleetRecovered { .. } => "fleet_recovered",
+            EventKind::MaintenanceStarted { .. } => "maintenance_started",
+            EventKind::MaintenanceEnded { .. } => "maintenance_ended",
         }
     }
 
@@ -148,7 +172,9 @@ impl EventKind {
             | EventKind::Closed { peer, .. }
             | EventKind::Rejected { peer, .. }
             | EventKind::BadFrame { peer, .. }
-            | EventKind::Kick { peer, .. } => Some(*peer),
+            | EventKind::Kick { peer, .. }
+            | EventKind::MaintenanceStarted { peer, .. }
+            | EventKind::MaintenanceEnded { peer, .. } => Some(*peer),
             EventKind::Started { .. }
             | EventKind::Stopped { .. }
             | EventKind::FleetSilent { .. }
@@ -163,6 +189,9 @@ impl EventKind {
             EventKind::Status { pid, .. }
             | EventKind::Closed { pid, .. }
             | EventKind::Kick { pid, .. } => *pid,
+            EventKind::MaintenanceStarted { pid, .. } | EventKind::MaintenanceEnded { pid, .. } => {
+                Some(*pid)
+            }
             _ => None,
         }
     }
@@ -172,7 +201,11 @@ impl EventKind {
     fn about_client(&self) -> bool {
         matches!(
             self,
-            EventKind::Status { .. } | EventKind::Closed { .. } | EventKind::Kick { .. }
+            EventKind::Status { .. }
+                | EventKind::Closed { .. }
+                | EventKind::Kick { .. }
+                | EventKind::MaintenanceStarted { .. }
+                | EventKind::MaintenanceEnded { .. }
         )
     }
 
@@ -233,6 +266,13 @@ impl EventKind {
                 "fleet recovered: {silent} of {clients} clients ({:.0}%) silent at tick {tick}; automatic closes resume",
                 fraction * 100.0
             ),
+            EventKind::MaintenanceStarted { until, by, .. } => {
+                format!("in maintenance until {until} (from {by})")
+            }
+            EventKind::MaintenanceEnded { by, .. } => match by {
+                None => "maintenance ended: the window ran out".to_owned(),
+                Some(by) => format!("maintenance ended early from {by}"),
+            },
         }
     }
 }
@@ -362,7 +402,7 @@ mod tests {
                 tick: 40,
             },
         ];
-        for kind in kinds {
+        for kind in kinds.into_iter().chain(maintenance(peer)) {
             let line = serde_json::to_string(&Stamped {
                 ts: rfc3339(SystemTime::UNIX_EPOCH),
                 body: &kind,
@@ -373,6 +413,38 @@ mod tests {
             assert!(line.contains(&format!("\"event\":\"{}\"", kind.name())));
             assert!(EVENT_NAMES.contains(&kind.name()));
         }
+    }
+
+    /// A window's start, and its end on time and early.
+    fn maintenance(peer: SocketAddr) -> [EventKind; 3] {
+        let ended = |by: Option<&str>| EventKind::MaintenanceEnded {
+            peer,
+            ip: "10.0.0.7".into(),
+            pid: 7,
+            by: by.map(str::to_owned),
+        };
+        let started = EventKind::MaintenanceStarted {
+            peer,
+            ip: "10.0.0.7".into(),
+            pid: 7,
+            until: rfc3339(SystemTime::UNIX_EPOCH),
+            by: "api".into(),
+        };
+        [started, ended(None), ended(Some("stdin"))]
+    }
+
+    #[test]
+    fn maintenance_events_say_whom_until_when_and_who_ended_them() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let text: Vec<String> = maintenance(peer).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "10.0.0.1:5000 (pid 7) in maintenance until 1970-01-01T00:00:00.000Z (from api)",
+                "10.0.0.1:5000 (pid 7) maintenance ended: the window ran out",
+                "10.0.0.1:5000 (pid 7) maintenance ended early from stdin",
+            ]
+        );
     }
 
     #[test]

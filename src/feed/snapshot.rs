@@ -168,6 +168,9 @@ pub struct ClientView {
     pub reconnects: u32,
     /// Times it went `leave` and came back to `alive`.
     pub flaps: u32,
+    /// While it is in a maintenance window: when the window ends. The rules
+    /// then leave it alone.
+    pub maintenance: Option<SystemTime>,
 }
 
 /// Written by hand for `clone_from`: the registry rewrites every row of a
@@ -210,6 +213,7 @@ impl ClientView {
             phi: None,
             reconnects: 0,
             flaps: 0,
+            maintenance: None,
         }
     }
 
@@ -257,5 +261,13 @@ impl Snapshot {
 
     pub fn count(&self, status: Status) -> usize {
         self.clients.iter().filter(|c| c.status() == status).count()
+    }
+
+    /// Live clients in a maintenance window.
+    pub fn in_maintenance(&self) -> usize {
+        self.clients
+            .iter()
+            .filter(|c| c.maintenance.is_some())
+            .count()
     }
 }

@@ -4,7 +4,8 @@
 //! a chat webhook or page someone.
 //!
 //! Another reader of the feed, on a thread and runtime of its own: hooks
-//! never block the server. At most `concurrency` run at once; events that
+//! never block the server. A client in a maintenance window runs none
+//! (its disconnection is planned). At most `concurrency` run at once; events that
 //! find the queue full are dropped and counted, never waited for. A hook
 //! that fails or outlives its timeout is reported on stderr, and the next
 //! one runs as usual.
@@ -17,6 +18,7 @@
 //! what a service manager allows.
 
 mod group;
+mod planned;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::feed::event::{Event, Stamped, rfc3339};
 use group::Group;
+use planned::Planned;
 
 /// Events waiting for a free hook before new ones are dropped.
 const QUEUE: usize = 1024;
@@ -135,18 +138,21 @@ async fn run(stream: broadcast::Receiver<Event>, hooks: Hooks, stats: Arc<HookSt
     }
 }
 
-/// Queues the chosen events of `stream` until it ends; what finds the
-/// queue full is dropped and counted.
+/// Queues the chosen events of `stream` until it ends, but those about a
+/// client in a maintenance window; what finds the queue full is dropped
+/// and counted.
 async fn forward(
     mut stream: broadcast::Receiver<Event>,
     hooks: &Hooks,
     queue: &mpsc::Sender<Event>,
     stats: &HookStats,
 ) {
+    let mut planned = Planned::default();
     loop {
         match stream.recv().await {
             Ok(event) => {
-                if !hooks.events.iter().any(|e| e == event.kind.name()) {
+                let chosen = hooks.events.iter().any(|e| e == event.kind.name());
+                if planned.quiet(&event.kind, event.at) || !chosen {
                     continue;
                 }
                 if queue.try_send(event).is_err() {

@@ -29,7 +29,7 @@ use tokio_util::io::StreamReader;
 use tokio_util::sync::CancellationToken;
 
 use crate::endpoint::Endpoint;
-use crate::feed::control::{Command, CommandError, Kicked};
+use crate::feed::control::{Command, CommandError, Kicked, Maintained, Target};
 use crate::feed::details::Details;
 use crate::feed::wire::{self, Replica};
 use crate::feed::{Connection, Control, Event, Feed, Link, Snapshot, Subscriber};
@@ -236,6 +236,16 @@ async fn serve_commands(
                     );
                 });
             }
+            Command::Maintenance {
+                target,
+                length,
+                reply,
+                ..
+            } => {
+                tokio::spawn(async move {
+                    let _ = reply.send(maintain(&api, &target, length).await);
+                });
+            }
             Command::List { reply } => {
                 let _ = reply.send(Ok(snapshots.borrow().clone()));
             }
@@ -281,6 +291,49 @@ async fn kick(
         }
         _ => Err(refused(status, &answer)),
     }
+}
+
+#[derive(Deserialize)]
+struct MaintenanceAnswer {
+    #[serde(default)]
+    clients: Vec<SocketAddr>,
+    until: Option<String>,
+}
+
+/// A maintenance request (`POST /v1/maintenance`); the clients covered.
+async fn maintain(
+    api: &Api,
+    target: &Target,
+    length: Option<Duration>,
+) -> Result<Maintained, CommandError> {
+    let mut body = match target {
+        Target::Peers(peers) => json!({ "peers": peers }),
+        Target::Ip(ip) => json!({ "ip": ip }),
+        Target::Pid(pid) => json!({ "pid": pid }),
+        Target::Filter(text) => json!({ "filter": text }),
+    };
+    body["duration"] = json!(length.map_or_else(
+        || "off".to_owned(),
+        |d| humantime::format_duration(d).to_string()
+    ));
+    let body = serde_json::to_vec(&body).map_err(remote)?;
+    let (status, answer) = api
+        .json::<serde_json::Value>(Method::POST, "/v1/maintenance", Some(body))
+        .await
+        .map_err(remote)?;
+    if status != StatusCode::OK {
+        return Err(refused(status, &answer));
+    }
+    let answer: MaintenanceAnswer =
+        serde_json::from_value(answer).map_err(|e| remote(api.not_hbmon(e)))?;
+    let until = (answer.until.as_deref())
+        .map(humantime::parse_rfc3339)
+        .transpose()
+        .map_err(|e| remote(api.not_hbmon(e)))?;
+    Ok(Maintained {
+        clients: answer.clients,
+        until,
+    })
 }
 
 fn refused(status: StatusCode, answer: &serde_json::Value) -> CommandError {

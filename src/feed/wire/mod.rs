@@ -14,6 +14,8 @@
 mod replica;
 #[cfg(test)]
 mod tests;
+mod time;
+mod windows;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -27,6 +29,8 @@ use crate::feed::snapshot::{ClientView, CloseCause, ClosedClient, Counters, Held
 use crate::liveness::Liveness;
 use crate::protocol::Status;
 pub use replica::Replica;
+use time::{ago_ms, back, from_ms, ms};
+use windows::Windows;
 
 /// The content type of a stream of frames, so a viewer can tell it reached
 /// hbmon.
@@ -128,6 +132,7 @@ struct Full {
     clients: Vec<Row>,
     history: Vec<Closed>,
     recent: Vec<String>,
+    windows: Windows,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -143,6 +148,7 @@ struct Delta {
     closed: Vec<Closed>,
     /// Events since (the newest of the recent events).
     events: Vec<String>,
+    windows: Windows,
 }
 
 /// A client that changed: its position in the new list (as a gap from the
@@ -234,30 +240,6 @@ struct Closed {
     closed_ms: u64,
 }
 
-fn ms(at: SystemTime) -> u64 {
-    at.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// The time `ms` after the epoch, if it is one a viewer can show.
-fn from_ms(ms: u64) -> Result<SystemTime, WireError> {
-    if ms > LATEST_MS {
-        return Err(WireError::TooLate(ms));
-    }
-    Ok(SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
-}
-
-fn ago_ms(taken: SystemTime, at: SystemTime) -> u32 {
-    taken
-        .duration_since(at)
-        .map_or(0, |d| d.as_millis().min(u128::from(u32::MAX)) as u32)
-}
-
-/// `ago_ms` milliseconds before `taken`.
-fn back(taken: SystemTime, ago_ms: u32) -> SystemTime {
-    (taken.checked_sub(Duration::from_millis(u64::from(ago_ms)))).unwrap_or(SystemTime::UNIX_EPOCH)
-}
-
 fn status_code(status: Status) -> u8 {
     status as u8
 }
@@ -312,6 +294,7 @@ impl Row {
             phi: self.phi,
             reconnects: self.reconnects,
             flaps: self.flaps,
+            maintenance: None,
         })
     }
 }
@@ -405,12 +388,18 @@ fn full(s: &Snapshot) -> Full {
         ),
         started_ms: ms(s.started),
         common: Common::new(s),
-        clients: (s.clients.iter())
-            .map(|c| Row::new(c, s.taken, s.taken_mono))
-            .collect(),
+        clients: rows(&s.clients, s),
         history: s.history.iter().map(Closed::new).collect(),
         recent: s.recent.iter().map(event_line).collect(),
+        windows: Windows::of(&s.clients),
     }
+}
+
+/// `clients` of the snapshot `s`, as rows.
+fn rows(clients: &[ClientView], s: &Snapshot) -> Vec<Row> {
+    (clients.iter())
+        .map(|c| Row::new(c, s.taken, s.taken_mono))
+        .collect()
 }
 
 /// What changed from `old` to `new`, or `None` when only the whole will do
@@ -478,9 +467,7 @@ fn delta(old: &Snapshot, new: &Snapshot) -> Option<Delta> {
         common: Common::new(new),
         removed,
         changed,
-        added: (added.iter())
-            .map(|c| Row::new(c, new.taken, new.taken_mono))
-            .collect(),
+        added: rows(added, new),
         closed: newest(
             &new.history,
             counters.1.closed.saturating_sub(counters.0.closed),
@@ -493,5 +480,6 @@ fn delta(old: &Snapshot, new: &Snapshot) -> Option<Delta> {
         )
         .map(event_line)
         .collect(),
+        windows: Windows::of(&new.clients),
     })
 }

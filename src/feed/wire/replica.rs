@@ -67,6 +67,7 @@ fn rebuild(full: Full, taken_mono: Instant) -> Result<Snapshot, WireError> {
     s.clients = (full.clients.into_iter())
         .map(|row| row.view(taken, taken_mono))
         .collect::<Result<_, _>>()?;
+    full.windows.apply(&mut s.clients)?;
     let history = full.history.into_iter().map(Closed::closed);
     s.history = Arc::new(history.collect::<Result<_, _>>()?);
     let recent = full.recent.iter().map(|l| read_event(l));
@@ -128,6 +129,7 @@ fn patch(
     for row in delta.added {
         s.clients.push(row.view(taken, taken_mono)?);
     }
+    delta.windows.apply(&mut s.clients)?;
     let closed = delta.closed.into_iter().map(Closed::closed);
     let closed = closed.collect::<Result<Vec<_>, _>>()?;
     let history = Arc::make_mut(&mut s.history);

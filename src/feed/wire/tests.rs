@@ -28,6 +28,7 @@ fn client(id: u64, beats: u64) -> ClientView {
         phi: None,
         reconnects: 1,
         flaps: 2,
+        maintenance: None,
     }
 }
 
@@ -286,4 +287,22 @@ fn rows_and_totals_are_laid_out_flat_for_every_build() {
 /// A value's postcard bytes.
 fn bytes<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_stdvec(value).unwrap()
+}
+
+#[test]
+fn a_maintenance_window_travels_in_whole_frames_and_in_changes() {
+    let first = snapshot(vec![client(1, 10), client(2, 10)]);
+    let mut second = first.clone();
+    second.clients[1].maintenance = Some(at(600_000));
+    let mut third = second.clone();
+    third.clients[1].maintenance = None;
+    let (whole, _) = Replica::default().apply(&encode(None, &second)).unwrap();
+    same(&whole, &second);
+    let mut replica = Replica::default();
+    replica.apply(&encode(None, &first)).unwrap();
+    let (started, _) = replica.apply(&encode(Some(&first), &second)).unwrap();
+    same(&started, &second);
+    assert_eq!(started.in_maintenance(), 1);
+    let (ended, _) = replica.apply(&encode(Some(&second), &third)).unwrap();
+    same(&ended, &third);
 }

@@ -178,6 +178,12 @@ impl Collector for Server {
             "1 while the silence guard holds automatic closes",
             f64::from(u8::from(s.fleet_silent.is_some())),
         )?;
+        gauge(
+            &mut e,
+            "clients_in_maintenance",
+            "Live clients in a maintenance window, whom the rules leave alone",
+            s.in_maintenance() as f64,
+        )?;
         settings(&mut e, &s.settings)?;
         let started = s
             .started

@@ -13,6 +13,7 @@
 //! | `GET /v1/events` | the `--format json` lines from now on (NDJSON, or SSE) |
 //! | `POST /v1/kick` | `{"peer": "ip:port"}` or `{"peers": [...]}`, `"hold"` |
 //! | `POST /v1/kick-leave` | every client in `leave` |
+//! | `POST /v1/maintenance` | a target (`peer`, `peers`, `ip`, `pid`, `filter`) and `duration` (or `"off"`) |
 //!
 //! It runs on the server's runtime, and never holds it up: whatever costs
 //! in proportion to the fleet (encoding the clients, the metrics) runs on
@@ -23,6 +24,7 @@ mod accept;
 mod activity;
 mod feed;
 mod guard;
+mod maintenance;
 mod metrics;
 mod routes;
 
@@ -167,6 +169,7 @@ fn router(api: Arc<Api>) -> Router {
     let kicks = Router::new()
         .route("/v1/kick", post(routes::kick))
         .route("/v1/kick-leave", post(routes::kick_leave))
+        .route("/v1/maintenance", post(maintenance::maintenance))
         .route_layer(middleware::from_fn(guard::same_origin));
     let guarded = Router::new()
         .route("/v1/clients", get(routes::clients))
@@ -267,7 +270,7 @@ async fn healthz(State(api): Shared) -> Response {
 
 async fn wrong_method(request: Request) -> ApiError {
     let path = request.uri().path();
-    let allowed = if path.starts_with("/v1/kick") {
+    let allowed = if path.starts_with("/v1/kick") || path == "/v1/maintenance" {
         "POST"
     } else {
         "GET"
@@ -282,7 +285,7 @@ async fn unknown(request: Request) -> ApiError {
     ApiError(
         StatusCode::NOT_FOUND,
         format!(
-            "no endpoint {} {} (see GET /healthz, /metrics, /v1/clients, /v1/events; POST /v1/kick, /v1/kick-leave)",
+            "no endpoint {} {} (see GET /healthz, /metrics, /v1/clients, /v1/events; POST /v1/kick, /v1/kick-leave, /v1/maintenance)",
             request.method(),
             request.uri().path()
         ),

@@ -71,7 +71,7 @@ fn accepts(headers: &HeaderMap, kind: &str) -> bool {
 }
 
 /// A client's address as a request names it.
-fn client_address(text: &str) -> Result<SocketAddr, ApiError> {
+pub(super) fn client_address(text: &str) -> Result<SocketAddr, ApiError> {
     text.parse()
         .map_err(|_| ApiError::bad(format!("'{text}' is not a client address (ip:port)")))
 }
@@ -226,7 +226,7 @@ struct KickLeaveBody {
     hold: Option<String>,
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+pub(super) fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("the body: {e}")))
 }
 

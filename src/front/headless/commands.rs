@@ -18,6 +18,12 @@ pub(super) enum Request {
     KickLeave {
         hold: Option<Duration>,
     },
+    /// Put one client into maintenance for `length`, or end its window
+    /// (`None`).
+    Maintenance {
+        peer: SocketAddr,
+        length: Option<Duration>,
+    },
     List,
     /// One client's story.
     Show {
@@ -28,9 +34,10 @@ pub(super) enum Request {
 
 /// Every command and how it is written: the one list that both the parser
 /// and the `unknown command` answer read, so the answer cannot leave one out.
-const COMMANDS: [(&str, &str); 5] = [
+const COMMANDS: [(&str, &str); 6] = [
     ("kick", "kick IP:PORT [HOLD]"),
     ("kick-leave", "kick-leave [HOLD]"),
+    ("maintenance", "maintenance IP:PORT DURATION|off"),
     ("list", "list"),
     ("show", "show IP:PORT"),
     ("quit", "quit"),
@@ -73,6 +80,12 @@ pub(super) fn parse(line: &str) -> Result<Option<Request>, String> {
         ("kick-leave", rest) if rest.len() <= 1 => Request::KickLeave {
             hold: hold(rest.first().copied())?,
         },
+        ("maintenance", [peer, length]) => Request::Maintenance {
+            peer: peer
+                .parse()
+                .map_err(|_| format!("maintenance: '{peer}' is not an ip:port address"))?,
+            length: maintenance_length(length)?,
+        },
         ("list", []) => Request::List,
         ("show", [peer]) => Request::Show {
             peer: peer
@@ -90,6 +103,11 @@ pub(super) fn parse(line: &str) -> Result<Option<Request>, String> {
 fn hold(text: Option<&str>) -> Result<Option<Duration>, String> {
     text.map(|text| durations::parse(text, &durations::HOLD).map_err(|e| e.to_string()))
         .transpose()
+}
+
+/// A maintenance window's DURATION, or `off`: see [`durations::window`].
+fn maintenance_length(text: &str) -> Result<Option<Duration>, String> {
+    durations::window(text, durations::MAINTENANCE.name).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -158,6 +176,39 @@ mod tests {
             assert!(matches!(parse(line), Ok(Some(_))), "{line} is a command");
             assert!(answer.contains(written), "{written} missing from: {answer}");
         }
+    }
+
+    #[test]
+    fn maintenance_takes_a_peer_and_a_bounded_duration_or_off() {
+        let peer: SocketAddr = "10.0.0.7:5000".parse().unwrap();
+        assert_eq!(
+            parse("maintenance 10.0.0.7:5000 10m"),
+            Ok(Some(Request::Maintenance {
+                peer,
+                length: Some(Duration::from_secs(600))
+            }))
+        );
+        assert_eq!(
+            parse("Maintenance 10.0.0.7:5000 OFF"),
+            Ok(Some(Request::Maintenance { peer, length: None }))
+        );
+        assert_eq!(
+            parse("maintenance 10.0.0.7:5000"),
+            Err("usage: maintenance IP:PORT DURATION|off".into())
+        );
+        assert_eq!(
+            parse("maintenance web1 10m"),
+            Err("maintenance: 'web1' is not an ip:port address".into())
+        );
+        assert_eq!(
+            parse("maintenance 10.0.0.7:5000 31d"),
+            Err("'31d' is too long for a maintenance window: at most 30days".into())
+        );
+        assert!(
+            parse("dance")
+                .unwrap_err()
+                .contains("maintenance IP:PORT DURATION|off")
+        );
     }
 
     proptest::proptest! {

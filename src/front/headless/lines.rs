@@ -33,6 +33,13 @@ pub(super) enum Line {
     Kicked {
         peers: Vec<SocketAddr>,
     },
+    /// Answer to `maintenance`: the clients covered, and when their window
+    /// ends (none when it ended them).
+    Maintenance {
+        clients: Vec<SocketAddr>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+    },
     /// Answer to `show`: one client's story.
     Details(Details),
     Error {
@@ -85,6 +92,15 @@ pub(super) fn text(line: &Line) -> Vec<String> {
                     .join(", ")
             ),
         }],
+        Line::Maintenance { clients, until } => {
+            let who = (clients.iter().map(ToString::to_string))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![match until {
+                Some(until) => format!("in maintenance until {until}: {who}"),
+                None => format!("maintenance ended: {who}"),
+            }]
+        }
         Line::Details(d) => details_text(d),
         Line::Error { reason } => vec![format!("error: {reason}")],
         Line::Lagged { missed } => vec![format!("output fell behind: {missed} events not shown")],

@@ -13,6 +13,7 @@ mod lines;
 mod stdin;
 mod stdout;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,6 +23,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::client_line::ClientLine;
+use crate::feed::control::Target;
 use crate::feed::event::{Event, Format, Stamped, rfc3339};
 use crate::feed::{Control, Feed};
 use crate::front::hooks::HookStats;
@@ -165,6 +167,9 @@ async fn execute(input: Input, control: &Control, stop: &CancellationToken) -> O
             .kick_leave("stdin", hold)
             .await
             .map(|peers| Line::Kicked { peers }),
+        Request::Maintenance { peer, length } => {
+            return Some(maintain(control, peer, length).await);
+        }
         Request::List => control.list().await.map(|snapshot| Line::Snapshot {
             clients: snapshot.clients.iter().map(ClientLine::from).collect(),
         }),
@@ -177,4 +182,22 @@ async fn execute(input: Input, control: &Control, stop: &CancellationToken) -> O
     Some(result.unwrap_or_else(|error| Line::Error {
         reason: error.to_string(),
     }))
+}
+
+/// Carries out `maintenance PEER DURATION|off`: an error when it covers
+/// no client.
+async fn maintain(control: &Control, peer: SocketAddr, length: Option<Duration>) -> Line {
+    let answer = control.maintenance(Target::Peers(vec![peer]), length, "stdin");
+    let reason = match answer.await {
+        Ok(answer) if !answer.clients.is_empty() => {
+            return Line::Maintenance {
+                clients: answer.clients,
+                until: answer.until.map(rfc3339),
+            };
+        }
+        Ok(_) if length.is_some() => format!("no live client at {peer} that said hello"),
+        Ok(_) => format!("{peer} is not in maintenance"),
+        Err(error) => error.to_string(),
+    };
+    Line::Error { reason }
 }

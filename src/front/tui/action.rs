@@ -15,4 +15,7 @@ pub enum Action {
     /// Kick exactly these clients (those of them still connected), and
     /// refuse them for the hold-off, if there is one.
     Kick(Vec<SocketAddr>, Option<Duration>),
+    /// Put exactly these clients into maintenance for this long, or end
+    /// their windows (`None`).
+    Maintenance(Vec<SocketAddr>, Option<Duration>),
 }

@@ -68,6 +68,12 @@ pub const KEYS: &[KeyHelp] = &[
     ),
     key("K", "kick all in leave", Scope::Kicks, Some("K kick leave")),
     key(
+        "m",
+        "maintenance window for selected or marked",
+        Scope::Kicks,
+        None,
+    ),
+    key(
         "Enter",
         "open: a client's story, a whole reason or event",
         Scope::Everywhere,

@@ -14,7 +14,7 @@ use crossterm::event::{
 };
 
 use crate::front::tui::overlay::{
-    DetailsPane, Help, KickDialog, KickQuestion, Overlay, QuitQuestion, Step,
+    DetailsPane, Help, KickDialog, KickQuestion, MaintenanceQuestion, Overlay, QuitQuestion, Step,
 };
 use crate::front::tui::screen::Screen;
 use crate::front::tui::view::ViewState;
@@ -78,7 +78,9 @@ fn screen_key(code: KeyCode, ctrl: bool, view: &mut ViewState) -> Option<Action>
         }
         KeyCode::Char('p') => view.paused = !view.paused,
         KeyCode::Enter => return open(view),
-        KeyCode::Char(' ' | 'd' | 'K' | 's' | 'S' | 'f') | KeyCode::Delete | KeyCode::F(9) => {
+        KeyCode::Char(' ' | 'd' | 'K' | 'm' | 's' | 'S' | 'f')
+        | KeyCode::Delete
+        | KeyCode::F(9) => {
             live_key(code, view);
         }
         KeyCode::Esc => {}
@@ -105,16 +107,21 @@ fn open(view: &mut ViewState) -> Option<Action> {
     None
 }
 
-/// The keys that act on the live clients: marks, kicks, sort and `f`.
+/// The keys that act on the live clients: marks, kicks, maintenance, sort
+/// and `f`.
 /// Elsewhere, and for kicks in a read-only viewer, they say why they do
 /// nothing.
 fn live_key(code: KeyCode, view: &mut ViewState) {
     let kicks = matches!(
         code,
-        KeyCode::Char(' ' | 'd' | 'K') | KeyCode::Delete | KeyCode::F(9)
+        KeyCode::Char(' ' | 'd' | 'K' | 'm') | KeyCode::Delete | KeyCode::F(9)
     );
     if kicks && view.mode.read_only {
-        view.message = Some("read-only: this viewer does not kick".to_owned());
+        let what = match code {
+            KeyCode::Char('m') => "start maintenance windows",
+            _ => "kick",
+        };
+        view.message = Some(format!("read-only: this viewer does not {what}"));
         return;
     }
     if view.screen != Screen::Live {
@@ -133,6 +140,11 @@ fn live_key(code: KeyCode, view: &mut ViewState) {
             }
         }
         KeyCode::Char('K') => ask_kick(view, leave),
+        KeyCode::Char('m') => {
+            if let Some(whom) = marked_or_selected(view) {
+                view.overlay = Some(Overlay::Maintenance(MaintenanceQuestion::new(whom)));
+            }
+        }
         KeyCode::Char('s' | 'S' | 'f') => {
             match code {
                 KeyCode::Char('s') => view.query.sort = view.query.sort.next(),
@@ -141,7 +153,7 @@ fn live_key(code: KeyCode, view: &mut ViewState) {
             }
             view.refresh();
         }
-        _ => ask_kick(view, marked_or_selected),
+        _ => ask_kick(view, |view| marked_or_selected(view).map(KickQuestion::new)),
     }
 }
 
@@ -152,9 +164,9 @@ fn ask_kick(view: &mut ViewState, ask: fn(&mut ViewState) -> Option<KickQuestion
     }
 }
 
-/// The question for the marked clients, or else the selected one; `None`
-/// with nobody to kick (the footer says why).
-fn marked_or_selected(view: &mut ViewState) -> Option<KickQuestion> {
+/// The marked clients, or else the selected one, for a kick or a
+/// maintenance window; `None` with nobody (the footer says why).
+fn marked_or_selected(view: &mut ViewState) -> Option<KickDialog> {
     let live: Vec<SocketAddr> = view
         .snapshot()
         .clients
@@ -164,16 +176,16 @@ fn marked_or_selected(view: &mut ViewState) -> Option<KickQuestion> {
         .collect();
     if !live.is_empty() {
         let hidden = live.len() - view.shown_count(&live);
-        return Some(KickQuestion::new(KickDialog::Marked {
+        return Some(KickDialog::Marked {
             peers: live,
             hidden,
-        }));
+        });
     }
     if let Some(client) = view.selected_client() {
-        return Some(KickQuestion::new(KickDialog::One {
+        return Some(KickDialog::One {
             peer: client.peer,
             pid: client.pid,
-        }));
+        });
     }
     view.message = Some("no client selected".to_owned());
     None

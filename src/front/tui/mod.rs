@@ -35,10 +35,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use overlay::{KickDialog, outcome};
+pub use overlay::{KickDialog, maintained, outcome};
 
 #[cfg(test)]
 use crate::feed::Subscriber;
+use crate::feed::control::Target;
 use crate::feed::details::Details;
 use crate::feed::{Control, Feed, Link, Snapshot};
 use keys::{Action, handle_key, handle_mouse};
@@ -164,6 +165,7 @@ impl Dashboard {
                         }
                         Some(Action::Redraw) => terminal.clear().context("clearing the terminal")?,
                         Some(Action::Kick(peers, hold)) => self.kick(peers, hold),
+                        Some(Action::Maintenance(peers, length)) => self.maintain(peers, length),
                         Some(Action::Show(peer)) => self.show(peer),
                         None => {}
                     }
@@ -198,6 +200,21 @@ impl Dashboard {
         });
     }
 
+    /// Starts or ends the maintenance windows of `peers` without waiting:
+    /// the outcome comes back as a message.
+    fn maintain(&self, peers: Vec<SocketAddr>, length: Option<Duration>) {
+        let control = self.control.clone();
+        let messages = self.messages.0.clone();
+        tokio::spawn(async move {
+            let target = Target::Peers(peers);
+            let message = match control.maintenance(target, length, "dashboard").await {
+                Ok(answer) => maintained(answer.clients.len(), length.is_none()),
+                Err(error) => format!("maintenance failed: {error}"),
+            };
+            let _ = messages.send(Answer::Message(message));
+        });
+    }
+
     /// Asks for a client's story for the details pane, without waiting.
     fn show(&self, peer: SocketAddr) {
         let control = self.control.clone();
@@ -222,7 +239,7 @@ impl Dashboard {
 
 /// What comes back from a command run in the background.
 enum Answer {
-    /// What a kick did.
+    /// What a kick or a maintenance window did.
     Message(String),
     /// A client's story, for the details pane.
     Details(Details),

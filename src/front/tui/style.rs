@@ -26,6 +26,7 @@ pub fn event_style(kind: &EventKind) -> Style {
         EventKind::Started { .. } | EventKind::Stopped { .. } => Color::Blue,
         EventKind::FleetSilent { .. } => Color::LightRed,
         EventKind::FleetRecovered { .. } => Color::LightGreen,
+        EventKind::MaintenanceStarted { .. } | EventKind::MaintenanceEnded { .. } => Color::Gray,
     };
     Style::new().fg(color)
 }

@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Modifier, Stylize};
+use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
@@ -101,10 +101,14 @@ fn cell(column: Column, c: &ClientView, view: &ViewState) -> Cell<'static> {
 }
 
 /// What happens next, as of now: the snapshot's outlook, less the time
-/// since it was taken.
+/// since it was taken; for a client in maintenance, the window's time left.
 fn outlook(c: &ClientView, view: &ViewState) -> Cell<'static> {
     let s = view.snapshot();
     let since = view.now().duration_since(s.taken).unwrap_or_default();
+    if let Some(until) = c.maintenance {
+        let left = countdown(until.duration_since(view.now()).unwrap_or_default());
+        return Cell::from(format!("maint {left}")).style(Style::new().fg(Color::Gray));
+    }
     let (text, status) = match (c.held, c.outlook(s)) {
         (Some(Held::FleetSilent), _) => ("close held: fleet silent".to_owned(), Status::Leave),
         (Some(Held::CloseRate { ahead }), _) => (

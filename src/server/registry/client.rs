@@ -33,6 +33,9 @@ pub(super) struct Client {
     /// a client is waiting for its first heartbeat or has had it, and every
     /// field here is held once per client.
     pub(super) since: Instant,
+    /// While it is in a maintenance window, when the window ends: the
+    /// rules leave it alone until then.
+    pub(super) maintenance: Option<Instant>,
 }
 
 impl Client {
@@ -52,6 +55,7 @@ impl Client {
             phi: None,
             reconnects: 0,
             flaps: 0,
+            maintenance: None,
         };
         Client {
             view,
@@ -61,6 +65,7 @@ impl Client {
             silent_ticks: 0,
             gaps: Gaps::default(),
             since: Instant::now(),
+            maintenance: None,
         }
     }
 

@@ -1,5 +1,5 @@
 //! What front ends ask of the registry: kicks (with their hold-offs), a
-//! snapshot taken now, and one client's story.
+//! snapshot taken now, one client's story, and maintenance windows.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -45,6 +45,14 @@ impl Registry {
                 let details = self.decider.details(peer);
                 let _ = reply.send(details.ok_or(CommandError::NoSuchClient(peer)));
             }
+            Command::Maintenance {
+                target,
+                length,
+                by,
+                reply,
+            } => {
+                let _ = reply.send(Ok(self.decider.maintenance(&target, length, &by)));
+            }
         }
     }
 }
@@ -60,9 +68,10 @@ impl Decider {
         Kicked { kicked, gone }
     }
 
-    /// Kicks every client in `leave`.
+    /// Kicks every client in `leave`, but those in maintenance: their
+    /// silence is planned, and only a kick that names them closes them.
     fn kick_leave(&mut self, by: &str, hold: Option<Duration>) -> Vec<SocketAddr> {
-        let leaving = self.targets(|c| c.view.status() == Status::Leave);
+        let leaving = self.targets(|c| c.view.status() == Status::Leave && c.maintenance.is_none());
         self.kick(leaving, by, hold, "kicked by operator (all leave clients)")
     }
 

@@ -1,5 +1,6 @@
 //! The decider: sole owner of the client table and of the rules applied to
-//! it (liveness, the fleet's silence guard, stories, hold-offs, refusals).
+//! it (liveness, the fleet's silence guard, stories, hold-offs, refusals,
+//! maintenance windows).
 //!
 //! Reports ([`reports`](super::reports)), the tick ([`tick`](super::tick))
 //! and operators' commands ([`commands`](super::commands)) change it; every
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 use super::client::Client;
 use super::record::Record;
 use super::table::Table;
+use super::windows::Windows;
 use crate::durations;
 use crate::feed::details::PastConnection;
 use crate::feed::event::{Event, EventKind};
@@ -70,6 +72,7 @@ pub(super) struct Decider {
     pub(super) stories: Stories,
     pub(super) refusals: Refusals,
     pub(super) hold_offs: HoldOffs,
+    pub(super) windows: Windows,
     pub(super) guard: Guard,
     /// The tick the fleet was declared silent at, while it is.
     pub(super) silent_since: Option<Instant>,
@@ -96,6 +99,7 @@ impl Decider {
             stories: Stories::default(),
             refusals: Refusals::default(),
             hold_offs: HoldOffs::default(),
+            windows: Windows::default(),
             guard: Guard::new(config.guard),
             silent_since: None,
             ticks: 0,

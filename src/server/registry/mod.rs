@@ -19,6 +19,7 @@
 mod client;
 mod commands;
 mod decider;
+mod maintenance;
 mod publisher;
 mod record;
 mod reports;
@@ -26,6 +27,7 @@ mod run;
 mod spares;
 mod table;
 mod tick;
+mod windows;
 
 #[cfg(test)]
 mod tests;

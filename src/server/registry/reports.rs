@@ -82,6 +82,7 @@ impl Decider {
             let story = self.stories.hello(id, ip, pid);
             (view.reconnects, view.flaps) = (story.reconnects, story.flaps);
         }
+        self.rejoin(id);
         self.changed = true;
     }
 

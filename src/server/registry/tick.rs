@@ -1,7 +1,7 @@
 //! The decider's tick: each client judged on its own (the liveness engine,
 //! the hello and frame timeouts) to a [`Verdict`], then the verdicts applied
 //! in one place, with the closes for the leave timeout that the fleet guard
-//! lets through.
+//! lets through. A client in a maintenance window is counted but not judged.
 
 use std::time::Duration;
 
@@ -76,6 +76,12 @@ impl Client {
         } else {
             self.silent_ticks.saturating_add(1)
         };
+        if self.maintenance.is_some() {
+            // Counted, never judged: the window's end judges it afresh.
+            let streak = &mut self.view.liveness.streak;
+            *streak = if heard { streak.saturating_add(1) } else { 0 };
+            return Verdict::Nothing;
+        }
         let (rules, before) = (&policy.rules, self.view.liveness);
         let mut after = match policy.detector {
             Detector::Counter => before.step(heard, at.into_std(), rules),
@@ -120,13 +126,16 @@ impl Decider {
         // What the phi detector expects of a client it has not learned yet:
         // a heartbeat within the counter's miss threshold.
         let first_gap = policy.tick.saturating_mul(policy.rules.threshold);
+        self.expire_windows(at);
         let mut verdicts = Vec::new();
         // Due to close for the leave timeout: judged by the guard below.
         let mut due = Vec::new();
         let mut census = Census::default();
         for (id, client) in self.clients.iter_mut() {
             let verdict = client.judge(at, &policy, first_gap, self.gaps.as_ref());
-            if !matches!(verdict, Verdict::TimedOut(_)) && client.view.pid.is_some() {
+            // A client in maintenance is silent by plan, not the server's doing.
+            let judged = client.view.pid.is_some() && client.maintenance.is_none();
+            if !matches!(verdict, Verdict::TimedOut(_)) && judged {
                 census.said_hello += 1;
                 census.silent += usize::from(client.silent_ticks >= policy.rules.threshold);
             }

@@ -12,6 +12,7 @@ mod entry;
 mod filter;
 mod help;
 mod kick;
+mod maintenance;
 mod quit;
 
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ pub use details::DetailsPane;
 pub use entry::Entry;
 pub use help::Help;
 pub use kick::{KickDialog, KickQuestion, outcome};
+pub use maintenance::{MaintenanceQuestion, maintained};
 pub use quit::QuitQuestion;
 
 use crate::front::tui::action::Action;
@@ -59,6 +61,8 @@ pub enum Overlay {
     Filter,
     /// "Kick these clients?" (`d`, `K`).
     Kick(KickQuestion),
+    /// "Put these clients into maintenance, for how long?" (`m`).
+    Maintenance(MaintenanceQuestion),
     /// A live client's story (Enter on the clients screen).
     Details(DetailsPane),
     /// A history row or an event, whole (Enter on those screens).
@@ -86,6 +90,7 @@ impl Overlay {
             Overlay::Help(help) => help.key(key),
             Overlay::Filter => filter::key(key, view),
             Overlay::Kick(question) => question.key(key, view),
+            Overlay::Maintenance(question) => question.key(key, view),
             Overlay::Details(pane) => pane.key(key, view),
             Overlay::Entry(entry) => entry.key(key, view),
             Overlay::Quit(question) => question.key(key),
@@ -100,6 +105,7 @@ impl Overlay {
             Overlay::Help(help) => help.draw(frame, area, mode),
             Overlay::Filter => {}
             Overlay::Kick(question) => question.draw(frame, area),
+            Overlay::Maintenance(question) => question.draw(frame, area),
             Overlay::Details(pane) => pane.draw(frame, area),
             Overlay::Entry(entry) => entry.draw(frame, area, now),
             Overlay::Quit(question) => question.draw(frame, area),

@@ -17,7 +17,12 @@ use crate::server::link::Link;
 
 /// `n` clients from port `base` on, heartbeating twice a tick while `quiet`
 /// is false.
-async fn fleet(h: &Harness, base: u16, n: u16, quiet: &Arc<AtomicBool>) -> Vec<Arc<Link>> {
+pub(super) async fn fleet(
+    h: &Harness,
+    base: u16,
+    n: u16,
+    quiet: &Arc<AtomicBool>,
+) -> Vec<Arc<Link>> {
     let mut links = Vec::new();
     for i in 0..n {
         let id = u64::from(base + i);
@@ -38,7 +43,7 @@ async fn fleet(h: &Harness, base: u16, n: u16, quiet: &Arc<AtomicBool>) -> Vec<A
 }
 
 /// Makes `quiet` true from `from` (since now) until `to`, if ever.
-fn quiet_between(quiet: &Arc<AtomicBool>, from: Duration, to: Option<Duration>) {
+pub(super) fn quiet_between(quiet: &Arc<AtomicBool>, from: Duration, to: Option<Duration>) {
     let (quiet, start) = (Arc::clone(quiet), Instant::now());
     tokio::spawn(async move {
         tokio::time::sleep_until(start + from).await;
@@ -51,7 +56,7 @@ fn quiet_between(quiet: &Arc<AtomicBool>, from: Duration, to: Option<Duration>) 
 }
 
 /// Every event up to `until` since the start, but `connected`.
-async fn events_until(h: &mut Harness, until: Duration) -> Vec<(Duration, EventKind)> {
+pub(super) async fn events_until(h: &mut Harness, until: Duration) -> Vec<(Duration, EventKind)> {
     let mut seen = Vec::new();
     let end = h.started + until;
     loop {

@@ -6,6 +6,7 @@ mod closes;
 mod crash;
 mod fleet;
 mod liveness;
+mod maintenance;
 mod overflow;
 mod snapshots;
 

@@ -16,6 +16,7 @@ use hbmon::durations::{PERIOD, RUN, TIMEOUT};
 use hbmon::endpoint::{self, Admin, Endpoint};
 use hbmon::feed::event::Format;
 use hbmon::fleet::client;
+use hbmon::fleet::failover::MAX_SERVERS;
 use hbmon::fleet::simulate::{Mix, Plan};
 use hbmon::protocol::Token;
 use hbmon::{bench, history};
@@ -204,9 +205,10 @@ pub struct DemoArgs {
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// Server address: HOST:PORT.
-    #[arg(long, default_value = "127.0.0.1:14000")]
-    pub server: String,
+    /// Server address: HOST:PORT; repeat it to spread the fleet over several (round-robin),
+    /// each client failing over to the others.
+    #[arg(long, default_value = "127.0.0.1:14000", value_name = "ADDR")]
+    pub server: Vec<String>,
     /// Number of clients.
     #[arg(long, default_value_t = 100)]
     pub clients: usize,
@@ -240,9 +242,9 @@ pub struct SimulateArgs {
 
 #[derive(Args)]
 pub struct ClientArgs {
-    /// Server address.
-    #[arg(long, default_value = "127.0.0.1:14000")]
-    pub server: String,
+    /// Server address; repeat it for servers to fail over to, in order of preference.
+    #[arg(long, default_value = "127.0.0.1:14000", value_name = "ADDR")]
+    pub server: Vec<String>,
     /// Time between heartbeats.
     #[arg(long, default_value = "1s", value_parser = within("--interval", PERIOD), allow_hyphen_values = true)]
     pub interval: Duration,
@@ -262,10 +264,15 @@ pub struct ClientArgs {
 impl ClientArgs {
     /// The client these flags ask for, saying what it does on stdout.
     pub fn builder(&self) -> Result<client::Builder> {
-        let mut builder = client::Builder::new(self.server.clone())
+        let (first, others) = servers(&self.server)?;
+        let mut builder = client::Builder::new(first)
             .interval(self.interval)
             .reconnect(self.reconnect)
-            .report(client::to_stdout());
+            .report(client::to_stdout())
+            .moves(client::to_stderr());
+        for server in others {
+            builder = builder.server(server);
+        }
         if let Some(pid) = self.pid {
             builder = builder.pid(pid);
         }
@@ -279,18 +286,35 @@ impl ClientArgs {
     }
 }
 
+/// The `--server` list: the first, and those to fail over to.
+fn servers(given: &[String]) -> Result<(String, &[String])> {
+    if given.len() > MAX_SERVERS {
+        bail!(
+            "{} --server addresses given; at most {MAX_SERVERS} are taken",
+            given.len()
+        );
+    }
+    match given {
+        [first, others @ ..] => Ok((first.clone(), others)),
+        [] => bail!("--server needs an address (HOST:PORT)"),
+    }
+}
+
 impl SimulateArgs {
     /// The fleet's plan, with `--server` resolved (a host name is fine).
     pub async fn plan(&self) -> Result<Plan> {
-        let server = tokio::net::lookup_host(&self.server)
-            .await
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .with_context(|| {
-                format!("cannot resolve --server {} (write HOST:PORT)", self.server)
-            })?;
+        let (first, others) = servers(&self.server)?;
+        let mut servers = Vec::with_capacity(self.server.len());
+        for server in std::iter::once(&first).chain(others) {
+            let address = tokio::net::lookup_host(server)
+                .await
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .with_context(|| format!("cannot resolve --server {server} (write HOST:PORT)"))?;
+            servers.push(address);
+        }
         Ok(Plan {
-            server,
+            servers,
             clients: self.clients,
             every: self.every,
             interval: self.interval,

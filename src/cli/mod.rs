@@ -248,7 +248,8 @@ pub struct ClientArgs {
     /// Time between heartbeats.
     #[arg(long, default_value = "1s", value_parser = within("--interval", PERIOD), allow_hyphen_values = true)]
     pub interval: Duration,
-    /// Connect again when the server closes the connection or cannot be reached.
+    /// Connect again when the server closes the connection or cannot be reached (with several
+    /// --server, go round the list for ever instead of down it once).
     #[arg(long)]
     pub reconnect: bool,
     /// The pid to report (default: this process's).

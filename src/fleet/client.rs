@@ -11,6 +11,11 @@
 //! frame's `retry_after` asks: a fleet kicked or refused at once does not
 //! come back at once.
 //!
+//! Given several servers ([`Builder::server`]) it fails over: when the one
+//! it is on shuts down, is lost, refuses it as full or cannot be reached,
+//! it goes on to the next, as [`crate::fleet::failover`] chooses, and says
+//! where it went and why ([`Builder::moves`]).
+//!
 //! The same client drops into any program on a tokio runtime:
 //!
 //! ```

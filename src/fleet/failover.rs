@@ -114,9 +114,10 @@ impl<A> Rotation<A> {
         self.failed_in_a_row = 0;
     }
 
-    /// Whether every server was left in turn with none taking the client.
-    pub(crate) fn round_failed(&self) -> bool {
-        self.failed_in_a_row >= self.servers.len()
+    /// Whether the current server is the last of a round in which none
+    /// has taken the client: failing here, every server has failed in turn.
+    pub(crate) fn last_of_round(&self) -> bool {
+        self.failed_in_a_row + 1 >= self.servers.len()
     }
 
     /// Leaves the current server for `departure` at `now`: the server to
@@ -198,13 +199,14 @@ mod tests {
         let wait = servers.leave(Departure::Gone, &mut backoff, now).unwrap();
         assert!(wait >= BACKOFF_MIN / 2 && wait <= BACKOFF_MIN, "{wait:?}");
         assert_eq!(*servers.current(), "b");
+        assert!(!servers.last_of_round());
         servers.leave(Departure::Gone, &mut backoff, now);
-        assert!(!servers.round_failed());
+        assert_eq!(*servers.current(), "c");
+        assert!(servers.last_of_round(), "a and b left, none took it");
         servers.leave(Departure::Gone, &mut backoff, now);
         assert_eq!(*servers.current(), "a", "round again");
-        assert!(servers.round_failed(), "three left, none took it");
         servers.took();
-        assert!(!servers.round_failed());
+        assert!(!servers.last_of_round());
     }
 
     #[test]

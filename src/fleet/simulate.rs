@@ -113,7 +113,7 @@ impl Client {
             };
             connecting.take();
             let departure = match stream {
-                Err(error) if !several || servers.round_failed() => {
+                Err(error) if !several || servers.last_of_round() => {
                     return self.refused(error.to_string(), &stop);
                 }
                 Err(_) => Departure::Gone,

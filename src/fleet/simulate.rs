@@ -100,9 +100,8 @@ impl Client {
     /// its own in turn and fails over as `hbmon client --reconnect` does,
     /// giving up only when a whole round of them could not be reached.
     async fn run(self, connecting: tokio::sync::OwnedSemaphorePermit, stop: CancellationToken) {
-        let servers = self.plan.servers.clone();
-        let several = servers.len() > 1;
-        let mut servers = Rotation::new(servers, self.index, several);
+        let several = self.plan.servers.len() > 1;
+        let mut servers = Rotation::new(order(&self.plan.servers, self.index), 0, several);
         let mut backoff = Backoff::new();
         let mut connecting = Some(connecting);
         let mut moved = false;
@@ -369,6 +368,20 @@ impl Client {
     }
 }
 
+/// The servers in the order client `index` tries them: its own share's
+/// first (round-robin), then the others in an order of its own, so the
+/// clients of a server that goes away spread over the rest instead of all
+/// landing on the next one.
+fn order(servers: &[SocketAddr], index: usize) -> Vec<SocketAddr> {
+    let mut order = servers.to_vec();
+    if order.is_empty() {
+        return order;
+    }
+    order.rotate_left(index % servers.len());
+    fastrand::Rng::with_seed(index as u64).shuffle(&mut order[1..]);
+    order
+}
+
 /// The secret goes first, in a heartbeat of its own.
 fn hello(local: SocketAddr, pid: u32, token: &Token) -> bytes::BytesMut {
     encode_frame(&Heartbeat {
@@ -409,6 +422,30 @@ mod tests {
             frames += 1;
         }
         assert_eq!(frames, FLOOD_BATCH);
+    }
+
+    #[test]
+    fn clients_start_round_robin_and_a_server_s_clients_fail_over_spread_out() {
+        let servers: Vec<SocketAddr> = (1..=5)
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .collect();
+        let mut next_of_first = [0usize; 6];
+        for index in (0..1000).step_by(5) {
+            let order = order(&servers, index);
+            assert_eq!(order[0], servers[0], "client {index} starts on its share");
+            let mut sorted = order.clone();
+            sorted.sort();
+            assert_eq!(sorted, servers, "every server once");
+            next_of_first[usize::from(order[1].port())] += 1;
+        }
+        assert_eq!(order(&servers, 7)[0], servers[2]);
+        for port in 2..=5 {
+            let n = next_of_first[port];
+            assert!(
+                (30..=70).contains(&n),
+                "{n} of 200 go to server {port} next"
+            );
+        }
     }
 
     #[test]

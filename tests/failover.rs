@@ -268,3 +268,37 @@ fn the_python_library_fails_over_to_the_next_server() {
     assert_eq!(closed["reason"], "client said goodbye");
     assert!(python.wait().unwrap().success());
 }
+
+#[test]
+fn bench_servers_re_homes_a_killed_server_s_clients_without_a_false_leave() {
+    let output = hbmon()
+        .args([
+            "bench",
+            "servers",
+            "--servers",
+            "2",
+            "--server-clients",
+            "50",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let servers = &report["servers"];
+    assert_eq!(
+        (servers["servers"].as_u64(), servers["clients"].as_u64()),
+        (Some(2), Some(100)),
+        "{servers}"
+    );
+    let rehome = servers["rehome_s"].as_f64().unwrap();
+    assert!(rehome > 0.0 && rehome < 60.0, "{servers}");
+    assert_eq!(servers["false_leave"], 0, "{servers}");
+    let refused = hbmon()
+        .args(["bench", "servers", "--servers", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("1 is not in 2..=32"), "{stderr}");
+}

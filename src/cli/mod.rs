@@ -108,7 +108,7 @@ pub struct HistoryArgs {
 #[derive(Args)]
 pub struct BenchArgs {
     /// Scenarios to run (all when none is named): floor, hold, flood,
-    /// detect, kick, render, jitter, viewers.
+    /// detect, kick, render, jitter, viewers; and, only when named, servers.
     pub scenarios: Vec<String>,
     /// The same, comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -140,6 +140,12 @@ pub struct BenchArgs {
     /// `hbmon top` viewers attached in `viewers`.
     #[arg(long, default_value_t = 3)]
     pub viewers: usize,
+    /// Servers in `servers`, each in a process of its own (2 to 32).
+    #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=32))]
+    pub servers: usize,
+    /// Clients per server at 1 heartbeat/s in `servers`, each server's in a process of its own.
+    #[arg(long, default_value_t = 15_000)]
+    pub server_clients: usize,
 }
 
 /// Where the shared secret comes from.
@@ -357,6 +363,8 @@ impl BenchArgs {
             jitter_gap: self.jitter_gap,
             viewer_clients: self.viewer_clients,
             viewers: self.viewers,
+            servers: self.servers,
+            server_clients: self.server_clients,
         }
     }
 }

@@ -24,17 +24,25 @@ impl Fleet {
         mix: &str,
         run_for: Duration,
     ) -> Result<Fleet> {
+        Fleet::over(&[server], clients, interval, mix, run_for)
+    }
+
+    /// The fleet spread over `servers`, failing over between them.
+    pub(super) fn over(
+        servers: &[SocketAddr],
+        clients: usize,
+        interval: &str,
+        mix: &str,
+        run_for: Duration,
+    ) -> Result<Fleet> {
         let exe = std::env::current_exe().context("finding the hbmon executable")?;
-        let child = tokio::process::Command::new(exe)
-            .args([
-                "simulate",
-                "--server",
-                &server.to_string(),
-                "--every",
-                "0",
-                "--format",
-                "json",
-            ])
+        let mut command = tokio::process::Command::new(exe);
+        command.arg("simulate");
+        for server in servers {
+            command.args(["--server", &server.to_string()]);
+        }
+        let child = command
+            .args(["--every", "0", "--format", "json"])
             .args([
                 "--clients",
                 &clients.to_string(),

@@ -16,6 +16,7 @@ mod jitter;
 mod latency;
 mod load;
 mod render;
+mod servers;
 mod synthetic;
 mod viewers;
 
@@ -34,6 +35,8 @@ use crate::server::{Config, Server};
 pub const SCENARIOS: [&str; 8] = [
     "floor", "hold", "flood", "detect", "kick", "render", "jitter", "viewers",
 ];
+/// Scenarios run only when named, after the others: too heavy for every run.
+pub const ON_REQUEST: [&str; 1] = ["servers"];
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -52,13 +55,16 @@ pub struct Options {
     /// Clients held in `viewers`, and the viewers attached.
     pub viewer_clients: usize,
     pub viewers: usize,
+    /// Servers in `servers`, each with this many clients.
+    pub servers: usize,
+    pub server_clients: usize,
 }
 
 /// Runs the chosen scenarios and returns one JSON object, one member each.
 pub async fn run(options: &Options) -> Result<Value> {
     for name in &options.only {
         ensure!(
-            SCENARIOS.contains(&name.as_str()),
+            SCENARIOS.contains(&name.as_str()) || ON_REQUEST.contains(&name.as_str()),
             "unknown scenario '{name}' (scenarios: {})",
             SCENARIOS.join(", ")
         );
@@ -70,6 +76,7 @@ pub async fn run(options: &Options) -> Result<Value> {
     report.insert("machine".into(), machine());
     for name in SCENARIOS
         .iter()
+        .chain(&ON_REQUEST)
         .filter(|s| options.only.iter().any(|o| o == *s))
     {
         eprintln!("hbmon bench: {name}...");
@@ -85,6 +92,7 @@ pub async fn run(options: &Options) -> Result<Value> {
             "kick" => to_json(latency::kick(options.kicks).await?),
             "jitter" => to_json(jitter::jitter(options.jitter_clients, options.jitter_gap).await?),
             "viewers" => to_json(viewers::viewers(options).await?),
+            "servers" => to_json(servers::servers(options).await?),
             _ => to_json(render::frames()?),
         }?;
         report.insert((*name).to_owned(), figures);

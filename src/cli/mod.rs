@@ -16,6 +16,7 @@ use hbmon::durations::{PERIOD, RUN, TIMEOUT};
 use hbmon::endpoint::{self, Admin, Endpoint};
 use hbmon::feed::event::Format;
 use hbmon::fleet::client;
+use hbmon::fleet::failover::MAX_SERVERS;
 use hbmon::fleet::simulate::{Mix, Plan};
 use hbmon::protocol::Token;
 use hbmon::{bench, history};
@@ -107,8 +108,9 @@ pub struct HistoryArgs {
 #[derive(Args)]
 pub struct BenchArgs {
     /// Scenarios to run (all when none is named): floor, hold, flood,
-    /// detect, kick, render, jitter, viewers; or `detectors` alone, the
-    /// replay of heartbeat traces through every detector (a table).
+    /// detect, kick, render, jitter, viewers; only when named, servers;
+    /// or `detectors` alone, the replay of heartbeat traces through every
+    /// detector (a table).
     pub scenarios: Vec<String>,
     /// The same, comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -140,6 +142,12 @@ pub struct BenchArgs {
     /// `hbmon top` viewers attached in `viewers`.
     #[arg(long, default_value_t = 3)]
     pub viewers: usize,
+    /// Servers in `servers`, each in a process of its own (2 to 32).
+    #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=32))]
+    pub servers: usize,
+    /// Clients per server at 1 heartbeat/s in `servers`, each server's in a process of its own.
+    #[arg(long, default_value_t = 15_000)]
+    pub server_clients: usize,
     #[command(flatten)]
     pub replay: ReplayArgs,
 }
@@ -262,9 +270,10 @@ pub struct DemoArgs {
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// Server address: HOST:PORT.
-    #[arg(long, default_value = "127.0.0.1:14000")]
-    pub server: String,
+    /// Server address: HOST:PORT; repeat it to spread the fleet over several (round-robin),
+    /// each client failing over to the others.
+    #[arg(long, default_value = "127.0.0.1:14000", value_name = "ADDR")]
+    pub server: Vec<String>,
     /// Number of clients.
     #[arg(long, default_value_t = 100)]
     pub clients: usize,
@@ -298,13 +307,14 @@ pub struct SimulateArgs {
 
 #[derive(Args)]
 pub struct ClientArgs {
-    /// Server address.
-    #[arg(long, default_value = "127.0.0.1:14000")]
-    pub server: String,
+    /// Server address; repeat it for servers to fail over to, in order of preference.
+    #[arg(long, default_value = "127.0.0.1:14000", value_name = "ADDR")]
+    pub server: Vec<String>,
     /// Time between heartbeats.
     #[arg(long, default_value = "1s", value_parser = within("--interval", PERIOD), allow_hyphen_values = true)]
     pub interval: Duration,
-    /// Connect again when the server closes the connection or cannot be reached.
+    /// Connect again when the server closes the connection or cannot be reached (with several
+    /// --server, go round the list for ever instead of down it once).
     #[arg(long)]
     pub reconnect: bool,
     /// The pid to report (default: this process's).
@@ -320,10 +330,15 @@ pub struct ClientArgs {
 impl ClientArgs {
     /// The client these flags ask for, saying what it does on stdout.
     pub fn builder(&self) -> Result<client::Builder> {
-        let mut builder = client::Builder::new(self.server.clone())
+        let (first, others) = servers(&self.server)?;
+        let mut builder = client::Builder::new(first)
             .interval(self.interval)
             .reconnect(self.reconnect)
-            .report(client::to_stdout());
+            .report(client::to_stdout())
+            .moves(client::to_stderr());
+        for server in others {
+            builder = builder.server(server);
+        }
         if let Some(pid) = self.pid {
             builder = builder.pid(pid);
         }
@@ -337,18 +352,35 @@ impl ClientArgs {
     }
 }
 
+/// The `--server` list: the first, and those to fail over to.
+fn servers(given: &[String]) -> Result<(String, &[String])> {
+    if given.len() > MAX_SERVERS {
+        bail!(
+            "{} --server addresses given; at most {MAX_SERVERS} are taken",
+            given.len()
+        );
+    }
+    match given {
+        [first, others @ ..] => Ok((first.clone(), others)),
+        [] => bail!("--server needs an address (HOST:PORT)"),
+    }
+}
+
 impl SimulateArgs {
     /// The fleet's plan, with `--server` resolved (a host name is fine).
     pub async fn plan(&self) -> Result<Plan> {
-        let server = tokio::net::lookup_host(&self.server)
-            .await
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .with_context(|| {
-                format!("cannot resolve --server {} (write HOST:PORT)", self.server)
-            })?;
+        let (first, others) = servers(&self.server)?;
+        let mut servers = Vec::with_capacity(self.server.len());
+        for server in std::iter::once(&first).chain(others) {
+            let address = tokio::net::lookup_host(server)
+                .await
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .with_context(|| format!("cannot resolve --server {server} (write HOST:PORT)"))?;
+            servers.push(address);
+        }
         Ok(Plan {
-            server,
+            servers,
             clients: self.clients,
             every: self.every,
             interval: self.interval,
@@ -390,6 +422,8 @@ impl BenchArgs {
             jitter_gap: self.jitter_gap,
             viewer_clients: self.viewer_clients,
             viewers: self.viewers,
+            servers: self.servers,
+            server_clients: self.server_clients,
         }
     }
 }

@@ -11,6 +11,11 @@
 //! frame's `retry_after` asks: a fleet kicked or refused at once does not
 //! come back at once.
 //!
+//! Given several servers ([`Builder::server`]) it fails over: when the one
+//! it is on shuts down, is lost, refuses it as full or cannot be reached,
+//! it goes on to the next, as [`crate::fleet::failover`] chooses, and says
+//! where it went and why ([`Builder::moves`]).
+//!
 //! The same client drops into any program on a tokio runtime:
 //!
 //! ```
@@ -41,13 +46,14 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
+use crate::fleet::failover::{Backoff, Departure, Rotation};
 use crate::protocol::{
     ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Notice, SHUTDOWN_REASON, Status, Token,
 };
@@ -58,7 +64,8 @@ pub type Report = Arc<dyn Fn(std::fmt::Arguments<'_>) + Send + Sync>;
 /// Sets up a client: where, how often, as whom.
 #[derive(Clone)]
 pub struct Builder {
-    server: String,
+    /// In order of preference; never empty.
+    servers: Vec<String>,
     interval: Duration,
     reconnect: bool,
     pid: u32,
@@ -67,6 +74,8 @@ pub struct Builder {
     /// Sent in the first heartbeat of each connection, when set.
     token: Option<Token>,
     report: Report,
+    /// Where it says which server it is on, and why it left one.
+    moves: Report,
 }
 
 impl Builder {
@@ -74,14 +83,23 @@ impl Builder {
     /// second as this process's pid, no reconnecting, saying nothing.
     pub fn new(server: impl Into<String>) -> Self {
         Builder {
-            server: server.into(),
+            servers: vec![server.into()],
             interval: Duration::from_secs(1),
             reconnect: false,
             pid: std::process::id(),
             ip: None,
             token: None,
             report: Arc::new(|_| {}),
+            moves: Arc::new(|_| {}),
         }
+    }
+
+    /// Another server to fail over to, after those already given: when the
+    /// one in use shuts down, is lost, refuses as full or cannot be
+    /// reached, the client goes on to the next.
+    pub fn server(mut self, server: impl Into<String>) -> Self {
+        self.servers.push(server.into());
+        self
     }
 
     pub fn interval(mut self, interval: Duration) -> Self {
@@ -115,6 +133,13 @@ impl Builder {
     /// Where the client's running commentary goes (nowhere by default).
     pub fn report(mut self, report: Report) -> Self {
         self.report = report;
+        self
+    }
+
+    /// Where the client says which server it is on, and why it left one
+    /// for the next (nowhere by default).
+    pub fn moves(mut self, moves: Report) -> Self {
+        self.moves = moves;
         self
     }
 
@@ -185,43 +210,31 @@ impl Ending {
     }
 }
 
-/// The first wait before connecting again, and the longest.
-const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A connection that lasted this long was healthy: the back-off starts over.
 const HEALTHY: Duration = Duration::from_secs(30);
 /// How long a goodbye waits for the server's answer, and a failed write for
 /// the close frame that may explain it.
 const LAST_WORDS: Duration = Duration::from_secs(1);
-
-/// Exponential back-off with jitter: each wait is drawn between half and
-/// all of the current step, so clients dropped together spread out.
-struct Backoff {
-    step: Duration,
-}
-
-impl Backoff {
-    fn new() -> Self {
-        Backoff { step: BACKOFF_MIN }
-    }
-
-    /// The next wait: at least `floor` (a server's `retry_after`).
-    fn next(&mut self, floor: Duration) -> Duration {
-        let half = self.step / 2;
-        let wait = half + half.mul_f64(fastrand::f64());
-        self.step = (self.step * 2).min(BACKOFF_MAX);
-        wait.max(floor)
-    }
-}
+/// How long a server may take to accept before the client moves on.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `hbmon client`'s commentary: timestamped lines on stdout. A reader that
 /// went away is no reason to stop heartbeating (`println!` would panic on
 /// the broken pipe).
 pub fn to_stdout() -> Report {
-    Arc::new(|message| {
+    timestamped(std::io::stdout)
+}
+
+/// The same on stderr: where `hbmon client` says which server it is on.
+pub fn to_stderr() -> Report {
+    timestamped(std::io::stderr)
+}
+
+fn timestamped<W: Write + 'static>(out: fn() -> W) -> Report {
+    Arc::new(move |message| {
         // A message may quote the server's close reason.
         let _ = writeln!(
-            std::io::stdout(),
+            out(),
             "{} {}",
             humantime::format_rfc3339_millis(SystemTime::now()),
             crate::printable::text(&message.to_string())
@@ -230,46 +243,102 @@ pub fn to_stdout() -> Report {
 }
 
 async fn run(options: Builder, interrupted: CancellationToken) -> Result<Ending> {
-    let say = &options.report;
+    let mut servers = Rotation::new(options.servers.clone(), 0, options.reconnect);
     let mut backoff = Backoff::new();
     loop {
-        let connected = tokio::select! {
-            connected = TcpStream::connect(&options.server) => connected,
-            _ = interrupted.cancelled() => return Ok(Ending::Goodbye),
+        let server = servers.current().clone();
+        let Some(connected) = connect(&server, &interrupted).await else {
+            return Ok(Ending::Goodbye);
         };
-        let (ending, floor) = match connected {
+        let (ending, departure, why) = match connected {
             Ok(stream) => {
+                (options.moves)(format_args!(
+                    "on {server} (server {} of {})",
+                    servers.position() + 1,
+                    servers.len()
+                ));
                 let started = Instant::now();
-                let ending = session(stream, &options, &interrupted).await?;
+                let ending = session(stream, &server, &options, &interrupted).await?;
                 if started.elapsed() >= HEALTHY {
                     backoff = Backoff::new();
                 }
-                let floor = match &ending {
-                    Ending::Closed(notice) => Duration::from_secs(notice.retry_after.unwrap_or(0)),
-                    _ => Duration::ZERO,
+                let Some(departure) = departure(&ending, options.reconnect) else {
+                    return Ok(ending);
                 };
-                (ending, floor)
+                let why = left_because(&ending);
+                (Ok(ending), departure, why)
             }
-            Err(error) if options.reconnect => (
-                Ending::Lost(format!("cannot connect to {}: {error}", options.server)),
-                Duration::ZERO,
-            ),
             Err(error) => {
-                return Err(error).with_context(|| format!("cannot connect to {}", options.server));
+                let why = format!("cannot connect: {error}");
+                (Err(error), Departure::Gone, why)
             }
         };
-        if ending == Ending::Goodbye || !options.reconnect {
-            return Ok(ending);
-        }
-        let wait = backoff.next(floor);
-        say(format_args!(
-            "reconnecting in {}",
-            humantime::format_duration(round_ms(wait))
+        let Some(wait) = servers.leave(departure, &mut backoff, Instant::now()) else {
+            if servers.len() > 1 {
+                (options.moves)(format_args!(
+                    "left {server} ({why}); no server left to try (--reconnect goes round again)"
+                ));
+            }
+            return ending.or_else(|error| bail!("cannot connect to {server}: {error}"));
+        };
+        let wait_text = match wait {
+            Duration::ZERO => "now".to_owned(),
+            wait => format!("in {}", humantime::format_duration(round_ms(wait))),
+        };
+        (options.moves)(format_args!(
+            "left {server} ({why}); trying {} {wait_text}",
+            servers.current()
         ));
+        (options.report)(format_args!("reconnecting {wait_text}"));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = interrupted.cancelled() => return Ok(Ending::Goodbye),
         }
+    }
+}
+
+/// Connects to `server`, or says why not; `None` when interrupted first.
+async fn connect(
+    server: &str,
+    interrupted: &CancellationToken,
+) -> Option<std::result::Result<TcpStream, String>> {
+    let connected = tokio::select! {
+        connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(server)) => connected,
+        _ = interrupted.cancelled() => return None,
+    };
+    Some(match connected {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!(
+            "no answer within {}",
+            humantime::format_duration(CONNECT_TIMEOUT)
+        )),
+    })
+}
+
+/// Where a session's end sends the client: `None` when it ends there (a
+/// goodbye; a close for a cause, unless it reconnects).
+fn departure(ending: &Ending, reconnect: bool) -> Option<Departure> {
+    match ending {
+        Ending::Goodbye => None,
+        Ending::ServerStopped | Ending::Lost(_) => Some(Departure::Gone),
+        Ending::Closed(notice) => match Departure::after_close(notice) {
+            Departure::HeldOff(_) if !reconnect => None,
+            departure => Some(departure),
+        },
+    }
+}
+
+/// Why the client left a server, for the line that says where it goes.
+fn left_because(ending: &Ending) -> String {
+    match ending {
+        Ending::Goodbye => "said goodbye".to_owned(),
+        Ending::ServerStopped => "it shut down".to_owned(),
+        Ending::Lost(why) => format!("connection lost: {why}"),
+        Ending::Closed(notice) => match notice.retry_after {
+            Some(secs) => format!("{}; asked to wait {secs}s", notice.reason),
+            None => notice.reason.clone(),
+        },
     }
 }
 
@@ -281,6 +350,7 @@ type Frames = Framed<TcpStream, ClientCodec>;
 
 async fn session(
     stream: TcpStream,
+    server: &str,
     options: &Builder,
     interrupted: &CancellationToken,
 ) -> Result<Ending> {
@@ -295,8 +365,7 @@ async fn session(
     // The token goes in the first heartbeat only.
     let mut token = options.token.clone();
     say(format_args!(
-        "connected to {} from {local} (pid {}), heartbeat every {}",
-        options.server,
+        "connected to {server} from {local} (pid {}), heartbeat every {}",
         options.pid,
         humantime::format_duration(options.interval)
     ));
@@ -352,22 +421,6 @@ async fn lost(frames: &mut Frames, error: String) -> Ending {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_up_to_the_cap_and_honours_retry_after() {
-        let mut backoff = Backoff::new();
-        let mut step = BACKOFF_MIN;
-        for _ in 0..12 {
-            let wait = backoff.next(Duration::ZERO);
-            assert!(
-                wait >= step / 2 && wait <= step,
-                "{wait:?} for a step of {step:?}"
-            );
-            step = (step * 2).min(BACKOFF_MAX);
-        }
-        assert_eq!(backoff.step, BACKOFF_MAX);
-        assert!(backoff.next(Duration::from_secs(60)) >= Duration::from_secs(60));
-    }
 
     #[test]
     fn exit_codes_tell_a_goodbye_from_a_kick_from_a_lost_connection() {

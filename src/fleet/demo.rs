@@ -35,7 +35,7 @@ pub fn spawn_fleets(server: SocketAddr, config: &Config, stop: CancellationToken
     let tally = Arc::new(Tally::default());
     let silence_to_leave = config.tick * config.rules.threshold * config.rules.cursor;
     let plan = |clients, every, mix, pid_base| Plan {
-        server,
+        servers: vec![server],
         clients,
         every,
         interval: config.tick / 2,

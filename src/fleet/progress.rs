@@ -18,7 +18,7 @@ use crate::{printable, process};
 /// ended; then prints the summary in `format`. Fails, saying why, when no
 /// client could connect.
 pub async fn run(plan: Plan, duration: Option<Duration>, format: Format) -> Result<()> {
-    let server = plan.server;
+    let servers: Vec<String> = plan.servers.iter().map(ToString::to_string).collect();
     let open_files = process::raise_open_files();
     if plan.clients as u64 >= open_files {
         eprintln!(
@@ -59,7 +59,10 @@ pub async fn run(plan: Plan, duration: Option<Duration>, format: Format) -> Resu
     };
     writeln!(std::io::stdout(), "{text}").context("writing the summary")?;
     if let Some(error) = tally.unreachable() {
-        bail!("cannot connect to {server}: {error}; no client connected");
+        bail!(
+            "cannot connect to {}: {error}; no client connected",
+            servers.join(" nor ")
+        );
     }
     Ok(())
 }

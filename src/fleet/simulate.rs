@@ -19,11 +19,13 @@ use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
+use crate::fleet::failover::{Backoff, Departure, Rotation};
 pub use crate::fleet::mix::{Behaviour, Mix};
 use crate::fleet::tally::Ending;
 pub use crate::fleet::tally::{Counts, Summary, Tally};
 use crate::protocol::{
-    ClientCodec, DEFAULT_MAX_FRAME, FrameError, Heartbeat, Notice, Status, Token, encode_frame,
+    ClientCodec, DEFAULT_MAX_FRAME, FrameError, Heartbeat, Notice, SHUTDOWN_REASON, Status, Token,
+    encode_frame,
 };
 
 /// Connections being set up at once when clients join all together: more
@@ -35,7 +37,8 @@ const FLOOD_BATCH: usize = 512;
 /// What the fleet does.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    pub server: SocketAddr,
+    /// Client `i` starts on server `i mod n`, and fails over to the others.
+    pub servers: Vec<SocketAddr>,
     pub clients: usize,
     /// Time between two clients joining; zero joins them all at once.
     pub every: Duration,
@@ -93,36 +96,76 @@ struct Client {
 }
 
 impl Client {
+    /// Connects and speaks for this client; with several servers, starts on
+    /// its own in turn and fails over as `hbmon client --reconnect` does,
+    /// giving up only when a whole round of them could not be reached.
     async fn run(self, connecting: tokio::sync::OwnedSemaphorePermit, stop: CancellationToken) {
-        let stream = tokio::select! {
-            stream = TcpStream::connect(self.plan.server) => stream,
-            _ = stop.cancelled() => return,
-        };
-        drop(connecting);
-        let stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => {
-                self.tally
-                    .ended(self.behaviour, Ending::Refused(error.to_string()));
-                if self.tally.unreachable().is_some() {
-                    stop.cancel();
+        let several = self.plan.servers.len() > 1;
+        let mut servers = Rotation::new(order(&self.plan.servers, self.index), 0, several);
+        let mut backoff = Backoff::new();
+        let mut connecting = Some(connecting);
+        let mut moved = false;
+        loop {
+            let stream = tokio::select! {
+                stream = TcpStream::connect(*servers.current()) => stream,
+                _ = stop.cancelled() => return self.stopped_away(moved),
+            };
+            connecting.take();
+            let departure = match stream {
+                Err(error) if !several || servers.last_of_round() => {
+                    return self.refused(error.to_string(), &stop);
                 }
-                return;
+                Err(_) => Departure::Gone,
+                Ok(stream) => {
+                    servers.took();
+                    if moved {
+                        self.tally.reconnected();
+                    } else {
+                        self.tally.connected(self.behaviour);
+                    }
+                    let Left { ending, then } = self.converse(stream, stop.clone()).await;
+                    match then.filter(|_| several) {
+                        Some(departure) => {
+                            self.tally.moved();
+                            departure
+                        }
+                        None => return self.tally.ended(self.behaviour, ending),
+                    }
+                }
+            };
+            moved = true;
+            let wait = servers.leave(departure, &mut backoff, Instant::now());
+            tokio::select! {
+                _ = tokio::time::sleep(wait.unwrap_or_default()) => {}
+                _ = stop.cancelled() => return self.stopped_away(moved),
             }
-        };
-        self.tally.connected(self.behaviour);
-        let ending = self.converse(stream, stop).await;
-        self.tally.ended(self.behaviour, ending);
+        }
+    }
+
+    /// It could not connect: counted, and when no client of the fleet ever
+    /// has, the fleet stops joining.
+    fn refused(&self, error: String, stop: &CancellationToken) {
+        self.tally.ended(self.behaviour, Ending::Refused(error));
+        if self.tally.unreachable().is_some() {
+            stop.cancel();
+        }
+    }
+
+    /// The fleet stopped while this client was between servers.
+    fn stopped_away(&self, moved: bool) {
+        if moved {
+            self.tally.stopped_away(self.behaviour);
+        }
     }
 
     /// Speaks for this client until the server closes it, it ends by its
     /// behaviour, or `stop` is cancelled: the token first if the plan has
     /// one, then a flood or one heartbeat per tick.
-    async fn converse(&self, stream: TcpStream, stop: CancellationToken) -> Ending {
+    async fn converse(&self, stream: TcpStream, stop: CancellationToken) -> Left {
         let _ = stream.set_nodelay(true);
         let local = match stream.local_addr() {
             Ok(local) => local,
-            Err(error) => return Ending::Failed(error.to_string()),
+            Err(error) => return Left::gone(Ending::Failed(error.to_string())),
         };
         let pid = self.plan.pid_base.wrapping_add(self.index as u32);
         // Encoded once: a heartbeat costs this client one write.
@@ -137,7 +180,7 @@ impl Client {
         if let Some(token) = &self.plan.token
             && let Err(error) = writer.write_all(&hello(local, pid, token)).await
         {
-            return Ending::Failed(format!("sending the token: {error}"));
+            return Left::gone(Ending::Failed(format!("sending the token: {error}")));
         }
         match self.behaviour {
             Behaviour::Flood => {
@@ -160,7 +203,7 @@ impl Client {
         mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
         mut writer: OwnedWriteHalf,
         stop: CancellationToken,
-    ) -> Ending {
+    ) -> Left {
         // Spread clients that joined together over the interval.
         let phase = self
             .plan
@@ -171,9 +214,9 @@ impl Client {
         let mut sent = 0u64;
         loop {
             tokio::select! {
-                _ = stop.cancelled() => return Ending::Stopped,
-                notice = notices.next() => if let Some(ending) = ending_by(notice) {
-                    return ending;
+                _ = stop.cancelled() => return Ending::Stopped.into(),
+                notice = notices.next() => if let Some(left) = left_by(notice) {
+                    return left;
                 },
                 _ = ticker.tick() => {
                     let frame = match self.at_tick(heartbeat, sent, started.elapsed()) {
@@ -184,11 +227,11 @@ impl Client {
                             if let Ok(stream) = notices.into_inner().reunite(writer) {
                                 let _ = stream.set_zero_linger();
                             }
-                            return Ending::HungUp;
+                            return Ending::HungUp.into();
                         }
                     };
                     if let Err(error) = writer.write_all(frame).await {
-                        return Ending::Failed(format!("sending a heartbeat: {error}"));
+                        return Left::gone(Ending::Failed(format!("sending a heartbeat: {error}")));
                     }
                     sent += 1;
                     self.tally.sent(1);
@@ -229,15 +272,59 @@ enum Tick<'a> {
     HangUp,
 }
 
-/// How a client ends on what its notice stream gave, if it does: a close
+/// How a client left its server, and where that sends it when it has
+/// others: `then` is `None` when it ends there (by its behaviour, a kick,
+/// a close for a cause, the fleet's stop).
+struct Left {
+    ending: Ending,
+    then: Option<Departure>,
+}
+
+impl Left {
+    /// The server went away under it.
+    fn gone(ending: Ending) -> Left {
+        Left {
+            ending,
+            then: Some(Departure::Gone),
+        }
+    }
+}
+
+impl From<Ending> for Left {
+    fn from(ending: Ending) -> Left {
+        Left { ending, then: None }
+    }
+}
+
+/// How a client leaves on what its notice stream gave, if it does: a close
 /// notice, the server hanging up, or an unreadable stream. Other notices
-/// leave it running.
-fn ending_by(notice: Option<Result<Notice, FrameError>>) -> Option<Ending> {
+/// leave it running. A shutdown, a hang-up and a refusal at the door send
+/// it to another server; other closes (a kick, a timeout, a bad frame) end
+/// it, as they end a real client.
+fn left_by(notice: Option<Result<Notice, FrameError>>) -> Option<Left> {
     match notice {
         Some(Ok(notice)) if notice.status != Status::Close => None,
-        Some(Ok(notice)) => Some(Ending::ClosedByServer(Some(notice.reason))),
-        None => Some(Ending::ClosedByServer(None)),
-        Some(Err(error)) => Some(Ending::Failed(format!("reading from the server: {error}"))),
+        Some(Ok(notice)) => {
+            let then = if notice.reason == SHUTDOWN_REASON {
+                Some(Departure::Gone)
+            } else {
+                match Departure::after_close(&notice) {
+                    Departure::HeldOff(_) => None,
+                    full => Some(full),
+                }
+            };
+            let ending = Ending::ClosedByServer(Some(notice.reason));
+            Some(Left { ending, then })
+        }
+        None => Some(Left::gone(Ending::ClosedByServer(None))),
+        Some(Err(error)) => {
+            let ending = Ending::Failed(format!("reading from the server: {error}"));
+            Some(if error.is_protocol_violation() {
+                ending.into()
+            } else {
+                Left::gone(ending)
+            })
+        }
     }
 }
 
@@ -254,31 +341,45 @@ impl Client {
         mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
         mut writer: OwnedWriteHalf,
         stop: CancellationToken,
-    ) -> Ending {
+    ) -> Left {
         let (closed_tx, mut closed) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            let ending = loop {
-                if let Some(ending) = ending_by(notices.next().await) {
-                    break ending;
+            let left = loop {
+                if let Some(left) = left_by(notices.next().await) {
+                    break left;
                 }
             };
-            let _ = closed_tx.send(ending);
+            let _ = closed_tx.send(left);
         });
         loop {
             tokio::select! {
-                _ = stop.cancelled() => return Ending::Stopped,
-                ending = &mut closed => {
-                    return ending.unwrap_or_else(|_| Ending::Failed("the notice reader stopped".to_owned()));
+                _ = stop.cancelled() => return Ending::Stopped.into(),
+                left = &mut closed => {
+                    return left.unwrap_or_else(|_| Ending::Failed("the notice reader stopped".to_owned()).into());
                 }
                 written = writer.write_all(batch) => {
                     if let Err(error) = written {
-                        return Ending::Failed(format!("sending heartbeats: {error}"));
+                        return Left::gone(Ending::Failed(format!("sending heartbeats: {error}")));
                     }
                     self.tally.sent(FLOOD_BATCH as u64);
                 }
             }
         }
     }
+}
+
+/// The servers in the order client `index` tries them: its own share's
+/// first (round-robin), then the others in an order of its own, so the
+/// clients of a server that goes away spread over the rest instead of all
+/// landing on the next one.
+fn order(servers: &[SocketAddr], index: usize) -> Vec<SocketAddr> {
+    let mut order = servers.to_vec();
+    if order.is_empty() {
+        return order;
+    }
+    order.rotate_left(index % servers.len());
+    fastrand::Rng::with_seed(index as u64).shuffle(&mut order[1..]);
+    order
 }
 
 /// The secret goes first, in a heartbeat of its own.
@@ -321,6 +422,26 @@ mod tests {
             frames += 1;
         }
         assert_eq!(frames, FLOOD_BATCH);
+    }
+
+    #[test]
+    fn clients_start_round_robin_and_a_server_s_clients_fail_over_spread_out() {
+        let servers: Vec<SocketAddr> = (1..=5)
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .collect();
+        let mut next_of_first = [0usize; 6];
+        for index in (0..1000).step_by(5) {
+            let order = order(&servers, index);
+            assert_eq!(order[0], servers[0], "client {index} starts on its share");
+            let mut sorted = order.clone();
+            sorted.sort();
+            assert_eq!(sorted, servers, "every server once");
+            next_of_first[usize::from(order[1].port())] += 1;
+        }
+        assert_eq!(order(&servers, 7)[0], servers[2]);
+        for (port, n) in next_of_first.iter().enumerate().skip(2) {
+            assert!((30..=70).contains(n), "{n} of 200 go to server {port} next");
+        }
     }
 
     #[test]

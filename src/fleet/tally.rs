@@ -47,6 +47,7 @@ pub struct Tally {
     closed_by_server: AtomicU64,
     errors: AtomicU64,
     heartbeats: AtomicU64,
+    moved: AtomicU64,
     outcomes: Mutex<Vec<(Behaviour, Outcome)>>,
 }
 
@@ -63,6 +64,8 @@ pub struct Counts {
     pub errors: u64,
     /// Heartbeats sent.
     pub heartbeats: u64,
+    /// Times a client left a server for another (failing over).
+    pub moved: u64,
 }
 
 /// How the clients of one behaviour ended.
@@ -110,6 +113,7 @@ impl Tally {
             closed_by_server: load(&self.closed_by_server),
             errors: load(&self.errors),
             heartbeats: load(&self.heartbeats),
+            moved: load(&self.moved),
         }
     }
 
@@ -143,6 +147,22 @@ impl Tally {
     pub(crate) fn connected(&self, behaviour: Behaviour) {
         self.connected.fetch_add(1, Ordering::Relaxed);
         self.outcome(behaviour, |o| o.connected += 1);
+    }
+
+    /// A client left its server for another.
+    pub(crate) fn moved(&self) {
+        self.connected.fetch_sub(1, Ordering::Relaxed);
+        self.moved.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client that moved connected to another server.
+    pub(crate) fn reconnected(&self) {
+        self.connected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The fleet stopped while a client was between servers.
+    pub(crate) fn stopped_away(&self, behaviour: Behaviour) {
+        self.outcome(behaviour, |o| o.stopped += 1);
     }
 
     /// Counts how a client ended (after [`Tally::connected`], unless it
@@ -233,7 +253,12 @@ impl fmt::Display for Counts {
             f,
             "joined {}  connected {}  closed by server {}  errors {}  heartbeats {}",
             self.joined, self.connected, self.closed_by_server, self.errors, self.heartbeats
-        )
+        )?;
+        // Only a fleet over several servers moves.
+        if self.moved > 0 {
+            write!(f, "  moved {}", self.moved)?;
+        }
+        Ok(())
     }
 }
 

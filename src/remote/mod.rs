@@ -10,6 +10,7 @@
 //! that comes back is followed again within about a second. A model:
 //! tokio-console's `conn.rs`.
 
+pub mod discover;
 mod frames;
 pub mod http;
 mod sniff;

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this
 
 pub mod http;
+pub mod prometheus;
 pub mod timeline;
 pub mod tmux;
 

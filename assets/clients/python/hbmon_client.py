@@ -17,6 +17,19 @@ closed or lost connects again, backing off from 0.5 s up to 30 s with
 jitter, never sooner than a close frame's `retry_after`. With
 `reconnect=False` it stops instead.
 
+Given several servers, it fails over as `hbmon client` does:
+
+    client = HeartbeatClient(servers=["10.0.0.5:14000", ("10.0.0.6", 14000)],
+                             on_server=lambda server: print("on", server))
+
+It uses the first that accepts. When the server shuts down, the
+connection is lost or cannot be made, it goes on to the next after the
+back-off; refused as full, to the next at once, coming back to the full
+one no sooner than its `retry_after`; kicked, it stays away from every
+server for the kick's `retry_after`. `on_server` hears each server it
+connects to ("host:port"). With `reconnect=False` it goes down the list
+once and stops at its end.
+
 The wire format: a 4-byte big-endian signed length, then that many bytes
 of UTF-8 JSON.
 """
@@ -35,6 +48,10 @@ BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
 # A connection that lasted this long was healthy: the back-off starts over.
 HEALTHY = 30.0
+# How long a server may take to accept before the client moves on.
+CONNECT_TIMEOUT = 5.0
+MAX_SERVERS = 64
+SHUTDOWN_REASON = "server shutting down"
 
 
 def _frame(message):
@@ -66,15 +83,16 @@ def _read_frame(sock):
 class HeartbeatClient:
     """Sends heartbeats to an hbmon server from a background thread."""
 
-    def __init__(self, host, port, interval=1.0, pid=None, ip=None,
-                 token=None, on_notice=None, reconnect=True):
-        self.host = host
-        self.port = port
+    def __init__(self, host=None, port=None, interval=1.0, pid=None, ip=None,
+                 token=None, on_notice=None, reconnect=True, servers=None,
+                 on_server=None):
+        self.servers = _servers(host, port, servers)
         self.interval = interval
         self.pid = os.getpid() if pid is None else pid
         self.ip = ip
         self.token = token
         self.on_notice = on_notice or (lambda notice: None)
+        self.on_server = on_server or (lambda server: None)
         self.reconnect = reconnect
         self._stop = threading.Event()
         self._thread = None
@@ -112,31 +130,47 @@ class HeartbeatClient:
 
     def _run(self):
         step = BACKOFF_MIN
+        at = 0
+        barred = [0.0] * len(self.servers)
         while not self._stop.is_set():
-            floor = 0.0
+            host, port = self.servers[at]
             try:
-                sock = socket.create_connection((self.host, self.port), timeout=10)
+                sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
             except OSError:
                 sock = None
+            close = None
             if sock is not None:
+                self.on_server("%s:%d" % (host, port))
                 started = _now()
-                floor = self._session(sock)
+                close = self._session(sock)
                 if _now() - started >= HEALTHY:
                     step = BACKOFF_MIN
-            if self._stop.is_set() or not self.reconnect:
+            if self._stop.is_set():
                 return
-            wait = max(step / 2 + random.random() * step / 2, floor)
+            floor = 0.0
+            if close is not None and _is_refusal(close):
+                barred[at] = _now() + float(close.get("retry_after") or 0)
+            elif close is not None and close.get("reason") != SHUTDOWN_REASON:
+                if not self.reconnect:
+                    return
+                floor = float(close.get("retry_after") or 0)
+            if not self.reconnect and at + 1 >= len(self.servers):
+                return
+            at, free_in = _next(at, barred, self.reconnect)
+            if close is not None and _is_refusal(close) and free_in == 0:
+                continue
+            wait = max(step / 2 + random.random() * step / 2, floor, free_in)
             step = min(step * 2, BACKOFF_MAX)
             self._stop.wait(wait)
 
     def _session(self, sock):
-        """Heartbeats over one connection until it ends; returns how long
-        the server asked to wait before the next (its `retry_after`)."""
+        """Heartbeats over one connection until it ends; returns the
+        server's close frame, if it sent one."""
         sock.settimeout(None)
         with self._lock:
             self._sock = sock
-        retry_after = [0.0]
-        reader = threading.Thread(target=self._read, args=(sock, retry_after),
+        close = [None]
+        reader = threading.Thread(target=self._read, args=(sock, close),
                                   daemon=True)
         reader.start()
         token = self.token
@@ -157,9 +191,9 @@ class HeartbeatClient:
         except OSError:
             pass
         reader.join(1.0)
-        return retry_after[0]
+        return close[0]
 
-    def _read(self, sock, retry_after):
+    def _read(self, sock, close):
         while True:
             try:
                 notice = _read_frame(sock)
@@ -169,7 +203,7 @@ class HeartbeatClient:
                 return
             self.on_notice(notice)
             if notice.get("status") == "close":
-                retry_after[0] = float(notice.get("retry_after") or 0)
+                close[0] = notice
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
@@ -179,3 +213,45 @@ class HeartbeatClient:
 
 def _now():
     return time.monotonic()
+
+
+def _servers(host, port, servers):
+    """The servers as (host, port) pairs: `host` and `port`, or the list."""
+    if servers is None:
+        if host is None or port is None:
+            raise ValueError("give host and port, or servers")
+        servers = [(host, port)]
+    pairs = []
+    for server in servers:
+        if isinstance(server, str):
+            name, sep, number = server.rpartition(":")
+            if not sep or not name or not number.isdigit():
+                raise ValueError("server %r is not HOST:PORT" % server)
+            server = (name.strip("[]"), int(number))
+        pairs.append((server[0], int(server[1])))
+    if not pairs:
+        raise ValueError("servers is empty")
+    if len(pairs) > MAX_SERVERS:
+        raise ValueError("%d servers given; at most %d are taken" % (len(pairs), MAX_SERVERS))
+    return pairs
+
+
+def _is_refusal(close):
+    """A refusal at the door (full, too many from one address): it bars
+    only that server."""
+    reason = close.get("reason") or ""
+    return reason.startswith("server full") or reason.startswith("too many connections from")
+
+
+def _next(at, barred, wraps):
+    """The server after `at` not barred now (or, all barred, the one free
+    soonest), and how long until it is free."""
+    n = len(barred)
+    count = n if wraps else n - at - 1
+    order = [(at + k) % n for k in range(1, count + 1)]
+    now = _now()
+    free_in = {i: max(0.0, barred[i] - now) for i in order}
+    chosen = next((i for i in order if free_in[i] == 0), None)
+    if chosen is None:
+        chosen = min(order, key=lambda i: free_in[i])
+    return chosen, free_in[chosen]

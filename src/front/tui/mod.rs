@@ -17,6 +17,7 @@ pub mod overlay;
 mod rate;
 pub mod render;
 mod screen;
+mod servers;
 mod style;
 mod tables;
 pub mod view;
@@ -38,9 +39,11 @@ use tokio_util::sync::CancellationToken;
 pub use overlay::{KickDialog, outcome};
 
 #[cfg(test)]
-use crate::feed::Subscriber;
+use crate::feed::{Link, Snapshot, Subscriber};
 use crate::feed::details::Details;
-use crate::feed::{Control, Feed, Link, Snapshot};
+use crate::feed::merged::{Key, Part};
+use crate::feed::sources::{self, Source, Sources};
+use crate::feed::{Connection, Control, Feed};
 use keys::{Action, handle_key, handle_mouse};
 pub use view::Mode;
 use view::ViewState;
@@ -48,9 +51,18 @@ use view::ViewState;
 /// At most about 30 frames a second.
 const FRAME: Duration = Duration::from_millis(33);
 
-/// Runs the dashboard on the current thread until the operator quits or the
-/// feed ends. The terminal is restored on every way out, panics included.
+/// Runs the dashboard of one feed (`serve`'s own, `top` of one server) on
+/// the current thread until the operator quits or the feed ends: a fleet
+/// of one.
 pub fn run(feed: Feed, mode: Mode) -> Result<()> {
+    let stop = feed.stop.clone();
+    run_fleet(Sources::one(Source::of("", "", false, feed), stop), mode)
+}
+
+/// Runs the dashboard over `sources` on the current thread until the
+/// operator quits or the feeds end. The terminal is restored on every way
+/// out, panics included.
+pub fn run_fleet(sources: Sources, mode: Mode) -> Result<()> {
     let runtime = crate::front::runtime().context("starting the dashboard's runtime")?;
     // ratatui's hook restores raw mode and the screen; this one, called
     // after it, turns mouse reporting off too.
@@ -62,7 +74,7 @@ pub fn run(feed: Feed, mode: Mode) -> Result<()> {
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let result = crossterm::execute!(std::io::stdout(), EnableMouseCapture)
         .context("enabling mouse input")
-        .and_then(|()| runtime.block_on(Dashboard::new(feed, mode).run(&mut terminal)));
+        .and_then(|()| runtime.block_on(Dashboard::new(sources, mode).run(&mut terminal)));
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
@@ -70,9 +82,10 @@ pub fn run(feed: Feed, mode: Mode) -> Result<()> {
 
 struct Dashboard {
     view: ViewState,
-    snapshots: watch::Receiver<Arc<Snapshot>>,
-    link: Link,
-    control: Control,
+    /// The set of servers, as it changes.
+    list: watch::Receiver<Vec<Source>>,
+    /// The servers followed now, in the view's order.
+    sources: Vec<Source>,
     stop: CancellationToken,
     /// Answers from commands run in the background.
     messages: (
@@ -82,27 +95,15 @@ struct Dashboard {
 }
 
 impl Dashboard {
-    fn new(feed: Feed, mode: Mode) -> Self {
-        // The dashboard shows the events the snapshots carry; it does not
-        // read the stream, and an unread receiver would hold the ring.
-        let Feed {
-            mut snapshots,
-            events,
-            control,
-            link,
-            stop,
-            ..
-        } = feed;
-        drop(events);
-        let first = snapshots.borrow_and_update().clone();
-        let mut view = ViewState::new(first);
+    fn new(sources: Sources, mode: Mode) -> Self {
+        let Sources { mut list, stop } = sources;
+        let sources = list.borrow_and_update().clone();
+        let mut view = ViewState::of(parts(&sources, &[]));
         view.mode = mode;
-        view.connection = link.now();
         Dashboard {
             view,
-            snapshots,
-            link,
-            control,
+            list,
+            sources,
             stop,
             messages: mpsc::unbounded_channel(),
         }
@@ -131,16 +132,14 @@ impl Dashboard {
             tokio::select! {
                 _ = self.stop.cancelled() => return Ok(()),
                 _ = tokio::time::sleep_until(last_draw + FRAME), if dirty => {}
-                changed = self.snapshots.changed() => {
-                    if changed.is_err() {
+                (index, goes_on) = sources::any_changed(&mut self.sources) => {
+                    if !self.source_changed(index, goes_on) {
                         return Ok(());
                     }
-                    let snapshot = self.snapshots.borrow_and_update().clone();
-                    self.view.show(snapshot);
                     dirty = true;
                 }
-                connection = self.link.changed() => {
-                    self.view.connection = connection;
+                Ok(()) = self.list.changed() => {
+                    self.servers_changed();
                     dirty = true;
                 }
                 event = input.next() => {
@@ -163,8 +162,8 @@ impl Dashboard {
                             return Ok(());
                         }
                         Some(Action::Redraw) => terminal.clear().context("clearing the terminal")?,
-                        Some(Action::Kick(peers, hold)) => self.kick(peers, hold),
-                        Some(Action::Show(peer)) => self.show(peer),
+                        Some(Action::Kick(keys, hold)) => self.kick(keys, hold),
+                        Some(Action::Show(key)) => self.show(key),
                         None => {}
                     }
                 }
@@ -175,8 +174,8 @@ impl Dashboard {
                 // "3s ago" moves even when nothing else does, and an open
                 // details pane is brought up to date.
                 _ = clock.tick() => {
-                    if let Some((peer, _)) = self.view.details() {
-                        self.show(peer);
+                    if let Some((key, _)) = self.view.details() {
+                        self.show(key.clone());
                     }
                     dirty = true;
                 }
@@ -184,28 +183,84 @@ impl Dashboard {
         }
     }
 
-    /// Sends a kick without waiting for it: its outcome comes back as a
-    /// message.
-    fn kick(&self, peers: Vec<SocketAddr>, hold: Option<Duration>) {
-        let control = self.control.clone();
+    /// The `index`-th server's snapshot or link changed; `false` when the
+    /// dashboard should end (the feed of its only server has ended).
+    fn source_changed(&mut self, index: usize, goes_on: bool) -> bool {
+        if !goes_on {
+            if self.sources.len() == 1 {
+                return false;
+            }
+            // The others go on; this one keeps its last picture.
+            self.sources.remove(index);
+            let gone = Connection::Lost("its feed ended".to_owned());
+            let name = self.view.fleet().parts().iter().position(|p| {
+                !self.sources.iter().any(|s| s.name == p.name)
+            });
+            if let Some(part) = name {
+                self.view.set_connection(part, gone);
+            }
+            return true;
+        }
+        let source = &mut self.sources[index];
+        let snapshot = source.snapshots.borrow_and_update().clone();
+        let connection = source.link.now();
+        let part = self.view.fleet().find(&source.name).unwrap_or(index);
+        self.view.set_connection(part, connection);
+        self.view.update(part, snapshot);
+        true
+    }
+
+    /// Servers came or went: follow the new set, keeping what is on screen
+    /// of those that stay.
+    fn servers_changed(&mut self) {
+        self.sources = self.list.borrow_and_update().clone();
+        let parts = parts(&self.sources, self.view.fleet().parts());
+        self.view.set_parts(parts);
+    }
+
+    /// Sends each kick to the server that holds the client, without
+    /// waiting: the outcome (each server's, when there are several) comes
+    /// back as a message.
+    fn kick(&self, keys: Vec<Key>, hold: Option<Duration>) {
+        let mut by_server: Vec<(Arc<str>, Control, Vec<SocketAddr>)> = Vec::new();
+        for key in keys {
+            match by_server.iter_mut().find(|(name, ..)| *name == key.server) {
+                Some((.., peers)) => peers.push(key.peer),
+                None => {
+                    let Some(source) = self.sources.iter().find(|s| s.name == key.server) else {
+                        continue;
+                    };
+                    by_server.push((key.server, source.control.clone(), vec![key.peer]));
+                }
+            }
+        }
         let messages = self.messages.0.clone();
+        let several = by_server.len() > 1;
         tokio::spawn(async move {
-            let message = match control.kick_each(peers, "dashboard", hold).await {
-                Ok(answer) => outcome(&answer),
-                Err(error) => format!("kick failed: {error}"),
-            };
-            let _ = messages.send(Answer::Message(message));
+            let asks = by_server.into_iter().map(|(name, control, peers)| async move {
+                let said = match control.kick_each(peers, "dashboard", hold).await {
+                    Ok(answer) => outcome(&answer),
+                    Err(error) => format!("kick failed: {error}"),
+                };
+                if several { format!("{name}: {said}") } else { said }
+            });
+            let said = futures_util::future::join_all(asks).await;
+            let _ = messages.send(Answer::Message(said.join("; ")));
         });
     }
 
-    /// Asks for a client's story for the details pane, without waiting.
-    fn show(&self, peer: SocketAddr) {
-        let control = self.control.clone();
+    /// Asks the client's server for its story for the details pane,
+    /// without waiting.
+    fn show(&self, key: Key) {
+        let Some(source) = self.sources.iter().find(|s| s.name == key.server) else {
+            return;
+        };
+        let control = source.control.clone();
         let messages = self.messages.0.clone();
         tokio::spawn(async move {
-            let answer = match control.show(peer).await {
+            let answer = match control.show(key.peer).await {
                 Ok(details) => Answer::Details(details),
-                Err(error) => Answer::Gone(peer, error.to_string()),
+                Err(error) => Answer::Gone(key, error.to_string()),
             };
             let _ = messages.send(answer);
         });
@@ -215,9 +270,30 @@ impl Dashboard {
         match answer {
             Answer::Message(message) => self.view.message = Some(message),
             Answer::Details(details) => self.view.story_came(details),
-            Answer::Gone(peer, why) => self.view.story_gone(peer, why),
+            Answer::Gone(key, why) => self.view.story_gone(&key, why),
         }
     }
+}
+
+/// The view's parts for `sources`: a server already on screen keeps its
+/// last picture and state (in `shown`); a new one starts from its feed's.
+fn parts(sources: &[Source], shown: &[Part]) -> Vec<Part> {
+    let now = SystemTime::now();
+    sources
+        .iter()
+        .map(|source| {
+            let kept = shown.iter().find(|p| p.name == source.name);
+            let mut part = match kept {
+                Some(part) => part.clone(),
+                None => Part::local(source.snapshots.borrow().clone()),
+            };
+            part.name = Arc::clone(&source.name);
+            part.address = Arc::clone(&source.address);
+            part.read_only = source.read_only;
+            part.connect(source.link.now(), now);
+            part
+        })
+        .collect()
 }
 
 /// What comes back from a command run in the background.
@@ -227,7 +303,7 @@ enum Answer {
     /// A client's story, for the details pane.
     Details(Details),
     /// The client whose story was asked for has gone.
-    Gone(SocketAddr, String),
+    Gone(Key, String),
 }
 
 #[cfg(test)]
@@ -252,7 +328,9 @@ mod tests {
             link: Link::in_process(),
             stop: CancellationToken::new(),
         };
-        let _dashboard = Dashboard::new(feed, Mode::default());
+        let stop = feed.stop.clone();
+        let sources = Sources::one(Source::of("", "", false, feed), stop);
+        let _dashboard = Dashboard::new(sources, Mode::default());
         assert_eq!(events.receiver_count(), 0);
     }
 }

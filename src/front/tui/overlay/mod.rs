@@ -14,7 +14,6 @@ mod help;
 mod kick;
 mod quit;
 
-use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use crossterm::event::KeyEvent;
@@ -30,6 +29,7 @@ pub use help::Help;
 pub use kick::{KickDialog, KickQuestion, outcome};
 pub use quit::QuitQuestion;
 
+use crate::feed::merged::Key;
 use crate::front::tui::action::Action;
 use crate::front::tui::screen::Mode;
 
@@ -40,7 +40,7 @@ pub trait Beneath {
     /// Moves the screen's cursor by `delta` rows.
     fn move_by(&mut self, delta: isize);
     /// The live client selected, if any.
-    fn selected(&self) -> Option<SocketAddr>;
+    fn selected(&self) -> Option<Key>;
     /// The selected history row or event, whole, if the screen has rows.
     fn selected_entry(&self) -> Option<Entry>;
     /// The filter's text, to edit; the lists follow at [`Beneath::refresh`].

@@ -1,0 +1,269 @@
+//! Several servers' snapshots as one table: what `hbmon top a b c` shows,
+//! and what the dashboard of one server shows too (a fleet of one), so
+//! there is one way rows are chosen, ordered, kept selected and kicked.
+//!
+//! Each [`Part`] is one server's last snapshot with how its feed reaches
+//! it; a row is an [`At`] (a server and a client of its snapshot), never a
+//! copy of the client, so a new snapshot from one server costs a pass over
+//! indices, not over the rows. A row is known across snapshots by its
+//! [`Key`] (server and `ip:port`): selection and marks follow it, and a
+//! kick goes to the server it names. This module must not know where the
+//! snapshots come from (in process or across a socket).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::feed::link::Connection;
+use crate::feed::query::Query;
+use crate::feed::snapshot::{ClientView, Snapshot};
+
+/// One server's last snapshot, and whether it still comes.
+#[derive(Clone, Debug)]
+pub struct Part {
+    /// How the operator named it (its address unless named); empty for the
+    /// dashboard's own server.
+    pub name: Arc<str>,
+    /// Where its feed comes from, as the operator gave it.
+    pub address: Arc<str>,
+    pub snapshot: Arc<Snapshot>,
+    pub connection: Connection,
+    /// Since when it has not been connected (wall time), while it is not.
+    pub lost_since: Option<SystemTime>,
+    /// Watched only: its clients are not kicked from here.
+    pub read_only: bool,
+}
+
+impl Part {
+    /// A server whose feed is connected, as the dashboard of `serve` has.
+    pub fn local(snapshot: Arc<Snapshot>) -> Part {
+        Part {
+            name: Arc::from(""),
+            address: Arc::from(""),
+            snapshot,
+            connection: Connection::Connected,
+            lost_since: None,
+            read_only: false,
+        }
+    }
+
+    /// Why its clients cannot be kicked from here, if they cannot: a
+    /// lost server's rows are its last picture, not its clients now.
+    pub fn unkickable(&self) -> Option<String> {
+        let name = if self.name.is_empty() {
+            "the server"
+        } else {
+            &self.name
+        };
+        if self.connection.lost().is_some() {
+            return Some(format!(
+                "{name} is disconnected: its rows are its last picture, not kicked"
+            ));
+        }
+        self.read_only
+            .then(|| format!("{name} is read-only: its clients are not kicked from here"))
+    }
+
+    /// Sets how its feed reaches it, remembering when it was lost.
+    pub fn connect(&mut self, connection: Connection, now: SystemTime) {
+        self.lost_since = match (&connection, self.lost_since) {
+            (Connection::Connected, _) => None,
+            (_, Some(since)) => Some(since),
+            (_, None) => Some(now),
+        };
+        self.connection = connection;
+    }
+}
+
+/// A row of the merged table: the `index`-th client (or closed client, or
+/// event) of the `part`-th server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct At {
+    pub part: u32,
+    pub index: u32,
+}
+
+/// A client as the operator knows it across snapshots: which server holds
+/// it, and its `ip:port` there.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub server: Arc<str>,
+    pub peer: SocketAddr,
+}
+
+impl Key {
+    /// A client of the one server of a dashboard (no server name).
+    pub fn local(peer: SocketAddr) -> Key {
+        Key {
+            server: Arc::from(""),
+            peer,
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.server.is_empty() {
+            write!(f, "{}", self.peer)
+        } else {
+            write!(f, "{} on {}", self.peer, self.server)
+        }
+    }
+}
+
+/// The servers' parts, and which clients are on more than one of them.
+#[derive(Clone, Debug, Default)]
+pub struct Merged {
+    parts: Vec<Part>,
+    /// Reported (ip, pid) seen on two servers or more: a client that
+    /// failed over and is still listed where it was.
+    twins: HashSet<(Arc<str>, u32)>,
+}
+
+impl Merged {
+    pub fn new(parts: Vec<Part>) -> Merged {
+        let mut merged = Merged {
+            parts,
+            twins: HashSet::new(),
+        };
+        merged.settle();
+        merged
+    }
+
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// Whether there is more than one server: the table then names each
+    /// row's server.
+    pub fn several(&self) -> bool {
+        self.parts.len() > 1
+    }
+
+    /// The `part`-th server's new snapshot.
+    pub fn update(&mut self, part: usize, snapshot: Arc<Snapshot>) {
+        if let Some(p) = self.parts.get_mut(part) {
+            p.snapshot = snapshot;
+            self.settle();
+        }
+    }
+
+    /// How the `part`-th server's feed reaches it now.
+    pub fn connect(&mut self, part: usize, connection: Connection, now: SystemTime) {
+        if let Some(p) = self.parts.get_mut(part) {
+            p.connect(connection, now);
+        }
+    }
+
+    /// Replaces the set of servers (some came, some went).
+    pub fn replace(&mut self, parts: Vec<Part>) {
+        self.parts = parts;
+        self.settle();
+    }
+
+    /// Finds the failed-over clients again after a change.
+    fn settle(&mut self) {
+        self.twins.clear();
+        if !self.several() {
+            return;
+        }
+        let mut first: HashMap<(&Arc<str>, u32), usize> = HashMap::new();
+        for (i, part) in self.parts.iter().enumerate() {
+            for c in &part.snapshot.clients {
+                let (Some(ip), Some(pid)) = (&c.ip, c.pid) else {
+                    continue;
+                };
+                match first.get(&(ip, pid)) {
+                    Some(&on) if on != i => {
+                        self.twins.insert((Arc::clone(ip), pid));
+                    }
+                    Some(_) => {}
+                    None => {
+                        first.insert((ip, pid), i);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn part(&self, at: At) -> &Part {
+        &self.parts[at.part as usize]
+    }
+
+    pub fn client(&self, at: At) -> &ClientView {
+        &self.part(at).snapshot.clients[at.index as usize]
+    }
+
+    pub fn key(&self, at: At) -> Key {
+        Key {
+            server: Arc::clone(&self.part(at).name),
+            peer: self.client(at).peer,
+        }
+    }
+
+    /// Whether the client at `at` is the one `key` names.
+    pub fn is(&self, at: At, key: &Key) -> bool {
+        self.client(at).peer == key.peer && *self.part(at).name == *key.server
+    }
+
+    /// The server named `name`, as an index.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.parts.iter().position(|p| &*p.name == name)
+    }
+
+    /// Whether this client (its reported ip and pid) is listed on another
+    /// server too.
+    pub fn twin(&self, c: &ClientView) -> bool {
+        match (&c.ip, c.pid) {
+            (Some(ip), Some(pid)) => {
+                !self.twins.is_empty() && self.twins.contains(&(Arc::clone(ip), pid))
+            }
+            _ => false,
+        }
+    }
+
+    /// The live rows `query` picks, in its order, across every server (or
+    /// only the `only`-th): one filter and one sort for all.
+    pub fn rows(&self, query: &Query, only: Option<usize>) -> Vec<At> {
+        let several = self.several();
+        let candidates = (self.parts.iter().enumerate())
+            .filter(|(i, _)| only.is_none_or(|o| o == *i))
+            .flat_map(|(i, part)| {
+                let name: &str = if several { &part.name } else { "" };
+                (part.snapshot.clients.iter().enumerate()).map(move |(j, c)| {
+                    let at = At {
+                        part: i as u32,
+                        index: j as u32,
+                    };
+                    (at, c, name)
+                })
+            });
+        query.select(candidates, |&at| self.client(at))
+    }
+
+    /// `rows` gathered from every server in the order of `time`, ties in
+    /// server order (a stable sort): history newest first, events oldest
+    /// first. One server's rows are already in order and stay as they are.
+    pub fn in_time<K: Ord>(&self, rows: &mut [At], time: impl Fn(At) -> K) {
+        if self.several() {
+            rows.sort_by_key(|&at| time(at));
+        }
+    }
+
+    /// Totals over every server: clients by status, heartbeats, closes.
+    pub fn total(&self, count: impl Fn(&Snapshot) -> u64) -> u64 {
+        self.parts.iter().map(|p| count(&p.snapshot)).sum()
+    }
+
+    /// How many servers are connected.
+    pub fn connected(&self) -> usize {
+        (self.parts.iter())
+            .filter(|p| p.connection == Connection::Connected)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests;

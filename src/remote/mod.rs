@@ -10,8 +10,10 @@
 //! that comes back is followed again within about a second. A model:
 //! tokio-console's `conn.rs`.
 
+pub mod fleet;
 mod frames;
 pub mod http;
+pub mod servers;
 mod sniff;
 
 use std::net::SocketAddr;
@@ -32,7 +34,10 @@ use crate::endpoint::Endpoint;
 use crate::feed::control::{Command, CommandError, Kicked};
 use crate::feed::details::Details;
 use crate::feed::wire::{self, Replica};
+use crate::feed::link::Refusal;
+use crate::feed::snapshot::Settings;
 use crate::feed::{Connection, Control, Event, Feed, Link, Snapshot, Subscriber};
+use crate::liveness::Rules;
 use crate::protocol::Token;
 pub use frames::{FeedFrameError, FeedFrames};
 pub use http::{Api, ApiError};
@@ -72,10 +77,39 @@ pub async fn attach(
     let mut frames = open(&api).await?;
     let mut replica = Replica::default();
     let first = next_snapshot(&api, &mut frames, &mut replica).await?.0;
+    Ok(spawn(api, first, Some((frames, replica)), stop))
+}
+
+/// A feed of the server at `endpoint` whether or not it answers yet: one of
+/// several servers, where one that is down must not keep `top` from
+/// watching the others. Until it is reached, its link says why not and its
+/// snapshot is an empty picture.
+pub fn follow(endpoint: Endpoint, token: Option<Token>, stop: CancellationToken) -> Feed {
+    let settings = Settings {
+        tick: Duration::from_secs(1),
+        rules: Rules::default(),
+    };
+    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+    let nothing = Arc::new(Snapshot::empty(unspecified, settings));
+    spawn(Api { endpoint, token }, nothing, None, stop)
+}
+
+/// The feed's channels, and the tasks that fill them from `api`: a
+/// follower (from `frames`, if already open) and a command sender.
+fn spawn(
+    api: Api,
+    first: Arc<Snapshot>,
+    frames: Option<(Frames, Replica)>,
+    stop: CancellationToken,
+) -> Feed {
+    let state = match frames {
+        Some(_) => Connection::Connected,
+        None => Connection::Lost("not reached yet".to_owned()),
+    };
     let (snapshots, receiver) = watch::channel(first);
     let (events, events_rx) = broadcast::channel(EVENTS);
     let (commands, commands_rx) = mpsc::channel(16);
-    let (connection, link) = watch::channel(Connection::Connected);
+    let (connection, link) = watch::channel(state);
     let subscriber = Subscriber::new(&events);
     let follower = Follower {
         api: api.clone(),
@@ -83,16 +117,16 @@ pub async fn attach(
         events,
         connection,
     };
-    tokio::spawn(follower.follow(frames, replica, stop.clone()));
+    tokio::spawn(follower.follow(frames, stop.clone()));
     tokio::spawn(serve_commands(api, commands_rx, receiver.clone()));
-    Ok(Feed {
+    Feed {
         snapshots: receiver,
         events: events_rx,
         subscriber,
         control: Control::new(commands),
         link: Link::new(link),
         stop,
-    })
+    }
 }
 
 /// Opens `/v1/feed`.
@@ -144,10 +178,10 @@ struct Follower {
 }
 
 impl Follower {
-    /// Follows the feed until `stop`, reconnecting whenever it is lost.
-    async fn follow(self, frames: Frames, replica: Replica, stop: CancellationToken) {
+    /// Follows the feed until `stop`, reconnecting whenever it is lost (or
+    /// until first reached, without `current`).
+    async fn follow(self, mut current: Option<(Frames, Replica)>, stop: CancellationToken) {
         let api = &self.api;
-        let mut current = Some((frames, replica));
         let mut wait = RETRY_FIRST;
         loop {
             if let Some((mut frames, mut replica)) = current.take() {
@@ -188,10 +222,24 @@ impl Follower {
         }
     }
 
-    /// The server is lost, and why: the last snapshot stays on screen.
+    /// The server is lost, and why: the last snapshot stays on screen. A
+    /// server that answers but refuses says so apart (a list of servers
+    /// shows "needs a token", "not hbmon"). Nothing is sent when nothing
+    /// changed, so a server down for long does not wake the viewer.
     fn lose(&self, why: &ApiError) {
-        self.connection
-            .send_replace(Connection::Lost(why.to_string()));
+        let text = why.to_string();
+        let state = match why {
+            ApiError::Unauthorized(_) => Connection::Refused(Refusal::NeedsToken, text),
+            ApiError::NotHbmon(..) | ApiError::HeartbeatPort(_) => {
+                Connection::Refused(Refusal::NotHbmon, text)
+            }
+            ApiError::Unreachable(..) => Connection::Lost(text),
+        };
+        self.connection.send_if_modified(|now| {
+            let changed = *now != state;
+            *now = state;
+            changed
+        });
     }
 }
 

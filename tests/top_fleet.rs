@@ -63,7 +63,10 @@ fn top_watches_three_servers_in_one_table_and_kicks_each_client_on_its_own() {
         s.contains("3/3 servers") && s.matches("connected").count() >= 4
     });
     for name in ["east", "west", "north"] {
-        assert!(line_of(&screen, &format!("│{name} ")).contains("connected"), "{screen}");
+        assert!(
+            line_of(&screen, &format!("│{name} ")).contains("connected"),
+            "{screen}"
+        );
     }
 
     // Tab: one table over all three, each row naming its server.
@@ -72,8 +75,14 @@ fn top_watches_three_servers_in_one_table_and_kicks_each_client_on_its_own() {
     let screen = tmux.wait_for("every client", |s| {
         s.contains("server") && clients.iter().all(|c| s.contains(&c.local.to_string()))
     });
-    assert!(line_of(&screen, &w2.local.to_string()).contains("west"), "{screen}");
-    assert!(line_of(&screen, &n1.local.to_string()).contains("north"), "{screen}");
+    assert!(
+        line_of(&screen, &w2.local.to_string()).contains("west"),
+        "{screen}"
+    );
+    assert!(
+        line_of(&screen, &n1.local.to_string()).contains("north"),
+        "{screen}"
+    );
 
     // The filter matches a server's name: only west's clients.
     tmux.keys("/");
@@ -93,7 +102,9 @@ fn top_watches_three_servers_in_one_table_and_kicks_each_client_on_its_own() {
     assert_eq!(kicked.expect_closed(), "kicked by operator");
     let closed = west.wait_for_peer("closed", kicked.local);
     assert!(closed.to_string().contains("kicked"), "{closed}");
-    tmux.wait_for("the kick's outcome", |s| s.contains(&format!("kicked {}", kicked.local)));
+    tmux.wait_for("the kick's outcome", |s| {
+        s.contains(&format!("kicked {}", kicked.local))
+    });
 
     // Marks on east and north, in one question.
     tmux.keys("Escape");
@@ -121,13 +132,23 @@ fn top_watches_three_servers_in_one_table_and_kicks_each_client_on_its_own() {
     east.kill_hard();
     tmux.wait_for("east lost", |s| s.contains("2/3 servers"));
     let shown = styled(&tmux);
-    assert!(dimmed(&shown, &e2.local.to_string()), "east's row is dimmed:\n{shown}");
-    assert!(!dimmed(&shown, &w1.local.to_string()), "west's is not:\n{shown}");
+    assert!(
+        dimmed(&shown, &e2.local.to_string()),
+        "east's row is dimmed:\n{shown}"
+    );
+    assert!(
+        !dimmed(&shown, &w1.local.to_string()),
+        "west's is not:\n{shown}"
+    );
     let w3 = Beater::start(west.addr, 523, BEAT);
-    tmux.wait_for("a new client on west", |s| s.contains(&w3.local.to_string()));
+    tmux.wait_for("a new client on west", |s| {
+        s.contains(&w3.local.to_string())
+    });
     tmux.keys("g");
     tmux.keys("d");
-    tmux.wait_for("why east cannot be kicked", |s| s.contains("east is disconnected"));
+    tmux.wait_for("why east cannot be kicked", |s| {
+        s.contains("east is disconnected")
+    });
 
     // East comes back on the same port: followed again.
     let east = serve(&east_admin);

@@ -77,9 +77,15 @@ fn several_servers_open_on_the_servers_screen_and_enter_shows_one_servers_client
     let text = screen(&draw(&mut view, 160, 30));
     assert!(text.contains("servers: 3/3 connected"), "{text}");
     assert!(text.contains("3/3 servers"), "the header:\n{text}");
-    assert!(text.contains("clients 5  alive 3  leave 2"), "totals:\n{text}");
+    assert!(
+        text.contains("clients 5  alive 3  leave 2"),
+        "totals:\n{text}"
+    );
     let b = text.lines().find(|l| l.contains("│bb ")).expect(&text);
-    assert!(b.contains("127.0.0.1:14002") && b.contains("connected"), "{b}");
+    assert!(
+        b.contains("127.0.0.1:14002") && b.contains("connected"),
+        "{b}"
+    );
 
     press(&mut view, "j");
     press_code(&mut view, KeyCode::Enter);
@@ -103,7 +109,10 @@ fn the_merged_table_names_each_rows_server_and_the_filter_matches_it() {
     assert!(text.contains("server"), "{text}");
     assert!(row_of(&text, 6002).contains("bb"), "{text}");
     assert!(row_of(&text, 5001).contains("a ⇄"), "failed over:\n{text}");
-    assert!(row_of(&text, 7001).contains("ccc ⇄"), "marked in both:\n{text}");
+    assert!(
+        row_of(&text, 7001).contains("ccc ⇄"),
+        "marked in both:\n{text}"
+    );
     assert!(!row_of(&text, 6001).contains('⇄'), "{text}");
     press(&mut view, "/ccc");
     press_code(&mut view, KeyCode::Enter);
@@ -140,32 +149,56 @@ fn the_selection_stays_on_its_client_when_another_server_sends_a_snapshot() {
 fn a_lost_servers_rows_stay_dimmed_and_are_not_kicked() {
     let mut view = fleet();
     view.screen = Screen::Live;
-    view.set_connection(1, Connection::Lost("cannot reach 127.0.0.1:14002".to_owned()));
+    view.set_connection(
+        1,
+        Connection::Lost("cannot reach 127.0.0.1:14002".to_owned()),
+    );
     press(&mut view, "jj");
     let terminal = draw(&mut view, 160, 30);
     let text = screen(&terminal);
     assert!(text.contains("2/3 servers"), "{text}");
-    assert!(text.contains("bb is disconnected"), "the footer says why:\n{text}");
+    assert!(
+        text.contains("bb is disconnected"),
+        "the footer says why:\n{text}"
+    );
     let all = lines(&terminal);
     let dim = |port: u16| {
-        let y = all.iter().position(|l| l.contains(&format!(":{port}"))).unwrap();
-        terminal.backend().buffer()[(5, y as u16)].modifier.contains(Modifier::DIM)
+        let y = all
+            .iter()
+            .position(|l| l.contains(&format!(":{port}")))
+            .unwrap();
+        terminal.backend().buffer()[(5, y as u16)]
+            .modifier
+            .contains(Modifier::DIM)
     };
     assert!(dim(6001) && dim(6002), "bb's rows dimmed");
     assert!(!dim(5001) && !dim(7001), "the others live");
     assert_eq!(press(&mut view, "d"), []);
     assert!(view.kick_dialog().is_none());
-    assert!(view.message.as_deref().unwrap_or("").contains("bb is disconnected"));
+    assert!(
+        view.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("bb is disconnected")
+    );
     // K kicks those in leave on the servers that can be kicked only.
     press(&mut view, "K");
     let dialog = view.kick_dialog().expect("a question");
-    assert_eq!(dialog, &KickDialog::Leave { peers: vec![key("a", 5002)] });
+    assert_eq!(
+        dialog,
+        &KickDialog::Leave {
+            peers: vec![key("a", 5002)]
+        }
+    );
     press_code(&mut view, KeyCode::Esc);
     view.screen = Screen::Servers;
     let text = screen(&draw(&mut view, 160, 30));
     let row = row_of(&text, 14002);
     assert!(row.contains("disconnected 0s, retrying"), "{text}");
-    assert!(row.contains("cannot reach 127.0.0.1:14002"), "and why:\n{text}");
+    assert!(
+        row.contains("cannot reach 127.0.0.1:14002"),
+        "and why:\n{text}"
+    );
 }
 
 #[test]
@@ -197,7 +230,10 @@ fn the_events_pane_merges_every_servers_events_in_time_order() {
         s.recent = Arc::new(events.collect());
         Arc::new(s)
     };
-    let mut view = ViewState::of(vec![part("a", with(&[1, 4], 5001)), part("bb", with(&[2, 3], 6001))]);
+    let mut view = ViewState::of(vec![
+        part("a", with(&[1, 4], 5001)),
+        part("bb", with(&[2, 3], 6001)),
+    ]);
     view.screen = Screen::Live;
     let text = screen(&draw(&mut view, 120, 30));
     let order: Vec<&str> = (text.lines())

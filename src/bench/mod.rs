@@ -14,6 +14,8 @@ mod floor;
 mod jitter;
 mod latency;
 mod load;
+#[cfg(test)]
+mod merged;
 mod render;
 mod synthetic;
 mod viewers;

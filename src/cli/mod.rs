@@ -39,8 +39,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (with the dashboard, or headless with --no-tui).
     Serve(Box<ServeArgs>),
-    /// Watch a running server in the dashboard, through its operator API (quitting leaves
-    /// the server running).
+    /// Watch a running server, or several in one table, in the dashboard, through their
+    /// operator APIs (quitting leaves the servers running).
     Top(TopArgs),
     /// Run the server with a simulated fleet that shows every behaviour within a minute.
     Demo(DemoArgs),

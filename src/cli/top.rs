@@ -57,7 +57,11 @@ impl TopArgs {
             for entry in servers::read_file(path).map_err(|e| anyhow!(e))? {
                 let token = match &entry.token_file {
                     Some(file) => read_token(Some(file), "HBMON_ADMIN_TOKEN").map_err(|e| {
-                        anyhow!("servers file {}: server '{}': token-file: {e:#}", path.display(), entry.name)
+                        anyhow!(
+                            "servers file {}: server '{}': token-file: {e:#}",
+                            path.display(),
+                            entry.name
+                        )
                     })?,
                     None => token.clone(),
                 };
@@ -70,7 +74,8 @@ impl TopArgs {
             }
         }
         if specs.is_empty() {
-            let connect: endpoint::Endpoint = endpoint::DEFAULT.parse().map_err(|e: String| anyhow!(e))?;
+            let connect: endpoint::Endpoint =
+                endpoint::DEFAULT.parse().map_err(|e: String| anyhow!(e))?;
             specs.push(ServerSpec {
                 name: connect.to_string(),
                 connect,
@@ -91,7 +96,8 @@ impl TopArgs {
         let read_only = specs.iter().all(|s| s.read_only);
         let sources = match specs.as_slice() {
             [one] => {
-                let feed = remote::attach(one.connect.clone(), one.token.clone(), stop.clone()).await?;
+                let feed =
+                    remote::attach(one.connect.clone(), one.token.clone(), stop.clone()).await?;
                 let address = one.connect.to_string();
                 let source = Source::of(&one.name, &address, one.read_only, feed);
                 Sources::one(source, stop)

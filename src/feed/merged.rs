@@ -11,13 +11,13 @@
 //! snapshots come from (in process or across a socket).
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
+use std::fmt::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::feed::link::Connection;
-use crate::feed::query::Query;
+use crate::feed::query::{Filter, Query, client_text, on_server};
 use crate::feed::snapshot::{ClientView, Snapshot};
 
 /// One server's last snapshot, and whether it still comes.
@@ -241,6 +241,71 @@ impl Merged {
                 })
             });
         query.select(candidates, |&at| self.client(at))
+    }
+
+    /// The closed clients the filter `text` keeps, every server's, newest
+    /// first.
+    pub fn closed(&self, text: &str) -> Vec<At> {
+        let mut rows = self.matching(
+            text,
+            |p| p.snapshot.history.len(),
+            |s, p, j| {
+                let h = &p.snapshot.history[j];
+                client_text(s, h.peer, h.ip.as_deref(), h.pid, h.status);
+                let _ = write!(s, " {}", h.reason);
+            },
+        );
+        // Each server's history is oldest first.
+        rows.reverse();
+        self.in_time(&mut rows, |at| {
+            let history = &self.part(at).snapshot.history;
+            std::cmp::Reverse(history[at.index as usize].closed_at)
+        });
+        rows
+    }
+
+    /// The recent events the filter `text` keeps, every server's, oldest
+    /// first.
+    pub fn events(&self, text: &str) -> Vec<At> {
+        let mut rows = self.matching(
+            text,
+            |p| p.snapshot.recent.len(),
+            |s, p, j| {
+                let _ = write!(s, "{}", p.snapshot.recent[j].kind);
+            },
+        );
+        self.in_time(&mut rows, |at| {
+            self.part(at).snapshot.recent[at.index as usize].at
+        });
+        rows
+    }
+
+    /// The rows of a list each server has `len` of whose text (`write`
+    /// puts it, the server's name added where there are several) holds
+    /// the filter `text`, server by server.
+    fn matching(
+        &self,
+        text: &str,
+        len: impl Fn(&Part) -> usize,
+        write: impl Fn(&mut String, &Part, usize),
+    ) -> Vec<At> {
+        let filter = Filter::new(text);
+        let mut scratch = String::new();
+        let mut rows = Vec::new();
+        for (i, part) in self.parts.iter().enumerate() {
+            let name = if self.several() { &*part.name } else { "" };
+            rows.extend((0..len(part)).filter_map(|j| {
+                let keep = filter.matches(&mut scratch, |s| {
+                    write(s, part, j);
+                    on_server(s, name);
+                });
+                keep.then_some(At {
+                    part: i as u32,
+                    index: j as u32,
+                })
+            }));
+        }
+        rows
     }
 
     /// `rows` gathered from every server in the order of `time`, ties in

@@ -230,7 +230,10 @@ mod tests {
     fn a_bad_servers_file_names_the_entry_and_the_key() {
         let at = |text: &str| parse(text, Path::new(".")).unwrap_err();
         let bad_address = at("[[server]]\nname = \"a\"\nconnect = \"x\"\n");
-        assert!(bad_address.starts_with("server 1 ('a'): connect:"), "{bad_address}");
+        assert!(
+            bad_address.starts_with("server 1 ('a'): connect:"),
+            "{bad_address}"
+        );
         let unknown = at("[[server]]\nname = \"a\"\nconnect = \"127.0.0.1:1\"\ntoken = \"x\"\n");
         assert!(unknown.contains("unknown field `token`"), "{unknown}");
         assert!(unknown.contains("line 4"), "{unknown}");

@@ -40,14 +40,31 @@ fn part(name: &str, clients: Vec<ClientView>) -> Part {
 /// What the rows show: server and port, in order.
 fn shown(merged: &Merged, rows: &[At]) -> Vec<(String, u16)> {
     (rows.iter())
-        .map(|&at| (merged.part(at).name.to_string(), merged.client(at).peer.port()))
+        .map(|&at| {
+            (
+                merged.part(at).name.to_string(),
+                merged.client(at).peer.port(),
+            )
+        })
         .collect()
 }
 
 fn two() -> Merged {
     Merged::new(vec![
-        part("eu-1", vec![client(1, "10.1.0.1", 100, 30), client(2, "10.1.0.2", 200, 10)]),
-        part("us-2", vec![client(3, "10.2.0.3", 300, 20), client(1, "10.2.0.1", 400, 40)]),
+        part(
+            "eu-1",
+            vec![
+                client(1, "10.1.0.1", 100, 30),
+                client(2, "10.1.0.2", 200, 10),
+            ],
+        ),
+        part(
+            "us-2",
+            vec![
+                client(3, "10.2.0.3", 300, 20),
+                client(1, "10.2.0.1", 400, 40),
+            ],
+        ),
     ])
 }
 
@@ -58,7 +75,11 @@ fn several_servers_are_one_table_one_filter_and_one_sort() {
     let all = merged.rows(&Query::default(), None);
     let order = [("eu-1", 1), ("eu-1", 2), ("us-2", 3), ("us-2", 1)];
     let expected: Vec<(String, u16)> = order.iter().map(|&(s, p)| (s.to_owned(), p)).collect();
-    assert_eq!(shown(&merged, &all), expected, "each server's clients, servers in order");
+    assert_eq!(
+        shown(&merged, &all),
+        expected,
+        "each server's clients, servers in order"
+    );
 
     let by_beats = Query {
         sort: Sort::Beats,
@@ -66,7 +87,10 @@ fn several_servers_are_one_table_one_filter_and_one_sort() {
         ..Query::default()
     };
     let rows = merged.rows(&by_beats, None);
-    let beats: Vec<u64> = rows.iter().map(|&at| merged.client(at).heartbeats).collect();
+    let beats: Vec<u64> = rows
+        .iter()
+        .map(|&at| merged.client(at).heartbeats)
+        .collect();
     assert_eq!(beats, [40, 30, 20, 10], "sorted across servers");
 
     let us = Query {
@@ -74,12 +98,19 @@ fn several_servers_are_one_table_one_filter_and_one_sort() {
         ..Query::default()
     };
     let rows = merged.rows(&us, None);
-    assert_eq!(shown(&merged, &rows), [("us-2".to_owned(), 3), ("us-2".to_owned(), 1)]);
+    assert_eq!(
+        shown(&merged, &rows),
+        [("us-2".to_owned(), 3), ("us-2".to_owned(), 1)]
+    );
     let pid = Query {
         filter: "200".to_owned(),
         ..Query::default()
     };
-    assert_eq!(merged.rows(&pid, None).len(), 1, "the filter still matches a pid");
+    assert_eq!(
+        merged.rows(&pid, None).len(),
+        1,
+        "the filter still matches a pid"
+    );
     let only = merged.rows(&Query::default(), Some(1));
     assert_eq!(only.len(), 2, "narrowed to the second server");
 }
@@ -103,10 +134,15 @@ fn a_key_names_a_client_on_its_own_server_whatever_the_rows() {
     // The same port on the other server is another client.
     assert!(!merged.is(rows[0], &key));
     // eu-1 gains a client: us-2's rows move down, the key still finds it.
-    let grown = vec![client(5, "10.1.0.5", 500, 0), client(1, "10.1.0.1", 100, 30)];
+    let grown = vec![
+        client(5, "10.1.0.5", 500, 0),
+        client(1, "10.1.0.1", 100, 30),
+    ];
     merged.update(0, snapshot(grown));
     let rows = merged.rows(&Query::default(), None);
-    let found: Vec<usize> = (0..rows.len()).filter(|&i| merged.is(rows[i], &key)).collect();
+    let found: Vec<usize> = (0..rows.len())
+        .filter(|&i| merged.is(rows[i], &key))
+        .collect();
     assert_eq!(found, [3]);
 }
 
@@ -118,7 +154,10 @@ fn a_client_on_two_servers_is_a_twin_on_both() {
     merged.update(1, snapshot(vec![moved.clone()]));
     assert!(merged.twin(&moved), "the same ip and pid on us-2 now");
     let rows = merged.rows(&Query::default(), None);
-    let twins = rows.iter().filter(|&&at| merged.twin(merged.client(at))).count();
+    let twins = rows
+        .iter()
+        .filter(|&&at| merged.twin(merged.client(at)))
+        .count();
     assert_eq!(twins, 2, "marked in both rows");
     // The old server closes it: no longer a twin.
     merged.update(0, snapshot(vec![client(1, "10.1.0.1", 100, 30)]));
@@ -131,7 +170,11 @@ fn a_lost_server_cannot_be_kicked_and_remembers_since_when() {
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
     assert_eq!(merged.parts()[1].unkickable(), None);
     merged.connect(1, Connection::Lost("refused".to_owned()), t0);
-    merged.connect(1, Connection::Lost("refused again".to_owned()), t0 + Duration::from_secs(5));
+    merged.connect(
+        1,
+        Connection::Lost("refused again".to_owned()),
+        t0 + Duration::from_secs(5),
+    );
     let lost = &merged.parts()[1];
     assert_eq!(lost.lost_since, Some(t0), "lost since the first loss");
     let why = lost.unkickable().expect("not kickable");

@@ -106,7 +106,10 @@ fn open(view: &mut ViewState) -> Option<Action> {
         return Some(Action::Show(key));
     }
     if view.screen == Screen::Servers {
-        let part = view.servers.pos.min(view.fleet().parts().len().saturating_sub(1));
+        let part = view
+            .servers
+            .pos
+            .min(view.fleet().parts().len().saturating_sub(1));
         let name = Arc::clone(&view.fleet().parts()[part].name);
         view.narrow(Some(name));
         view.screen = Screen::Live;

@@ -38,12 +38,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use overlay::{KickDialog, outcome};
 
-#[cfg(test)]
-use crate::feed::{Link, Snapshot, Subscriber};
 use crate::feed::details::Details;
 use crate::feed::merged::{Key, Part};
 use crate::feed::sources::{self, Source, Sources};
 use crate::feed::{Connection, Control, Feed};
+#[cfg(test)]
+use crate::feed::{Link, Snapshot, Subscriber};
 use keys::{Action, handle_key, handle_mouse};
 pub use view::Mode;
 use view::ViewState;
@@ -193,9 +193,12 @@ impl Dashboard {
             // The others go on; this one keeps its last picture.
             self.sources.remove(index);
             let gone = Connection::Lost("its feed ended".to_owned());
-            let name = self.view.fleet().parts().iter().position(|p| {
-                !self.sources.iter().any(|s| s.name == p.name)
-            });
+            let name = self
+                .view
+                .fleet()
+                .parts()
+                .iter()
+                .position(|p| !self.sources.iter().any(|s| s.name == p.name));
             if let Some(part) = name {
                 self.view.set_connection(part, gone);
             }
@@ -237,13 +240,19 @@ impl Dashboard {
         let messages = self.messages.0.clone();
         let several = by_server.len() > 1;
         tokio::spawn(async move {
-            let asks = by_server.into_iter().map(|(name, control, peers)| async move {
-                let said = match control.kick_each(peers, "dashboard", hold).await {
-                    Ok(answer) => outcome(&answer),
-                    Err(error) => format!("kick failed: {error}"),
-                };
-                if several { format!("{name}: {said}") } else { said }
-            });
+            let asks = by_server
+                .into_iter()
+                .map(|(name, control, peers)| async move {
+                    let said = match control.kick_each(peers, "dashboard", hold).await {
+                        Ok(answer) => outcome(&answer),
+                        Err(error) => format!("kick failed: {error}"),
+                    };
+                    if several {
+                        format!("{name}: {said}")
+                    } else {
+                        said
+                    }
+                });
             let said = futures_util::future::join_all(asks).await;
             let _ = messages.send(Answer::Message(said.join("; ")));
         });

@@ -268,7 +268,9 @@ fn who_and_badges(view: &ViewState) -> Vec<Item> {
         } else {
             Color::Red
         };
-        items.push(vec![Span::raw(format!("{connected}/{all} servers")).fg(color)]);
+        items.push(vec![
+            Span::raw(format!("{connected}/{all} servers")).fg(color),
+        ]);
         return items;
     }
     items.push(vec![Span::raw(format!("listening {}", s.listen))]);

@@ -61,7 +61,13 @@ fn cells(part: &Part, rate: f64, view: &ViewState) -> Vec<Cell<'static>> {
     let now = view.now();
     let connected = part.connection == Connection::Connected;
     // A server never reached has no figures to show, only its state.
-    let figure = |text: String| if connected || s.taken > s.started { text } else { "-".into() };
+    let figure = |text: String| {
+        if connected || s.taken > s.started {
+            text
+        } else {
+            "-".into()
+        }
+    };
     let silent = match s.fleet_silent {
         Some(silence) => Cell::from(format!("{}/{}", silence.silent, silence.clients)).red(),
         None => Cell::from(figure("no".to_owned())),

@@ -230,7 +230,12 @@ pub fn events_pane(frame: &mut Frame, area: Rect, view: &ViewState) {
     let mut latest: Vec<(&str, &Event)> = (fleet.parts().iter())
         .flat_map(|p| {
             let server = server_of(view, &p.name);
-            p.snapshot.recent.iter().rev().take(height).map(move |e| (server, e))
+            p.snapshot
+                .recent
+                .iter()
+                .rev()
+                .take(height)
+                .map(move |e| (server, e))
         })
         .collect();
     latest.reverse();

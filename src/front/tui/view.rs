@@ -9,7 +9,6 @@
 //! move or another server's snapshot comes.
 
 use std::collections::HashSet;
-use std::fmt::Write;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -19,7 +18,7 @@ use crate::feed::Connection;
 use crate::feed::details::Details;
 use crate::feed::event::Event;
 use crate::feed::merged::{At, Key, Merged, Part};
-use crate::feed::query::{Filter, Query, client_text, on_server};
+use crate::feed::query::Query;
 use crate::feed::snapshot::{ClientView, ClosedClient, Snapshot};
 use crate::front::tui::list::List;
 use crate::front::tui::overlay::{Beneath, Entry, Help, KickDialog, Overlay};
@@ -85,7 +84,11 @@ impl ViewState {
             shown: Shown::default(),
             mode: Mode::default(),
             overlay: None,
-            screen: if several { Screen::Servers } else { Screen::Live },
+            screen: if several {
+                Screen::Servers
+            } else {
+                Screen::Live
+            },
             query: Query::default(),
             paused: false,
             marks: HashSet::new(),
@@ -118,7 +121,8 @@ impl ViewState {
         let rates = (parts.iter())
             .map(|p| {
                 let kept = old.iter().position(|o| o.name == p.name);
-                kept.map(|i| self.shown.rates[i].clone()).unwrap_or_default()
+                kept.map(|i| self.shown.rates[i].clone())
+                    .unwrap_or_default()
             })
             .collect();
         self.shown.rates = rates;
@@ -239,11 +243,11 @@ impl ViewState {
         let only = self.shown.only.as_deref().and_then(|name| fleet.find(name));
         // The same query `GET /v1/clients` answers, so the two agree.
         self.live.rows = fleet.rows(&self.query, only);
-        self.history.rows = self.closed_rows();
+        self.history.rows = fleet.closed(&self.query.filter);
         self.history.clamp();
         // At the newest event, the cursor follows new ones, as `tail -f` does.
         let following = self.events.pos + 1 >= self.events.len();
-        self.events.rows = self.event_rows_now();
+        self.events.rows = fleet.events(&self.query.filter);
         if following {
             self.events.pos = self.events.len().saturating_sub(1);
         }
@@ -259,53 +263,6 @@ impl ViewState {
             Some(pos) => self.live.pos = pos,
             None => self.select(self.live.pos),
         }
-    }
-
-    /// The closed clients the filter keeps, newest first, every server's.
-    fn closed_rows(&self) -> Vec<At> {
-        let fleet = &self.shown.fleet;
-        let filter = Filter::new(&self.query.filter);
-        let mut scratch = String::new();
-        let mut rows = Vec::new();
-        for (i, part) in fleet.parts().iter().enumerate() {
-            let name = if fleet.several() { &*part.name } else { "" };
-            let history = &part.snapshot.history;
-            rows.extend((0..history.len()).rev().filter_map(|j| {
-                let h = &history[j];
-                let keep = filter.matches(&mut scratch, |s| {
-                    client_text(s, h.peer, h.ip.as_deref(), h.pid, h.status);
-                    let _ = write!(s, " {}", h.reason);
-                    on_server(s, name);
-                });
-                keep.then_some(at(i, j))
-            }));
-        }
-        fleet.in_time(&mut rows, |at| {
-            let closed = &fleet.part(at).snapshot.history[at.index as usize];
-            std::cmp::Reverse(closed.closed_at)
-        });
-        rows
-    }
-
-    /// The events the filter keeps, oldest first, every server's.
-    fn event_rows_now(&self) -> Vec<At> {
-        let fleet = &self.shown.fleet;
-        let filter = Filter::new(&self.query.filter);
-        let mut scratch = String::new();
-        let mut rows = Vec::new();
-        for (i, part) in fleet.parts().iter().enumerate() {
-            let name = if fleet.several() { &*part.name } else { "" };
-            let recent = &part.snapshot.recent;
-            rows.extend((0..recent.len()).filter_map(|j| {
-                let keep = filter.matches(&mut scratch, |s| {
-                    let _ = write!(s, "{}", recent[j].kind);
-                    on_server(s, name);
-                });
-                keep.then_some(at(i, j))
-            }));
-        }
-        fleet.in_time(&mut rows, |at| fleet.part(at).snapshot.recent[at.index as usize].at);
-        rows
     }
 
     /// Selects the live row at `pos` (clamped).
@@ -395,10 +352,14 @@ impl ViewState {
         let mut keys = Vec::new();
         for part in fleet.parts().iter().filter(|p| p.unkickable().is_none()) {
             let clients = part.snapshot.clients.iter();
-            keys.extend(clients.filter(|c| c.status() == Status::Leave).map(|c| Key {
-                server: Arc::clone(&part.name),
-                peer: c.peer,
-            }));
+            keys.extend(
+                clients
+                    .filter(|c| c.status() == Status::Leave)
+                    .map(|c| Key {
+                        server: Arc::clone(&part.name),
+                        peer: c.peer,
+                    }),
+            );
         }
         keys
     }
@@ -507,13 +468,5 @@ impl Beneath for ViewState {
 
     fn clear_marks(&mut self) {
         self.marks.clear();
-    }
-}
-
-/// The `index`-th row of the `part`-th server.
-fn at(part: usize, index: usize) -> At {
-    At {
-        part: part as u32,
-        index: index as u32,
     }
 }

@@ -34,10 +34,7 @@ pub struct DetailsPane {
 impl DetailsPane {
     /// The pane on `key`, its story still to be asked for.
     pub fn asking(key: Key) -> Self {
-        DetailsPane {
-            key,
-            details: None,
-        }
+        DetailsPane { key, details: None }
     }
 
     /// ↑/↓ move to the client before or after and ask for its story.

@@ -10,7 +10,7 @@
 //! kick goes to the server it names. This module must not know where the
 //! snapshots come from (in process or across a socket).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -113,22 +113,20 @@ impl fmt::Display for Key {
     }
 }
 
-/// The servers' parts, and which clients are on more than one of them.
+/// The servers' parts, and who is on each (to find a client listed on two).
 #[derive(Clone, Debug, Default)]
 pub struct Merged {
     parts: Vec<Part>,
-    /// Reported (ip, pid) seen on two servers or more: a client that
-    /// failed over and is still listed where it was.
-    twins: HashSet<(Arc<str>, u32)>,
+    /// Each part's clients by reported (ip, pid), where there are several
+    /// parts: rebuilt for one part when its snapshot comes, so a snapshot
+    /// costs its own clients, not every server's.
+    who: Vec<HashSet<(Arc<str>, u32)>>,
 }
 
 impl Merged {
     pub fn new(parts: Vec<Part>) -> Merged {
-        let mut merged = Merged {
-            parts,
-            twins: HashSet::new(),
-        };
-        merged.settle();
+        let mut merged = Merged::default();
+        merged.replace(parts);
         merged
     }
 
@@ -146,7 +144,7 @@ impl Merged {
     pub fn update(&mut self, part: usize, snapshot: Arc<Snapshot>) {
         if let Some(p) = self.parts.get_mut(part) {
             p.snapshot = snapshot;
-            self.settle();
+            self.index(part);
         }
     }
 
@@ -159,32 +157,23 @@ impl Merged {
 
     /// Replaces the set of servers (some came, some went).
     pub fn replace(&mut self, parts: Vec<Part>) {
+        self.who = vec![HashSet::new(); parts.len()];
         self.parts = parts;
-        self.settle();
+        for part in 0..self.parts.len() {
+            self.index(part);
+        }
     }
 
-    /// Finds the failed-over clients again after a change.
-    fn settle(&mut self) {
-        self.twins.clear();
-        if !self.several() {
+    /// Notes who is on the `part`-th server, if there are others.
+    fn index(&mut self, part: usize) {
+        let several = self.several();
+        let (Some(who), Some(p)) = (self.who.get_mut(part), self.parts.get(part)) else {
             return;
-        }
-        let mut first: HashMap<(&Arc<str>, u32), usize> = HashMap::new();
-        for (i, part) in self.parts.iter().enumerate() {
-            for c in &part.snapshot.clients {
-                let (Some(ip), Some(pid)) = (&c.ip, c.pid) else {
-                    continue;
-                };
-                match first.get(&(ip, pid)) {
-                    Some(&on) if on != i => {
-                        self.twins.insert((Arc::clone(ip), pid));
-                    }
-                    Some(_) => {}
-                    None => {
-                        first.insert((ip, pid), i);
-                    }
-                }
-            }
+        };
+        who.clear();
+        if several {
+            let clients = p.snapshot.clients.iter();
+            who.extend(clients.filter_map(|c| Some((Arc::clone(c.ip.as_ref()?), c.pid?))));
         }
     }
 
@@ -213,15 +202,16 @@ impl Merged {
         self.parts.iter().position(|p| &*p.name == name)
     }
 
-    /// Whether this client (its reported ip and pid) is listed on another
-    /// server too.
-    pub fn twin(&self, c: &ClientView) -> bool {
-        match (&c.ip, c.pid) {
-            (Some(ip), Some(pid)) => {
-                !self.twins.is_empty() && self.twins.contains(&(Arc::clone(ip), pid))
-            }
-            _ => false,
-        }
+    /// Whether the client at `at` (its reported ip and pid) is listed on
+    /// another server too: it failed over, and the one it left has not
+    /// closed it yet.
+    pub fn twin(&self, at: At) -> bool {
+        let c = self.client(at);
+        let (Some(ip), Some(pid)) = (&c.ip, c.pid) else {
+            return false;
+        };
+        let this = (Arc::clone(ip), pid);
+        (self.who.iter().enumerate()).any(|(i, who)| i != at.part as usize && who.contains(&this))
     }
 
     /// The live rows `query` picks, in its order, across every server (or

@@ -149,19 +149,28 @@ fn a_key_names_a_client_on_its_own_server_whatever_the_rows() {
 #[test]
 fn a_client_on_two_servers_is_a_twin_on_both() {
     let mut merged = two();
-    let moved = client(7, "10.1.0.2", 200, 1);
-    assert!(!merged.twin(&moved));
-    merged.update(1, snapshot(vec![moved.clone()]));
-    assert!(merged.twin(&moved), "the same ip and pid on us-2 now");
-    let rows = merged.rows(&Query::default(), None);
-    let twins = rows
-        .iter()
-        .filter(|&&at| merged.twin(merged.client(at)))
-        .count();
-    assert_eq!(twins, 2, "marked in both rows");
+    let twins = |merged: &Merged| {
+        let rows = merged.rows(&Query::default(), None);
+        let rows = rows.into_iter().filter(|&at| merged.twin(at));
+        rows.map(|at| merged.key(at).to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(twins(&merged).is_empty());
+    merged.update(1, snapshot(vec![client(7, "10.1.0.2", 200, 1)]));
+    assert_eq!(
+        twins(&merged),
+        ["10.0.0.9:2 on eu-1", "10.0.0.9:7 on us-2"],
+        "the same ip and pid on both: marked in both rows"
+    );
     // The old server closes it: no longer a twin.
     merged.update(0, snapshot(vec![client(1, "10.1.0.1", 100, 30)]));
-    assert!(!merged.twin(&moved));
+    assert!(twins(&merged).is_empty());
+    // One server alone has no twins, whatever its clients.
+    let one = Merged::new(vec![part(
+        "x",
+        vec![client(1, "a", 1, 0), client(2, "a", 1, 0)],
+    )]);
+    assert!(!one.twin(At { part: 0, index: 0 }));
 }
 
 #[test]

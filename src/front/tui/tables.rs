@@ -96,7 +96,7 @@ fn cell(column: Column, row: usize, view: &ViewState) -> Cell<'static> {
         Column::Mark => Cell::from(" "),
         // The same client (reported ip and pid) on another server too: it
         // failed over, and the old server has not closed it yet.
-        Column::Server if view.fleet().twin(c) => {
+        Column::Server if view.fleet().twin(view.rows()[row]) => {
             Cell::from(format!("{} ⇄", part.name)).fg(Color::LightMagenta)
         }
         Column::Server => Cell::from(part.name.to_string()),

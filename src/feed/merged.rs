@@ -34,6 +34,8 @@ pub struct Part {
     pub lost_since: Option<SystemTime>,
     /// Watched only: its clients are not kicked from here.
     pub read_only: bool,
+    /// Which hbmon it runs, once it has said.
+    pub version: Option<Arc<str>>,
 }
 
 impl Part {
@@ -46,6 +48,7 @@ impl Part {
             connection: Connection::Connected,
             lost_since: None,
             read_only: false,
+            version: None,
         }
     }
 
@@ -152,6 +155,13 @@ impl Merged {
     pub fn connect(&mut self, part: usize, connection: Connection, now: SystemTime) {
         if let Some(p) = self.parts.get_mut(part) {
             p.connect(connection, now);
+        }
+    }
+
+    /// Which hbmon the `part`-th server runs, as it said.
+    pub fn set_version(&mut self, part: usize, version: Option<Arc<str>>) {
+        if let Some(p) = self.parts.get_mut(part) {
+            p.version = version;
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Source {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub link: Link,
     pub control: Control,
+    /// Which hbmon it runs, once it has said (a feed across a socket).
+    pub version: watch::Receiver<Option<Arc<str>>>,
 }
 
 impl Source {
@@ -50,6 +52,7 @@ impl Source {
             snapshots,
             link,
             control,
+            version: watch::channel(None).1,
         }
     }
 

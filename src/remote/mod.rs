@@ -15,6 +15,7 @@ mod frames;
 pub mod http;
 pub mod servers;
 mod sniff;
+mod version;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,14 +78,15 @@ pub async fn attach(
     let mut frames = open(&api).await?;
     let mut replica = Replica::default();
     let first = next_snapshot(&api, &mut frames, &mut replica).await?.0;
-    Ok(spawn(api, first, Some((frames, replica)), stop))
+    Ok(spawn(api, first, Some((frames, replica)), stop).0)
 }
 
 /// A feed of the server at `endpoint` whether or not it answers yet: one of
 /// several servers, where one that is down must not keep `top` from
 /// watching the others. Until it is reached, its link says why not and its
-/// snapshot is an empty picture.
-pub fn follow(endpoint: Endpoint, token: Option<Token>, stop: CancellationToken) -> Feed {
+/// snapshot is an empty picture. Beside the feed, the version the server
+/// runs, once it has said.
+pub fn follow(endpoint: Endpoint, token: Option<Token>, stop: CancellationToken) -> (Feed, Version) {
     let settings = Settings {
         tick: Duration::from_secs(1),
         rules: Rules::default(),
@@ -94,6 +96,9 @@ pub fn follow(endpoint: Endpoint, token: Option<Token>, stop: CancellationToken)
     spawn(Api { endpoint, token }, nothing, None, stop)
 }
 
+/// Which hbmon a followed server runs, once it has said.
+pub type Version = watch::Receiver<Option<Arc<str>>>;
+
 /// The feed's channels, and the tasks that fill them from `api`: a
 /// follower (from `frames`, if already open) and a command sender.
 fn spawn(
@@ -101,7 +106,7 @@ fn spawn(
     first: Arc<Snapshot>,
     frames: Option<(Frames, Replica)>,
     stop: CancellationToken,
-) -> Feed {
+) -> (Feed, Version) {
     let state = match frames {
         Some(_) => Connection::Connected,
         None => Connection::Lost("not reached yet".to_owned()),
@@ -110,23 +115,26 @@ fn spawn(
     let (events, events_rx) = broadcast::channel(EVENTS);
     let (commands, commands_rx) = mpsc::channel(16);
     let (connection, link) = watch::channel(state);
+    let (version, version_rx) = watch::channel(None);
     let subscriber = Subscriber::new(&events);
     let follower = Follower {
         api: api.clone(),
         snapshots,
         events,
         connection,
+        version: Arc::new(version),
     };
     tokio::spawn(follower.follow(frames, stop.clone()));
     tokio::spawn(serve_commands(api, commands_rx, receiver.clone()));
-    Feed {
+    let feed = Feed {
         snapshots: receiver,
         events: events_rx,
         subscriber,
         control: Control::new(commands),
         link: Link::new(link),
         stop,
-    }
+    };
+    (feed, version_rx)
 }
 
 /// Opens `/v1/feed`.
@@ -169,12 +177,14 @@ async fn next_snapshot(
     replica.apply(&frame).map_err(|e| api.not_hbmon(e))
 }
 
-/// What the following task writes to: the feed's three senders.
+/// What the following task writes to: the feed's three senders, and
+/// the server's version beside them.
 struct Follower {
     api: Api,
     snapshots: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Event>,
     connection: watch::Sender<Connection>,
+    version: Arc<watch::Sender<Option<Arc<str>>>>,
 }
 
 impl Follower {
@@ -185,6 +195,8 @@ impl Follower {
         let mut wait = RETRY_FIRST;
         loop {
             if let Some((mut frames, mut replica)) = current.take() {
+                // Reached (again): it may run another version than before.
+                tokio::spawn(version::ask(api.clone(), Arc::clone(&self.version)));
                 let lost = loop {
                     tokio::select! {
                         _ = stop.cancelled() => return,

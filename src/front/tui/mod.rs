@@ -207,8 +207,10 @@ impl Dashboard {
         let source = &mut self.sources[index];
         let snapshot = source.snapshots.borrow_and_update().clone();
         let connection = source.link.now();
+        let version = source.version.borrow().clone();
         let part = self.view.fleet().find(&source.name).unwrap_or(index);
         self.view.set_connection(part, connection);
+        self.view.set_version(part, version);
         self.view.update(part, snapshot);
         true
     }
@@ -299,6 +301,7 @@ fn parts(sources: &[Source], shown: &[Part]) -> Vec<Part> {
             part.name = Arc::clone(&source.name);
             part.address = Arc::clone(&source.address);
             part.read_only = source.read_only;
+            part.version = source.version.borrow().clone();
             part.connect(source.link.now(), now);
             part
         })

@@ -15,9 +15,9 @@ use crate::front::tui::style::{row_style, short, status_style};
 use crate::front::tui::view::ViewState;
 use crate::protocol::Status;
 
-const TITLES: [&str; 11] = [
-    "server", "address", "state", "alive", "leave", "closed", "beats/s", "silent", "up", "behind",
-    "why",
+const TITLES: [&str; 12] = [
+    "server", "address", "state", "alive", "leave", "closed", "beats/s", "silent", "version", "up",
+    "behind", "why",
 ];
 
 /// The servers' table; Enter on one shows its clients.
@@ -40,6 +40,7 @@ pub fn servers(frame: &mut Frame, area: Rect, view: &ViewState) {
         Constraint::Length(7),
         Constraint::Length(8),
         Constraint::Length(7),
+        Constraint::Length(8),
         Constraint::Length(7),
         Constraint::Length(7),
         Constraint::Min(10),
@@ -83,6 +84,7 @@ fn cells(part: &Part, rate: f64, view: &ViewState) -> Vec<Cell<'static>> {
         Cell::from(figure(s.counters.closed.to_string())),
         Cell::from(figure(format!("{rate:.0}"))),
         silent,
+        Cell::from(part.version.as_deref().unwrap_or("-").to_owned()),
         Cell::from(figure(short(uptime))),
         Cell::from(figure(lag(behind))),
         Cell::from(part.connection.lost().unwrap_or_default().to_owned()).dim(),

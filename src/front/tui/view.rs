@@ -155,6 +155,11 @@ impl ViewState {
         (self.shown.fleet).connect(part, connection, SystemTime::now());
     }
 
+    /// Which hbmon the `part`-th server runs, as it said.
+    pub fn set_version(&mut self, part: usize, version: Option<Arc<str>>) {
+        self.shown.fleet.set_version(part, version);
+    }
+
     /// Why the only server is lost, if it is (the header's badge).
     pub fn lost(&self) -> Option<&str> {
         match self.fleet().parts() {

@@ -242,3 +242,16 @@ fn the_events_pane_merges_every_servers_events_in_time_order() {
         .collect();
     assert_eq!(order, ["a", "bb", "bb", "a"], "{text}");
 }
+
+#[test]
+fn a_set_of_no_servers_yet_is_drawn_not_a_panic() {
+    let mut view = ViewState::of(Vec::new());
+    assert_eq!(view.screen, Screen::Servers);
+    let text = screen(&draw(&mut view, 120, 30));
+    assert!(text.contains("0/0 servers"), "{text}");
+    assert_eq!(press(&mut view, "\n d"), []);
+    press_code(&mut view, KeyCode::Enter);
+    press_code(&mut view, KeyCode::Tab);
+    let text = screen(&draw(&mut view, 120, 30));
+    assert!(text.contains("clients: none"), "{text}");
+}

@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use crate::feed::link::Connection;
 use crate::feed::query::{Filter, Query, client_text, on_server};
 use crate::feed::snapshot::{ClientView, Snapshot};
+use crate::protocol::Status;
 
 /// One server's last snapshot, and whether it still comes.
 #[derive(Clone, Debug)]
@@ -124,6 +125,9 @@ pub struct Merged {
     /// parts: rebuilt for one part when its snapshot comes, so a snapshot
     /// costs its own clients, not every server's.
     who: Vec<HashSet<(Arc<str>, u32)>>,
+    /// Each part's clients by status (indexed by `Status as usize`),
+    /// counted once per snapshot rather than once per frame.
+    counts: Vec<[usize; 3]>,
 }
 
 impl Merged {
@@ -137,10 +141,11 @@ impl Merged {
         &self.parts
     }
 
-    /// Whether there is more than one server: the table then names each
-    /// row's server.
+    /// Whether this is a set of servers rather than one (several, or none
+    /// found yet): the table then names each row's server, and the servers
+    /// screen says which there are.
     pub fn several(&self) -> bool {
-        self.parts.len() > 1
+        self.parts.len() != 1
     }
 
     /// The `part`-th server's new snapshot.
@@ -168,18 +173,28 @@ impl Merged {
     /// Replaces the set of servers (some came, some went).
     pub fn replace(&mut self, parts: Vec<Part>) {
         self.who = vec![HashSet::new(); parts.len()];
+        self.counts = vec![[0; 3]; parts.len()];
         self.parts = parts;
         for part in 0..self.parts.len() {
             self.index(part);
         }
     }
 
-    /// Notes who is on the `part`-th server, if there are others.
+    /// Counts the `part`-th server's clients by status, and notes who they
+    /// are if there are other servers.
     fn index(&mut self, part: usize) {
         let several = self.several();
-        let (Some(who), Some(p)) = (self.who.get_mut(part), self.parts.get(part)) else {
+        let (Some(who), Some(counts), Some(p)) = (
+            self.who.get_mut(part),
+            self.counts.get_mut(part),
+            self.parts.get(part),
+        ) else {
             return;
         };
+        *counts = [0; 3];
+        for c in &p.snapshot.clients {
+            counts[c.status() as usize] += 1;
+        }
         who.clear();
         if several {
             let clients = p.snapshot.clients.iter();
@@ -317,7 +332,17 @@ impl Merged {
         }
     }
 
-    /// Totals over every server: clients by status, heartbeats, closes.
+    /// The `part`-th server's clients with `status`.
+    pub fn count_of(&self, part: usize, status: Status) -> usize {
+        self.counts.get(part).map_or(0, |c| c[status as usize])
+    }
+
+    /// Every server's clients with `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.counts.iter().map(|c| c[status as usize]).sum()
+    }
+
+    /// Totals over every server: clients, heartbeats, closes.
     pub fn total(&self, count: impl Fn(&Snapshot) -> u64) -> u64 {
         self.parts.iter().map(|p| count(&p.snapshot)).sum()
     }

@@ -286,7 +286,7 @@ fn who_and_badges(view: &ViewState) -> Vec<Item> {
 fn counts(view: &ViewState) -> Vec<Item> {
     let fleet = view.fleet();
     let styled = |text: String, status| vec![Span::styled(text, status_style(status))];
-    let of = |status| fleet.total(|s| s.count(status) as u64);
+    let of = |status| fleet.count(status);
     vec![
         vec![Span::raw(format!(
             "clients {}",

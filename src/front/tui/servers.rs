@@ -27,7 +27,7 @@ pub fn servers(frame: &mut Frame, area: Rect, view: &ViewState) {
     let rows: Vec<Row> = window
         .clone()
         .map(|row| {
-            let cells = cells(&parts[row], view.rate(row), view);
+            let cells = cells(row, view);
             Row::new(cells).style(row_style(row == view.servers.pos))
         })
         .collect();
@@ -56,8 +56,11 @@ pub fn servers(frame: &mut Frame, area: Rect, view: &ViewState) {
     frame.render_widget(table, area);
 }
 
-/// One server's row.
-fn cells(part: &Part, rate: f64, view: &ViewState) -> Vec<Cell<'static>> {
+/// The `row`-th server's row.
+fn cells(row: usize, view: &ViewState) -> Vec<Cell<'static>> {
+    let fleet = view.fleet();
+    let part = &fleet.parts()[row];
+    let rate = view.rate(row);
     let s = &part.snapshot;
     let now = view.now();
     let connected = part.connection == Connection::Connected;
@@ -79,8 +82,8 @@ fn cells(part: &Part, rate: f64, view: &ViewState) -> Vec<Cell<'static>> {
         Cell::from(part.name.to_string()).bold(),
         Cell::from(part.address.to_string()),
         state(part, now),
-        count(s.count(Status::Alive), Status::Alive),
-        count(s.count(Status::Leave), Status::Leave),
+        count(fleet.count_of(row, Status::Alive), Status::Alive),
+        count(fleet.count_of(row, Status::Leave), Status::Leave),
         Cell::from(figure(s.counters.closed.to_string())),
         Cell::from(figure(format!("{rate:.0}"))),
         silent,

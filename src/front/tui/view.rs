@@ -9,8 +9,9 @@
 //! move or another server's snapshot comes.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, SystemTime};
 
 use ratatui::layout::Rect;
 
@@ -19,13 +20,23 @@ use crate::feed::details::Details;
 use crate::feed::event::Event;
 use crate::feed::merged::{At, Key, Merged, Part};
 use crate::feed::query::Query;
-use crate::feed::snapshot::{ClientView, ClosedClient, Snapshot};
+use crate::feed::snapshot::{ClientView, ClosedClient, Settings, Snapshot};
 use crate::front::tui::list::List;
 use crate::front::tui::overlay::{Beneath, Entry, Help, KickDialog, Overlay};
 use crate::front::tui::rate::Rate;
+use crate::liveness::Rules;
 use crate::protocol::Status;
 
 pub use crate::front::tui::screen::{Mode, Screen};
+
+/// What a view of no server shows.
+static NOTHING: LazyLock<Snapshot> = LazyLock::new(|| {
+    let settings = Settings {
+        tick: Duration::from_secs(1),
+        rules: Rules::default(),
+    };
+    Snapshot::empty(SocketAddr::from(([0, 0, 0, 0], 0)), settings)
+});
 
 /// The servers on screen: their snapshots (frozen while paused), their
 /// heartbeat rates, and the one the clients screen is narrowed to, if any
@@ -77,9 +88,10 @@ impl ViewState {
         Self::of(vec![Part::local(snapshot)])
     }
 
-    /// The view of these servers; with several, it opens on the servers.
+    /// The view of these servers; with several (or none yet), it opens on
+    /// the servers.
     pub fn of(parts: Vec<Part>) -> Self {
-        let several = parts.len() > 1;
+        let several = parts.len() != 1;
         let mut view = ViewState {
             shown: Shown::default(),
             mode: Mode::default(),
@@ -109,9 +121,13 @@ impl ViewState {
     }
 
     /// The first server's snapshot: the only one's, in `serve` and in `top`
-    /// of one server.
+    /// of one server; an empty one while there is no server (discovery has
+    /// found none yet).
     pub fn snapshot(&self) -> &Snapshot {
-        &self.shown.fleet.parts()[0].snapshot
+        match self.shown.fleet.parts().first() {
+            Some(part) => &part.snapshot,
+            None => &NOTHING,
+        }
     }
 
     /// The servers changed (some came, some went): a server kept keeps its

@@ -86,7 +86,11 @@ pub async fn attach(
 /// watching the others. Until it is reached, its link says why not and its
 /// snapshot is an empty picture. Beside the feed, the version the server
 /// runs, once it has said.
-pub fn follow(endpoint: Endpoint, token: Option<Token>, stop: CancellationToken) -> (Feed, Version) {
+pub fn follow(
+    endpoint: Endpoint,
+    token: Option<Token>,
+    stop: CancellationToken,
+) -> (Feed, Version) {
     let settings = Settings {
         tick: Duration::from_secs(1),
         rules: Rules::default(),

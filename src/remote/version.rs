@@ -40,10 +40,17 @@ mod tests {
 
     #[test]
     fn the_version_is_read_from_build_info_and_nothing_odd_is_taken() {
-        let metrics = "# HELP x\nhbmon_clients{status=\"alive\"} 3\nhbmon_build_info{version=\"0.1.0\"} 1\n";
+        let metrics =
+            "# HELP x\nhbmon_clients{status=\"alive\"} 3\nhbmon_build_info{version=\"0.1.0\"} 1\n";
         assert_eq!(parse(metrics), Some("0.1.0"));
         assert_eq!(parse("hbmon_build_info{version=\"\u{1b}[31m\"} 1"), None);
-        assert_eq!(parse(&format!("hbmon_build_info{{version=\"{}\"}} 1", "9".repeat(40))), None);
+        assert_eq!(
+            parse(&format!(
+                "hbmon_build_info{{version=\"{}\"}} 1",
+                "9".repeat(40)
+            )),
+            None
+        );
         assert_eq!(parse("hbmon_clients 1"), None);
     }
 }

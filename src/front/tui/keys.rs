@@ -106,11 +106,11 @@ fn open(view: &mut ViewState) -> Option<Action> {
         return Some(Action::Show(key));
     }
     if view.screen == Screen::Servers {
-        let part = view
-            .servers
-            .pos
-            .min(view.fleet().parts().len().saturating_sub(1));
-        let name = Arc::clone(&view.fleet().parts()[part].name);
+        let Some(part) = view.fleet().parts().get(view.servers.pos) else {
+            view.message = Some("no server to open".to_owned());
+            return None;
+        };
+        let name = Arc::clone(&part.name);
         view.narrow(Some(name));
         view.screen = Screen::Live;
         return None;

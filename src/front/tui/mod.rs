@@ -14,6 +14,7 @@ mod keymap;
 pub mod keys;
 mod list;
 pub mod overlay;
+mod pace;
 mod rate;
 pub mod render;
 mod screen;
@@ -45,6 +46,7 @@ use crate::feed::{Connection, Control, Feed};
 #[cfg(test)]
 use crate::feed::{Link, Snapshot, Subscriber};
 use keys::{Action, handle_key, handle_mouse};
+use pace::Pace;
 pub use view::Mode;
 use view::ViewState;
 
@@ -87,6 +89,8 @@ struct Dashboard {
     /// The servers followed now, in the view's order.
     sources: Vec<Source>,
     stop: CancellationToken,
+    /// When the snapshots that came are taken in.
+    pace: Pace,
     /// Answers from commands run in the background.
     messages: (
         mpsc::UnboundedSender<Answer>,
@@ -105,6 +109,7 @@ impl Dashboard {
             list,
             sources,
             stop,
+            pace: Pace::new(FRAME),
             messages: mpsc::unbounded_channel(),
         }
     }
@@ -115,6 +120,10 @@ impl Dashboard {
         let mut dirty = true;
         let mut last_draw = Instant::now() - FRAME;
         loop {
+            if self.pace.ready() {
+                self.take_in();
+                dirty = true;
+            }
             if dirty && last_draw.elapsed() >= FRAME {
                 // Ages and countdowns move with the clock, not only with
                 // snapshots (a paused view stays as it was).
@@ -129,14 +138,16 @@ impl Dashboard {
                 dirty = false;
                 last_draw = Instant::now();
             }
+            let due = self.pace.due();
             tokio::select! {
                 _ = self.stop.cancelled() => return Ok(()),
                 _ = tokio::time::sleep_until(last_draw + FRAME), if dirty => {}
+                _ = tokio::time::sleep_until(due.unwrap_or(last_draw)), if due.is_some() => {}
                 (index, goes_on) = sources::any_changed(&mut self.sources) => {
-                    if !self.source_changed(index, goes_on) {
-                        return Ok(());
+                    match self.source_changed(index, goes_on) {
+                        None => return Ok(()),
+                        Some(redraw) => dirty |= redraw,
                     }
-                    dirty = true;
                 }
                 Ok(()) = self.list.changed() => {
                     self.servers_changed();
@@ -183,36 +194,46 @@ impl Dashboard {
         }
     }
 
-    /// The `index`-th server's snapshot or link changed; `false` when the
-    /// dashboard should end (the feed of its only server has ended).
-    fn source_changed(&mut self, index: usize, goes_on: bool) -> bool {
+    /// The `index`-th server's snapshot or link changed: its link (and
+    /// version) show at once, its snapshot when the pace says. Whether to
+    /// redraw; `None` when the dashboard should end (the feed of its only
+    /// server has ended).
+    fn source_changed(&mut self, index: usize, goes_on: bool) -> Option<bool> {
         if !goes_on {
             if self.sources.len() == 1 {
-                return false;
+                return None;
             }
             // The others go on; this one keeps its last picture.
-            self.sources.remove(index);
-            let gone = Connection::Lost("its feed ended".to_owned());
-            let name = self
-                .view
-                .fleet()
-                .parts()
-                .iter()
-                .position(|p| !self.sources.iter().any(|s| s.name == p.name));
-            if let Some(part) = name {
-                self.view.set_connection(part, gone);
+            let gone = self.sources.remove(index);
+            if let Some(part) = self.view.fleet().find(&gone.name) {
+                let ended = Connection::Lost("its feed ended".to_owned());
+                self.view.set_connection(part, ended);
             }
-            return true;
+            return Some(true);
         }
-        let source = &mut self.sources[index];
-        let snapshot = source.snapshots.borrow_and_update().clone();
+        self.pace.came();
+        let source = &self.sources[index];
         let connection = source.link.now();
         let version = source.version.borrow().clone();
-        let part = self.view.fleet().find(&source.name).unwrap_or(index);
+        let Some(part) = self.view.fleet().find(&source.name) else {
+            return Some(false);
+        };
+        let shown = &self.view.fleet().parts()[part];
+        let redraw = shown.connection != connection || shown.version != version;
         self.view.set_connection(part, connection);
         self.view.set_version(part, version);
-        self.view.update(part, snapshot);
-        true
+        Some(redraw)
+    }
+
+    /// Takes in every server's latest snapshot, and paces the next time by
+    /// what this one cost.
+    fn take_in(&mut self) {
+        let started = Instant::now();
+        let latest = (self.sources.iter())
+            .map(|s| (Arc::clone(&s.name), s.snapshots.borrow().clone()))
+            .collect();
+        self.view.take(latest);
+        self.pace.took(started);
     }
 
     /// Servers came or went: follow the new set, keeping what is on screen

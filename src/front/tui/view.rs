@@ -25,9 +25,10 @@ use crate::front::tui::list::List;
 use crate::front::tui::overlay::{Beneath, Entry, Help, KickDialog, Overlay};
 use crate::front::tui::rate::Rate;
 use crate::liveness::Rules;
-use crate::protocol::Status;
 
 pub use crate::front::tui::screen::{Mode, Screen};
+
+mod targets;
 
 /// What a view of no server shows.
 static NOTHING: LazyLock<Snapshot> = LazyLock::new(|| {
@@ -159,11 +160,39 @@ impl ViewState {
         if self.paused {
             return;
         }
+        self.absorb(part, snapshot);
+        self.refresh();
+    }
+
+    /// The `part`-th server's new snapshot, its rows not yet recomputed.
+    fn absorb(&mut self, part: usize, snapshot: Arc<Snapshot>) {
         if let Some(rate) = self.shown.rates.get_mut(part) {
             rate.update(&snapshot);
         }
         self.shown.fleet.update(part, snapshot);
-        self.refresh();
+    }
+
+    /// Takes in each named server's latest snapshot at once, with one
+    /// recomputation of the rows; those already on screen cost nothing.
+    /// Ignored while paused.
+    pub fn take(&mut self, snapshots: Vec<(Arc<str>, Arc<Snapshot>)>) {
+        if self.paused {
+            return;
+        }
+        let mut changed = false;
+        for (name, snapshot) in snapshots {
+            let Some(part) = self.shown.fleet.find(&name) else {
+                continue;
+            };
+            if Arc::ptr_eq(&self.shown.fleet.parts()[part].snapshot, &snapshot) {
+                continue;
+            }
+            self.absorb(part, snapshot);
+            changed = true;
+        }
+        if changed {
+            self.refresh();
+        }
     }
 
     /// How the `part`-th server's feed reaches it now.
@@ -365,39 +394,6 @@ impl ViewState {
             Screen::Events => (self.events.pos < self.events.len())
                 .then(|| Entry::Event(self.event(self.events.pos).clone())),
         }
-    }
-
-    /// The clients in `leave` now, on every server they may be kicked on.
-    pub fn leave_clients(&self) -> Vec<Key> {
-        let fleet = self.fleet();
-        let mut keys = Vec::new();
-        for part in fleet.parts().iter().filter(|p| p.unkickable().is_none()) {
-            let clients = part.snapshot.clients.iter();
-            keys.extend(
-                clients
-                    .filter(|c| c.status() == Status::Leave)
-                    .map(|c| Key {
-                        server: Arc::clone(&part.name),
-                        peer: c.peer,
-                    }),
-            );
-        }
-        keys
-    }
-
-    /// Why the client `key` names cannot be kicked from here, if it cannot.
-    pub fn unkickable(&self, key: &Key) -> Option<String> {
-        let fleet = self.fleet();
-        let part = fleet.find(&key.server).map(|i| &fleet.parts()[i]);
-        part.and_then(Part::unkickable)
-    }
-
-    /// How many of `keys` the table shows now (through filter and `f`).
-    pub fn shown_count(&self, keys: &[Key]) -> usize {
-        let fleet = self.fleet();
-        (self.live.rows.iter())
-            .filter(|&&at| keys.iter().any(|k| fleet.is(at, k)))
-            .count()
     }
 
     /// The open kick question's dialog, if one is open.

@@ -61,7 +61,7 @@ fn key(server: &str, port: u16) -> Key {
     }
 }
 
-fn row_of<'a>(text: &'a str, port: u16) -> &'a str {
+fn row_of(text: &str, port: u16) -> &str {
     let port = format!(":{port}");
     text.lines().find(|l| l.contains(&port)).unwrap_or("")
 }

@@ -31,13 +31,15 @@
 //!   owns the snapshots. Its insides are private; it hands out a
 //!   [`feed::Feed`].
 //! - [`feed`]: what a front end may know (snapshots, events) and say
-//!   (commands), and how snapshots cross a socket. Nothing in it knows about
-//!   the server's insides or ratatui.
+//!   (commands), and how snapshots cross a socket; the servers a dashboard
+//!   watches (`sources`) and their snapshots merged into one table
+//!   (`merged`). Nothing in it knows about the server's insides or ratatui.
 //! - [`front`]: the dashboard, the headless stream, the operator API and the
 //!   event hooks, siblings over the feed.
 //! - [`remote`]: a feed from a running server's operator API, its
 //!   connection state (connected, lost and why) beside the snapshots, never
-//!   in them, so the dashboard runs unchanged in `hbmon top`.
+//!   in them, so the dashboard runs unchanged in `hbmon top`; several such
+//!   feeds from a set of servers that may change (`fleet`, `servers`).
 //! - [`fleet`]: speakers of the protocol from outside: `client`, `simulate`
 //!   (the `mix` of behaviours it deals, the `tally` it counts in), `demo`.
 //! - [`bench`](mod@bench): scenarios that measure the real server, fleet, dashboard and

@@ -20,7 +20,7 @@ use hbmon::fleet::progress;
 use hbmon::front::hooks::{self, HookStats, Hooks};
 use hbmon::front::{api, headless, tui};
 use hbmon::server::{self, Config, Server};
-use hbmon::{bench, history, process, remote};
+use hbmon::{bench, history, process};
 use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 
@@ -94,15 +94,15 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
         Command::Top(args) => {
             let stop = CancellationToken::new();
             process::cancel_on_terminate(stop.clone())?;
-            let feed = remote::attach(args.connect.clone(), args.token()?, stop.clone()).await?;
+            let (sources, read_only) = args.sources(stop.clone()).await?;
             if !std::io::stdout().is_terminal() {
                 bail!("hbmon top needs a terminal (scripts: GET /v1/clients, /v1/events)");
             }
             let mode = tui::Mode {
                 quit_stops_server: false,
-                read_only: args.read_only,
+                read_only,
             };
-            let dashboard = tokio::task::spawn_blocking(move || tui::run(feed, mode));
+            let dashboard = tokio::task::spawn_blocking(move || tui::run_fleet(sources, mode));
             dashboard.await.context("the dashboard crashed")??;
         }
         Command::Completions { shell } => cli::docs::completions(shell),

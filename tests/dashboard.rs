@@ -184,7 +184,7 @@ fn filter_narrows_live_enter_keeps_it_and_esc_clears_it() {
     // Keys act on the filtered rows.
     assert_eq!(
         press(&mut view, "dy"),
-        [Action::Kick(vec![peer(5003)], None)]
+        [Action::Kick(vec![target(5003)], None)]
     );
 
     press(&mut view, "/");
@@ -456,8 +456,10 @@ fn a_silent_fleet_gets_a_banner_and_held_clients_say_why_they_wait() {
 #[test]
 fn a_feed_that_lost_its_server_keeps_the_last_picture_dimmed_and_says_so() {
     let mut view = ViewState::new(three());
-    view.connection =
-        Connection::Lost("cannot reach 127.0.0.1:14001: Connection refused".to_owned());
+    view.set_connection(
+        0,
+        Connection::Lost("cannot reach 127.0.0.1:14001: Connection refused".to_owned()),
+    );
     let terminal = draw(&mut view, 160, 30);
     let shown = screen(&terminal);
     assert!(shown.contains("disconnected, retrying"), "{shown}");

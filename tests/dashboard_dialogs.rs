@@ -20,7 +20,7 @@ fn kick_asks_for_confirmation_and_enter_confirms() {
     assert_eq!(
         view.kick_dialog(),
         Some(&KickDialog::One {
-            peer: peer(5002),
+            peer: target(5002),
             pid: Some(6002)
         })
     );
@@ -29,7 +29,7 @@ fn kick_asks_for_confirmation_and_enter_confirms() {
     assert!(text.contains("y/Enter"), "{text}");
     assert_eq!(
         handle_key(key(KeyCode::Enter), &mut view),
-        Some(Action::Kick(vec![peer(5002)], None))
+        Some(Action::Kick(vec![target(5002)], None))
     );
     assert_eq!(view.kick_dialog(), None);
 }
@@ -58,7 +58,7 @@ fn kick_is_cancelled_by_n_or_esc_and_other_keys_keep_asking() {
     assert!(view.kick_dialog().is_some(), "Delete asks too");
     assert_eq!(
         press(&mut view, "y"),
-        [Action::Kick(vec![peer(5001)], None)]
+        [Action::Kick(vec![target(5001)], None)]
     );
 }
 
@@ -82,14 +82,14 @@ fn marks_survive_sorting_and_one_confirmation_kicks_them_all() {
     assert_eq!(
         view.kick_dialog(),
         Some(&KickDialog::Marked {
-            peers: vec![peer(5001), peer(5003)],
+            peers: vec![target(5001), target(5003)],
             hidden: 0
         })
     );
     assert!(screen(&draw(&mut view, 100, 30)).contains("Kick 2 marked clients?"));
     assert_eq!(
         press(&mut view, "y"),
-        [Action::Kick(vec![peer(5001), peer(5003)], None)]
+        [Action::Kick(vec![target(5001), target(5003)], None)]
     );
     assert!(view.marks.is_empty());
 }
@@ -101,7 +101,7 @@ fn capital_k_kicks_every_leave_client_after_confirmation() {
     assert_eq!(
         view.kick_dialog(),
         Some(&KickDialog::Leave {
-            peers: vec![peer(5002)]
+            peers: vec![target(5002)]
         })
     );
     let text = screen(&draw(&mut view, 100, 30));
@@ -112,7 +112,7 @@ fn capital_k_kicks_every_leave_client_after_confirmation() {
     );
     assert_eq!(
         press(&mut view, "y"),
-        [Action::Kick(vec![peer(5002)], None)]
+        [Action::Kick(vec![target(5002)], None)]
     );
 
     let mut calm = ViewState::new(snapshot(vec![client(1, Status::Alive, 0, 1)]));
@@ -134,7 +134,7 @@ fn capital_k_kicks_the_clients_it_named_not_those_in_leave_at_confirmation() {
     assert!(screen(&draw(&mut view, 100, 30)).contains("Kick the 1 client in leave?"));
     assert_eq!(
         press(&mut view, "y"),
-        [Action::Kick(vec![peer(5002)], None)]
+        [Action::Kick(vec![target(5002)], None)]
     );
 }
 
@@ -149,7 +149,7 @@ fn marked_clients_hidden_by_the_filter_are_named_and_counted_in_the_dialog() {
     assert_eq!(
         view.kick_dialog(),
         Some(&KickDialog::Marked {
-            peers: vec![peer(5001)],
+            peers: vec![target(5001)],
             hidden: 1
         })
     );
@@ -164,7 +164,7 @@ fn marked_clients_hidden_by_the_filter_are_named_and_counted_in_the_dialog() {
     );
     assert_eq!(
         press(&mut view, "y"),
-        [Action::Kick(vec![peer(5001)], None)]
+        [Action::Kick(vec![target(5001)], None)]
     );
 }
 

@@ -165,7 +165,7 @@ fn at_80_columns_the_details_pane_shows_an_earlier_close_reason_whole() {
 fn tops_disconnect_reason_folds_in_the_header_at_80_and_160_columns() {
     let why = format!("cannot reach 127.0.0.1:14001 after 12 attempts: {REASON}");
     let mut view = ViewState::new(three());
-    view.connection = Connection::Lost(why.clone());
+    view.set_connection(0, Connection::Lost(why.clone()));
     for width in [80, 160] {
         assert!(shows_whole(&mut view, width, 30, &why), "{width}");
     }

@@ -39,7 +39,7 @@ fn m_asks_how_long_and_enter_puts_the_selected_client_into_maintenance() {
     assert_eq!(
         handle_key(key(KeyCode::Enter), &mut view),
         Some(Action::Maintenance(
-            vec![peer(5002)],
+            vec![target(5002)],
             Some(Duration::from_secs(7200))
         ))
     );
@@ -62,7 +62,7 @@ fn a_length_past_the_limit_is_refused_in_the_question_and_off_ends_the_window() 
     press(&mut view, "off");
     assert_eq!(
         handle_key(key(KeyCode::Enter), &mut view),
-        Some(Action::Maintenance(vec![peer(5001)], None))
+        Some(Action::Maintenance(vec![target(5001)], None))
     );
     // Esc cancels, with nothing sent.
     press(&mut view, "m");
@@ -83,7 +83,7 @@ fn m_applies_to_the_marked_clients_as_a_kick_does_and_clears_the_marks() {
     assert_eq!(
         handle_key(key(KeyCode::Enter), &mut view),
         Some(Action::Maintenance(
-            vec![peer(5001), peer(5003)],
+            vec![target(5001), target(5003)],
             Some(Duration::from_secs(1800))
         ))
     );

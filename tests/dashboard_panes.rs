@@ -149,7 +149,7 @@ fn enter_opens_the_details_pane_with_a_sparkline_of_the_gaps() {
     let mut view = ViewState::new(three());
     assert_eq!(
         handle_key(key(KeyCode::Enter), &mut view),
-        Some(Action::Show(peer(5001)))
+        Some(Action::Show(target(5001)))
     );
     assert!(screen(&draw(&mut view, 100, 30)).contains("asking the server"));
     let at = view.snapshot().started + Duration::from_secs(60);
@@ -190,7 +190,7 @@ fn enter_opens_the_details_pane_with_a_sparkline_of_the_gaps() {
     // ↓ moves on to the next client and asks for its story.
     assert_eq!(
         handle_key(key(KeyCode::Down), &mut view),
-        Some(Action::Show(peer(5002)))
+        Some(Action::Show(target(5002)))
     );
     handle_key(key(KeyCode::Esc), &mut view);
     assert!(view.details().is_none());

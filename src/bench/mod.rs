@@ -15,6 +15,8 @@ mod floor;
 mod jitter;
 mod latency;
 mod load;
+#[cfg(test)]
+mod merged;
 mod render;
 mod servers;
 mod synthetic;

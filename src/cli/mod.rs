@@ -3,6 +3,7 @@
 
 pub mod docs;
 mod serve;
+mod top;
 mod values;
 
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use hbmon::durations::{PERIOD, RUN, TIMEOUT};
-use hbmon::endpoint::{self, Admin, Endpoint};
+use hbmon::endpoint::Admin;
 use hbmon::feed::event::Format;
 use hbmon::fleet::client;
 use hbmon::fleet::failover::MAX_SERVERS;
@@ -22,6 +23,7 @@ use hbmon::protocol::Token;
 use hbmon::{bench, history};
 
 pub use serve::{AdminSetup, ServeArgs};
+pub use top::TopArgs;
 pub use values::OrOff;
 use values::within;
 
@@ -38,8 +40,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (with the dashboard, or headless with --no-tui).
     Serve(Box<ServeArgs>),
-    /// Watch a running server in the dashboard, through its operator API (quitting leaves
-    /// the server running).
+    /// Watch a running server, or several in one table, in the dashboard, through their
+    /// operator APIs (quitting leaves the servers running).
     Top(TopArgs),
     /// Run the server with a simulated fleet that shows every behaviour within a minute.
     Demo(DemoArgs),
@@ -66,25 +68,6 @@ pub enum Command {
         #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
         dir: Option<PathBuf>,
     },
-}
-
-#[derive(Args)]
-pub struct TopArgs {
-    /// The server's operator API (its `serve --admin`): IP:PORT or unix:PATH.
-    #[arg(long, default_value = endpoint::DEFAULT, value_name = "ADDR")]
-    pub connect: Endpoint,
-    /// File holding the admin token; without it, HBMON_ADMIN_TOKEN, if set.
-    #[arg(long, value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
-    /// Watch only: no kick keys, and no kick is ever sent.
-    #[arg(long)]
-    pub read_only: bool,
-}
-
-impl TopArgs {
-    pub fn token(&self) -> Result<Option<Token>> {
-        read_token(self.token_file.as_deref(), "HBMON_ADMIN_TOKEN")
-    }
 }
 
 #[derive(Args)]

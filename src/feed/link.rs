@@ -20,6 +20,17 @@ pub enum Connection {
     /// operator): the snapshots stop at the last picture it sent while the
     /// feed tries to reach it again.
     Lost(String),
+    /// The server answers but cannot be followed as it is (it needs a
+    /// token this viewer was not given, or it is not hbmon): a list of
+    /// servers says so rather than "disconnected". Retried like a loss.
+    Refused(Refusal, String),
+}
+
+/// Why a server that answers cannot be followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    NeedsToken,
+    NotHbmon,
 }
 
 impl Connection {
@@ -27,7 +38,7 @@ impl Connection {
     pub fn lost(&self) -> Option<&str> {
         match self {
             Connection::Connected => None,
-            Connection::Lost(why) => Some(why),
+            Connection::Lost(why) | Connection::Refused(_, why) => Some(why),
         }
     }
 }

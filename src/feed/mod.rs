@@ -22,8 +22,10 @@ pub mod control;
 pub mod details;
 pub mod event;
 pub mod link;
+pub mod merged;
 pub mod query;
 pub mod snapshot;
+pub mod sources;
 pub mod wire;
 
 use std::sync::Arc;

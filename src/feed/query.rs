@@ -79,23 +79,29 @@ impl FromStr for Sort {
 
 /// Orders `rows` (indices into `clients`) by `by`; a stable sort.
 pub fn sort(rows: &mut [usize], clients: &[ClientView], by: Sort) {
+    sort_by(rows, by, |&i| &clients[i]);
+}
+
+/// Orders `rows` by `by`, each row's client found by `client`: rows of any
+/// kind (several servers' clients in one table), one order for all.
+pub fn sort_by<'c, T>(rows: &mut [T], by: Sort, client: impl Fn(&T) -> &'c ClientView) {
     match by {
         Sort::Connected => {}
-        Sort::Peer => rows.sort_by_key(|&i| clients[i].peer),
-        Sort::Pid => rows.sort_by_key(|&i| clients[i].pid),
-        Sort::Status => rows.sort_by_key(|&i| clients[i].status() as u8),
-        Sort::Miss => rows.sort_by_key(|&i| clients[i].liveness.miss),
-        Sort::Strikes => rows.sort_by_key(|&i| clients[i].liveness.strikes),
-        Sort::Beats => rows.sort_by_key(|&i| clients[i].heartbeats),
-        Sort::LastSeen => rows.sort_by_key(|&i| clients[i].last_seen),
-        Sort::Reconnects => rows.sort_by_key(|&i| clients[i].reconnects),
-        Sort::Flaps => rows.sort_by_key(|&i| clients[i].flaps),
+        Sort::Peer => rows.sort_by_key(|r| client(r).peer),
+        Sort::Pid => rows.sort_by_key(|r| client(r).pid),
+        Sort::Status => rows.sort_by_key(|r| client(r).status() as u8),
+        Sort::Miss => rows.sort_by_key(|r| client(r).liveness.miss),
+        Sort::Strikes => rows.sort_by_key(|r| client(r).liveness.strikes),
+        Sort::Beats => rows.sort_by_key(|r| client(r).heartbeats),
+        Sort::LastSeen => rows.sort_by_key(|r| client(r).last_seen),
+        Sort::Reconnects => rows.sort_by_key(|r| client(r).reconnects),
+        Sort::Flaps => rows.sort_by_key(|r| client(r).flaps),
     }
 }
 
 /// Case-insensitive substring match over what a row shows: `ip:port`,
 /// reported ip, pid and status (and a closed client's reason, an event's
-/// text).
+/// text, and the server's name where there are several).
 pub struct Filter(String);
 
 impl Filter {
@@ -164,21 +170,45 @@ impl Default for Query {
 impl Query {
     /// The clients that match, in order, as indices into `clients`.
     pub fn rows(&self, clients: &[ClientView]) -> Vec<usize> {
+        let candidates = clients.iter().enumerate().map(|(i, c)| (i, c, ""));
+        self.select(candidates, |&i| &clients[i])
+    }
+
+    /// The same rule over rows of any kind: each candidate comes with its
+    /// client and the name of the server it is on, which the filter matches
+    /// too (empty where there is one server); `client` finds a row's client
+    /// again to sort.
+    pub fn select<'a, T>(
+        &self,
+        candidates: impl Iterator<Item = (T, &'a ClientView, &'a str)>,
+        client: impl Fn(&T) -> &'a ClientView,
+    ) -> Vec<T> {
         let filter = Filter::new(&self.filter);
         let mut scratch = String::new();
-        let mut rows: Vec<usize> = (0..clients.len())
-            .filter(|&i| {
-                let c = &clients[i];
+        let mut rows: Vec<T> = candidates
+            .filter(|(_, c, server)| {
                 let status = c.status();
                 self.status.is_none_or(|s| status == s)
                     && self.except != Some(status)
-                    && filter.client(&mut scratch, c)
+                    && filter.matches(&mut scratch, |s| {
+                        client_text(s, c.peer, c.ip.as_deref(), c.pid, status);
+                        on_server(s, server);
+                    })
             })
+            .map(|(row, ..)| row)
             .collect();
-        sort(&mut rows, clients, self.sort);
+        sort_by(&mut rows, self.sort, client);
         if self.reverse {
             rows.reverse();
         }
         rows
+    }
+}
+
+/// Adds the server's name to what the filter searches, when there is one.
+pub fn on_server(s: &mut String, server: &str) {
+    if !server.is_empty() {
+        s.push(' ');
+        s.push_str(server);
     }
 }

@@ -108,6 +108,20 @@ impl Api {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, T), ApiError> {
+        let (status, bytes) = self.answer(method, path, body).await?;
+        serde_json::from_slice(&bytes)
+            .map(|answer| (status, answer))
+            .map_err(|e| self.not_hbmon(format!("HTTP {status}, {e}")))
+    }
+
+    /// Sends a request and reads its whole answer, at most [`MAX_ANSWER`]
+    /// bytes.
+    pub async fn answer(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), ApiError> {
         let response = self.request(method, path, body).await?;
         let status = response.status();
         let bytes = Limited::new(response.into_body(), MAX_ANSWER)
@@ -115,9 +129,7 @@ impl Api {
             .await
             .map_err(|e| self.unreachable(e))?
             .to_bytes();
-        serde_json::from_slice(&bytes)
-            .map(|answer| (status, answer))
-            .map_err(|e| self.not_hbmon(format!("HTTP {status}, {e}")))
+        Ok((status, bytes))
     }
 
     pub fn unreachable(&self, why: impl ToString) -> ApiError {

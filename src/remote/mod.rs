@@ -11,9 +11,12 @@
 //! tokio-console's `conn.rs`.
 
 pub mod discover;
+pub mod fleet;
 mod frames;
 pub mod http;
+pub mod servers;
 mod sniff;
+mod version;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,8 +35,11 @@ use tokio_util::sync::CancellationToken;
 use crate::endpoint::Endpoint;
 use crate::feed::control::{Command, CommandError, Kicked, Maintained, Target};
 use crate::feed::details::Details;
+use crate::feed::link::Refusal;
+use crate::feed::snapshot::Settings;
 use crate::feed::wire::{self, Replica};
 use crate::feed::{Connection, Control, Event, Feed, Link, Snapshot, Subscriber};
+use crate::liveness::Rules;
 use crate::protocol::Token;
 pub use frames::{FeedFrameError, FeedFrames};
 pub use http::{Api, ApiError};
@@ -73,27 +79,67 @@ pub async fn attach(
     let mut frames = open(&api).await?;
     let mut replica = Replica::default();
     let first = next_snapshot(&api, &mut frames, &mut replica).await?.0;
+    Ok(spawn(api, first, Some((frames, replica)), stop).0)
+}
+
+/// A feed of the server at `endpoint` whether or not it answers yet: one of
+/// several servers, where one that is down must not keep `top` from
+/// watching the others. Until it is reached, its link says why not and its
+/// snapshot is an empty picture. Beside the feed, the version the server
+/// runs, once it has said.
+pub fn follow(
+    endpoint: Endpoint,
+    token: Option<Token>,
+    stop: CancellationToken,
+) -> (Feed, Version) {
+    let settings = Settings {
+        tick: Duration::from_secs(1),
+        rules: Rules::default(),
+    };
+    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+    let nothing = Arc::new(Snapshot::empty(unspecified, settings));
+    spawn(Api { endpoint, token }, nothing, None, stop)
+}
+
+/// Which hbmon a followed server runs, once it has said.
+pub type Version = watch::Receiver<Option<Arc<str>>>;
+
+/// The feed's channels, and the tasks that fill them from `api`: a
+/// follower (from `frames`, if already open) and a command sender.
+fn spawn(
+    api: Api,
+    first: Arc<Snapshot>,
+    frames: Option<(Frames, Replica)>,
+    stop: CancellationToken,
+) -> (Feed, Version) {
+    let state = match frames {
+        Some(_) => Connection::Connected,
+        None => Connection::Lost("not reached yet".to_owned()),
+    };
     let (snapshots, receiver) = watch::channel(first);
     let (events, events_rx) = broadcast::channel(EVENTS);
     let (commands, commands_rx) = mpsc::channel(16);
-    let (connection, link) = watch::channel(Connection::Connected);
+    let (connection, link) = watch::channel(state);
+    let (version, version_rx) = watch::channel(None);
     let subscriber = Subscriber::new(&events);
     let follower = Follower {
         api: api.clone(),
         snapshots,
         events,
         connection,
+        version: Arc::new(version),
     };
-    tokio::spawn(follower.follow(frames, replica, stop.clone()));
+    tokio::spawn(follower.follow(frames, stop.clone()));
     tokio::spawn(serve_commands(api, commands_rx, receiver.clone()));
-    Ok(Feed {
+    let feed = Feed {
         snapshots: receiver,
         events: events_rx,
         subscriber,
         control: Control::new(commands),
         link: Link::new(link),
         stop,
-    })
+    };
+    (feed, version_rx)
 }
 
 /// Opens `/v1/feed`.
@@ -136,22 +182,26 @@ async fn next_snapshot(
     replica.apply(&frame).map_err(|e| api.not_hbmon(e))
 }
 
-/// What the following task writes to: the feed's three senders.
+/// What the following task writes to: the feed's three senders, and
+/// the server's version beside them.
 struct Follower {
     api: Api,
     snapshots: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Event>,
     connection: watch::Sender<Connection>,
+    version: Arc<watch::Sender<Option<Arc<str>>>>,
 }
 
 impl Follower {
-    /// Follows the feed until `stop`, reconnecting whenever it is lost.
-    async fn follow(self, frames: Frames, replica: Replica, stop: CancellationToken) {
+    /// Follows the feed until `stop`, reconnecting whenever it is lost (or
+    /// until first reached, without `current`).
+    async fn follow(self, mut current: Option<(Frames, Replica)>, stop: CancellationToken) {
         let api = &self.api;
-        let mut current = Some((frames, replica));
         let mut wait = RETRY_FIRST;
         loop {
             if let Some((mut frames, mut replica)) = current.take() {
+                // Reached (again): it may run another version than before.
+                tokio::spawn(version::ask(api.clone(), Arc::clone(&self.version)));
                 let lost = loop {
                     tokio::select! {
                         _ = stop.cancelled() => return,
@@ -189,10 +239,24 @@ impl Follower {
         }
     }
 
-    /// The server is lost, and why: the last snapshot stays on screen.
+    /// The server is lost, and why: the last snapshot stays on screen. A
+    /// server that answers but refuses says so apart (a list of servers
+    /// shows "needs a token", "not hbmon"). Nothing is sent when nothing
+    /// changed, so a server down for long does not wake the viewer.
     fn lose(&self, why: &ApiError) {
-        self.connection
-            .send_replace(Connection::Lost(why.to_string()));
+        let text = why.to_string();
+        let state = match why {
+            ApiError::Unauthorized(_) => Connection::Refused(Refusal::NeedsToken, text),
+            ApiError::NotHbmon(..) | ApiError::HeartbeatPort(_) => {
+                Connection::Refused(Refusal::NotHbmon, text)
+            }
+            ApiError::Unreachable(..) => Connection::Lost(text),
+        };
+        self.connection.send_if_modified(|now| {
+            let changed = *now != state;
+            *now = state;
+            changed
+        });
     }
 }
 

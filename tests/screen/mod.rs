@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hbmon::feed::event::{Event, EventKind};
+use hbmon::feed::merged::Key;
 use hbmon::feed::snapshot::{ClientView, Settings, Snapshot};
 use hbmon::front::tui::keys::{Action, handle_key};
 use hbmon::front::tui::render::{fit, render};
@@ -150,7 +151,12 @@ pub fn color_of(terminal: &Terminal<TestBackend>, row_marker: &str, text: &str) 
 }
 
 pub fn selected_peer(view: &ViewState) -> SocketAddr {
-    view.selected.expect("a selection")
+    view.selected.as_ref().expect("a selection").peer
+}
+
+/// The client on `port` of a dashboard's one server, as kicks name it.
+pub fn target(port: u16) -> Key {
+    Key::local(peer(port))
 }
 
 /// `serve`'s own dashboard: quitting stops the server.

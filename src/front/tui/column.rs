@@ -8,6 +8,8 @@ use crate::feed::query::Sort;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Column {
     Mark,
+    /// The server that holds the client (shown when there are several).
+    Server,
     Peer,
     ReportedIp,
     Pid,
@@ -28,8 +30,9 @@ pub enum Column {
 
 impl Column {
     /// Left to right.
-    const DISPLAY: [Column; 13] = [
+    const DISPLAY: [Column; 14] = [
         Column::Mark,
+        Column::Server,
         Column::Peer,
         Column::ReportedIp,
         Column::Pid,
@@ -45,8 +48,9 @@ impl Column {
     ];
     /// Most important first: a narrow terminal keeps a prefix of these whole
     /// rather than squeezing every column illegibly.
-    const PRIORITY: [Column; 13] = [
+    const PRIORITY: [Column; 14] = [
         Column::Mark,
+        Column::Server,
         Column::Peer,
         Column::Status,
         Column::Next,
@@ -63,6 +67,7 @@ impl Column {
     pub fn title(self) -> &'static str {
         match self {
             Column::Mark => "",
+            Column::Server => "server",
             Column::Peer => "ip:port",
             Column::ReportedIp => "reported ip",
             Column::Pid => "pid",
@@ -81,6 +86,7 @@ impl Column {
     pub fn width(self) -> u16 {
         match self {
             Column::Mark => 1,
+            Column::Server => 14,
             Column::Peer => 21,
             Column::ReportedIp => 15,
             Column::Pid => 10,
@@ -98,13 +104,14 @@ impl Column {
 
     /// The columns that fit in `width`, in display order. The column the
     /// rows are sorted by is kept first, since an order that cannot be seen
-    /// is no use; connection order, the table's own, needs no column.
-    pub fn fitting(width: u16, sort: Sort) -> Vec<Column> {
+    /// is no use; connection order, the table's own, needs no column. The
+    /// server column shows only when there are `several` servers.
+    pub fn fitting(width: u16, sort: Sort, several: bool) -> Vec<Column> {
         let sorted = (sort != Sort::Connected).then(|| Column::from(sort));
         let mut left = width;
         let mut shown = Vec::new();
         for column in sorted.into_iter().chain(Column::PRIORITY) {
-            if shown.contains(&column) {
+            if shown.contains(&column) || (column == Column::Server && !several) {
                 continue;
             }
             // Each column but the last is followed by one space.

@@ -7,12 +7,13 @@
 //! quits from anywhere. A key that does nothing says so in the footer, and
 //! where it would.
 
-use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
+use crate::feed::merged::Key;
 use crate::front::tui::overlay::{
     DetailsPane, Help, KickDialog, KickQuestion, MaintenanceQuestion, Overlay, QuitQuestion, Step,
 };
@@ -69,13 +70,14 @@ fn screen_key(code: KeyCode, ctrl: bool, view: &mut ViewState) -> Option<Action>
         KeyCode::PageDown => view.move_by(view.page()),
         KeyCode::Home | KeyCode::Char('g') => view.move_by(isize::MIN),
         KeyCode::End | KeyCode::Char('G') => view.move_to_end(),
-        KeyCode::Tab | KeyCode::Char('l') => view.screen = view.screen.cycle(true),
-        KeyCode::BackTab | KeyCode::Char('h') => view.screen = view.screen.cycle(false),
+        KeyCode::Tab | KeyCode::Char('l') => cycle(view, true),
+        KeyCode::BackTab | KeyCode::Char('h') => cycle(view, false),
         KeyCode::Char('/') => view.overlay = Some(Overlay::Filter),
         KeyCode::Esc if !view.query.filter.is_empty() => {
             view.query.filter.clear();
             view.refresh();
         }
+        KeyCode::Esc if view.only().is_some() => view.narrow(None),
         KeyCode::Char('p') => view.paused = !view.paused,
         KeyCode::Enter => return open(view),
         KeyCode::Char(' ' | 'd' | 'K' | 'm' | 's' | 'S' | 'f')
@@ -89,16 +91,31 @@ fn screen_key(code: KeyCode, ctrl: bool, view: &mut ViewState) -> Option<Action>
     None
 }
 
-/// Enter: the selected client's story on the clients screen, the selected
-/// row whole on the others.
+fn cycle(view: &mut ViewState, forward: bool) {
+    view.screen = view.screen.cycle(forward, view.fleet().several());
+}
+
+/// Enter: the selected client's story on the clients screen, the clients
+/// of the selected server on the servers screen, the selected row whole on
+/// the others.
 fn open(view: &mut ViewState) -> Option<Action> {
     if view.screen == Screen::Live {
-        let Some(peer) = view.selected else {
+        let Some(key) = view.selected.clone() else {
             view.message = Some("no client selected".to_owned());
             return None;
         };
-        view.overlay = Some(Overlay::Details(DetailsPane::asking(peer)));
-        return Some(Action::Show(peer));
+        view.overlay = Some(Overlay::Details(DetailsPane::asking(key.clone())));
+        return Some(Action::Show(key));
+    }
+    if view.screen == Screen::Servers {
+        let Some(part) = view.fleet().parts().get(view.servers.pos) else {
+            view.message = Some("no server to open".to_owned());
+            return None;
+        };
+        let name = Arc::clone(&part.name);
+        view.narrow(Some(name));
+        view.screen = Screen::Live;
+        return None;
     }
     match view.selected_entry() {
         Some(entry) => view.overlay = Some(Overlay::Entry(entry)),
@@ -132,9 +149,11 @@ fn live_key(code: KeyCode, view: &mut ViewState) {
     }
     match code {
         KeyCode::Char(' ') => {
-            if let Some(peer) = view.selected {
-                if !view.marks.remove(&peer) {
-                    view.marks.insert(peer);
+            if let Some(key) = view.selected.clone() {
+                if let Some(why) = view.unkickable(&key) {
+                    view.message = Some(why);
+                } else if !view.marks.remove(&key) {
+                    view.marks.insert(key);
                 }
                 view.move_by(1);
             }
@@ -165,15 +184,27 @@ fn ask_kick(view: &mut ViewState, ask: fn(&mut ViewState) -> Option<KickQuestion
 }
 
 /// The marked clients, or else the selected one, for a kick or a
-/// maintenance window; `None` with nobody (the footer says why).
+/// maintenance window; `None` with nobody (the footer says why). Clients
+/// of a server that is lost or read-only are left out, and the footer
+/// says why when that leaves nobody.
 fn marked_or_selected(view: &mut ViewState) -> Option<KickDialog> {
-    let live: Vec<SocketAddr> = view
-        .snapshot()
-        .clients
-        .iter()
-        .map(|c| c.peer)
-        .filter(|peer| view.marks.contains(peer))
-        .collect();
+    let fleet = view.fleet();
+    let mut live: Vec<Key> = Vec::new();
+    let mut why = None;
+    for part in fleet.parts() {
+        let marked: Vec<Key> = (part.snapshot.clients.iter())
+            .map(|c| Key {
+                server: Arc::clone(&part.name),
+                peer: c.peer,
+            })
+            .filter(|key| view.marks.contains(key))
+            .collect();
+        match part.unkickable() {
+            None => live.extend(marked),
+            Some(reason) if why.is_none() && !marked.is_empty() => why = Some(reason),
+            Some(_) => {}
+        }
+    }
     if !live.is_empty() {
         let hidden = live.len() - view.shown_count(&live);
         return Some(KickDialog::Marked {
@@ -181,13 +212,19 @@ fn marked_or_selected(view: &mut ViewState) -> Option<KickDialog> {
             hidden,
         });
     }
-    if let Some(client) = view.selected_client() {
-        return Some(KickDialog::One {
-            peer: client.peer,
-            pid: client.pid,
-        });
+    if why.is_none()
+        && let Some(client) = view.selected_client()
+    {
+        let key = view.selected.clone()?;
+        match view.unkickable(&key) {
+            None => {
+                let pid = client.pid;
+                return Some(KickDialog::One { peer: key, pid });
+            }
+            Some(reason) => why = Some(reason),
+        }
     }
-    view.message = Some("no client selected".to_owned());
+    view.message = Some(why.unwrap_or_else(|| "no client selected".to_owned()));
     None
 }
 
@@ -204,7 +241,7 @@ fn leave(view: &mut ViewState) -> Option<KickQuestion> {
 /// Quits at once, unless quitting would stop a server with clients: then
 /// the question comes first.
 fn ask_quit(view: &mut ViewState) -> Option<Action> {
-    let clients = view.snapshot().clients.len();
+    let clients = view.fleet().total(|s| s.clients.len() as u64) as usize;
     if view.mode.quit_stops_server && clients > 0 {
         view.overlay = Some(Overlay::Quit(QuitQuestion { clients }));
         return None;

@@ -4,14 +4,16 @@ use std::ops::Range;
 
 use ratatui::layout::Rect;
 
-/// One screen's list: its rows in display order (indices into the
-/// snapshot), the cursor in them, and the window of them on screen. The
+use crate::feed::merged::At;
+
+/// One screen's list: its rows in display order (where each is in
+/// the servers' snapshots), the cursor in them, and the window of them on screen. The
 /// window is fitted to the terminal before each frame ([`fit`](super::render::fit)),
 /// so drawing only reads it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct List {
     /// Set by the view as snapshots and the query change.
-    pub(super) rows: Vec<usize>,
+    pub(super) rows: Vec<At>,
     pub pos: usize,
     /// The first row on screen.
     pub offset: usize,
@@ -23,7 +25,7 @@ pub struct List {
 }
 
 impl List {
-    pub fn rows(&self) -> &[usize] {
+    pub fn rows(&self) -> &[At] {
         &self.rows
     }
 

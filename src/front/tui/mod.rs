@@ -14,9 +14,11 @@ mod keymap;
 pub mod keys;
 mod list;
 pub mod overlay;
+mod pace;
 mod rate;
 pub mod render;
 mod screen;
+mod servers;
 mod style;
 mod tables;
 pub mod view;
@@ -37,21 +39,33 @@ use tokio_util::sync::CancellationToken;
 
 pub use overlay::{KickDialog, maintained, outcome};
 
-#[cfg(test)]
-use crate::feed::Subscriber;
 use crate::feed::control::Target;
 use crate::feed::details::Details;
-use crate::feed::{Control, Feed, Link, Snapshot};
+use crate::feed::merged::{Key, Part};
+use crate::feed::sources::{self, Source, Sources};
+use crate::feed::{Connection, Control, Feed};
+#[cfg(test)]
+use crate::feed::{Link, Snapshot, Subscriber};
 use keys::{Action, handle_key, handle_mouse};
+use pace::Pace;
 pub use view::Mode;
 use view::ViewState;
 
 /// At most about 30 frames a second.
 const FRAME: Duration = Duration::from_millis(33);
 
-/// Runs the dashboard on the current thread until the operator quits or the
-/// feed ends. The terminal is restored on every way out, panics included.
+/// Runs the dashboard of one feed (`serve`'s own, `top` of one server) on
+/// the current thread until the operator quits or the feed ends: a fleet
+/// of one.
 pub fn run(feed: Feed, mode: Mode) -> Result<()> {
+    let stop = feed.stop.clone();
+    run_fleet(Sources::one(Source::of("", "", false, feed), stop), mode)
+}
+
+/// Runs the dashboard over `sources` on the current thread until the
+/// operator quits or the feeds end. The terminal is restored on every way
+/// out, panics included.
+pub fn run_fleet(sources: Sources, mode: Mode) -> Result<()> {
     let runtime = crate::front::runtime().context("starting the dashboard's runtime")?;
     // ratatui's hook restores raw mode and the screen; this one, called
     // after it, turns mouse reporting off too.
@@ -63,7 +77,7 @@ pub fn run(feed: Feed, mode: Mode) -> Result<()> {
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let result = crossterm::execute!(std::io::stdout(), EnableMouseCapture)
         .context("enabling mouse input")
-        .and_then(|()| runtime.block_on(Dashboard::new(feed, mode).run(&mut terminal)));
+        .and_then(|()| runtime.block_on(Dashboard::new(sources, mode).run(&mut terminal)));
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
@@ -71,10 +85,13 @@ pub fn run(feed: Feed, mode: Mode) -> Result<()> {
 
 struct Dashboard {
     view: ViewState,
-    snapshots: watch::Receiver<Arc<Snapshot>>,
-    link: Link,
-    control: Control,
+    /// The set of servers, as it changes.
+    list: watch::Receiver<Vec<Source>>,
+    /// The servers followed now, in the view's order.
+    sources: Vec<Source>,
     stop: CancellationToken,
+    /// When the snapshots that came are taken in.
+    pace: Pace,
     /// Answers from commands run in the background.
     messages: (
         mpsc::UnboundedSender<Answer>,
@@ -83,28 +100,17 @@ struct Dashboard {
 }
 
 impl Dashboard {
-    fn new(feed: Feed, mode: Mode) -> Self {
-        // The dashboard shows the events the snapshots carry; it does not
-        // read the stream, and an unread receiver would hold the ring.
-        let Feed {
-            mut snapshots,
-            events,
-            control,
-            link,
-            stop,
-            ..
-        } = feed;
-        drop(events);
-        let first = snapshots.borrow_and_update().clone();
-        let mut view = ViewState::new(first);
+    fn new(sources: Sources, mode: Mode) -> Self {
+        let Sources { mut list, stop } = sources;
+        let sources = list.borrow_and_update().clone();
+        let mut view = ViewState::of(parts(&sources, &[]));
         view.mode = mode;
-        view.connection = link.now();
         Dashboard {
             view,
-            snapshots,
-            link,
-            control,
+            list,
+            sources,
             stop,
+            pace: Pace::new(FRAME),
             messages: mpsc::unbounded_channel(),
         }
     }
@@ -115,6 +121,10 @@ impl Dashboard {
         let mut dirty = true;
         let mut last_draw = Instant::now() - FRAME;
         loop {
+            if self.pace.ready() {
+                self.take_in();
+                dirty = true;
+            }
             if dirty && last_draw.elapsed() >= FRAME {
                 // Ages and countdowns move with the clock, not only with
                 // snapshots (a paused view stays as it was).
@@ -129,19 +139,19 @@ impl Dashboard {
                 dirty = false;
                 last_draw = Instant::now();
             }
+            let due = self.pace.due();
             tokio::select! {
                 _ = self.stop.cancelled() => return Ok(()),
                 _ = tokio::time::sleep_until(last_draw + FRAME), if dirty => {}
-                changed = self.snapshots.changed() => {
-                    if changed.is_err() {
-                        return Ok(());
+                _ = tokio::time::sleep_until(due.unwrap_or(last_draw)), if due.is_some() => {}
+                (index, goes_on) = sources::any_changed(&mut self.sources) => {
+                    match self.source_changed(index, goes_on) {
+                        None => return Ok(()),
+                        Some(redraw) => dirty |= redraw,
                     }
-                    let snapshot = self.snapshots.borrow_and_update().clone();
-                    self.view.show(snapshot);
-                    dirty = true;
                 }
-                connection = self.link.changed() => {
-                    self.view.connection = connection;
+                Ok(()) = self.list.changed() => {
+                    self.servers_changed();
                     dirty = true;
                 }
                 event = input.next() => {
@@ -164,9 +174,9 @@ impl Dashboard {
                             return Ok(());
                         }
                         Some(Action::Redraw) => terminal.clear().context("clearing the terminal")?,
-                        Some(Action::Kick(peers, hold)) => self.kick(peers, hold),
-                        Some(Action::Maintenance(peers, length)) => self.maintain(peers, length),
-                        Some(Action::Show(peer)) => self.show(peer),
+                        Some(Action::Kick(keys, hold)) => self.kick(keys, hold),
+                        Some(Action::Maintenance(keys, length)) => self.maintain(keys, length),
+                        Some(Action::Show(key)) => self.show(key),
                         None => {}
                     }
                 }
@@ -177,8 +187,8 @@ impl Dashboard {
                 // "3s ago" moves even when nothing else does, and an open
                 // details pane is brought up to date.
                 _ = clock.tick() => {
-                    if let Some((peer, _)) = self.view.details() {
-                        self.show(peer);
+                    if let Some((key, _)) = self.view.details() {
+                        self.show(key.clone());
                     }
                     dirty = true;
                 }
@@ -186,43 +196,131 @@ impl Dashboard {
         }
     }
 
-    /// Sends a kick without waiting for it: its outcome comes back as a
-    /// message.
-    fn kick(&self, peers: Vec<SocketAddr>, hold: Option<Duration>) {
-        let control = self.control.clone();
-        let messages = self.messages.0.clone();
-        tokio::spawn(async move {
-            let message = match control.kick_each(peers, "dashboard", hold).await {
+    /// The `index`-th server's snapshot or link changed: its link (and
+    /// version) show at once, its snapshot when the pace says. Whether to
+    /// redraw; `None` when the dashboard should end (the feed of its only
+    /// server has ended).
+    fn source_changed(&mut self, index: usize, goes_on: bool) -> Option<bool> {
+        if !goes_on {
+            if self.sources.len() == 1 {
+                return None;
+            }
+            // The others go on; this one keeps its last picture.
+            let gone = self.sources.remove(index);
+            if let Some(part) = self.view.fleet().find(&gone.name) {
+                let ended = Connection::Lost("its feed ended".to_owned());
+                self.view.set_connection(part, ended);
+            }
+            return Some(true);
+        }
+        self.pace.came();
+        let source = &self.sources[index];
+        let connection = source.link.now();
+        let version = source.version.borrow().clone();
+        let Some(part) = self.view.fleet().find(&source.name) else {
+            return Some(false);
+        };
+        let shown = &self.view.fleet().parts()[part];
+        let redraw = shown.connection != connection || shown.version != version;
+        self.view.set_connection(part, connection);
+        self.view.set_version(part, version);
+        Some(redraw)
+    }
+
+    /// Takes in every server's latest snapshot, and paces the next time by
+    /// what this one cost.
+    fn take_in(&mut self) {
+        let started = Instant::now();
+        let latest = (self.sources.iter())
+            .map(|s| (Arc::clone(&s.name), s.snapshots.borrow().clone()))
+            .collect();
+        self.view.take(latest);
+        self.pace.took(started);
+    }
+
+    /// Servers came or went: follow the new set, keeping what is on screen
+    /// of those that stay.
+    fn servers_changed(&mut self) {
+        self.sources = self.list.borrow_and_update().clone();
+        let parts = parts(&self.sources, self.view.fleet().parts());
+        self.view.set_parts(parts);
+    }
+
+    /// Sends each kick to the server that holds the client, without
+    /// waiting: the outcome (each server's, when there are several) comes
+    /// back as a message.
+    fn kick(&self, keys: Vec<Key>, hold: Option<Duration>) {
+        self.ask_owners(keys, move |control, peers| async move {
+            match control.kick_each(peers, "dashboard", hold).await {
                 Ok(answer) => outcome(&answer),
                 Err(error) => format!("kick failed: {error}"),
-            };
-            let _ = messages.send(Answer::Message(message));
+            }
         });
     }
 
-    /// Starts or ends the maintenance windows of `peers` without waiting:
-    /// the outcome comes back as a message.
-    fn maintain(&self, peers: Vec<SocketAddr>, length: Option<Duration>) {
-        let control = self.control.clone();
-        let messages = self.messages.0.clone();
-        tokio::spawn(async move {
+    /// Starts or ends the maintenance windows of these clients, each on
+    /// its own server, without waiting: the outcome comes back as a message.
+    fn maintain(&self, keys: Vec<Key>, length: Option<Duration>) {
+        self.ask_owners(keys, move |control, peers| async move {
             let target = Target::Peers(peers);
-            let message = match control.maintenance(target, length, "dashboard").await {
+            match control.maintenance(target, length, "dashboard").await {
                 Ok(answer) => maintained(answer.clients.len(), length.is_none()),
                 Err(error) => format!("maintenance failed: {error}"),
-            };
-            let _ = messages.send(Answer::Message(message));
+            }
         });
     }
 
-    /// Asks for a client's story for the details pane, without waiting.
-    fn show(&self, peer: SocketAddr) {
-        let control = self.control.clone();
+    /// Asks each server holding some of `keys` about its own clients, all
+    /// at once, and reports the answers as one message (each named by its
+    /// server when there are several).
+    fn ask_owners<F, A>(&self, keys: Vec<Key>, ask: F)
+    where
+        F: Fn(Control, Vec<SocketAddr>) -> A + Send + 'static,
+        A: Future<Output = String> + Send,
+    {
+        let mut by_server: Vec<(Arc<str>, Control, Vec<SocketAddr>)> = Vec::new();
+        for key in keys {
+            match by_server.iter_mut().find(|(name, ..)| *name == key.server) {
+                Some((.., peers)) => peers.push(key.peer),
+                None => {
+                    let Some(source) = self.sources.iter().find(|s| s.name == key.server) else {
+                        continue;
+                    };
+                    by_server.push((key.server, source.control.clone(), vec![key.peer]));
+                }
+            }
+        }
+        let messages = self.messages.0.clone();
+        let several = by_server.len() > 1;
+        tokio::spawn(async move {
+            let asks = by_server.into_iter().map(|(name, control, peers)| {
+                let said = ask(control, peers);
+                async move {
+                    let said = said.await;
+                    if several {
+                        format!("{name}: {said}")
+                    } else {
+                        said
+                    }
+                }
+            });
+            let said = futures_util::future::join_all(asks).await;
+            let _ = messages.send(Answer::Message(said.join("; ")));
+        });
+    }
+
+    /// Asks the client's server for its story for the details pane,
+    /// without waiting.
+    fn show(&self, key: Key) {
+        let Some(source) = self.sources.iter().find(|s| s.name == key.server) else {
+            return;
+        };
+        let control = source.control.clone();
         let messages = self.messages.0.clone();
         tokio::spawn(async move {
-            let answer = match control.show(peer).await {
+            let answer = match control.show(key.peer).await {
                 Ok(details) => Answer::Details(details),
-                Err(error) => Answer::Gone(peer, error.to_string()),
+                Err(error) => Answer::Gone(key, error.to_string()),
             };
             let _ = messages.send(answer);
         });
@@ -232,9 +330,31 @@ impl Dashboard {
         match answer {
             Answer::Message(message) => self.view.message = Some(message),
             Answer::Details(details) => self.view.story_came(details),
-            Answer::Gone(peer, why) => self.view.story_gone(peer, why),
+            Answer::Gone(key, why) => self.view.story_gone(&key, why),
         }
     }
+}
+
+/// The view's parts for `sources`: a server already on screen keeps its
+/// last picture and state (in `shown`); a new one starts from its feed's.
+fn parts(sources: &[Source], shown: &[Part]) -> Vec<Part> {
+    let now = SystemTime::now();
+    sources
+        .iter()
+        .map(|source| {
+            let kept = shown.iter().find(|p| p.name == source.name);
+            let mut part = match kept {
+                Some(part) => part.clone(),
+                None => Part::local(source.snapshots.borrow().clone()),
+            };
+            part.name = Arc::clone(&source.name);
+            part.address = Arc::clone(&source.address);
+            part.read_only = source.read_only;
+            part.version = source.version.borrow().clone();
+            part.connect(source.link.now(), now);
+            part
+        })
+        .collect()
 }
 
 /// What comes back from a command run in the background.
@@ -244,7 +364,7 @@ enum Answer {
     /// A client's story, for the details pane.
     Details(Details),
     /// The client whose story was asked for has gone.
-    Gone(SocketAddr, String),
+    Gone(Key, String),
 }
 
 #[cfg(test)]
@@ -269,7 +389,9 @@ mod tests {
             link: Link::in_process(),
             stop: CancellationToken::new(),
         };
-        let _dashboard = Dashboard::new(feed, Mode::default());
+        let stop = feed.stop.clone();
+        let sources = Sources::one(Source::of("", "", false, feed), stop);
+        let _dashboard = Dashboard::new(sources, Mode::default());
         assert_eq!(events.receiver_count(), 0);
     }
 }

@@ -26,6 +26,7 @@ use ratatui::widgets::Paragraph;
 use crate::front::tui::keymap::{HELP, KEYS, QUIT, footer_text};
 use crate::front::tui::overlay::centered;
 use crate::front::tui::screen::Screen;
+use crate::front::tui::servers;
 use crate::front::tui::style::{clock, short, status_style};
 use crate::front::tui::tables;
 use crate::front::tui::view::ViewState;
@@ -60,7 +61,7 @@ impl Areas {
             Screen::Live => (area.height / 4).clamp(4, 12),
             _ => 0,
         };
-        let banner = view.snapshot().fleet_silent.is_some();
+        let banner = fleet_banner(view).is_some();
         let [header, banner, table, events, footer] = Layout::vertical([
             Constraint::Length(header_lines as u16),
             Constraint::Length(u16::from(banner)),
@@ -102,6 +103,7 @@ pub fn render(frame: &mut Frame, view: &ViewState) {
         frame.render_widget(Paragraph::new(banner), areas.banner);
     }
     match view.screen {
+        Screen::Servers => servers::servers(frame, areas.table, view),
         Screen::Live => {
             tables::clients(frame, areas.table, view);
             tables::events_pane(frame, areas.events, view);
@@ -139,10 +141,11 @@ fn drop_unsafe(buffer: &mut Buffer) {
     }
 }
 
-/// Why a remote feed lost its server, while it has: the one place the
-/// header and the dimming learn of it.
+/// Why the one server's remote feed lost it, while it has: the one place
+/// the header and the dimming learn of it. (Of several servers, only the
+/// lost ones' rows are dimmed, and the servers screen says why.)
 fn lost(view: &ViewState) -> Option<&str> {
-    view.connection.lost()
+    view.lost()
 }
 
 fn too_small(frame: &mut Frame, area: Rect) {
@@ -158,14 +161,30 @@ fn too_small(frame: &mut Frame, area: Rect) {
 }
 
 /// The banner while the fleet is silent: nothing is being closed, and why.
+/// Of several servers, it names those whose fleet is silent.
 fn fleet_banner(view: &ViewState) -> Option<Line<'static>> {
-    let silence = view.snapshot().fleet_silent?;
-    let text = format!(
-        " FLEET SILENT since {}: {} of {} clients silent together; automatic closes are held until they are heard again ",
-        clock(silence.since),
-        silence.silent,
-        silence.clients
-    );
+    let fleet = view.fleet();
+    let text = if fleet.several() {
+        let silent: Vec<&str> = (fleet.parts().iter())
+            .filter(|p| p.snapshot.fleet_silent.is_some())
+            .map(|p| &*p.name)
+            .collect();
+        if silent.is_empty() {
+            return None;
+        }
+        format!(
+            " FLEET SILENT on {}: automatic closes are held there until its clients are heard again ",
+            silent.join(", ")
+        )
+    } else {
+        let silence = view.snapshot().fleet_silent?;
+        format!(
+            " FLEET SILENT since {}: {} of {} clients silent together; automatic closes are held until they are heard again ",
+            clock(silence.since),
+            silence.silent,
+            silence.clients
+        )
+    };
     Some(Line::from(text).bold().fg(Color::White).bg(Color::Red))
 }
 
@@ -192,7 +211,8 @@ fn badge(text: String, bg: Color) -> Span<'static> {
 /// table.
 fn header(view: &ViewState, width: u16, height: u16) -> Vec<Line<'static>> {
     let mut groups = vec![who_and_badges(view), counts(view)];
-    if height >= ROOMY {
+    // Several servers may judge by different settings: their screen says.
+    if height >= ROOMY && !view.fleet().several() {
         groups.push(settings(view));
     }
     let mut lines: Vec<Line> = groups
@@ -221,9 +241,10 @@ fn who_and_badges(view: &ViewState) -> Vec<Item> {
     if view.mode.read_only {
         items.push(vec![badge("read-only".to_owned(), Color::Gray)]);
     }
-    if s.counters.journal_lost > 0 {
+    let journal_lost = view.fleet().total(|s| s.counters.journal_lost);
+    if journal_lost > 0 {
         // Decisions are being lost: that must not go unnoticed.
-        let lost = format!("journal lost {}", s.counters.journal_lost);
+        let lost = format!("journal lost {journal_lost}");
         items.push(vec![badge(lost, Color::Red).fg(Color::White)]);
     }
     if view.paused {
@@ -236,6 +257,22 @@ fn who_and_badges(view: &ViewState) -> Vec<Item> {
     if view.query.except.is_some() {
         items.push(vec![badge("only not alive".to_owned(), Color::Cyan)]);
     }
+    if let Some(only) = view.only() {
+        items.push(vec![badge(format!("server {only}"), Color::Cyan)]);
+    }
+    let fleet = view.fleet();
+    if fleet.several() {
+        let (connected, all) = (fleet.connected(), fleet.parts().len());
+        let color = if connected == all {
+            Color::Green
+        } else {
+            Color::Red
+        };
+        items.push(vec![
+            Span::raw(format!("{connected}/{all} servers")).fg(color),
+        ]);
+        return items;
+    }
     items.push(vec![Span::raw(format!("listening {}", s.listen))]);
     if let Some(admin) = &s.admin {
         items.push(vec![Span::raw(format!("api {admin}"))]);
@@ -244,21 +281,35 @@ fn who_and_badges(view: &ViewState) -> Vec<Item> {
     items
 }
 
-/// The clients by status, the heartbeat rate, and what was refused.
+/// The clients by status, the heartbeat rate, and what was refused: totals
+/// over every server.
 fn counts(view: &ViewState) -> Vec<Item> {
-    let s = view.snapshot();
+    let fleet = view.fleet();
     let styled = |text: String, status| vec![Span::styled(text, status_style(status))];
+    let of = |status| fleet.count(status);
     vec![
-        vec![Span::raw(format!("clients {}", s.clients.len()))],
-        styled(format!("alive {}", s.count(Status::Alive)), Status::Alive),
-        styled(format!("leave {}", s.count(Status::Leave)), Status::Leave),
-        styled(format!("closed {}", s.counters.closed), Status::Close),
+        vec![Span::raw(format!(
+            "clients {}",
+            fleet.total(|s| s.clients.len() as u64)
+        ))],
+        styled(format!("alive {}", of(Status::Alive)), Status::Alive),
+        styled(format!("leave {}", of(Status::Leave)), Status::Leave),
+        styled(
+            format!("closed {}", fleet.total(|s| s.counters.closed)),
+            Status::Close,
+        ),
         vec![Span::raw(format!(
             "{:.0} heartbeats/s",
             view.heartbeats_per_second()
         ))],
-        vec![Span::raw(format!("bad frames {}", s.counters.bad_frames))],
-        vec![Span::raw(format!("rejected {}", s.counters.rejected))],
+        vec![Span::raw(format!(
+            "bad frames {}",
+            fleet.total(|s| s.counters.bad_frames)
+        ))],
+        vec![Span::raw(format!(
+            "rejected {}",
+            fleet.total(|s| s.counters.rejected)
+        ))],
     ]
 }
 
@@ -324,6 +375,13 @@ fn footer_keys(view: &ViewState) -> impl Iterator<Item = &'static str> {
         .filter_map(move |k| footer_text(k, paused))
 }
 
+/// Why the selected client cannot be kicked, where there are several
+/// servers and its own is lost or read-only.
+fn unkickable(view: &ViewState) -> Option<String> {
+    let several = view.fleet().several() && view.screen == Screen::Live;
+    several.then(|| view.unkickable(view.selected.as_ref()?))?
+}
+
 fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
     let line = if view.editing_filter() {
         Line::from(vec![
@@ -334,6 +392,8 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState) {
         ])
     } else if let Some(message) = &view.message {
         Line::from(Span::raw(format!(" {message}")).bold().fg(Color::Yellow))
+    } else if let Some(why) = unkickable(view) {
+        Line::from(Span::raw(format!(" {why}")).fg(Color::Yellow))
     } else {
         // `? help` and `q quit` always show; the rest as they fit before them.
         let pinned = [HELP.footer, QUIT.footer]

@@ -3,6 +3,8 @@
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
+    /// The servers followed, one row each (when there are several).
+    Servers,
     /// The live clients.
     Live,
     /// Closed clients, newest first.
@@ -12,18 +14,30 @@ pub enum Screen {
 }
 
 impl Screen {
-    const ALL: [Screen; 3] = [Screen::Live, Screen::History, Screen::Events];
+    const ALL: [Screen; 4] = [
+        Screen::Servers,
+        Screen::Live,
+        Screen::History,
+        Screen::Events,
+    ];
 
-    /// The next screen (Tab), or the previous one (Shift-Tab).
-    pub fn cycle(self, forward: bool) -> Screen {
-        let i = Self::ALL.iter().position(|&s| s == self).unwrap_or(0);
-        let step = if forward { 1 } else { Self::ALL.len() - 1 };
-        Self::ALL[(i + step) % Self::ALL.len()]
+    /// The next screen (Tab), or the previous one (Shift-Tab); the servers
+    /// screen is in the cycle only when there are `several` servers.
+    pub fn cycle(self, forward: bool, several: bool) -> Screen {
+        let all = if several {
+            &Self::ALL[..]
+        } else {
+            &Self::ALL[1..]
+        };
+        let i = all.iter().position(|&s| s == self).unwrap_or(0);
+        let step = if forward { 1 } else { all.len() - 1 };
+        all[(i + step) % all.len()]
     }
 
     /// What one of its rows is, as a message names it.
     pub fn row_name(self) -> &'static str {
         match self {
+            Screen::Servers => "server",
             Screen::Live => "client",
             Screen::History => "closed client",
             Screen::Events => "event",
@@ -32,6 +46,7 @@ impl Screen {
 
     pub fn title(self) -> &'static str {
         match self {
+            Screen::Servers => "servers",
             Screen::Live => "clients",
             Screen::History => "history",
             Screen::Events => "events",

@@ -11,8 +11,11 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
-use crate::feed::event::Event;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::feed::event::Event;
+use crate::feed::merged::Key;
 
 use crate::feed::snapshot::{ClientView, Held, Snapshot};
 use crate::front::tui::column::Column;
@@ -39,16 +42,22 @@ fn list_title(what: &str, window: &Range<usize>, total: usize, marked: usize) ->
     title
 }
 
+/// The live table. Where there are several servers, each row names its
+/// server; a lost server's rows are dimmed (its last picture).
 pub fn clients(frame: &mut Frame, area: Rect, view: &ViewState) {
     let total = view.live.len();
     let window = view.live.window();
-    let columns = Column::fitting(area.width.saturating_sub(2), view.query.sort);
+    let several = view.fleet().several();
+    let columns = Column::fitting(area.width.saturating_sub(2), view.query.sort, several);
     let rows: Vec<Row> = window
         .clone()
         .map(|row| {
-            let c = view.client(row);
-            let cells = columns.iter().map(|&column| cell(column, c, view));
-            Row::new(cells).style(row_style(row == view.live.pos))
+            let cells = columns.iter().map(|&column| cell(column, row, view));
+            let mut style = row_style(row == view.live.pos);
+            if several && view.part(row).connection.lost().is_some() {
+                style = style.add_modifier(Modifier::DIM);
+            }
+            Row::new(cells).style(style)
         })
         .collect();
     let widths = columns.iter().map(|c| match c {
@@ -71,15 +80,26 @@ pub fn clients(frame: &mut Frame, area: Rect, view: &ViewState) {
     frame.render_widget(table, area);
 }
 
-/// One cell of the live table.
-fn cell(column: Column, c: &ClientView, view: &ViewState) -> Cell<'static> {
-    let s = view.snapshot();
+/// One cell of the live table's row `row`.
+fn cell(column: Column, row: usize, view: &ViewState) -> Cell<'static> {
+    let (c, part) = (view.client(row), view.part(row));
+    let s = &part.snapshot;
     let l = &c.liveness;
     let rules = &s.settings.rules;
     let now = view.now();
+    let key = || Key {
+        server: Arc::clone(&part.name),
+        peer: c.peer,
+    };
     match column {
-        Column::Mark if view.marks.contains(&c.peer) => Cell::from("*").bold().fg(Color::Magenta),
+        Column::Mark if view.marks.contains(&key()) => Cell::from("*").bold().fg(Color::Magenta),
         Column::Mark => Cell::from(" "),
+        // The same client (reported ip and pid) on another server too: it
+        // failed over, and the old server has not closed it yet.
+        Column::Server if view.fleet().twin(view.rows()[row]) => {
+            Cell::from(format!("{} ⇄", part.name)).fg(Color::LightMagenta)
+        }
+        Column::Server => Cell::from(part.name.to_string()),
         Column::Peer => Cell::from(c.peer.to_string()),
         Column::ReportedIp => Cell::from(c.ip.as_deref().unwrap_or("-").to_owned()),
         Column::Pid => Cell::from(c.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
@@ -96,14 +116,13 @@ fn cell(column: Column, c: &ClientView, view: &ViewState) -> Cell<'static> {
         Column::Connected => Cell::from(short(
             now.duration_since(c.connected_at).unwrap_or_default(),
         )),
-        Column::Next => outlook(c, view),
+        Column::Next => outlook(c, s, view),
     }
 }
 
 /// What happens next, as of now: the snapshot's outlook, less the time
 /// since it was taken; for a client in maintenance, the window's time left.
-fn outlook(c: &ClientView, view: &ViewState) -> Cell<'static> {
-    let s = view.snapshot();
+fn outlook(c: &ClientView, s: &Snapshot, view: &ViewState) -> Cell<'static> {
     let since = view.now().duration_since(s.taken).unwrap_or_default();
     if let Some(until) = c.maintenance {
         let left = countdown(until.duration_since(view.now()).unwrap_or_default());
@@ -148,15 +167,21 @@ pub fn history(frame: &mut Frame, area: Rect, view: &ViewState) {
     let total = view.history.len();
     let window = view.history.window();
     let now = view.now();
+    let several = view.fleet().several();
     let rows: Vec<Row> = window
         .clone()
         .map(|row| {
             let h = view.closed(row);
+            // Across servers, the reason says whose client it was.
+            let reason = match &*view.closed_part(row).name {
+                name if several && !name.is_empty() => format!("{name}: {}", h.reason),
+                _ => h.reason.clone(),
+            };
             Row::new(vec![
                 Cell::from(h.peer.to_string()),
                 Cell::from(h.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
                 Cell::from(h.status.as_str()).style(status_style(h.status)),
-                Cell::from(h.reason.clone()),
+                Cell::from(reason),
                 Cell::from(ago(now, h.closed_at)),
                 Cell::from(clock(h.closed_at)),
             ])
@@ -187,7 +212,10 @@ pub fn events(frame: &mut Frame, area: Rect, view: &ViewState) {
     let window = view.events.window();
     let lines: Vec<Line> = window
         .clone()
-        .map(|row| event_line(view.event(row)).style(row_style(row == view.events.pos)))
+        .map(|row| {
+            let server = server_of(view, &view.event_part(row).name);
+            event_line(view.event(row), server).style(row_style(row == view.events.pos))
+        })
         .collect();
     let title = list_title("events", &window, total, 0) + OPEN;
     frame.render_widget(
@@ -196,18 +224,34 @@ pub fn events(frame: &mut Frame, area: Rect, view: &ViewState) {
     );
 }
 
-/// The pane under the live table: the latest events that fit, each folded
-/// onto as many lines as it needs, so none is cut off at the edge.
+/// The pane under the live table: the latest events that fit, every
+/// server's in time order, each folded onto as many lines as it needs, so
+/// none is cut off at the edge.
 pub fn events_pane(frame: &mut Frame, area: Rect, view: &ViewState) {
-    let recent = &view.snapshot().recent;
     let height = usize::from(area.height.saturating_sub(2));
     let width = usize::from(area.width.saturating_sub(2));
+    let fleet = view.fleet();
+    let mut latest: Vec<(&str, &Event)> = (fleet.parts().iter())
+        .flat_map(|p| {
+            let server = server_of(view, &p.name);
+            p.snapshot
+                .recent
+                .iter()
+                .rev()
+                .take(height)
+                .map(move |e| (server, e))
+        })
+        .collect();
+    latest.reverse();
+    if fleet.several() {
+        latest.sort_by_key(|(_, e)| e.at);
+    }
     let mut lines: Vec<Line> = Vec::new();
-    for event in recent.iter().rev() {
+    for (server, event) in latest.into_iter().rev() {
         if lines.len() >= height {
             break;
         }
-        let folded = wrap(&event_line(event).spans, width, CLOCK_WIDTH);
+        let folded = wrap(&event_line(event, server).spans, width, CLOCK_WIDTH);
         lines.splice(0..0, folded);
     }
     // The oldest event shown may lose its first lines, never the newest.
@@ -219,12 +263,19 @@ pub fn events_pane(frame: &mut Frame, area: Rect, view: &ViewState) {
     );
 }
 
+/// The server name an event line shows: none where there is one server.
+fn server_of<'a>(view: &ViewState, name: &'a str) -> &'a str {
+    if view.fleet().several() { name } else { "" }
+}
+
 /// The columns an event's time takes, with the space after it.
 const CLOCK_WIDTH: usize = 9;
 
-fn event_line(e: &Event) -> Line<'static> {
-    Line::from(vec![
-        Span::raw(format!("{} ", clock(e.at))).dim(),
-        Span::styled(e.kind.to_string(), event_style(&e.kind)),
-    ])
+fn event_line(e: &Event, server: &str) -> Line<'static> {
+    let mut spans = vec![Span::raw(format!("{} ", clock(e.at))).dim()];
+    if !server.is_empty() {
+        spans.push(Span::raw(format!("{server} ")).bold());
+    }
+    spans.push(Span::styled(e.kind.to_string(), event_style(&e.kind)));
+    Line::from(spans)
 }

@@ -2,8 +2,6 @@
 //! tells it, asked for again every second while the pane is open. ↑/↓ move
 //! on to the next client and the pane follows; any other key closes it.
 
-use std::net::SocketAddr;
-
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -13,6 +11,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Sparkline};
 
 use crate::feed::details::{Details, gap_figures};
 use crate::feed::event::Pid;
+use crate::feed::merged::Key;
 use crate::front::tui::action::Action;
 use crate::front::tui::overlay::{Beneath, Step, centered};
 use crate::front::tui::style::{clock, short, status_style};
@@ -28,17 +27,14 @@ const INDENT: usize = 11;
 /// (it is asked for again every second while the pane is open).
 #[derive(Clone, Debug)]
 pub struct DetailsPane {
-    pub peer: SocketAddr,
+    pub key: Key,
     pub details: Option<Details>,
 }
 
 impl DetailsPane {
-    /// The pane on `peer`, its story still to be asked for.
-    pub fn asking(peer: SocketAddr) -> Self {
-        DetailsPane {
-            peer,
-            details: None,
-        }
+    /// The pane on `key`, its story still to be asked for.
+    pub fn asking(key: Key) -> Self {
+        DetailsPane { key, details: None }
     }
 
     /// ↑/↓ move to the client before or after and ask for its story.
@@ -48,11 +44,11 @@ impl DetailsPane {
             KeyCode::Down | KeyCode::Char('j') => view.move_by(1),
             _ => return Step::Close(None),
         }
-        let Some(peer) = view.selected() else {
+        let Some(key) = view.selected() else {
             return Step::Stay(None);
         };
-        *self = DetailsPane::asking(peer);
-        Step::Stay(Some(Action::Show(peer)))
+        *self = DetailsPane::asking(key.clone());
+        Step::Stay(Some(Action::Show(key)))
     }
 
     /// One client's story: its last heartbeat gaps as a sparkline with their
@@ -67,7 +63,7 @@ impl DetailsPane {
         let popup = centered(area, width, ABOVE_STORY.saturating_add(lines));
         let block = Block::bordered()
             .border_type(BorderType::Rounded)
-            .title(format!(" {} ", self.peer))
+            .title(format!(" {} ", self.key))
             .title_bottom(Line::from(" ↑/↓ next client · any other key closes ").centered());
         frame.render_widget(Clear, popup);
         let inner = block.inner(popup);

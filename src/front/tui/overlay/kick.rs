@@ -5,8 +5,10 @@
 //! question: y or Enter confirms, n or Esc cancels. The clients are captured
 //! when the question is asked: confirming kicks those, and only those still
 //! connected, even if others have gone `leave` or come back meanwhile.
+//! Each is kicked on the server that holds it; a set on several servers
+//! says how many.
 
-use std::net::SocketAddr;
+use std::collections::HashSet;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -17,6 +19,7 @@ use ratatui::text::Line;
 
 use crate::feed::control::Kicked;
 use crate::feed::event::Pid;
+use crate::feed::merged::Key;
 use crate::front::tui::action::Action;
 use crate::front::tui::overlay::{Beneath, Step, question};
 
@@ -26,31 +29,39 @@ pub const LISTED: usize = 5;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KickDialog {
     /// Kick one client, the selected one.
-    One { peer: SocketAddr, pid: Option<u32> },
+    One { peer: Key, pid: Option<u32> },
     /// Kick the marked clients; `hidden` of them are not shown by the
     /// current filter.
-    Marked {
-        peers: Vec<SocketAddr>,
-        hidden: usize,
-    },
+    Marked { peers: Vec<Key>, hidden: usize },
     /// Kick the clients that were in `leave` when the operator asked.
-    Leave { peers: Vec<SocketAddr> },
+    Leave { peers: Vec<Key> },
 }
 
 impl KickDialog {
     /// The clients a confirmation kicks.
-    pub fn peers(&self) -> Vec<SocketAddr> {
+    pub fn peers(&self) -> Vec<Key> {
         match self {
-            KickDialog::One { peer, .. } => vec![*peer],
+            KickDialog::One { peer, .. } => vec![peer.clone()],
             KickDialog::Marked { peers, .. } | KickDialog::Leave { peers } => peers.clone(),
         }
     }
 
+    /// How many servers the clients are on.
+    pub fn servers(&self) -> usize {
+        let peers = self.peers();
+        let servers: HashSet<&str> = peers.iter().map(|k| &*k.server).collect();
+        servers.len()
+    }
+
     pub fn question(&self) -> String {
+        let servers = self.servers();
         match self {
-            KickDialog::One { peer, pid } => format!("Kick {peer} ({})?", Pid(*pid)),
+            KickDialog::One { peer, pid } => format!("Kick {} ({})?", peer.peer, Pid(*pid)),
+            KickDialog::Marked { peers, .. } | KickDialog::Leave { peers } if servers > 1 => {
+                format!("Kick {} clients on {servers} servers?", peers.len())
+            }
             KickDialog::Marked { peers, .. } if peers.len() == 1 => {
-                format!("Kick the marked client {}?", peers[0])
+                format!("Kick the marked client {}?", peers[0].peer)
             }
             KickDialog::Marked { peers, .. } => format!("Kick {} marked clients?", peers.len()),
             KickDialog::Leave { peers } if peers.len() == 1 => {
@@ -67,7 +78,16 @@ impl KickDialog {
             KickDialog::One { .. } => return Vec::new(),
             KickDialog::Marked { peers, .. } | KickDialog::Leave { peers } => peers,
         };
-        let mut lines: Vec<String> = peers.iter().take(LISTED).map(|p| p.to_string()).collect();
+        // Across servers, each says which it is on.
+        let several = self.servers() > 1;
+        let name = |k: &Key| {
+            if several {
+                k.to_string()
+            } else {
+                k.peer.to_string()
+            }
+        };
+        let mut lines: Vec<String> = peers.iter().take(LISTED).map(name).collect();
         if peers.len() > LISTED {
             lines.push(format!("and {} more", peers.len() - LISTED));
         }

@@ -73,7 +73,7 @@ impl MaintenanceQuestion {
         match &self.whom {
             KickDialog::One { peer, pid } => format!("Put {peer} ({}) into maintenance", Pid(*pid)),
             KickDialog::Marked { peers, .. } if peers.len() == 1 => {
-                format!("Put the marked client {} into maintenance", peers[0])
+                format!("Put the marked client {} into maintenance", peers[0].peer)
             }
             whom => format!("Put {} marked clients into maintenance", whom.peers().len()),
         }

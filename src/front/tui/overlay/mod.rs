@@ -15,7 +15,6 @@ mod kick;
 mod maintenance;
 mod quit;
 
-use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use crossterm::event::KeyEvent;
@@ -32,6 +31,7 @@ pub use kick::{KickDialog, KickQuestion, outcome};
 pub use maintenance::{MaintenanceQuestion, maintained};
 pub use quit::QuitQuestion;
 
+use crate::feed::merged::Key;
 use crate::front::tui::action::Action;
 use crate::front::tui::screen::Mode;
 
@@ -42,7 +42,7 @@ pub trait Beneath {
     /// Moves the screen's cursor by `delta` rows.
     fn move_by(&mut self, delta: isize);
     /// The live client selected, if any.
-    fn selected(&self) -> Option<SocketAddr>;
+    fn selected(&self) -> Option<Key>;
     /// The selected history row or event, whole, if the screen has rows.
     fn selected_entry(&self) -> Option<Entry>;
     /// The filter's text, to edit; the lists follow at [`Beneath::refresh`].

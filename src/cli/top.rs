@@ -1,0 +1,109 @@
+//! `hbmon top`'s flags: which servers to watch, with which tokens, and
+//! whether kicks may be sent.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, anyhow};
+use clap::Args;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use hbmon::endpoint;
+use hbmon::feed::sources::{Source, Sources};
+use hbmon::protocol::Token;
+use hbmon::remote;
+use hbmon::remote::servers::{self, Named, ServerSpec};
+
+use super::read_token;
+
+#[derive(Args)]
+pub struct TopArgs {
+    /// A server's operator API (its `serve --admin`): IP:PORT or unix:PATH,
+    /// named with NAME=ADDR (the name defaults to the address). Repeat it to
+    /// watch several servers in one dashboard. Without it and --servers,
+    /// 127.0.0.1:14001.
+    #[arg(long, value_name = "[NAME=]ADDR")]
+    pub connect: Vec<Named>,
+    /// A TOML file of servers to watch: [[server]] tables with name and
+    /// connect, and optionally token-file and read-only.
+    #[arg(long, value_name = "FILE")]
+    pub servers: Option<PathBuf>,
+    /// File holding the admin token; without it, HBMON_ADMIN_TOKEN, if set.
+    /// A servers file's entry may name its own.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Watch only: no kick keys, and no kick is ever sent (to any server).
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+impl TopArgs {
+    pub fn token(&self) -> Result<Option<Token>> {
+        read_token(self.token_file.as_deref(), "HBMON_ADMIN_TOKEN")
+    }
+
+    /// The servers to watch: each --connect, then the servers file's.
+    pub fn specs(&self) -> Result<Vec<ServerSpec>> {
+        let token = self.token()?;
+        let mut specs: Vec<ServerSpec> = (self.connect.iter())
+            .map(|named| ServerSpec {
+                name: named.name.clone(),
+                connect: named.connect.clone(),
+                token: token.clone(),
+                read_only: self.read_only,
+            })
+            .collect();
+        if let Some(path) = &self.servers {
+            for entry in servers::read_file(path).map_err(|e| anyhow!(e))? {
+                let token = match &entry.token_file {
+                    Some(file) => read_token(Some(file), "HBMON_ADMIN_TOKEN").map_err(|e| {
+                        anyhow!(
+                            "servers file {}: server '{}': token-file: {e:#}",
+                            path.display(),
+                            entry.name
+                        )
+                    })?,
+                    None => token.clone(),
+                };
+                specs.push(ServerSpec {
+                    name: entry.name,
+                    connect: entry.connect,
+                    token,
+                    read_only: self.read_only || entry.read_only,
+                });
+            }
+        }
+        if specs.is_empty() {
+            let connect: endpoint::Endpoint =
+                endpoint::DEFAULT.parse().map_err(|e: String| anyhow!(e))?;
+            specs.push(ServerSpec {
+                name: connect.to_string(),
+                connect,
+                token,
+                read_only: self.read_only,
+            });
+        }
+        servers::check_unique(specs.iter().map(|s| s.name.clone())).map_err(|e| anyhow!(e))?;
+        Ok(specs)
+    }
+
+    /// The feeds of the servers to watch, and whether none may be kicked.
+    /// One server must answer at once, as `top` always required; of
+    /// several, each is followed whether or not it answers yet, and the
+    /// servers screen says which do.
+    pub async fn sources(&self, stop: CancellationToken) -> Result<(Sources, bool)> {
+        let specs = self.specs()?;
+        let read_only = specs.iter().all(|s| s.read_only);
+        let sources = match specs.as_slice() {
+            [one] => {
+                let feed =
+                    remote::attach(one.connect.clone(), one.token.clone(), stop.clone()).await?;
+                let address = one.connect.to_string();
+                let source = Source::of(&one.name, &address, one.read_only, feed);
+                Sources::one(source, stop)
+            }
+            _ => remote::fleet::follow(watch::channel(specs).1, stop),
+        };
+        Ok((sources, read_only))
+    }
+}

@@ -66,7 +66,8 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
         Command::Serve(args) => {
             let hooks = args.hooks.setup()?;
             process::check_open_files(&args.open_files())?;
-            let (server, api) = start(args.listen, args.config()?, args.admin.setup()?).await?;
+            let (config, admin) = args.setup()?;
+            let (server, api) = start(args.listen, config, admin).await?;
             attach(server, api, &args.front, hooks).await?;
         }
         Command::Demo(args) => {
@@ -93,7 +94,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
         Command::Top(args) => {
             let stop = CancellationToken::new();
             process::cancel_on_terminate(stop.clone())?;
-            let feed = remote::attach(args.connect.clone(), args.token()?, stop.clone()).await?;
+            let feed = remote::attach(args.api()?, stop.clone()).await?;
             if !std::io::stdout().is_terminal() {
                 bail!("hbmon top needs a terminal (scripts: GET /v1/clients, /v1/events)");
             }
@@ -167,6 +168,7 @@ async fn attach(
         let figures = api::Figures {
             publish: Some(server.publish_stats()),
             hooks: hook_stats.clone(),
+            tls: server.tls_stats(),
         };
         let api = api::spawn(listener, server.feed(), figures, settings);
         server.failure().watch("the operator API", api);

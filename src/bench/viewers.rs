@@ -103,6 +103,7 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let api = Api {
         endpoint,
         token: None,
+        tls: None,
     };
     let watching = {
         let (api, count) = (api.clone(), options.viewers);
@@ -152,6 +153,7 @@ async fn serve_api(server: &Server) -> Result<Endpoint> {
     let figures = api::Figures {
         publish: Some(server.publish_stats()),
         hooks: None,
+        tls: None,
     };
     api::spawn(listener, server.feed(), figures, api::Settings::default());
     Ok(endpoint)

@@ -3,6 +3,7 @@
 
 pub mod docs;
 mod serve;
+mod tls;
 mod values;
 
 use std::net::SocketAddr;
@@ -13,14 +14,16 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use hbmon::durations::{PERIOD, RUN, TIMEOUT};
-use hbmon::endpoint::{self, Admin, Endpoint};
+use hbmon::endpoint::{self, Admin};
 use hbmon::feed::event::Format;
 use hbmon::fleet::client;
 use hbmon::fleet::simulate::{Mix, Plan};
 use hbmon::protocol::Token;
+use hbmon::remote::Api;
 use hbmon::{bench, history};
 
 pub use serve::{AdminSetup, ServeArgs};
+use tls::{ClientTlsArgs, Connect, TopTlsArgs};
 pub use values::OrOff;
 use values::within;
 
@@ -69,9 +72,12 @@ pub enum Command {
 
 #[derive(Args)]
 pub struct TopArgs {
-    /// The server's operator API (its `serve --admin`): IP:PORT or unix:PATH.
+    /// The server's operator API (its `serve --admin`): IP:PORT,
+    /// https://HOST:PORT (when it serves TLS) or unix:PATH.
     #[arg(long, default_value = endpoint::DEFAULT, value_name = "ADDR")]
-    pub connect: Endpoint,
+    pub connect: Connect,
+    #[command(flatten)]
+    pub tls: TopTlsArgs,
     /// File holding the admin token; without it, HBMON_ADMIN_TOKEN, if set.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
@@ -81,8 +87,13 @@ pub struct TopArgs {
 }
 
 impl TopArgs {
-    pub fn token(&self) -> Result<Option<Token>> {
-        read_token(self.token_file.as_deref(), "HBMON_ADMIN_TOKEN")
+    /// The operator API these flags name, with its token and TLS.
+    pub fn api(&self) -> Result<Api> {
+        Ok(Api {
+            endpoint: self.connect.endpoint.clone(),
+            token: read_token(self.token_file.as_deref(), "HBMON_ADMIN_TOKEN")?,
+            tls: self.tls.load(&self.connect)?,
+        })
     }
 }
 
@@ -236,6 +247,8 @@ pub struct SimulateArgs {
     pub format: Format,
     #[command(flatten)]
     pub token: TokenArgs,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 #[derive(Args)]
@@ -257,6 +270,8 @@ pub struct ClientArgs {
     pub ip: Option<String>,
     #[command(flatten)]
     pub token: TokenArgs,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 impl ClientArgs {
@@ -274,6 +289,9 @@ impl ClientArgs {
         }
         if let Some(token) = self.token.token()? {
             builder = builder.token(token);
+        }
+        if let Some(tls) = self.tls.load(&self.server)? {
+            builder = builder.tls(tls);
         }
         Ok(builder)
     }
@@ -299,6 +317,7 @@ impl SimulateArgs {
             flaky_gap: self.flaky_gap,
             dying_after: self.dying_after,
             token: self.token.token()?,
+            tls: self.tls.load(&self.server)?,
         })
     }
 }

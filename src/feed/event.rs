@@ -91,6 +91,17 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// TLS: connections refused during the handshake, at most one line a
+    /// second for each cause (`count` says how many it stands for, `peer`
+    /// is the latest), or the certificate files reloaded (`reloaded`) or
+    /// refused (`reload_failed`, the old pair staying in force).
+    Tls {
+        cause: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<SocketAddr>,
+        reason: String,
+        count: u64,
+    },
     /// At least the silence guard's fraction of the clients went silent
     /// together: automatic closes are held.
     FleetSilent {
@@ -109,7 +120,7 @@ pub enum EventKind {
 }
 
 /// Every `event` name a decision can have.
-pub const EVENT_NAMES: [&str; 10] = [
+pub const EVENT_NAMES: [&str; 11] = [
     "connected",
     "status",
     "closed",
@@ -120,6 +131,7 @@ pub const EVENT_NAMES: [&str; 10] = [
     "stopped",
     "fleet_silent",
     "fleet_recovered",
+    "tls",
 ];
 
 impl EventKind {
@@ -136,6 +148,7 @@ impl EventKind {
             EventKind::Stopped { .. } => "stopped",
             EventKind::FleetSilent { .. } => "fleet_silent",
             EventKind::FleetRecovered { .. } => "fleet_recovered",
+            EventKind::Tls { .. } => "tls",
         }
     }
 
@@ -149,6 +162,7 @@ impl EventKind {
             | EventKind::Rejected { peer, .. }
             | EventKind::BadFrame { peer, .. }
             | EventKind::Kick { peer, .. } => Some(*peer),
+            EventKind::Tls { peer, .. } => *peer,
             EventKind::Started { .. }
             | EventKind::Stopped { .. }
             | EventKind::FleetSilent { .. }
@@ -233,6 +247,15 @@ impl EventKind {
                 "fleet recovered: {silent} of {clients} clients ({:.0}%) silent at tick {tick}; automatic closes resume",
                 fraction * 100.0
             ),
+            EventKind::Tls {
+                reason, count: 1, ..
+            } => format!("tls: {reason}"),
+            EventKind::Tls {
+                cause,
+                reason,
+                count,
+                ..
+            } => format!("tls: {reason} ({count} {cause} in the last second)"),
         }
     }
 }
@@ -344,6 +367,18 @@ mod tests {
                 silent: 0,
                 clients: 100,
                 tick: 40,
+            },
+            EventKind::Tls {
+                cause: "plaintext".into(),
+                peer: Some(peer),
+                reason: "plaintext client on a TLS port".into(),
+                count: 2,
+            },
+            EventKind::Tls {
+                cause: "reloaded".into(),
+                peer: None,
+                reason: "certificate reloaded".into(),
+                count: 1,
             },
         ];
         for kind in kinds {

@@ -43,7 +43,6 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
@@ -51,6 +50,7 @@ use tokio_util::sync::CancellationToken;
 use crate::protocol::{
     ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Notice, SHUTDOWN_REASON, Status, Token,
 };
+use crate::tls::{ClientStream, ClientTls};
 
 /// What the client says as it goes (connected, notices, reconnecting...).
 pub type Report = Arc<dyn Fn(std::fmt::Arguments<'_>) + Send + Sync>;
@@ -66,6 +66,8 @@ pub struct Builder {
     ip: Option<String>,
     /// Sent in the first heartbeat of each connection, when set.
     token: Option<Token>,
+    /// Speak TLS, when set.
+    tls: Option<ClientTls>,
     report: Report,
 }
 
@@ -80,6 +82,7 @@ impl Builder {
             pid: std::process::id(),
             ip: None,
             token: None,
+            tls: None,
             report: Arc::new(|_| {}),
         }
     }
@@ -109,6 +112,13 @@ impl Builder {
     /// The shared secret, sent in each connection's first heartbeat.
     pub fn token(mut self, token: Token) -> Self {
         self.token = Some(token);
+        self
+    }
+
+    /// Speak TLS to the server (see [`ClientTls::load`] for the CA, the
+    /// client's own certificate and the server's name).
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -234,7 +244,7 @@ async fn run(options: Builder, interrupted: CancellationToken) -> Result<Ending>
     let mut backoff = Backoff::new();
     loop {
         let connected = tokio::select! {
-            connected = TcpStream::connect(&options.server) => connected,
+            connected = crate::tls::dial(&options.server, options.tls.as_ref()) => connected,
             _ = interrupted.cancelled() => return Ok(Ending::Goodbye),
         };
         let (ending, floor) = match connected {
@@ -277,15 +287,18 @@ fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis() as u64)
 }
 
-type Frames = Framed<TcpStream, ClientCodec>;
+type Frames = Framed<ClientStream, ClientCodec>;
 
 async fn session(
-    stream: TcpStream,
+    stream: ClientStream,
     options: &Builder,
     interrupted: &CancellationToken,
 ) -> Result<Ending> {
     let say = &options.report;
-    let local = stream.local_addr().context("reading the local address")?;
+    let local = stream
+        .tcp()
+        .local_addr()
+        .context("reading the local address")?;
     let heartbeat = |status, token| Heartbeat {
         ip: options.ip.clone().unwrap_or_else(|| local.ip().to_string()),
         status,
@@ -295,8 +308,9 @@ async fn session(
     // The token goes in the first heartbeat only.
     let mut token = options.token.clone();
     say(format_args!(
-        "connected to {} from {local} (pid {}), heartbeat every {}",
+        "connected to {}{} from {local} (pid {}), heartbeat every {}",
         options.server,
+        if stream.is_tls() { " over TLS" } else { "" },
         options.pid,
         humantime::format_duration(options.interval)
     ));

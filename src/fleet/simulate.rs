@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -25,6 +23,10 @@ pub use crate::fleet::tally::{Counts, Summary, Tally};
 use crate::protocol::{
     ClientCodec, DEFAULT_MAX_FRAME, FrameError, Heartbeat, Notice, Status, Token, encode_frame,
 };
+use crate::tls::{ClientStream, ClientTls};
+
+type Notices = FramedRead<ReadHalf<ClientStream>, ClientCodec>;
+type Writer = WriteHalf<ClientStream>;
 
 /// Connections being set up at once when clients join all together: more
 /// would overflow the server's accept backlog and cost SYN retries.
@@ -47,6 +49,8 @@ pub struct Plan {
     pub dying_after: Duration,
     /// Sent in each client's first heartbeat, when set.
     pub token: Option<Token>,
+    /// Every client speaks TLS, when set.
+    pub tls: Option<ClientTls>,
 }
 
 /// Runs the fleet until every client has ended or `stop` is cancelled. If
@@ -94,8 +98,9 @@ struct Client {
 
 impl Client {
     async fn run(self, connecting: tokio::sync::OwnedSemaphorePermit, stop: CancellationToken) {
+        let server = self.plan.server.to_string();
         let stream = tokio::select! {
-            stream = TcpStream::connect(self.plan.server) => stream,
+            stream = crate::tls::dial(&server, self.plan.tls.as_ref()) => stream,
             _ = stop.cancelled() => return,
         };
         drop(connecting);
@@ -118,9 +123,8 @@ impl Client {
     /// Speaks for this client until the server closes it, it ends by its
     /// behaviour, or `stop` is cancelled: the token first if the plan has
     /// one, then a flood or one heartbeat per tick.
-    async fn converse(&self, stream: TcpStream, stop: CancellationToken) -> Ending {
-        let _ = stream.set_nodelay(true);
-        let local = match stream.local_addr() {
+    async fn converse(&self, stream: ClientStream, stop: CancellationToken) -> Ending {
+        let local = match stream.tcp().local_addr() {
             Ok(local) => local,
             Err(error) => return Ending::Failed(error.to_string()),
         };
@@ -132,7 +136,7 @@ impl Client {
             pid,
             token: None,
         });
-        let (reader, mut writer) = stream.into_split();
+        let (reader, mut writer) = tokio::io::split(stream);
         let notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
         if let Some(token) = &self.plan.token
             && let Err(error) = writer.write_all(&hello(local, pid, token)).await
@@ -157,8 +161,8 @@ impl Client {
     async fn beat(
         &self,
         heartbeat: &[u8],
-        mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
-        mut writer: OwnedWriteHalf,
+        mut notices: Notices,
+        mut writer: Writer,
         stop: CancellationToken,
     ) -> Ending {
         // Spread clients that joined together over the interval.
@@ -181,9 +185,7 @@ impl Client {
                         Tick::Skip => continue,
                         Tick::HangUp => {
                             // Abrupt: a reset, not a goodbye.
-                            if let Ok(stream) = notices.into_inner().reunite(writer) {
-                                let _ = stream.set_zero_linger();
-                            }
+                            let _ = notices.into_inner().unsplit(writer).tcp().set_zero_linger();
                             return Ending::HungUp;
                         }
                     };
@@ -251,8 +253,8 @@ impl Client {
     async fn flood(
         &self,
         batch: &[u8],
-        mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
-        mut writer: OwnedWriteHalf,
+        mut notices: Notices,
+        mut writer: Writer,
         stop: CancellationToken,
     ) -> Ending {
         let (closed_tx, mut closed) = tokio::sync::oneshot::channel();

@@ -28,12 +28,10 @@ use tokio_util::codec::FramedRead;
 use tokio_util::io::StreamReader;
 use tokio_util::sync::CancellationToken;
 
-use crate::endpoint::Endpoint;
 use crate::feed::control::{Command, CommandError, Kicked};
 use crate::feed::details::Details;
 use crate::feed::wire::{self, Replica};
 use crate::feed::{Connection, Control, Event, Feed, Link, Snapshot, Subscriber};
-use crate::protocol::Token;
 pub use frames::{FeedFrameError, FeedFrames};
 pub use http::{Api, ApiError};
 
@@ -58,17 +56,12 @@ pub type Frames = FramedRead<
     FeedFrames,
 >;
 
-/// Connects to the operator API at `endpoint` and returns a feed of its
+/// Connects to the operator API `api` and returns a feed of its
 /// server. Fails, saying why, when nothing answers there, when what answers
 /// is not hbmon, or when it needs a token that was not given. Later losses
 /// are not errors: the feed's link says it is lost, and it reconnects.
 /// `stop` ends the feed (the viewer quits); the server runs on.
-pub async fn attach(
-    endpoint: Endpoint,
-    token: Option<Token>,
-    stop: CancellationToken,
-) -> Result<Feed, ApiError> {
-    let api = Api { endpoint, token };
+pub async fn attach(api: Api, stop: CancellationToken) -> Result<Feed, ApiError> {
     let mut frames = open(&api).await?;
     let mut replica = Replica::default();
     let first = next_snapshot(&api, &mut frames, &mut replica).await?.0;

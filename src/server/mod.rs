@@ -22,6 +22,7 @@ mod config;
 mod connection;
 mod failure;
 mod guard;
+mod handshake;
 mod holdoff;
 mod journal;
 mod link;
@@ -47,10 +48,13 @@ pub use failure::{Crashed, Failure, join_message};
 
 use crate::feed::{Control, Event, Feed, Link, Snapshot, Subscriber};
 use crate::stats::PublishStats;
+use crate::tls::{Reload, TlsStats, keep_fresh};
 use accept::Accept;
+use futures_util::future::BoxFuture;
 use journal::Journal;
 use pacer::Pacer;
 use registry::Registry;
+use report::Report;
 use tally::Tallies;
 
 /// Connections the kernel may queue before they are accepted (it caps this
@@ -101,6 +105,8 @@ pub struct Server {
     stop: CancellationToken,
     failure: Failure,
     publish_stats: Arc<PublishStats>,
+    /// What TLS refused, when the heartbeat port serves it.
+    tls_stats: Option<Arc<TlsStats>>,
     task: JoinHandle<Result<(), Crashed>>,
 }
 
@@ -145,6 +151,10 @@ impl Server {
                 async move { pacer.run(stop).await },
             );
         }
+        if let Some(tls) = &config.tls {
+            let reload = keep_fresh(Arc::clone(tls), stop.clone(), reloaded(reports_tx.clone()));
+            spawn_watched(&failure, "reloading the TLS certificate", reload);
+        }
         let accept = Accept::new(listener, &config, reports_tx, pacer, tallies);
         spawn_watched(&failure, "accepting connections", accept.run(stop.clone()));
         // The registry has a thread (and a runtime) of its own: its tick and
@@ -181,6 +191,7 @@ impl Server {
             stop,
             failure,
             publish_stats,
+            tls_stats: config.tls.as_ref().map(|tls| tls.stats()),
             task,
         })
     }
@@ -212,6 +223,12 @@ impl Server {
     /// figures about the server's work, kept out of the feed.
     pub fn publish_stats(&self) -> Arc<PublishStats> {
         Arc::clone(&self.publish_stats)
+    }
+
+    /// What TLS has refused and reloaded, for `/metrics`, when the
+    /// heartbeat port serves TLS.
+    pub fn tls_stats(&self) -> Option<Arc<TlsStats>> {
+        self.tls_stats.clone()
     }
 
     /// Everything a front end needs, to take to a thread of its own.
@@ -246,6 +263,32 @@ impl Server {
     /// a [`Crashed`] if it stopped for a failure.
     pub async fn stopped(self) -> Result<(), Crashed> {
         joined(self.task.await)
+    }
+}
+
+/// Tells the registry how a reload of the certificate files went, for it
+/// to report.
+fn reloaded(reports: mpsc::Sender<Report>) -> impl FnMut(Reload) -> BoxFuture<'static, ()> {
+    move |reload| {
+        let (cause, reason) = match reload {
+            Reload::Loaded => (
+                "reloaded",
+                "certificate files reloaded: new connections use them".to_owned(),
+            ),
+            Reload::Failed(why) => (
+                "reload_failed",
+                format!("certificate files not reloaded, the previous pair stays in force: {why}"),
+            ),
+        };
+        let reports = reports.clone();
+        Box::pin(async move {
+            let report = Report::Tls {
+                cause,
+                peer: None,
+                reason,
+            };
+            let _ = reports.send(report).await;
+        })
     }
 }
 

@@ -115,7 +115,7 @@ pub async fn dial(server: &str, tls: Option<&ClientTls>) -> io::Result<ClientStr
 }
 
 /// The host of `host:port` (`[::1]:port` too), as a certificate names it.
-fn host(server: &str) -> &str {
+pub fn host(server: &str) -> &str {
     let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
     host.trim_start_matches('[').trim_end_matches(']')
 }

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 
-pub use cause::Cause;
-pub use client::{ClientFiles, ClientTls, dial};
+pub use cause::{Cause, rustls_error};
+pub use client::{ClientFiles, ClientTls, dial, host};
 pub use server::{Mode, Reload, ServerFiles, ServerTls, keep_fresh};
 pub use stats::TlsStats;
 pub use stream::{ClientStream, ServerStream, Stream};

@@ -110,7 +110,13 @@ impl ServerTls {
 
 /// Checks the files every [`RELOAD_EVERY`] until `stop`, reloading them when
 /// they change and telling `told` how that went.
-pub async fn keep_fresh(tls: Arc<ServerTls>, stop: CancellationToken, mut told: impl FnMut(Reload)) {
+pub async fn keep_fresh<F>(
+    tls: Arc<ServerTls>,
+    stop: CancellationToken,
+    mut told: impl FnMut(Reload) -> F,
+) where
+    F: Future<Output = ()>,
+{
     let mut seen = tls.loaded.clone();
     let mut every = tokio::time::interval(RELOAD_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -136,7 +142,7 @@ pub async fn keep_fresh(tls: Arc<ServerTls>, stop: CancellationToken, mut told: 
             Err(error) => Reload::Failed(format!("the reload failed: {error}")),
         };
         tls.stats.reloaded(matches!(reload, Reload::Loaded));
-        told(reload);
+        told(reload).await;
     }
 }
 
@@ -173,7 +179,11 @@ struct Stamps(Vec<Option<(u64, u64, u64, i64, i64)>>);
 
 impl Stamps {
     fn of(files: &ServerFiles) -> Stamps {
-        let paths = [Some(&files.cert), Some(&files.key), files.client_ca.as_ref()];
+        let paths = [
+            Some(&files.cert),
+            Some(&files.key),
+            files.client_ca.as_ref(),
+        ];
         Stamps(paths.into_iter().flatten().map(|p| stamp(p)).collect())
     }
 }

@@ -25,6 +25,16 @@ impl<T> Stream<T> {
     }
 }
 
+impl ClientStream {
+    /// The TCP connection under it.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
 impl ServerStream {
     /// Ready when a read may return something: for TLS, that is when
     /// rustls already holds decrypted bytes (read from the socket with the

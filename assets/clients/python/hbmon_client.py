@@ -17,6 +17,14 @@ closed or lost connects again, backing off from 0.5 s up to 30 s with
 jitter, never sooner than a close frame's `retry_after`. With
 `reconnect=False` it stops instead.
 
+Over TLS, pass an `ssl.SSLContext` (the server's certificate is checked
+against `server_hostname`, the host by default):
+
+    import ssl
+    tls = ssl.create_default_context(cafile="/etc/hbmon/ca.pem")
+    tls.load_cert_chain("client.pem", "client.key")  # for serve --client-ca
+    client = HeartbeatClient("hbmon.example", 14000, ssl_context=tls)
+
 The wire format: a 4-byte big-endian signed length, then that many bytes
 of UTF-8 JSON.
 """
@@ -67,9 +75,12 @@ class HeartbeatClient:
     """Sends heartbeats to an hbmon server from a background thread."""
 
     def __init__(self, host, port, interval=1.0, pid=None, ip=None,
-                 token=None, on_notice=None, reconnect=True):
+                 token=None, on_notice=None, reconnect=True,
+                 ssl_context=None, server_hostname=None):
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname or host
         self.interval = interval
         self.pid = os.getpid() if pid is None else pid
         self.ip = ip
@@ -116,6 +127,9 @@ class HeartbeatClient:
             floor = 0.0
             try:
                 sock = socket.create_connection((self.host, self.port), timeout=10)
+                if self.ssl_context is not None:
+                    sock = self.ssl_context.wrap_socket(
+                        sock, server_hostname=self.server_hostname)
             except OSError:
                 sock = None
             if sock is not None:

@@ -185,6 +185,9 @@ impl Connection {
         match self.stream.read_buf(buf).now_or_never() {
             None => Ok(None),
             Some(Ok(0)) => Ok(Some(true)),
+            // A TLS peer that hangs up without its close_notify has
+            // disconnected all the same.
+            Some(Err(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => Ok(Some(true)),
             Some(Ok(n)) => {
                 if let Some(pacer) = &self.pacer {
                     pacer.read();

@@ -23,6 +23,7 @@ impl Fleet {
         interval: &str,
         mix: &str,
         run_for: Duration,
+        extra: &[String],
     ) -> Result<Fleet> {
         let exe = std::env::current_exe().context("finding the hbmon executable")?;
         let child = tokio::process::Command::new(exe)
@@ -44,6 +45,7 @@ impl Fleet {
                 mix,
             ])
             .args(["--duration", &format!("{}s", run_for.as_secs().max(1))])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

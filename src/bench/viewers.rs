@@ -91,7 +91,7 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let warmup = Duration::from_secs(3);
     let window = options.duration;
     let run_for = join_limit + 3 * warmup + 2 * window + Duration::from_secs(20);
-    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for)?;
+    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for, &[])?;
     all_joined(&server, clients, join_limit).await?;
     tokio::time::sleep(warmup).await;
     let publish = Publishes::watch(&server);

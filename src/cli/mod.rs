@@ -150,6 +150,13 @@ pub struct BenchArgs {
     /// `hbmon top` viewers attached in `viewers`.
     #[arg(long, default_value_t = 3)]
     pub viewers: usize,
+    /// `hold` measures each of --tls-clients in clear and over TLS (a
+    /// throwaway certificate made for the run), instead of --clients.
+    #[arg(long)]
+    pub tls: bool,
+    /// The fleets `hold --tls` compares.
+    #[arg(long, value_delimiter = ',', default_value = "10000,19900")]
+    pub tls_clients: Vec<usize>,
 }
 
 /// Where the shared secret comes from.
@@ -351,6 +358,11 @@ impl BenchArgs {
             jitter_gap: self.jitter_gap,
             viewer_clients: self.viewer_clients,
             viewers: self.viewers,
+            tls_clients: if self.tls {
+                self.tls_clients.clone()
+            } else {
+                Vec::new()
+            },
         }
     }
 }

@@ -296,3 +296,58 @@ fn the_python_library_heartbeats_over_tls() {
     assert!(python.wait().unwrap().success());
     assert_eq!(failures(&serve, "plaintext"), 0);
 }
+
+#[test]
+fn bad_tls_settings_are_refused_with_what_is_wrong() {
+    let (ca, other) = (Ca::new("settings"), Ca::new("settings-other"));
+    let (pair, stranger) = (ca.server("server"), other.server("server"));
+    let check = |args: &[&str], env: &[(&str, &str)]| {
+        let output = hbmon()
+            .args(["serve", "--check"])
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, said) = check(&["--tls-cert", pair.cert()], &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        said.contains("--tls-cert and --tls-key go together"),
+        "{said}"
+    );
+    let (_, said) = check(&["--client-ca", ca.ca()], &[]);
+    assert!(said.contains("give --tls-cert and --tls-key"), "{said}");
+    let (_, said) = check(
+        &["--tls-cert", "/nonexistent.pem", "--tls-key", pair.key()],
+        &[],
+    );
+    assert!(
+        said.contains("cannot read the certificate file (--tls-cert) /nonexistent.pem"),
+        "{said}"
+    );
+    let (_, said) = check(
+        &["--tls-cert", pair.cert(), "--tls-key", stranger.key()],
+        &[],
+    );
+    assert!(
+        said.contains(&format!("cannot use the key {}", stranger.key())),
+        "{said}"
+    );
+    let (_, said) = check(&["--tls-cert", pair.key(), "--tls-key", pair.key()], &[]);
+    assert!(said.contains("holds no certificate"), "{said}");
+    // The environment, as for every serve flag.
+    let env = [
+        ("HBMON_TLS_CERT", pair.cert()),
+        ("HBMON_TLS_KEY", pair.key()),
+        ("HBMON_TLS_MODE", "optional"),
+    ];
+    assert_eq!(check(&[], &env).0, Some(0));
+
+    let output = hbmon().args(["client", "--ca", ca.ca()]).output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("are for TLS: add --tls"), "{said}");
+}

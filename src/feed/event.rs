@@ -368,30 +368,42 @@ mod tests {
                 clients: 100,
                 tick: 40,
             },
-            EventKind::Tls {
-                cause: "plaintext".into(),
-                peer: Some(peer),
-                reason: "plaintext client on a TLS port".into(),
-                count: 2,
-            },
-            EventKind::Tls {
-                cause: "reloaded".into(),
-                peer: None,
-                reason: "certificate reloaded".into(),
-                count: 1,
-            },
         ];
-        for kind in kinds {
-            let line = serde_json::to_string(&Stamped {
-                ts: rfc3339(SystemTime::UNIX_EPOCH),
-                body: &kind,
-            })
-            .unwrap();
-            let back: Recorded = serde_json::from_str(&line).unwrap();
-            assert_eq!(back.kind, kind, "{line}");
-            assert!(line.contains(&format!("\"event\":\"{}\"", kind.name())));
-            assert!(EVENT_NAMES.contains(&kind.name()));
-        }
+        kinds.into_iter().for_each(reads_back);
+    }
+
+    #[test]
+    fn tls_events_read_back_with_and_without_a_peer() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let tls = |cause: &str, peer, count| EventKind::Tls {
+            cause: cause.into(),
+            peer,
+            reason: "why".into(),
+            count,
+        };
+        reads_back(tls("plaintext", Some(peer), 2));
+        reads_back(tls("reloaded", None, 1));
+        assert_eq!(
+            tls("plaintext", Some(peer), 1).to_string(),
+            "10.0.0.1:5000 tls: why"
+        );
+        assert_eq!(
+            tls("protocol", None, 40).to_string(),
+            "tls: why (40 protocol in the last second)"
+        );
+    }
+
+    /// The event's JSON line reads back as the same event, named as it says.
+    fn reads_back(kind: EventKind) {
+        let line = serde_json::to_string(&Stamped {
+            ts: rfc3339(SystemTime::UNIX_EPOCH),
+            body: &kind,
+        })
+        .unwrap();
+        let back: Recorded = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.kind, kind, "{line}");
+        assert!(line.contains(&format!("\"event\":\"{}\"", kind.name())));
+        assert!(EVENT_NAMES.contains(&kind.name()));
     }
 
     #[test]

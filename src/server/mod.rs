@@ -50,7 +50,6 @@ use crate::feed::{Control, Event, Feed, Link, Snapshot, Subscriber};
 use crate::stats::PublishStats;
 use crate::tls::{Reload, TlsStats, keep_fresh};
 use accept::Accept;
-use futures_util::future::BoxFuture;
 use journal::Journal;
 use pacer::Pacer;
 use registry::Registry;
@@ -151,10 +150,7 @@ impl Server {
                 async move { pacer.run(stop).await },
             );
         }
-        if let Some(tls) = &config.tls {
-            let reload = keep_fresh(Arc::clone(tls), stop.clone(), reloaded(reports_tx.clone()));
-            spawn_watched(&failure, "reloading the TLS certificate", reload);
-        }
+        spawn_reloader(&config, &failure, &stop, &reports_tx);
         let accept = Accept::new(listener, &config, reports_tx, pacer, tallies);
         spawn_watched(&failure, "accepting connections", accept.run(stop.clone()));
         // The registry has a thread (and a runtime) of its own: its tick and
@@ -266,10 +262,19 @@ impl Server {
     }
 }
 
-/// Tells the registry how a reload of the certificate files went, for it
-/// to report.
-fn reloaded(reports: mpsc::Sender<Report>) -> impl FnMut(Reload) -> BoxFuture<'static, ()> {
-    move |reload| {
+/// Keeps the certificate files fresh until `stop`, when the server serves
+/// TLS, telling the registry how each reload went, for it to report.
+fn spawn_reloader(
+    config: &Config,
+    failure: &Failure,
+    stop: &CancellationToken,
+    reports: &mpsc::Sender<Report>,
+) {
+    let Some(tls) = &config.tls else {
+        return;
+    };
+    let reports = reports.clone();
+    let told = move |reload| {
         let (cause, reason) = match reload {
             Reload::Loaded => (
                 "reloaded",
@@ -281,15 +286,17 @@ fn reloaded(reports: mpsc::Sender<Report>) -> impl FnMut(Reload) -> BoxFuture<'s
             ),
         };
         let reports = reports.clone();
-        Box::pin(async move {
+        async move {
             let report = Report::Tls {
                 cause,
                 peer: None,
                 reason,
             };
             let _ = reports.send(report).await;
-        })
-    }
+        }
+    };
+    let reload = keep_fresh(Arc::clone(tls), stop.clone(), told);
+    spawn_watched(failure, "reloading the TLS certificate", reload);
 }
 
 /// What a task that may have panicked came to.

@@ -175,7 +175,10 @@ fn build(files: &ServerFiles) -> Result<ServerConfig> {
 /// What tells one version of a file from the next: a file replaced (a new
 /// inode) or rewritten in place (a new length or modification time).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Stamps(Vec<Option<(u64, u64, u64, i64, i64)>>);
+struct Stamps(Vec<Option<Stamp>>);
+
+/// A file's device, inode, length and modification time (seconds, nanoseconds).
+type Stamp = (u64, u64, u64, i64, i64);
 
 impl Stamps {
     fn of(files: &ServerFiles) -> Stamps {
@@ -188,7 +191,7 @@ impl Stamps {
     }
 }
 
-fn stamp(path: &Path) -> Option<(u64, u64, u64, i64, i64)> {
+fn stamp(path: &Path) -> Option<Stamp> {
     let meta = std::fs::metadata(path).ok()?;
     Some((
         meta.dev(),

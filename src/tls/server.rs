@@ -108,7 +108,7 @@ impl ServerTls {
     }
 }
 
-/// Checks the files every `RELOAD_EVERY` (2 s) until `stop`, reloading them when
+/// Checks the files every `RELOAD_EVERY` until `stop`, reloading them when
 /// they change and telling `told` how that went.
 pub async fn keep_fresh<F>(
     tls: Arc<ServerTls>,

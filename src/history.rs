@@ -100,8 +100,8 @@ impl Connections {
                 Some(self.opened)
             }
             EventKind::Closed { peer, .. } => self.open.remove(peer),
-            // Refused at accept: never a connection of its own.
-            EventKind::Rejected { .. } => None,
+            // Refused at accept or in the handshake: never a connection of its own.
+            EventKind::Rejected { .. } | EventKind::Tls { .. } => None,
             other => other.peer().and_then(|peer| self.open.get(&peer).copied()),
         }
     }

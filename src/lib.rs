@@ -46,6 +46,9 @@
 //!   viewers.
 //! - [`stats`]: figures about the server's own work (publish timings), for
 //!   `/metrics` and the bench, beside the feed rather than in it.
+//! - [`tls`]: rustls configurations from PEM files (the server's kept
+//!   fresh as they change), the clients' connector, and the stream that is
+//!   plain TCP or TLS.
 //! - [`history`]: reads back a journal the server wrote.
 //! - [`process`]: signals and open-file limits.
 //! - [`printable`]: text from outside made safe to print on a terminal.
@@ -69,3 +72,4 @@ pub mod protocol;
 pub mod remote;
 pub mod server;
 pub mod stats;
+pub mod tls;

@@ -67,7 +67,8 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
         Command::Serve(args) => {
             let hooks = args.hooks.setup()?;
             process::check_open_files(&args.open_files())?;
-            let (server, api) = start(args.listen, args.config()?, args.admin.setup()?).await?;
+            let (config, admin) = args.setup()?;
+            let (server, api) = start(args.listen, config, admin).await?;
             attach(server, api, &args.front, hooks).await?;
         }
         Command::Demo(args) => {
@@ -176,6 +177,7 @@ async fn attach(
         let figures = api::Figures {
             publish: Some(server.publish_stats()),
             hooks: hook_stats.clone(),
+            tls: server.tls_stats(),
         };
         let api = api::spawn(listener, server.feed(), figures, settings);
         server.failure().watch("the operator API", api);

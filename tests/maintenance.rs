@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use common::http::{Answer, agent, answer, get, post, url};
 use common::{PATIENCE, RawClient, Serve, heartbeat, serve_command, temp};
+use hbmon::endpoint::Endpoint;
 use hbmon::feed::Snapshot;
 use hbmon::feed::control::Target;
 use hbmon::protocol::Token;
-use hbmon::remote::attach;
+use hbmon::remote::{Api, attach};
 use serde_json::{Value, json};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -258,16 +259,19 @@ fn stdin_maintenance_starts_a_window_and_off_ends_it_in_the_journal_too() {
 fn top_sends_the_command_through_the_api_and_its_replica_shows_the_window() {
     let mut serve = serve();
     let client = hello(&mut serve, 9301);
-    let endpoint = serve.admin.clone().unwrap().parse().unwrap();
+    let endpoint: Endpoint = serve.admin.clone().unwrap().parse().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let stop = CancellationToken::new();
-        let feed = attach(endpoint, Token::new(TOKEN), stop.clone())
-            .await
-            .unwrap();
+        let api = Api {
+            endpoint,
+            token: Token::new(TOKEN),
+            tls: None,
+        };
+        let feed = attach(api, stop.clone()).await.unwrap();
         let target = || Target::Peers(vec![client.local]);
         let length = Some(Duration::from_secs(600));
         let answer = feed

@@ -23,17 +23,20 @@ impl Fleet {
         interval: &str,
         mix: &str,
         run_for: Duration,
+        extra: &[String],
     ) -> Result<Fleet> {
-        Fleet::over(&[server], clients, interval, mix, run_for)
+        Fleet::over(&[server], clients, interval, mix, run_for, extra)
     }
 
-    /// The fleet spread over `servers`, failing over between them.
+    /// The fleet spread over `servers`, failing over between them, with
+    /// `extra` arguments for `simulate` (its TLS, say).
     pub(super) fn over(
         servers: &[SocketAddr],
         clients: usize,
         interval: &str,
         mix: &str,
         run_for: Duration,
+        extra: &[String],
     ) -> Result<Fleet> {
         let exe = std::env::current_exe().context("finding the hbmon executable")?;
         let mut command = tokio::process::Command::new(exe);
@@ -52,6 +55,7 @@ impl Fleet {
                 mix,
             ])
             .args(["--duration", &format!("{}s", run_for.as_secs().max(1))])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -104,7 +104,7 @@ async fn under(clients: usize, mix: &str, duration: Duration) -> Result<Figures>
     tokio::spawn(accept(listener, Arc::clone(&counts), stop.clone()));
     let join_limit = Duration::from_secs(30) + Duration::from_millis(clients as u64 * 5);
     let run_for = join_limit + duration + Duration::from_secs(15);
-    let fleet = Fleet::spawn(addr, clients, "1s", mix, run_for)?;
+    let fleet = Fleet::spawn(addr, clients, "1s", mix, run_for, &[])?;
     let started = Instant::now();
     while counts.open.load(Ordering::Relaxed) < clients as u64 {
         if started.elapsed() > join_limit {

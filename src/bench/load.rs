@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::fleet::{Fleet, capped};
+use super::tls::BenchTls;
 use super::{Options, PublishSpread, Publishes, cpu_time, floor, rss_bytes, start_server};
 use crate::feed::event::{Event, EventKind};
 use crate::protocol::Status;
@@ -139,21 +140,73 @@ pub(super) fn leave_or_close(kind: &EventKind) -> bool {
 }
 
 pub(super) async fn hold(options: &Options, floor: Option<floor::Figures>) -> Result<Hold> {
-    let (clients, capped_by) = capped(options.clients);
+    let mut hold = hold_of(options.clients, options.duration, None).await?;
+    hold.floor_ratio = floor.map(|f| HoldRatio {
+        cpu_per_heartbeat: hold.cpu_us_per_heartbeat / f.cpu_us_per_heartbeat,
+        rss_per_client: hold.rss_bytes_per_client / f.rss_bytes_per_client,
+    });
+    Ok(hold)
+}
+
+/// `hold --tls`: each fleet size in clear, then over TLS, one after the other.
+#[derive(Serialize)]
+pub(super) struct HoldTls {
+    runs: Vec<HoldPair>,
+}
+
+#[derive(Serialize)]
+pub(super) struct HoldPair {
+    plain: Hold,
+    tls: Hold,
+    /// CPU per heartbeat over TLS over the same in clear.
+    cpu_per_heartbeat_ratio: f64,
+    /// What a TLS client costs the server beyond a plaintext one.
+    extra_bytes_per_tls_client: f64,
+}
+
+pub(super) async fn hold_tls(options: &Options) -> Result<HoldTls> {
+    let tls = BenchTls::make()?;
+    let mut runs = Vec::new();
+    for &clients in &options.tls_clients {
+        let plain = hold_of(clients, options.duration, None).await?;
+        let over_tls = hold_of(clients, options.duration, Some(&tls)).await?;
+        runs.push(HoldPair {
+            cpu_per_heartbeat_ratio: over_tls.cpu_us_per_heartbeat / plain.cpu_us_per_heartbeat,
+            extra_bytes_per_tls_client: over_tls.rss_bytes_per_client - plain.rss_bytes_per_client,
+            plain,
+            tls: over_tls,
+        });
+    }
+    Ok(HoldTls { runs })
+}
+
+/// The server holding `clients` (as many as this machine allows) at 1 Hz,
+/// over TLS when `tls` is given, measured for `duration`.
+async fn hold_of(clients: usize, duration: Duration, tls: Option<&BenchTls>) -> Result<Hold> {
+    let (clients, capped_by) = capped(clients);
     let server = start_server(Config {
         max_clients: clients + 100,
+        tls: tls.map(|tls| Arc::clone(&tls.server)),
         ..Config::default()
     })?;
     let rss_before = rss_bytes()?;
     let leaves = EventCount::start(server.subscribe(), leave_or_close);
     let join_limit = Duration::from_secs(30) + Duration::from_millis(clients as u64 * 5);
     let warmup = Duration::from_secs(3);
-    let run_for = join_limit + warmup + options.duration + Duration::from_secs(10);
-    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for)?;
+    let run_for = join_limit + warmup + duration + Duration::from_secs(10);
+    let extra = tls.map(BenchTls::fleet_args).unwrap_or_default();
+    let fleet = Fleet::spawn(
+        server.local_addr(),
+        clients,
+        "1s",
+        "steady=1",
+        run_for,
+        &extra,
+    )?;
     let joined = all_joined(&server, clients, join_limit).await?;
     tokio::time::sleep(warmup).await;
     let publishes = Publishes::watch(&server);
-    let window = measure(&server, options.duration).await?;
+    let window = measure(&server, duration).await?;
     let publish = publishes.spread();
     let rss = rss_bytes()?;
     let false_leave = leaves.get();
@@ -167,10 +220,7 @@ pub(super) async fn hold(options: &Options, floor: Option<floor::Figures>) -> Re
     let rss_bytes_per_client = rss.saturating_sub(rss_before) as f64 / clients as f64;
     Ok(Hold {
         cpu_us_per_heartbeat,
-        floor_ratio: floor.map(|f| HoldRatio {
-            cpu_per_heartbeat: cpu_us_per_heartbeat / f.cpu_us_per_heartbeat,
-            rss_per_client: rss_bytes_per_client / f.rss_bytes_per_client,
-        }),
+        floor_ratio: None,
         clients,
         capped_by,
         seconds: window.wall.as_secs_f64(),
@@ -231,7 +281,7 @@ async fn flood_of(
     let clients = options.flood_clients;
     let server = start_server(Config::default())?;
     let run_for = Duration::from_secs(40) + options.duration;
-    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", mix, run_for)?;
+    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", mix, run_for, &[])?;
     all_joined(&server, clients, Duration::from_secs(30)).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let window = measure(&server, options.duration).await?;

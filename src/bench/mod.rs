@@ -20,6 +20,7 @@ mod merged;
 mod render;
 mod servers;
 mod synthetic;
+mod tls;
 mod viewers;
 
 use std::net::SocketAddr;
@@ -60,6 +61,8 @@ pub struct Options {
     /// Servers in `servers`, each with this many clients.
     pub servers: usize,
     pub server_clients: usize,
+    /// `hold` compares each of these fleets in clear and over TLS, when set.
+    pub tls_clients: Vec<usize>,
 }
 
 /// Runs the chosen scenarios and returns one JSON object, one member each.
@@ -88,6 +91,7 @@ pub async fn run(options: &Options) -> Result<Value> {
                 floors = Some((measured.hold, (measured.flood, measured.flood_seq)));
                 to_json(measured)
             }
+            "hold" if !options.tls_clients.is_empty() => to_json(load::hold_tls(options).await?),
             "hold" => to_json(load::hold(options, floors.map(|f| f.0)).await?),
             "flood" => to_json(load::flood(options, floors.map(|f| f.1)).await?),
             "detect" => to_json(latency::detect(options.detect_clients).await?),

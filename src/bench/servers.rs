@@ -71,7 +71,7 @@ pub(super) async fn servers(options: &Options) -> Result<Servers> {
     let run_for = JOIN_WITHIN + REHOME_WITHIN + AFTERWARDS;
     let started = Instant::now();
     let _fleets = (0..count)
-        .map(|_| Fleet::over(&addrs, per_server, "1s", "steady=1", run_for))
+        .map(|_| Fleet::over(&addrs, per_server, "1s", "steady=1", run_for, &[]))
         .collect::<Result<Vec<_>>>()?;
     let total = per_server * count;
     all_alive(&serving, total, JOIN_WITHIN).await?;

@@ -91,7 +91,7 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let warmup = Duration::from_secs(3);
     let window = options.duration;
     let run_for = join_limit + 3 * warmup + 2 * window + Duration::from_secs(20);
-    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for)?;
+    let fleet = Fleet::spawn(server.local_addr(), clients, "1s", "steady=1", run_for, &[])?;
     all_joined(&server, clients, join_limit).await?;
     tokio::time::sleep(warmup).await;
     let publish = Publishes::watch(&server);
@@ -103,6 +103,7 @@ pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let api = Api {
         endpoint,
         token: None,
+        tls: None,
     };
     let watching = {
         let (api, count) = (api.clone(), options.viewers);
@@ -152,6 +153,7 @@ async fn serve_api(server: &Server) -> Result<Endpoint> {
     let figures = api::Figures {
         publish: Some(server.publish_stats()),
         hooks: None,
+        tls: None,
     };
     api::spawn(listener, server.feed(), figures, api::Settings::default());
     Ok(endpoint)

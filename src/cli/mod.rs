@@ -3,6 +3,7 @@
 
 pub mod docs;
 mod serve;
+mod tls;
 mod top;
 mod values;
 
@@ -23,6 +24,7 @@ use hbmon::protocol::Token;
 use hbmon::{bench, history};
 
 pub use serve::{AdminSetup, ServeArgs};
+use tls::ClientTlsArgs;
 pub use top::TopArgs;
 pub use values::OrOff;
 use values::within;
@@ -131,6 +133,13 @@ pub struct BenchArgs {
     /// Clients per server at 1 heartbeat/s in `servers`, each server's in a process of its own.
     #[arg(long, default_value_t = 15_000)]
     pub server_clients: usize,
+    /// `hold` measures each of --tls-clients in clear and over TLS (a
+    /// throwaway certificate made for the run), instead of --clients.
+    #[arg(long)]
+    pub tls: bool,
+    /// The fleets `hold --tls` compares.
+    #[arg(long, value_delimiter = ',', default_value = "10000,19900")]
+    pub tls_clients: Vec<usize>,
     #[command(flatten)]
     pub replay: ReplayArgs,
 }
@@ -286,6 +295,8 @@ pub struct SimulateArgs {
     pub format: Format,
     #[command(flatten)]
     pub token: TokenArgs,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 #[derive(Args)]
@@ -308,12 +319,15 @@ pub struct ClientArgs {
     pub ip: Option<String>,
     #[command(flatten)]
     pub token: TokenArgs,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 impl ClientArgs {
     /// The client these flags ask for, saying what it does on stdout.
     pub fn builder(&self) -> Result<client::Builder> {
         let (first, others) = servers(&self.server)?;
+        let tls = self.tls.load(&first)?;
         let mut builder = client::Builder::new(first)
             .interval(self.interval)
             .reconnect(self.reconnect)
@@ -330,6 +344,9 @@ impl ClientArgs {
         }
         if let Some(token) = self.token.token()? {
             builder = builder.token(token);
+        }
+        if let Some(tls) = tls {
+            builder = builder.tls(tls);
         }
         Ok(builder)
     }
@@ -372,6 +389,7 @@ impl SimulateArgs {
             flaky_gap: self.flaky_gap,
             dying_after: self.dying_after,
             token: self.token.token()?,
+            tls: self.tls.load(&first)?,
         })
     }
 }
@@ -407,6 +425,11 @@ impl BenchArgs {
             viewers: self.viewers,
             servers: self.servers,
             server_clients: self.server_clients,
+            tls_clients: if self.tls {
+                self.tls_clients.clone()
+            } else {
+                Vec::new()
+            },
         }
     }
 }

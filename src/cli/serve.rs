@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use super::tls::{Switch, TlsArgs};
 use super::values::{OrOff, fraction_or_off, positive_number, rate_or_off, within};
 use super::{FrontArgs, TokenArgs, read_token};
 use hbmon::durations::{PERIOD, TIMEOUT, WINDOW};
@@ -64,6 +65,8 @@ pub struct ServeArgs {
     pub guard: GuardArgs,
     #[command(flatten)]
     pub hooks: HookArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// The operator API: where it is served, and whom and how much it admits.
@@ -283,6 +286,8 @@ impl AdminArgs {
             max_connections: self.admin_max_connections as usize,
             head_timeout: self.admin_head_timeout,
             idle_timeout: self.admin_idle_timeout,
+            // The server's, when it has one: see `ServeArgs::setup`.
+            tls: None,
         };
         Ok(Some(AdminSetup { endpoint, settings }))
     }
@@ -414,6 +419,22 @@ impl ServeArgs {
                 max_bytes: u64::from(self.kept.record_gaps_max) << 20,
             }),
             admin: None,
+            tls: self.tls.setup()?,
         })
+    }
+
+    /// The server's settings and its operator API: the API serves the
+    /// server's TLS unless `--admin-tls off` (or it is on a unix socket,
+    /// whose file's permissions guard it).
+    pub fn setup(&self) -> Result<(Config, Option<AdminSetup>)> {
+        let config = self.config()?;
+        let mut admin = self.admin.setup()?;
+        if let Some(admin) = &mut admin
+            && self.tls.admin_tls == Switch::On
+            && matches!(admin.endpoint, Endpoint::Tcp(_))
+        {
+            admin.settings.tls = config.tls.clone();
+        }
+        Ok((config, admin))
     }
 }

@@ -12,14 +12,16 @@ use hbmon::endpoint;
 use hbmon::feed::sources::{Source, Sources};
 use hbmon::protocol::Token;
 use hbmon::remote;
-use hbmon::remote::servers::{self, Named, ServerSpec};
+use hbmon::remote::servers::{self, Connect, Named, ServerSpec};
+use hbmon::tls::ClientTls;
 
 use super::read_token;
+use super::tls::TopTlsArgs;
 
 #[derive(Args)]
 pub struct TopArgs {
-    /// A server's operator API (its `serve --admin`): IP:PORT or unix:PATH,
-    /// named with NAME=ADDR (the name defaults to the address). Repeat it to
+    /// A server's operator API (its `serve --admin`): IP:PORT,
+    /// https://HOST:PORT (when it serves TLS) or unix:PATH, named with NAME=ADDR (the name defaults to the address). Repeat it to
     /// watch several servers in one dashboard. Without it and --servers,
     /// 127.0.0.1:14001.
     #[arg(long, value_name = "[NAME=]ADDR")]
@@ -35,6 +37,8 @@ pub struct TopArgs {
     /// Watch only: no kick keys, and no kick is ever sent (to any server).
     #[arg(long)]
     pub read_only: bool,
+    #[command(flatten)]
+    pub tls: TopTlsArgs,
 }
 
 impl TopArgs {
@@ -46,13 +50,16 @@ impl TopArgs {
     pub fn specs(&self) -> Result<Vec<ServerSpec>> {
         let token = self.token()?;
         let mut specs: Vec<ServerSpec> = (self.connect.iter())
-            .map(|named| ServerSpec {
-                name: named.name.clone(),
-                connect: named.connect.clone(),
-                token: token.clone(),
-                read_only: self.read_only,
+            .map(|named| {
+                Ok(ServerSpec {
+                    name: named.name.clone(),
+                    tls: self.tls_for(&named.connect)?,
+                    connect: named.connect.clone(),
+                    token: token.clone(),
+                    read_only: self.read_only,
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         if let Some(path) = &self.servers {
             for entry in servers::read_file(path).map_err(|e| anyhow!(e))? {
                 let token = match &entry.token_file {
@@ -67,6 +74,7 @@ impl TopArgs {
                 };
                 specs.push(ServerSpec {
                     name: entry.name,
+                    tls: self.tls_for(&entry.connect)?,
                     connect: entry.connect,
                     token,
                     read_only: self.read_only || entry.read_only,
@@ -74,17 +82,29 @@ impl TopArgs {
             }
         }
         if specs.is_empty() {
-            let connect: endpoint::Endpoint =
-                endpoint::DEFAULT.parse().map_err(|e: String| anyhow!(e))?;
+            let connect: Connect = endpoint::DEFAULT.parse().map_err(|e: String| anyhow!(e))?;
             specs.push(ServerSpec {
                 name: connect.to_string(),
+                tls: self.tls_for(&connect)?,
                 connect,
                 token,
                 read_only: self.read_only,
             });
         }
+        if !specs.iter().any(|s| s.tls.is_some()) {
+            // --ca, --cert or --key without a server to use them on.
+            self.tls.load(None)?;
+        }
         servers::check_unique(specs.iter().map(|s| s.name.clone())).map_err(|e| anyhow!(e))?;
         Ok(specs)
+    }
+
+    /// The TLS to reach a server at `connect` with, when it is https.
+    fn tls_for(&self, connect: &Connect) -> Result<Option<ClientTls>> {
+        match &connect.https {
+            Some(host) => self.tls.load(Some(host)),
+            None => Ok(None),
+        }
     }
 
     /// The feeds of the servers to watch, and whether none may be kicked.
@@ -96,8 +116,7 @@ impl TopArgs {
         let read_only = specs.iter().all(|s| s.read_only);
         let sources = match specs.as_slice() {
             [one] => {
-                let feed =
-                    remote::attach(one.connect.clone(), one.token.clone(), stop.clone()).await?;
+                let feed = remote::attach(one.api(), stop.clone()).await?;
                 let address = one.connect.to_string();
                 let source = Source::of(&one.name, &address, one.read_only, feed);
                 Sources::one(source, stop)

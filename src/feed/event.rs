@@ -91,6 +91,17 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// TLS: connections refused during the handshake, at most one line a
+    /// second for each cause (`count` says how many it stands for, `peer`
+    /// is the latest), or the certificate files reloaded (`reloaded`) or
+    /// refused (`reload_failed`, the old pair staying in force).
+    Tls {
+        cause: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<SocketAddr>,
+        reason: String,
+        count: u64,
+    },
     /// At least the silence guard's fraction of the clients went silent
     /// together: automatic closes are held.
     FleetSilent {
@@ -129,7 +140,7 @@ pub enum EventKind {
 }
 
 /// Every `event` name a decision can have.
-pub const EVENT_NAMES: [&str; 12] = [
+pub const EVENT_NAMES: [&str; 13] = [
     "connected",
     "status",
     "closed",
@@ -142,6 +153,7 @@ pub const EVENT_NAMES: [&str; 12] = [
     "fleet_recovered",
     "maintenance_started",
     "maintenance_ended",
+    "tls",
 ];
 
 impl EventKind {
@@ -160,6 +172,7 @@ impl EventKind {
             EventKind::FleetRecovered { .. } => "fleet_recovered",
             EventKind::MaintenanceStarted { .. } => "maintenance_started",
             EventKind::MaintenanceEnded { .. } => "maintenance_ended",
+            EventKind::Tls { .. } => "tls",
         }
     }
 
@@ -175,6 +188,7 @@ impl EventKind {
             | EventKind::Kick { peer, .. }
             | EventKind::MaintenanceStarted { peer, .. }
             | EventKind::MaintenanceEnded { peer, .. } => Some(*peer),
+            EventKind::Tls { peer, .. } => *peer,
             EventKind::Started { .. }
             | EventKind::Stopped { .. }
             | EventKind::FleetSilent { .. }
@@ -273,6 +287,15 @@ impl EventKind {
                 None => "maintenance ended: the window ran out".to_owned(),
                 Some(by) => format!("maintenance ended early from {by}"),
             },
+            EventKind::Tls {
+                reason, count: 1, ..
+            } => format!("tls: {reason}"),
+            EventKind::Tls {
+                cause,
+                reason,
+                count,
+                ..
+            } => format!("tls: {reason} ({count} {cause} in the last second)"),
         }
     }
 }
@@ -402,17 +425,44 @@ mod tests {
                 tick: 40,
             },
         ];
-        for kind in kinds.into_iter().chain(maintenance(peer)) {
-            let line = serde_json::to_string(&Stamped {
-                ts: rfc3339(SystemTime::UNIX_EPOCH),
-                body: &kind,
-            })
-            .unwrap();
-            let back: Recorded = serde_json::from_str(&line).unwrap();
-            assert_eq!(back.kind, kind, "{line}");
-            assert!(line.contains(&format!("\"event\":\"{}\"", kind.name())));
-            assert!(EVENT_NAMES.contains(&kind.name()));
-        }
+        kinds
+            .into_iter()
+            .chain(maintenance(peer))
+            .for_each(reads_back);
+    }
+
+    #[test]
+    fn tls_events_read_back_with_and_without_a_peer() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let tls = |cause: &str, peer, count| EventKind::Tls {
+            cause: cause.into(),
+            peer,
+            reason: "why".into(),
+            count,
+        };
+        reads_back(tls("plaintext", Some(peer), 2));
+        reads_back(tls("reloaded", None, 1));
+        assert_eq!(
+            tls("plaintext", Some(peer), 1).to_string(),
+            "10.0.0.1:5000 tls: why"
+        );
+        assert_eq!(
+            tls("protocol", None, 40).to_string(),
+            "tls: why (40 protocol in the last second)"
+        );
+    }
+
+    /// The event's JSON line reads back as the same event, named as it says.
+    fn reads_back(kind: EventKind) {
+        let line = serde_json::to_string(&Stamped {
+            ts: rfc3339(SystemTime::UNIX_EPOCH),
+            body: &kind,
+        })
+        .unwrap();
+        let back: Recorded = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.kind, kind, "{line}");
+        assert!(line.contains(&format!("\"event\":\"{}\"", kind.name())));
+        assert!(EVENT_NAMES.contains(&kind.name()));
     }
 
     /// A window's start, and its end on time and early.

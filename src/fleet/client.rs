@@ -48,7 +48,6 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +56,7 @@ use crate::fleet::failover::{Backoff, Departure, Rotation};
 use crate::protocol::{
     ClientCodec, DEFAULT_MAX_FRAME, Heartbeat, Notice, SHUTDOWN_REASON, Status, Token,
 };
+use crate::tls::{ClientStream, ClientTls};
 
 /// What the client says as it goes (connected, notices, reconnecting...).
 pub type Report = Arc<dyn Fn(std::fmt::Arguments<'_>) + Send + Sync>;
@@ -73,6 +73,8 @@ pub struct Builder {
     ip: Option<String>,
     /// Sent in the first heartbeat of each connection, when set.
     token: Option<Token>,
+    /// Speak TLS, when set.
+    tls: Option<ClientTls>,
     report: Report,
     /// Where it says which server it is on, and why it left one.
     moves: Report,
@@ -89,6 +91,7 @@ impl Builder {
             pid: std::process::id(),
             ip: None,
             token: None,
+            tls: None,
             report: Arc::new(|_| {}),
             moves: Arc::new(|_| {}),
         }
@@ -127,6 +130,13 @@ impl Builder {
     /// The shared secret, sent in each connection's first heartbeat.
     pub fn token(mut self, token: Token) -> Self {
         self.token = Some(token);
+        self
+    }
+
+    /// Speak TLS to the server (see [`ClientTls::load`] for the CA, the
+    /// client's own certificate and the server's name).
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -247,7 +257,7 @@ async fn run(options: Builder, interrupted: CancellationToken) -> Result<Ending>
     let mut backoff = Backoff::new();
     loop {
         let server = servers.current().clone();
-        let Some(connected) = connect(&server, &interrupted).await else {
+        let Some(connected) = connect(&server, options.tls.as_ref(), &interrupted).await else {
             return Ok(Ending::Goodbye);
         };
         let (ending, departure, why) = match connected {
@@ -300,10 +310,11 @@ async fn run(options: Builder, interrupted: CancellationToken) -> Result<Ending>
 /// Connects to `server`, or says why not; `None` when interrupted first.
 async fn connect(
     server: &str,
+    tls: Option<&ClientTls>,
     interrupted: &CancellationToken,
-) -> Option<std::result::Result<TcpStream, String>> {
+) -> Option<std::result::Result<ClientStream, String>> {
     let connected = tokio::select! {
-        connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(server)) => connected,
+        connected = tokio::time::timeout(CONNECT_TIMEOUT, crate::tls::dial(server, tls)) => connected,
         _ = interrupted.cancelled() => return None,
     };
     Some(match connected {
@@ -346,16 +357,19 @@ fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis() as u64)
 }
 
-type Frames = Framed<TcpStream, ClientCodec>;
+type Frames = Framed<ClientStream, ClientCodec>;
 
 async fn session(
-    stream: TcpStream,
+    stream: ClientStream,
     server: &str,
     options: &Builder,
     interrupted: &CancellationToken,
 ) -> Result<Ending> {
     let say = &options.report;
-    let local = stream.local_addr().context("reading the local address")?;
+    let local = stream
+        .tcp()
+        .local_addr()
+        .context("reading the local address")?;
     let heartbeat = |status, token| Heartbeat {
         ip: options.ip.clone().unwrap_or_else(|| local.ip().to_string()),
         status,
@@ -365,7 +379,8 @@ async fn session(
     // The token goes in the first heartbeat only.
     let mut token = options.token.clone();
     say(format_args!(
-        "connected to {server} from {local} (pid {}), heartbeat every {}",
+        "connected to {server}{} from {local} (pid {}), heartbeat every {}",
+        if stream.is_tls() { " over TLS" } else { "" },
         options.pid,
         humantime::format_duration(options.interval)
     ));

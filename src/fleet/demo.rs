@@ -45,6 +45,7 @@ pub fn spawn_fleets(server: SocketAddr, config: &Config, stop: CancellationToken
         flaky_gap: silence_to_leave + config.tick * 2,
         dying_after: Duration::from_secs(12),
         token: None,
+        tls: None,
     };
     use Behaviour::{Bad, Dying, Flaky, Silent, Steady};
     let crowd = Mix::new(&[(Steady, 4), (Flaky, 2), (Silent, 1), (Dying, 1)]);

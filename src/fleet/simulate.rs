@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -27,6 +25,10 @@ use crate::protocol::{
     ClientCodec, DEFAULT_MAX_FRAME, FrameError, Heartbeat, Notice, SHUTDOWN_REASON, Status, Token,
     encode_frame,
 };
+use crate::tls::{ClientStream, ClientTls};
+
+type Notices = FramedRead<ReadHalf<ClientStream>, ClientCodec>;
+type Writer = WriteHalf<ClientStream>;
 
 /// Connections being set up at once when clients join all together: more
 /// would overflow the server's accept backlog and cost SYN retries.
@@ -50,6 +52,8 @@ pub struct Plan {
     pub dying_after: Duration,
     /// Sent in each client's first heartbeat, when set.
     pub token: Option<Token>,
+    /// Every client speaks TLS, when set.
+    pub tls: Option<ClientTls>,
 }
 
 /// Runs the fleet until every client has ended or `stop` is cancelled. If
@@ -106,8 +110,9 @@ impl Client {
         let mut connecting = Some(connecting);
         let mut moved = false;
         loop {
+            let server = servers.current().to_string();
             let stream = tokio::select! {
-                stream = TcpStream::connect(*servers.current()) => stream,
+                stream = crate::tls::dial(&server, self.plan.tls.as_ref()) => stream,
                 _ = stop.cancelled() => return self.stopped_away(moved),
             };
             connecting.take();
@@ -161,9 +166,8 @@ impl Client {
     /// Speaks for this client until the server closes it, it ends by its
     /// behaviour, or `stop` is cancelled: the token first if the plan has
     /// one, then a flood or one heartbeat per tick.
-    async fn converse(&self, stream: TcpStream, stop: CancellationToken) -> Left {
-        let _ = stream.set_nodelay(true);
-        let local = match stream.local_addr() {
+    async fn converse(&self, stream: ClientStream, stop: CancellationToken) -> Left {
+        let local = match stream.tcp().local_addr() {
             Ok(local) => local,
             Err(error) => return Left::gone(Ending::Failed(error.to_string())),
         };
@@ -175,7 +179,7 @@ impl Client {
             pid,
             token: None,
         });
-        let (reader, mut writer) = stream.into_split();
+        let (reader, mut writer) = tokio::io::split(stream);
         let notices = FramedRead::new(reader, ClientCodec::new(DEFAULT_MAX_FRAME));
         if let Some(token) = &self.plan.token
             && let Err(error) = writer.write_all(&hello(local, pid, token)).await
@@ -200,8 +204,8 @@ impl Client {
     async fn beat(
         &self,
         heartbeat: &[u8],
-        mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
-        mut writer: OwnedWriteHalf,
+        mut notices: Notices,
+        mut writer: Writer,
         stop: CancellationToken,
     ) -> Left {
         // Spread clients that joined together over the interval.
@@ -224,9 +228,8 @@ impl Client {
                         Tick::Skip => continue,
                         Tick::HangUp => {
                             // Abrupt: a reset, not a goodbye.
-                            if let Ok(stream) = notices.into_inner().reunite(writer) {
-                                let _ = stream.set_zero_linger();
-                            }
+                            let stream = notices.into_inner().unsplit(writer);
+                            let _ = stream.tcp().set_zero_linger();
                             return Ending::HungUp.into();
                         }
                     };
@@ -338,8 +341,8 @@ impl Client {
     async fn flood(
         &self,
         batch: &[u8],
-        mut notices: FramedRead<OwnedReadHalf, ClientCodec>,
-        mut writer: OwnedWriteHalf,
+        mut notices: Notices,
+        mut writer: Writer,
         stop: CancellationToken,
     ) -> Left {
         let (closed_tx, mut closed) = tokio::sync::oneshot::channel();

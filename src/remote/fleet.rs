@@ -61,8 +61,7 @@ fn renew(followed: &mut Vec<Followed>, specs: Vec<ServerSpec>, stop: &Cancellati
             Some(i) => followed.push(old.swap_remove(i)),
             None => {
                 let own = stop.child_token();
-                let (feed, version) =
-                    super::follow(spec.connect.clone(), spec.token.clone(), own.clone());
+                let (feed, version) = super::follow(spec.api(), own.clone());
                 let address = spec.connect.to_string();
                 let mut source = Source::of(&spec.name, &address, spec.read_only, feed);
                 source.version = version;

@@ -1,5 +1,6 @@
-//! Requests to an operator API, over TCP or a unix socket alike: one
-//! HTTP/1.1 connection a request (hyper's client), the admin token on each.
+//! Requests to an operator API, over TCP (HTTP or HTTPS) or a unix socket
+//! alike: one HTTP/1.1 connection a request (hyper's client), the admin
+//! token on each.
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use tokio::net::{TcpStream, UnixStream};
 use super::sniff::{is_heartbeat_port, tap};
 use crate::endpoint::{DEFAULT, Endpoint};
 use crate::protocol::Token;
+use crate::tls::ClientTls;
 
 /// How long connecting and a request's head may take.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,6 +30,8 @@ pub enum ApiError {
         "cannot reach hbmon's operator API at {0}: {1} (is `hbmon serve` running with --admin {0}?)"
     )]
     Unreachable(Endpoint, String),
+    #[error("cannot reach hbmon's operator API at {0} over TLS: {1}")]
+    Tls(Endpoint, String),
     #[error("{0} needs the admin token: pass --token-file, or set HBMON_ADMIN_TOKEN")]
     Unauthorized(Endpoint),
     #[error("{0} answered, but is not hbmon's operator API ({1})")]
@@ -44,6 +48,8 @@ pub enum ApiError {
 pub struct Api {
     pub endpoint: Endpoint,
     pub token: Option<Token>,
+    /// Speak HTTPS, when set (TCP endpoints only).
+    pub tls: Option<ClientTls>,
 }
 
 impl Api {
@@ -73,9 +79,14 @@ impl Api {
         // HTTP, are different mistakes with different fixes.
         let answered = tokio::time::timeout(TIMEOUT, async {
             match &self.endpoint {
-                Endpoint::Tcp(addr) => match TcpStream::connect(addr).await {
-                    Ok(stream) => Ok(send(stream, request).await),
-                    Err(error) => Err(error),
+                Endpoint::Tcp(addr) => match (TcpStream::connect(addr).await, &self.tls) {
+                    (Ok(stream), None) => Ok(send(stream, request).await),
+                    (Ok(stream), Some(tls)) => match tls.handshake(stream, &addr.to_string()).await
+                    {
+                        Ok(stream) => Ok(send(stream, request).await),
+                        Err(error) => Ok(Err(NoAnswer::Tls(error))),
+                    },
+                    (Err(error), _) => Err(error),
                 },
                 Endpoint::Unix(path) => match UnixStream::connect(path).await {
                     Ok(stream) => Ok(send(stream, request).await),
@@ -87,6 +98,9 @@ impl Api {
             Ok(Ok(Ok(response))) => response,
             Ok(Ok(Err(NoAnswer::HeartbeatPort))) => {
                 return Err(ApiError::HeartbeatPort(self.endpoint.clone()));
+            }
+            Ok(Ok(Err(NoAnswer::Tls(error)))) => {
+                return Err(ApiError::Tls(self.endpoint.clone(), error.to_string()));
             }
             Ok(Ok(Err(NoAnswer::Other(error)))) => {
                 return Err(self.not_hbmon(format!("no HTTP answer: {error}")));
@@ -145,6 +159,8 @@ impl Api {
 enum NoAnswer {
     /// It spoke hbmon's heartbeat protocol.
     HeartbeatPort,
+    /// The TLS handshake failed (rustls says why).
+    Tls(std::io::Error),
     Other(hyper::Error),
 }
 

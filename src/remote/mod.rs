@@ -32,7 +32,6 @@ use tokio_util::codec::FramedRead;
 use tokio_util::io::StreamReader;
 use tokio_util::sync::CancellationToken;
 
-use crate::endpoint::Endpoint;
 use crate::feed::control::{Command, CommandError, Kicked, Maintained, Target};
 use crate::feed::details::Details;
 use crate::feed::link::Refusal;
@@ -40,7 +39,6 @@ use crate::feed::snapshot::Settings;
 use crate::feed::wire::{self, Replica};
 use crate::feed::{Connection, Control, Event, Feed, Link, Snapshot, Subscriber};
 use crate::liveness::Rules;
-use crate::protocol::Token;
 pub use frames::{FeedFrameError, FeedFrames};
 pub use http::{Api, ApiError};
 
@@ -65,17 +63,12 @@ pub type Frames = FramedRead<
     FeedFrames,
 >;
 
-/// Connects to the operator API at `endpoint` and returns a feed of its
+/// Connects to the operator API `api` and returns a feed of its
 /// server. Fails, saying why, when nothing answers there, when what answers
 /// is not hbmon, or when it needs a token that was not given. Later losses
 /// are not errors: the feed's link says it is lost, and it reconnects.
 /// `stop` ends the feed (the viewer quits); the server runs on.
-pub async fn attach(
-    endpoint: Endpoint,
-    token: Option<Token>,
-    stop: CancellationToken,
-) -> Result<Feed, ApiError> {
-    let api = Api { endpoint, token };
+pub async fn attach(api: Api, stop: CancellationToken) -> Result<Feed, ApiError> {
     let mut frames = open(&api).await?;
     let mut replica = Replica::default();
     let first = next_snapshot(&api, &mut frames, &mut replica).await?.0;
@@ -87,18 +80,14 @@ pub async fn attach(
 /// watching the others. Until it is reached, its link says why not and its
 /// snapshot is an empty picture. Beside the feed, the version the server
 /// runs, once it has said.
-pub fn follow(
-    endpoint: Endpoint,
-    token: Option<Token>,
-    stop: CancellationToken,
-) -> (Feed, Version) {
+pub fn follow(api: Api, stop: CancellationToken) -> (Feed, Version) {
     let settings = Settings {
         tick: Duration::from_secs(1),
         rules: Rules::default(),
     };
     let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
     let nothing = Arc::new(Snapshot::empty(unspecified, settings));
-    spawn(Api { endpoint, token }, nothing, None, stop)
+    spawn(api, nothing, None, stop)
 }
 
 /// Which hbmon a followed server runs, once it has said.
@@ -250,7 +239,7 @@ impl Follower {
             ApiError::NotHbmon(..) | ApiError::HeartbeatPort(_) => {
                 Connection::Refused(Refusal::NotHbmon, text)
             }
-            ApiError::Unreachable(..) => Connection::Lost(text),
+            ApiError::Unreachable(..) | ApiError::Tls(..) => Connection::Lost(text),
         };
         self.connection.send_if_modified(|now| {
             let changed = *now != state;

@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -16,6 +17,9 @@ use serde::Deserialize;
 
 use crate::endpoint::Endpoint;
 use crate::protocol::Token;
+use crate::tls::ClientTls;
+
+use super::http::Api;
 
 /// The longest server name taken.
 pub const MAX_NAME: usize = 64;
@@ -25,15 +29,84 @@ pub const MAX_SERVERS: usize = 256;
 const MAX_FILE: u64 = 1 << 20;
 
 /// One server to follow.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ServerSpec {
     /// What the dashboard calls it: unique among the servers followed.
     pub name: String,
     /// Its operator API.
-    pub connect: Endpoint,
+    pub connect: Connect,
     pub token: Option<Token>,
+    /// How to speak HTTPS to it, when `connect` says https.
+    pub tls: Option<ClientTls>,
     /// Watched only: no kick is sent to it.
     pub read_only: bool,
+}
+
+impl ServerSpec {
+    /// How to reach its operator API.
+    pub fn api(&self) -> Api {
+        Api {
+            endpoint: self.connect.endpoint.clone(),
+            token: self.token.clone(),
+            tls: self.tls.clone(),
+        }
+    }
+}
+
+/// The same server, followed the same way (TLS settings are compared by
+/// whether there are any: they come from the same flags for every server).
+impl PartialEq for ServerSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.connect == other.connect
+            && self.token == other.token
+            && self.tls.is_some() == other.tls.is_some()
+            && self.read_only == other.read_only
+    }
+}
+
+impl Eq for ServerSpec {}
+
+/// An operator API's address as `top` is given it: `https://HOST:PORT` for
+/// TLS, else IP:PORT (`http://` allowed) or unix:PATH.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connect {
+    pub endpoint: Endpoint,
+    /// The host the API's certificate must name, when over TLS.
+    pub https: Option<String>,
+}
+
+impl FromStr for Connect {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let Some(rest) = text.strip_prefix("https://") else {
+            let endpoint = text.strip_prefix("http://").unwrap_or(text).parse()?;
+            return Ok(Connect {
+                endpoint,
+                https: None,
+            });
+        };
+        let rest = rest.trim_end_matches('/');
+        let addr = rest
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| format!("'{text}' is not an address (write https://HOST:PORT)"))?;
+        Ok(Connect {
+            endpoint: Endpoint::Tcp(addr),
+            https: Some(crate::tls::host(rest).to_owned()),
+        })
+    }
+}
+
+impl fmt::Display for Connect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.https {
+            Some(_) => write!(f, "https://{}", self.endpoint),
+            None => write!(f, "{}", self.endpoint),
+        }
+    }
 }
 
 /// Written by hand: the token is a secret, and is never printed.
@@ -53,7 +126,7 @@ impl fmt::Debug for ServerSpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Named {
     pub name: String,
-    pub connect: Endpoint,
+    pub connect: Connect,
 }
 
 impl FromStr for Named {
@@ -65,7 +138,7 @@ impl FromStr for Named {
             Some((name, address)) if !text.starts_with("unix:") => (Some(name), address),
             _ => (None, text),
         };
-        let connect: Endpoint = address.parse()?;
+        let connect: Connect = address.parse()?;
         let name = match name {
             Some(name) => check_name(name)?,
             None => connect.to_string(),
@@ -117,7 +190,7 @@ pub fn check_unique(names: impl IntoIterator<Item = String>) -> Result<(), Strin
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub name: String,
-    pub connect: Endpoint,
+    pub connect: Connect,
     /// Where its token is, relative to the servers file's folder when not
     /// absolute.
     pub token_file: Option<PathBuf>,

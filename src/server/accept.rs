@@ -12,17 +12,20 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{Notice, Token};
 use crate::server::config::Config;
 use crate::server::connection::{self, Connection};
 use crate::server::failure::panic_message;
+use crate::server::handshake::Pending;
 use crate::server::link::Link;
 use crate::server::pacer::Pacer;
 use crate::server::report::{End, Failure, Report};
 use crate::server::tally::Tallies;
+use crate::tls::{ServerTls, Stream};
 
 /// Refusals that may take their time saying goodbye at once; past this, a
 /// refused socket is told in a single non-blocking write and closed, so a
@@ -53,6 +56,9 @@ pub(super) struct Accept {
     refusing: Arc<Semaphore>,
     /// Where the connections count their heartbeats.
     tallies: Arc<Tallies>,
+    /// TLS on this port, when `--tls-cert` asks for it.
+    tls: Option<Arc<ServerTls>>,
+    hello_timeout: Duration,
 }
 
 impl Accept {
@@ -76,6 +82,8 @@ impl Accept {
             released: mpsc::unbounded_channel(),
             refusing: Arc::new(Semaphore::new(REFUSALS_LINGERING)),
             tallies,
+            tls: config.tls.clone(),
+            hello_timeout: config.hello_timeout,
         }
     }
 
@@ -139,46 +147,51 @@ impl Accept {
             *self.per_ip.entry(ip).or_default() += 1;
             self.released.0.clone()
         });
-        let link = Link::new(self.tallies.take());
-        let link = Arc::new(link);
+        let ending = Ending {
+            id,
+            reports: self.reports.clone(),
+            slot,
+            released: released.map(|released| (released, ip)),
+        };
+        let link = Arc::new(Link::new(self.tallies.take()));
+        let accepted = Instant::now();
+        if let Some(tls) = &self.tls {
+            // The registry hears of it once its handshake is done.
+            let pending = Pending {
+                tls: Arc::clone(tls),
+                peer,
+                accepted,
+                hello_timeout: self.hello_timeout,
+                id,
+                reports: self.reports.clone(),
+                link,
+                pacer: self.pacer.clone(),
+                max_frame: self.max_frame,
+                token: self.token.clone(),
+            };
+            ending.spawn(pending.run(stream));
+            return true;
+        }
         let opened = Report::Opened {
             id,
             peer,
             link: Arc::clone(&link),
+            accepted,
         };
         if self.reports.send(opened).await.is_err() {
             return false;
         }
         let connection = Connection {
             id,
-            stream,
+            stream: Stream::Plain(stream),
             reports: self.reports.clone(),
             link,
             pacer: self.pacer.clone(),
             max_frame: self.max_frame,
             token: self.token.clone(),
+            tls: None,
         };
-        let reports = self.reports.clone();
-        // A bug that panics while serving one client must not take that
-        // client's record with it: the registry hears of the end like any
-        // other, and every other connection carries on. Chained rather than
-        // written as one `async` block, which would hold the connection's
-        // future twice (once captured, once awaited) in every client's task.
-        let served = AssertUnwindSafe(connection.run()).catch_unwind();
-        tokio::spawn(served.then(move |served| async move {
-            if let Err(panic) = served {
-                let message = panic_message(&*panic);
-                // By number, not address: every client's task would hold
-                // the address for this line; the `closed` event names it.
-                tracing::error!(connection = id, %message, "a connection task panicked");
-                let end = End::Failed(Failure::Panic(message));
-                let _ = reports.send(Report::Ended { id, end }).await;
-            }
-            drop(slot);
-            if let Some(released) = released {
-                let _ = released.send(ip);
-            }
-        }));
+        ending.spawn(connection.run());
         true
     }
 
@@ -199,5 +212,47 @@ impl Accept {
             .send(Report::Rejected { peer, reason })
             .await
             .is_ok()
+    }
+}
+
+/// What a connection's task gives back when it ends, however it ends.
+struct Ending {
+    id: u64,
+    reports: mpsc::Sender<Report>,
+    /// Its place under `--max-clients`.
+    slot: OwnedSemaphorePermit,
+    /// Where to give back its place under `--max-per-ip`, when counted.
+    released: Option<(mpsc::UnboundedSender<IpAddr>, IpAddr)>,
+}
+
+impl Ending {
+    /// Runs the connection on a task of its own. A bug that panics while
+    /// serving one client must not take that client's record with it: the
+    /// registry hears of the end like any other, and every other
+    /// connection carries on. Chained rather than written as one `async`
+    /// block, which would hold the connection's future twice (once
+    /// captured, once awaited) in every client's task.
+    fn spawn(self, serve: impl Future<Output = ()> + Send + 'static) {
+        let served = AssertUnwindSafe(serve).catch_unwind();
+        tokio::spawn(served.then(move |served| async move {
+            let Ending {
+                id,
+                reports,
+                slot,
+                released,
+            } = self;
+            if let Err(panic) = served {
+                let message = panic_message(&*panic);
+                // By number, not address: every client's task would hold
+                // the address for this line; the `closed` event names it.
+                tracing::error!(connection = id, %message, "a connection task panicked");
+                let end = End::Failed(Failure::Panic(message));
+                let _ = reports.send(Report::Ended { id, end }).await;
+            }
+            drop(slot);
+            if let Some((released, ip)) = released {
+                let _ = released.send(ip);
+            }
+        }));
     }
 }

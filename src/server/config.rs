@@ -2,6 +2,7 @@
 //! the accept loop and the registry by this one route.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::liveness::{Detector, Rules};
@@ -9,6 +10,7 @@ use crate::protocol::{DEFAULT_MAX_FRAME, Token};
 pub use crate::server::gaps::GapRecording;
 pub use crate::server::guard::{DEFAULT_CLOSE_RATE, GuardConfig};
 use crate::server::pacer;
+use crate::tls::ServerTls;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -40,6 +42,9 @@ pub struct Config {
     /// Where the operator API listens, for front ends to show (the API is
     /// served beside the server, by `front::api`).
     pub admin: Option<String>,
+    /// TLS on the heartbeat port (`--tls-cert`, `--tls-key`, `--client-ca`,
+    /// `--tls-mode`).
+    pub tls: Option<Arc<ServerTls>>,
 }
 
 impl Default for Config {
@@ -60,6 +65,7 @@ impl Default for Config {
             detector: Detector::Counter,
             record_gaps: None,
             admin: None,
+            tls: None,
         }
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
 use futures_util::FutureExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -27,7 +27,8 @@ use tokio::time::Instant;
 use crate::protocol::{FrameError, Notice, Run, ServerCodec, Status, Token, encode_frame};
 use crate::server::link::Link;
 use crate::server::pacer::Pacer;
-use crate::server::report::{End, Failure, Report};
+use crate::server::report::{End, Failure, Report, Transport};
+use crate::tls::{Cause, ServerStream, TlsStats};
 
 /// First read size. A busy connection grows its reads up to `MAX_READ` so a
 /// flood costs few system calls.
@@ -43,7 +44,7 @@ const LINGER: Duration = Duration::from_millis(500);
 
 pub(crate) struct Connection {
     pub(crate) id: u64,
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: ServerStream,
     pub(crate) reports: mpsc::Sender<Report>,
     pub(crate) link: Arc<Link>,
     pub(crate) pacer: Option<Arc<Pacer>>,
@@ -51,6 +52,17 @@ pub(crate) struct Connection {
     /// The secret the first heartbeat must carry; `None` once it has (or
     /// when the server has none).
     pub(crate) token: Option<Arc<Token>>,
+    /// What a TLS connection knows of its peer; boxed, so that a
+    /// plaintext connection pays one word for it.
+    pub(crate) tls: Option<Box<PeerTls>>,
+}
+
+/// A TLS connection's peer, as its handshake established it.
+pub(crate) struct PeerTls {
+    /// Who its verified certificate says it is (mutual TLS).
+    pub(crate) identity: Option<Arc<str>>,
+    /// Where a record that does not decrypt is counted.
+    pub(crate) stats: Arc<TlsStats>,
 }
 
 /// Who the client says it is, as last reported to the registry.
@@ -173,6 +185,9 @@ impl Connection {
         match self.stream.read_buf(buf).now_or_never() {
             None => Ok(None),
             Some(Ok(0)) => Ok(Some(true)),
+            // A TLS peer that hangs up without its close_notify has
+            // disconnected all the same.
+            Some(Err(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => Ok(Some(true)),
             Some(Ok(n)) => {
                 if let Some(pacer) = &self.pacer {
                     pacer.read();
@@ -182,7 +197,14 @@ impl Connection {
                 }
                 Ok(Some(false))
             }
-            Some(Err(error)) => Err(End::Failed(error.into())),
+            Some(Err(error)) => {
+                if let Some(tls) = &self.tls
+                    && crate::tls::rustls_error(&error).is_some()
+                {
+                    tls.stats.failed(Cause::BadRecord);
+                }
+                Err(End::Failed(error.into()))
+            }
         }
     }
 
@@ -257,6 +279,11 @@ impl Connection {
                     ip: Arc::clone(&ip),
                     pid: heartbeat.pid,
                     status: heartbeat.status,
+                    transport: match self.tls {
+                        Some(_) => Transport::Tls,
+                        None => Transport::Plain,
+                    },
+                    identity: self.tls.as_ref().and_then(|tls| tls.identity.clone()),
                 });
                 *identity = Some(Identity {
                     ip,
@@ -287,11 +314,19 @@ struct Decoded {
     end: Option<End>,
 }
 
-/// Writes one notice, giving up on a peer that does not read.
-async fn send(stream: &mut TcpStream, notice: Notice) -> Result<(), Failure> {
+/// Writes one notice, giving up on a peer that does not read. (The flush
+/// sends what TLS holds back; on plain TCP it does nothing.)
+async fn send<S>(stream: &mut S, notice: Notice) -> Result<(), Failure>
+where
+    S: AsyncWrite + Unpin,
+{
     let frame = encode_frame(&notice);
     drop(notice);
-    match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame)).await {
+    let written = async {
+        stream.write_all(&frame).await?;
+        stream.flush().await
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, written).await {
         Ok(result) => Ok(result?),
         Err(_) => Err(Failure::WriteTimeout(WRITE_TIMEOUT)),
     }
@@ -299,7 +334,7 @@ async fn send(stream: &mut TcpStream, notice: Notice) -> Result<(), Failure> {
 
 /// Writes the notice the registry left on the link, if it is still there;
 /// returns its status.
-async fn write_notice(stream: &mut TcpStream, link: &Link) -> Result<Option<Status>, Failure> {
+async fn write_notice(stream: &mut ServerStream, link: &Link) -> Result<Option<Status>, Failure> {
     let Some(notice) = link.take_notice() else {
         return Ok(None);
     };
@@ -310,7 +345,10 @@ async fn write_notice(stream: &mut TcpStream, link: &Link) -> Result<Option<Stat
 
 /// Half-closes (the peer sees EOF at once) and drains until the peer closes
 /// too, for at most `LINGER`.
-async fn linger(stream: &mut TcpStream) {
+async fn linger<S>(stream: &mut S)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let _ = stream.shutdown().await;
     let drain = async {
         let mut sink = [0u8; 1024];
@@ -323,7 +361,8 @@ async fn linger(stream: &mut TcpStream) {
     let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
-/// Refuses a connection the server has no room for: says why, then closes.
+/// Refuses a connection the server has no room for (or that speaks
+/// plaintext to a port that requires TLS): says why, then closes.
 pub(crate) async fn refuse(mut stream: TcpStream, notice: Notice) {
     if send(&mut stream, notice).await.is_ok() {
         linger(&mut stream).await;

@@ -23,6 +23,7 @@ mod connection;
 mod failure;
 mod gaps;
 mod guard;
+mod handshake;
 mod holdoff;
 mod journal;
 mod link;
@@ -52,10 +53,12 @@ pub(crate) use guard::Guard;
 
 use crate::feed::{Control, Event, Feed, Link, Snapshot, Subscriber};
 use crate::stats::PublishStats;
+use crate::tls::{Reload, TlsStats, keep_fresh};
 use accept::Accept;
 use journal::Journal;
 use pacer::Pacer;
 use registry::Registry;
+use report::Report;
 use tally::Tallies;
 
 /// Connections the kernel may queue before they are accepted (it caps this
@@ -111,6 +114,8 @@ pub struct Server {
     stop: CancellationToken,
     failure: Failure,
     publish_stats: Arc<PublishStats>,
+    /// What TLS refused, when the heartbeat port serves it.
+    tls_stats: Option<Arc<TlsStats>>,
     task: JoinHandle<Result<(), Crashed>>,
 }
 
@@ -149,6 +154,7 @@ impl Server {
                 async move { pacer.run(stop).await },
             );
         }
+        spawn_reloader(&config, &failure, &stop, &reports_tx);
         let accept = Accept::new(listener, &config, reports_tx, pacer, tallies);
         spawn_watched(&failure, "accepting connections", accept.run(stop.clone()));
         // The registry has a thread (and a runtime) of its own: its tick and
@@ -185,6 +191,7 @@ impl Server {
             stop,
             failure,
             publish_stats,
+            tls_stats: config.tls.as_ref().map(|tls| tls.stats()),
             task,
         })
     }
@@ -216,6 +223,12 @@ impl Server {
     /// figures about the server's work, kept out of the feed.
     pub fn publish_stats(&self) -> Arc<PublishStats> {
         Arc::clone(&self.publish_stats)
+    }
+
+    /// What TLS has refused and reloaded, for `/metrics`, when the
+    /// heartbeat port serves TLS.
+    pub fn tls_stats(&self) -> Option<Arc<TlsStats>> {
+        self.tls_stats.clone()
     }
 
     /// Everything a front end needs, to take to a thread of its own.
@@ -271,6 +284,43 @@ fn open_files(config: &Config) -> Result<(Option<Journal>, Option<GapLog>), Star
         None => None,
     };
     Ok((journal, gaps))
+}
+
+/// Keeps the certificate files fresh until `stop`, when the server serves
+/// TLS, telling the registry how each reload went, for it to report.
+fn spawn_reloader(
+    config: &Config,
+    failure: &Failure,
+    stop: &CancellationToken,
+    reports: &mpsc::Sender<Report>,
+) {
+    let Some(tls) = &config.tls else {
+        return;
+    };
+    let reports = reports.clone();
+    let told = move |reload| {
+        let (cause, reason) = match reload {
+            Reload::Loaded => (
+                "reloaded",
+                "certificate files reloaded: new connections use them".to_owned(),
+            ),
+            Reload::Failed(why) => (
+                "reload_failed",
+                format!("certificate files not reloaded, the previous pair stays in force: {why}"),
+            ),
+        };
+        let reports = reports.clone();
+        async move {
+            let report = Report::Tls {
+                cause,
+                peer: None,
+                reason,
+            };
+            let _ = reports.send(report).await;
+        }
+    };
+    let reload = keep_fresh(Arc::clone(tls), stop.clone(), told);
+    spawn_watched(failure, "reloading the TLS certificate", reload);
 }
 
 /// What a task that may have panicked came to.

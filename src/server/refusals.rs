@@ -1,9 +1,11 @@
-//! Refused connections, reported at most once a second for each source
-//! address, so that a connection flood cannot turn the event stream (and the
-//! journal) into an amplifier. The registry owns one of these.
+//! Refused connections, reported at most once a second for each key (a
+//! source address for refusals at accept, a cause for TLS handshakes), so
+//! that a connection flood cannot turn the event stream (and the journal)
+//! into an amplifier. The registry owns these.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -11,43 +13,81 @@ use tokio::time::Instant;
 
 use crate::feed::event::EventKind;
 
-/// Refusals from one address are reported at most this often.
+/// Refusals with one key are reported at most this often.
 pub(crate) const EVERY: Duration = Duration::from_secs(1);
 
-#[derive(Default)]
-pub(crate) struct Refusals(HashMap<IpAddr, Held>);
+/// Refusals held back by key; `T` is what the latest of them said, made an
+/// event with the count it stands for by `event`.
+pub(crate) struct Refusals<K, T> {
+    held: HashMap<K, Held<T>>,
+    event: fn(T, u64) -> EventKind,
+}
 
-/// The refusals from one source address since its last line.
-struct Held {
-    /// When the last line about this address went out.
+/// Refusals at accept, by source address.
+pub(crate) type ByAddress = Refusals<IpAddr, (SocketAddr, String)>;
+
+/// TLS handshakes refused, and certificate reloads, by cause.
+pub(crate) type ByCause = Refusals<&'static str, TlsNote>;
+
+/// What a TLS line says: its cause, the connection (none for a reload),
+/// and the reason in words.
+pub(crate) type TlsNote = (&'static str, Option<SocketAddr>, String);
+
+/// The refusals with one key since its last line.
+struct Held<T> {
+    /// When the last line about this key went out.
     since: Instant,
     /// Refusals since then, not yet reported.
     count: u64,
     /// The latest of them.
-    last: (SocketAddr, String),
+    last: T,
 }
 
-impl Refusals {
-    /// Records a refusal; returns the event to emit now, if the address has
+impl ByAddress {
+    pub(crate) fn by_address() -> ByAddress {
+        Refusals::new(|(peer, reason), count| EventKind::Rejected {
+            peer,
+            reason,
+            count,
+        })
+    }
+}
+
+impl ByCause {
+    pub(crate) fn by_cause() -> ByCause {
+        Refusals::new(|(cause, peer, reason), count| EventKind::Tls {
+            cause: cause.to_owned(),
+            peer,
+            reason,
+            count,
+        })
+    }
+}
+
+impl<K: Hash + Eq, T: Clone> Refusals<K, T> {
+    fn new(event: fn(T, u64) -> EventKind) -> Self {
+        Refusals {
+            held: HashMap::new(),
+            event,
+        }
+    }
+
+    /// Records a refusal; returns the event to emit now, if the key has
     /// not been reported within the last second.
-    pub(crate) fn refused(&mut self, peer: SocketAddr, reason: String) -> Option<EventKind> {
-        match self.0.entry(peer.ip()) {
+    pub(crate) fn refused(&mut self, key: K, last: T) -> Option<EventKind> {
+        match self.held.entry(key) {
             Entry::Vacant(entry) => {
                 entry.insert(Held {
                     since: Instant::now(),
                     count: 0,
-                    last: (peer, reason.clone()),
+                    last: last.clone(),
                 });
-                Some(EventKind::Rejected {
-                    peer,
-                    reason,
-                    count: 1,
-                })
+                Some((self.event)(last, 1))
             }
             Entry::Occupied(mut entry) => {
                 let held = entry.get_mut();
                 held.count += 1;
-                held.last = (peer, reason);
+                held.last = last;
                 None
             }
         }
@@ -55,26 +95,22 @@ impl Refusals {
 
     /// Whether anything is held (or remembered) that [`Refusals::due`] may report.
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.held.is_empty()
     }
 
     /// The refusals held back for a second or more, one event for each
-    /// source address; forgets addresses that went quiet.
+    /// key; forgets keys that went quiet.
     pub(crate) fn due(&mut self) -> Vec<EventKind> {
         let mut due = Vec::new();
-        self.0.retain(|_, held| {
+        let event = self.event;
+        self.held.retain(|_, held| {
             if held.since.elapsed() < EVERY {
                 return true;
             }
             if held.count == 0 {
                 return false;
             }
-            let (peer, reason) = held.last.clone();
-            due.push(EventKind::Rejected {
-                peer,
-                reason,
-                count: held.count,
-            });
+            due.push(event(held.last.clone(), held.count));
             held.count = 0;
             held.since = Instant::now();
             true

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::protocol::Status;
 use crate::server::link::Link;
 
@@ -16,9 +18,20 @@ pub(crate) enum Report {
         id: u64,
         peer: SocketAddr,
         link: Arc<Link>,
+        /// When it was accepted: the hello timeout runs from then, the TLS
+        /// handshake included.
+        accepted: Instant,
     },
     Rejected {
         peer: SocketAddr,
+        reason: String,
+    },
+    /// A connection refused during the TLS handshake (`peer`), or the
+    /// certificate files reloaded or refused (no peer): `cause` is the
+    /// label events are held back by.
+    Tls {
+        cause: &'static str,
+        peer: Option<SocketAddr>,
         reason: String,
     },
     /// The client's first heartbeat, or one whose ip, pid or reported
@@ -30,6 +43,10 @@ pub(crate) enum Report {
         ip: Arc<str>,
         pid: u32,
         status: Status,
+        /// How the connection's bytes travel.
+        transport: Transport,
+        /// Who the client's verified certificate says it is (mutual TLS).
+        identity: Option<Arc<str>>,
     },
     Ended {
         id: u64,
@@ -38,6 +55,13 @@ pub(crate) enum Report {
     /// Panics the registry: the tests' stand-in for a bug.
     #[cfg(test)]
     Panic(&'static str),
+}
+
+/// How a connection's bytes travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Plain,
+    Tls,
 }
 
 /// How a connection task finished.

@@ -3,6 +3,7 @@
 //! that speak the wire protocol byte by byte.
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod certs;
 pub mod http;
 pub mod prometheus;
 pub mod timeline;
@@ -405,10 +406,16 @@ impl Drop for Beater {
 /// in one `hbmon simulate` process, all joining at once; pids from
 /// `pid_base` on.
 pub fn steady_fleet(addr: SocketAddr, clients: usize, pid_base: u32) -> Child {
+    steady_fleet_with(addr, clients, pid_base, &[])
+}
+
+/// The same, with more `hbmon simulate` arguments (`--tls --ca FILE`).
+pub fn steady_fleet_with(addr: SocketAddr, clients: usize, pid_base: u32, args: &[&str]) -> Child {
     hbmon()
         .args(["simulate", "--server", &addr.to_string(), "--every", "0"])
         .args(["--clients", &clients.to_string(), "--interval", "50ms"])
         .args(["--mix", "steady=1", "--pid-base", &pid_base.to_string()])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -429,7 +436,13 @@ impl Bystanders {
     /// Starts [`Bystanders::COUNT`] steady clients (pids from `pid_base`)
     /// and waits until every one is `alive` and heard twice.
     pub fn join(serve: &mut Serve, pid_base: u32) -> Bystanders {
-        let fleet = steady_fleet(serve.addr, Self::COUNT, pid_base);
+        Bystanders::join_with(serve, pid_base, &[])
+    }
+
+    /// The same, the fleet given more `hbmon simulate` arguments (to speak
+    /// TLS: `--tls --ca FILE`).
+    pub fn join_with(serve: &mut Serve, pid_base: u32, args: &[&str]) -> Bystanders {
+        let fleet = steady_fleet_with(serve.addr, Self::COUNT, pid_base, args);
         let pids = u64::from(pid_base)..u64::from(pid_base) + Self::COUNT as u64;
         let bystanders = Bystanders { fleet, pids };
         serve.wait_for_clients("the bystanders fully joined", |clients| {

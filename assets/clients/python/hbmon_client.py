@@ -29,6 +29,13 @@ one no sooner than its `retry_after`; kicked, it stays away from every
 server for the kick's `retry_after`. `on_server` hears each server it
 connects to ("host:port"). With `reconnect=False` it goes down the list
 once and stops at its end.
+Over TLS, pass an `ssl.SSLContext` (the server's certificate is checked
+against `server_hostname`, by default the host of the server it connects to):
+
+    import ssl
+    tls = ssl.create_default_context(cafile="/etc/hbmon/ca.pem")
+    tls.load_cert_chain("client.pem", "client.key")  # for serve --client-ca
+    client = HeartbeatClient("hbmon.example", 14000, ssl_context=tls)
 
 The wire format: a 4-byte big-endian signed length, then that many bytes
 of UTF-8 JSON.
@@ -85,8 +92,17 @@ class HeartbeatClient:
 
     def __init__(self, host=None, port=None, interval=1.0, pid=None, ip=None,
                  token=None, on_notice=None, reconnect=True, servers=None,
-                 on_server=None):
+                 on_server=None, ssl_context=None, server_hostname=None):
         self.servers = _servers(host, port, servers)
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname
+    def __init__(self, host, port, interval=1.0, pid=None, ip=None,
+                 token=None, on_notice=None, reconnect=True,
+                 ssl_context=None, server_hostname=None):
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname or host
         self.interval = interval
         self.pid = os.getpid() if pid is None else pid
         self.ip = ip
@@ -136,6 +152,9 @@ class HeartbeatClient:
             host, port = self.servers[at]
             try:
                 sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+                if self.ssl_context is not None:
+                    sock = self.ssl_context.wrap_socket(
+                        sock, server_hostname=self.server_hostname or host)
             except OSError:
                 sock = None
             close = None

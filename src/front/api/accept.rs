@@ -28,6 +28,8 @@ use super::activity::{Activity, Timeouts, Watched};
 use super::guard::Arrival;
 use super::{ApiError, MAX_BODY};
 use crate::endpoint::Listener;
+use crate::tls::{Cause, ServerTls};
+use tokio_rustls::TlsAcceptor;
 
 /// Connections accepted beyond the cap, each for one request: `/healthz`
 /// is answered, anything else refused with the reason.
@@ -55,9 +57,16 @@ enum Place {
     Beyond,
 }
 
-/// Accepts connections on `listener` until `stop`; the listener (and a
-/// unix socket's file, if still ours) goes when this returns.
-pub async fn run(listener: Listener, app: Router, limits: Limits, stop: CancellationToken) {
+/// Accepts connections on `listener` until `stop`, over TLS on TCP when
+/// `tls` is set; the listener (and a unix socket's file, if still ours)
+/// goes when this returns.
+pub async fn run(
+    listener: Listener,
+    app: Router,
+    limits: Limits,
+    tls: Option<Arc<ServerTls>>,
+    stop: CancellationToken,
+) {
     let within = Arc::new(Semaphore::new(limits.max_connections));
     let beyond = Arc::new(Semaphore::new(OVERFLOW));
     let mut backoff = Duration::from_millis(10);
@@ -94,9 +103,12 @@ pub async fn run(listener: Listener, app: Router, limits: Limits, stop: Cancella
             stop: stop.clone(),
             _permit: permit,
         };
-        match stream {
-            Stream::Tcp(stream) => tokio::spawn(connection.serve(stream)),
-            Stream::Unix(stream) => tokio::spawn(connection.serve(stream)),
+        match (stream, &tls) {
+            (Stream::Tcp(stream), Some(tls)) => {
+                tokio::spawn(connection.serve_tls(stream, Arc::clone(tls)))
+            }
+            (Stream::Tcp(stream), None) => tokio::spawn(connection.serve(stream)),
+            (Stream::Unix(stream), _) => tokio::spawn(connection.serve(stream)),
         };
     }
 }
@@ -131,6 +143,17 @@ struct Connection {
 }
 
 impl Connection {
+    /// Shakes hands (on this connection's task, within the head timeout),
+    /// then serves HTTPS; a failed handshake is counted by its cause.
+    async fn serve_tls(self, stream: tokio::net::TcpStream, tls: Arc<ServerTls>) {
+        let accept = TlsAcceptor::from(tls.config()).accept(stream);
+        match tokio::time::timeout(self.limits.timeouts.head, accept).await {
+            Ok(Ok(stream)) => self.serve(stream).await,
+            Ok(Err(error)) => tls.stats().failed(Cause::of_handshake(&error)),
+            Err(_) => tls.stats().failed(Cause::Timeout),
+        }
+    }
+
     /// Serves HTTP/1.1 on `stream` until the peer is done, a timeout
     /// passes, or the server stops; dropping the connection closes it.
     async fn serve<S>(self, stream: S)

@@ -21,6 +21,7 @@ use crate::front::hooks::HookStats;
 use crate::process;
 use crate::protocol::Status;
 use crate::stats::PublishTotals;
+use crate::tls::{Cause, TlsStats};
 
 /// The OpenMetrics content type, which Prometheus asks for first.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -40,6 +41,7 @@ pub fn encode(
             snapshot,
             publish: figures.publish.as_ref().map(|p| p.totals()),
             hooks: figures.hooks.clone(),
+            tls: figures.tls.clone(),
         }));
     let mut text = String::new();
     if openmetrics {
@@ -56,6 +58,7 @@ struct Server {
     snapshot: Arc<Snapshot>,
     publish: Option<PublishTotals>,
     hooks: Option<Arc<HookStats>>,
+    tls: Option<Arc<TlsStats>>,
 }
 
 /// A counter family with one label.
@@ -172,6 +175,9 @@ impl Collector for Server {
         if let Some(hooks) = &self.hooks {
             hook_outcomes(&mut e, hooks)?;
         }
+        if let Some(tls) = &self.tls {
+            tls_counts(&mut e, tls)?;
+        }
         gauge(
             &mut e,
             "fleet_silent",
@@ -241,6 +247,25 @@ fn counts(e: &mut DescriptorEncoder, c: &Counters) -> Result<(), std::fmt::Error
         "journal_lost",
         "Decisions the journal could not write",
         c.journal_lost,
+    )
+}
+
+/// What TLS refused, by cause, and how the certificate reloads went.
+fn tls_counts(e: &mut DescriptorEncoder, tls: &TlsStats) -> Result<(), std::fmt::Error> {
+    counters(
+        e,
+        "tls_handshake_failures",
+        "Connections refused at the TLS layer, by cause",
+        "cause",
+        Cause::ALL.map(|cause| (cause.label(), tls.failures(cause))),
+    )?;
+    let (loaded, failed) = tls.reloads();
+    counters(
+        e,
+        "tls_reloads",
+        "Changes of the certificate files: loaded, or refused with the old pair kept",
+        "outcome",
+        [("loaded", loaded), ("failed", failed)],
     )
 }
 

@@ -52,6 +52,7 @@ use crate::front::hooks::HookStats;
 use crate::printable;
 use crate::protocol::Token;
 use crate::stats::PublishStats;
+use crate::tls::{ServerTls, TlsStats};
 
 /// Request bodies are small JSON objects; anything larger is refused (413)
 /// as it is read, before the router (see `accept::whole`).
@@ -74,6 +75,8 @@ pub struct Figures {
     pub publish: Option<Arc<PublishStats>>,
     /// The hooks' figures, when `--on-event` runs hooks.
     pub hooks: Option<Arc<HookStats>>,
+    /// What TLS refused, when the server serves it.
+    pub tls: Option<Arc<TlsStats>>,
 }
 
 /// Who the API answers and how much it may hold (`serve --admin-*`).
@@ -92,6 +95,8 @@ pub struct Settings {
     pub head_timeout: Duration,
     /// How long a kept-alive connection may wait for its next request.
     pub idle_timeout: Duration,
+    /// Serve HTTPS with the server's certificate, when set.
+    pub tls: Option<Arc<ServerTls>>,
 }
 
 impl Default for Settings {
@@ -102,6 +107,7 @@ impl Default for Settings {
             max_connections: DEFAULT_MAX_CONNECTIONS as usize,
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -162,7 +168,8 @@ pub fn spawn(
         token: settings.token,
         hosts,
     });
-    tokio::spawn(accept::run(listener, router(api), limits, stop))
+    let app = router(api);
+    tokio::spawn(accept::run(listener, app, limits, settings.tls, stop))
 }
 
 fn router(api: Arc<Api>) -> Router {

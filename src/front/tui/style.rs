@@ -22,7 +22,9 @@ pub fn event_style(kind: &EventKind) -> Style {
         EventKind::Status { to, .. } => return status_style(*to),
         EventKind::Connected { .. } => Color::Cyan,
         EventKind::Closed { .. } | EventKind::Rejected { .. } => Color::Red,
-        EventKind::BadFrame { .. } | EventKind::Kick { .. } => Color::Magenta,
+        EventKind::BadFrame { .. } | EventKind::Kick { .. } | EventKind::Tls { .. } => {
+            Color::Magenta
+        }
         EventKind::Started { .. } | EventKind::Stopped { .. } => Color::Blue,
         EventKind::FleetSilent { .. } => Color::LightRed,
         EventKind::FleetRecovered { .. } => Color::LightGreen,

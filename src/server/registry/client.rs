@@ -39,8 +39,9 @@ pub(super) struct Client {
 }
 
 impl Client {
-    /// A client the registry has just learned of, not yet heard.
-    pub(super) fn opened(id: u64, peer: SocketAddr, link: Arc<Link>) -> Client {
+    /// A client the registry has just learned of, not yet heard, accepted
+    /// at `accepted`.
+    pub(super) fn opened(id: u64, peer: SocketAddr, link: Arc<Link>, accepted: Instant) -> Client {
         let view = ClientView {
             id,
             peer,
@@ -64,7 +65,7 @@ impl Client {
             at_last_tick: 0,
             silent_ticks: 0,
             gaps: Gaps::default(),
-            since: Instant::now(),
+            since: accepted,
             maintenance: None,
         }
     }

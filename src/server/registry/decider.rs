@@ -27,7 +27,7 @@ use crate::server::gaps::GapLog;
 use crate::server::guard::Guard;
 use crate::server::holdoff::HoldOffs;
 use crate::server::journal::Journal;
-use crate::server::refusals::Refusals;
+use crate::server::refusals::{ByAddress, ByCause};
 use crate::server::story::Stories;
 
 /// The shortest tick the registry runs.
@@ -70,7 +70,9 @@ pub(super) struct Decider {
     pub(super) policy: Policy,
     pub(super) clients: Table<Client>,
     pub(super) stories: Stories,
-    pub(super) refusals: Refusals,
+    pub(super) refusals: ByAddress,
+    /// TLS handshakes refused and certificate reloads, by cause.
+    pub(super) tls: ByCause,
     pub(super) hold_offs: HoldOffs,
     pub(super) windows: Windows,
     pub(super) guard: Guard,
@@ -97,7 +99,8 @@ impl Decider {
             policy,
             clients: Table::default(),
             stories: Stories::default(),
-            refusals: Refusals::default(),
+            refusals: ByAddress::by_address(),
+            tls: ByCause::by_cause(),
             hold_offs: HoldOffs::default(),
             windows: Windows::default(),
             guard: Guard::new(config.guard),
@@ -168,9 +171,15 @@ impl Decider {
 
     /// Reports the refusals held back in the last second.
     pub(super) fn report_refusals(&mut self) {
-        for event in self.refusals.due() {
+        let due = self.refusals.due().into_iter().chain(self.tls.due());
+        for event in due.collect::<Vec<_>>() {
             self.emit(event);
         }
+    }
+
+    /// Whether refusals are held that [`Decider::report_refusals`] may report.
+    pub(super) fn holds_refusals(&self) -> bool {
+        !self.refusals.is_empty() || !self.tls.is_empty()
     }
 
     /// Closes every client, telling each `reason`.

@@ -19,14 +19,29 @@ use crate::server::report::{End, Report};
 impl Decider {
     pub(super) fn report(&mut self, report: Report) {
         match report {
-            Report::Opened { id, peer, link } => self.opened(id, peer, link),
+            Report::Opened {
+                id,
+                peer,
+                link,
+                accepted,
+            } => self.opened(id, peer, link, accepted),
             Report::Rejected { peer, reason } => self.rejected(peer, reason),
+            Report::Tls {
+                cause,
+                peer,
+                reason,
+            } => self.tls(cause, peer, reason),
             Report::Hello {
                 id,
                 ip,
                 pid,
                 status,
-            } => self.hello(id, ip, pid, status),
+                transport,
+                identity,
+            } => {
+                tracing::debug!(connection = id, ?transport, ?identity, "hello");
+                self.hello(id, ip, pid, status)
+            }
             #[cfg(test)]
             Report::Panic(message) => panic!("{message}"),
             Report::Ended { id, end } => self.ended(id, end),
@@ -34,19 +49,27 @@ impl Decider {
     }
 
     /// A connection was accepted: a new row, unless the server is stopping.
-    fn opened(&mut self, id: u64, peer: SocketAddr, link: Arc<Link>) {
+    fn opened(&mut self, id: u64, peer: SocketAddr, link: Arc<Link>, accepted: Instant) {
         if self.shutting_down {
             link.send(Notice::close(SHUTDOWN_REASON));
             return;
         }
-        self.clients.insert(id, Client::opened(id, peer, link));
+        self.clients
+            .insert(id, Client::opened(id, peer, link, accepted));
         self.emit(EventKind::Connected { peer });
     }
 
     /// The accept loop turned a connection away.
     fn rejected(&mut self, peer: SocketAddr, reason: String) {
         self.record.counters.rejected += 1;
-        if let Some(event) = self.refusals.refused(peer, reason) {
+        if let Some(event) = self.refusals.refused(peer.ip(), (peer, reason)) {
+            self.emit(event);
+        }
+    }
+
+    /// A TLS handshake was refused, or the certificate files were reloaded.
+    fn tls(&mut self, cause: &'static str, peer: Option<SocketAddr>, reason: String) {
+        if let Some(event) = self.tls.refused(cause, (cause, peer, reason)) {
             self.emit(event);
         }
     }

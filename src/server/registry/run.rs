@@ -72,7 +72,7 @@ impl Registry {
                 at = tick.tick(), if !self.decider.shutting_down => Step::Tick(at),
                 _ = publish.tick(), if self.decider.changed => Step::Publish,
                 Some(copy) = self.publisher.copies.recv() => Step::Copied(copy),
-                _ = refusals.tick(), if !self.decider.refusals.is_empty() => Step::Refusals,
+                _ = refusals.tick(), if self.decider.holds_refusals() => Step::Refusals,
                 report = reports.recv() => match report {
                     Some(report) => Step::Report(report),
                     None => break,

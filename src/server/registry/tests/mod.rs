@@ -110,6 +110,7 @@ impl Harness {
             id,
             peer: peer(port),
             link: Arc::clone(&link),
+            accepted: tokio::time::Instant::now(),
         };
         self.reports.send(opened).await.unwrap();
         link
@@ -126,6 +127,8 @@ impl Harness {
                 ip: "10.0.0.7".into(),
                 pid,
                 status: Status::Alive,
+                transport: crate::server::report::Transport::Plain,
+                identity: None,
             };
             self.reports.send(hello).await.unwrap();
         }

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::prometheus::Prometheus;
+use common::tmux::Tmux;
 use common::{PATIENCE, Serve};
 use hbmon::endpoint::Endpoint;
 use hbmon::remote::discover::{self, Discovered, Target};
@@ -34,6 +35,15 @@ fn write_targets(file: &Path, servers: &[(&str, &Serve)]) {
     std::fs::rename(&partial, file).unwrap();
 }
 
+/// Prometheus' configuration: job `hbmon` from the discovery `file`
+/// (read again every second), and a job of another name beside it.
+fn scrape(file: &Path) -> String {
+    format!(
+        "scrape_configs:\n  - job_name: hbmon\n    file_sd_configs:\n      - files: ['{}']\n        refresh_interval: 1s\n  - job_name: other\n    static_configs:\n      - targets: ['127.0.0.1:9']\n",
+        file.display()
+    )
+}
+
 fn target(name: &str, serve: &Serve) -> Target {
     Target {
         name: name.to_owned(),
@@ -47,11 +57,7 @@ fn servers_in_prometheus_are_found_by_instance_and_a_new_one_appears_on_its_own(
     let dir = Prometheus::dir();
     let file = dir.join("hbmon-targets.json");
     write_targets(&file, &[("alpha", &alpha), ("beta", &beta)]);
-    let scrape = format!(
-        "scrape_configs:\n  - job_name: hbmon\n    file_sd_configs:\n      - files: ['{}']\n        refresh_interval: 1s\n  - job_name: other\n    static_configs:\n      - targets: ['127.0.0.1:9']\n",
-        file.display()
-    );
-    let prometheus = Prometheus::with(&scrape, &dir);
+    let prometheus = Prometheus::with(&scrape(&file), &dir);
     let url: discover::Prometheus = format!("http://{}", prometheus.addr).parse().unwrap();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -100,4 +106,38 @@ async fn wait_until(
         Ok(found) => found.unwrap(),
         Err(_) => panic!("never found; last: {:?}", *followed.borrow()),
     }
+}
+
+#[test]
+fn top_discover_watches_the_servers_prometheus_scrapes_and_one_added_later() {
+    let (alpha, beta, gamma) = (server(), server(), server());
+    let dir = Prometheus::dir();
+    let file = dir.join("hbmon-targets.json");
+    write_targets(&file, &[("alpha", &alpha), ("beta", &beta)]);
+    let prometheus = Prometheus::with(&scrape(&file), &dir);
+    let deadline = Instant::now() + PATIENCE;
+    while prometheus.get("/api/v1/targets").is_none() {
+        assert!(Instant::now() < deadline, "Prometheus never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let command = format!(
+        "{} top --discover http://{} --discover-every 300ms",
+        env!("CARGO_BIN_EXE_hbmon"),
+        prometheus.addr
+    );
+    let tmux = Tmux::start(&command, 160, 40);
+    let screen = tmux.wait_for("both servers found and followed", |s| {
+        s.contains("2/2 servers") && s.contains("alpha") && s.contains("beta")
+    });
+    assert!(!screen.contains("gamma"), "{screen}");
+
+    // A server added to what Prometheus scrapes: followed without a restart.
+    write_targets(
+        &file,
+        &[("alpha", &alpha), ("beta", &beta), ("gamma", &gamma)],
+    );
+    tmux.wait_for("the third server found", |s| {
+        s.contains("3/3 servers") && s.contains("gamma")
+    });
 }

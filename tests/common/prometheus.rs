@@ -4,6 +4,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -31,9 +32,12 @@ impl Prometheus {
         Prometheus::with(&scrape, &Prometheus::dir())
     }
 
-    /// A fresh directory for a Prometheus's config and data.
+    /// A fresh directory for a Prometheus's config and data, one of its
+    /// own for each Prometheus a test process starts.
     pub fn dir() -> PathBuf {
-        let dir = temp("prometheus");
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir = temp(&format!("prometheus-{n}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir

@@ -67,3 +67,4 @@ pub mod protocol;
 pub mod remote;
 pub mod server;
 pub mod stats;
+pub mod tls;

@@ -19,7 +19,8 @@ use hbmon::fleet::progress;
 use hbmon::front::hooks::{self, HookStats, Hooks};
 use hbmon::front::{api, headless, tui};
 use hbmon::server::{self, Config, Server};
-use hbmon::{bench, history, process, remote};
+use hbmon::tls::inspect::Expiry;
+use hbmon::{bench, history, printable, process, remote};
 use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 
@@ -60,14 +61,23 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             write!(std::io::stdout(), "{}", settings::effective(serve)?)?;
         }
         Command::Serve(args) if args.check => {
-            args.check()?;
+            for note in args.check()? {
+                writeln!(std::io::stdout(), "hbmon: {}", printable::text(&note))?;
+            }
             writeln!(std::io::stdout(), "hbmon: the settings are good")?;
         }
         Command::Serve(args) => {
             let hooks = args.hooks.setup()?;
             process::check_open_files(&args.open_files())?;
-            let (server, api) = start(args.listen, args.config()?, args.admin.setup()?).await?;
-            attach(server, api, &args.front, hooks).await?;
+            let admin = args.admin.setup()?;
+            let mut config = args.config()?;
+            config.warnings = args.tls.warnings(admin.as_ref());
+            for warning in &config.warnings {
+                eprintln!("hbmon: warning: {warning}");
+            }
+            let certificate = args.tls.expiry()?;
+            let (server, api) = start(args.listen, config, admin).await?;
+            attach(server, api, &args.front, hooks, certificate).await?;
         }
         Command::Demo(args) => {
             let config = demo::config();
@@ -77,7 +87,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             });
             let (server, api) = start(args.listen, config.clone(), admin).await?;
             demo::spawn_fleets(server.local_addr(), &config, server.stop_token());
-            attach(server, api, &args.front, None).await?;
+            attach(server, api, &args.front, None, None).await?;
         }
         Command::Client(args) => {
             let heartbeats = args.builder()?.spawn();
@@ -150,6 +160,7 @@ async fn attach(
     api: Option<BoundApi>,
     front: &FrontArgs,
     hooks: Option<Hooks>,
+    certificate: Option<Arc<Expiry>>,
 ) -> Result<()> {
     let dashboard = !front.no_tui && std::io::stdout().is_terminal();
     if !front.no_tui && !dashboard {
@@ -167,6 +178,7 @@ async fn attach(
         let figures = api::Figures {
             publish: Some(server.publish_stats()),
             hooks: hook_stats.clone(),
+            certificate,
         };
         let api = api::spawn(listener, server.feed(), figures, settings);
         server.failure().watch("the operator API", api);

@@ -85,6 +85,7 @@ fn picture(at: SystemTime, tick: Duration) -> Snapshot {
         phi: None,
         reconnects: u32::MAX,
         flaps: 3,
+        transport: Default::default(),
     }];
     // Under the phi detector: a suspicion that is not a number.
     let mut phi = s.clients[0].clone();

@@ -152,6 +152,7 @@ async fn serve_api(server: &Server) -> Result<Endpoint> {
     let figures = api::Figures {
         publish: Some(server.publish_stats()),
         hooks: None,
+        certificate: None,
     };
     api::spawn(listener, server.feed(), figures, api::Settings::default());
     Ok(endpoint)

@@ -3,6 +3,7 @@
 
 pub mod docs;
 mod serve;
+mod tls;
 mod values;
 
 use std::net::SocketAddr;

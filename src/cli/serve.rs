@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use super::values::{OrOff, fraction_or_off, positive_number, rate_or_off, within};
+use super::tls::TlsArgs;
 use super::{FrontArgs, TokenArgs, read_token};
 use hbmon::durations::{PERIOD, TIMEOUT, WINDOW};
 use hbmon::endpoint::{self, Admin, Endpoint};
@@ -54,6 +55,8 @@ pub struct ServeArgs {
     pub token: TokenArgs,
     #[command(flatten)]
     pub admin: AdminArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     #[command(flatten)]
     pub liveness: LivenessArgs,
     #[command(flatten)]
@@ -304,10 +307,14 @@ impl GuardArgs {
 impl ServeArgs {
     /// `serve --check`: everything `serve` would refuse to start with, found
     /// without listening. (The flags and the config file were checked as
-    /// they were parsed.)
-    pub fn check(&self) -> Result<()> {
+    /// they were parsed.) Returns what the operator should read: the TLS
+    /// files' certificates, and the warnings `serve` would give.
+    pub fn check(&self) -> Result<Vec<String>> {
         let config = self.config()?;
-        self.admin.setup()?;
+        let admin = self.admin.setup()?;
+        let mut notes = self.tls.check(std::time::SystemTime::now())?;
+        let warnings = self.tls.warnings(admin.as_ref());
+        notes.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
         if let Some(path) = &config.journal {
             std::fs::OpenOptions::new()
                 .create(true)
@@ -317,7 +324,7 @@ impl ServeArgs {
         }
         self.hooks.setup()?;
         hbmon::process::check_open_files(&self.open_files())?;
-        Ok(())
+        Ok(notes)
     }
 
     /// What may be open at once, by what holds it: clients, the operator
@@ -376,6 +383,7 @@ impl ServeArgs {
             guard: self.guard.config(),
             detector: self.liveness.detector(),
             admin: None,
+            warnings: Vec::new(),
         })
     }
 }

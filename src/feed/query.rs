@@ -94,7 +94,7 @@ pub fn sort(rows: &mut [usize], clients: &[ClientView], by: Sort) {
 }
 
 /// Case-insensitive substring match over what a row shows: `ip:port`,
-/// reported ip, pid and status (and a closed client's reason, an event's
+/// reported ip, pid, status and certificate identity (and a closed client's reason, an event's
 /// text).
 pub struct Filter(String);
 
@@ -118,6 +118,9 @@ impl Filter {
     pub fn client(&self, scratch: &mut String, c: &ClientView) -> bool {
         self.matches(scratch, |s| {
             client_text(s, c.peer, c.ip.as_deref(), c.pid, c.status());
+            if let Some(identity) = c.transport.identity() {
+                let _ = write!(s, " {identity}");
+            }
         })
     }
 }

@@ -37,6 +37,9 @@ pub struct Config {
     /// Where the operator API listens, for front ends to show (the API is
     /// served beside the server, by `front::api`).
     pub admin: Option<String>,
+    /// What `serve` warned the operator of, kept in the `started` event
+    /// (and so in the journal) as well as printed.
+    pub warnings: Vec<String>,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             guard: GuardConfig::default(),
             detector: Detector::Counter,
             admin: None,
+            warnings: Vec::new(),
         }
     }
 }

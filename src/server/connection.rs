@@ -24,6 +24,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::feed::snapshot::Transport;
 use crate::protocol::{FrameError, Notice, Run, ServerCodec, Status, Token, encode_frame};
 use crate::server::link::Link;
 use crate::server::pacer::Pacer;
@@ -257,12 +258,13 @@ impl Connection {
                     ip: Arc::clone(&ip),
                     pid: heartbeat.pid,
                     status: heartbeat.status,
+                    transport: Transport::Plain,
                 });
                 *identity = Some(Identity {
                     ip,
                     pid: heartbeat.pid,
                     status: heartbeat.status,
-                });
+                                    });
             }
         }
         Decoded { frames, hello, end }

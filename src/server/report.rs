@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::feed::snapshot::Transport;
 use crate::protocol::Status;
 use crate::server::link::Link;
 
@@ -30,6 +31,8 @@ pub(crate) enum Report {
         ip: Arc<str>,
         pid: u32,
         status: Status,
+        /// Plain or TLS, and the identity in the client's certificate.
+        transport: Transport,
     },
     Ended {
         id: u64,

@@ -49,6 +49,7 @@ pub fn client(port: u16, status: Status, strikes: u32, beats: u64) -> ClientView
         phi: None,
         reconnects: 0,
         flaps: 0,
+        transport: Default::default(),
     }
 }
 

@@ -23,9 +23,12 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::feed::event::{Event, Recorded, Stamped, rfc3339};
-use crate::feed::snapshot::{ClientView, CloseCause, ClosedClient, Counters, Held, Snapshot};
+use crate::feed::snapshot::{
+    ClientView, CloseCause, ClosedClient, Counters, Held, Snapshot, Transport,
+};
 use crate::liveness::Liveness;
 use crate::protocol::Status;
+use crate::tls::identity::IDENTITY_MAX;
 pub use replica::Replica;
 
 /// The content type of a stream of frames, so a viewer can tell it reached
@@ -45,6 +48,8 @@ pub enum WireError {
     Event(#[from] serde_json::Error),
     #[error("an event time that does not read: {0}")]
     EventTime(#[from] humantime::TimestampError),
+    #[error("a client identity of {0} bytes (at most {IDENTITY_MAX})")]
+    Identity(usize),
     #[error("a time past the year 9999 ({0} ms since 1970; the latest taken is {LATEST_MS})")]
     TooLate(u64),
 }
@@ -181,6 +186,8 @@ struct Row {
     phi: Option<f32>,
     reconnects: u32,
     flaps: u32,
+    /// `None` in clear; under TLS, the certificate's identity if any.
+    tls: Option<Option<String>>,
 }
 
 /// A row's liveness state. Postcard writes a nested struct's fields in
@@ -289,6 +296,7 @@ impl Row {
             phi: c.phi,
             reconnects: c.reconnects,
             flaps: c.flaps,
+            tls: (c.transport.is_tls()).then(|| c.transport.identity().map(str::to_owned)),
         }
     }
 
@@ -312,8 +320,24 @@ impl Row {
             phi: self.phi,
             reconnects: self.reconnects,
             flaps: self.flaps,
+            transport: transport(self.tls)?,
         })
     }
+}
+
+/// A row's transport read back, its identity no longer than a server keeps.
+fn transport(tls: Option<Option<String>>) -> Result<Transport, WireError> {
+    let Some(identity) = tls else {
+        return Ok(Transport::Plain);
+    };
+    if let Some(identity) = &identity
+        && identity.len() > IDENTITY_MAX
+    {
+        return Err(WireError::Identity(identity.len()));
+    }
+    Ok(Transport::Tls {
+        identity: identity.map(Arc::from),
+    })
 }
 
 impl Closed {

@@ -28,6 +28,7 @@ fn client(id: u64, beats: u64) -> ClientView {
         phi: None,
         reconnects: 1,
         flaps: 2,
+        transport: Default::default(),
     }
 }
 
@@ -140,6 +141,7 @@ fn a_replica_follows_whole_snapshots_then_changes() {
                 peer: gone.peer,
                 pid: gone.pid,
                 ip: gone.ip.clone(),
+                identity: None,
                 status: Status::Alive,
                 reason: "client disconnected".into(),
             },

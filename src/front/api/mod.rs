@@ -50,6 +50,7 @@ use crate::front::hooks::HookStats;
 use crate::printable;
 use crate::protocol::Token;
 use crate::stats::PublishStats;
+use crate::tls::inspect::Expiry;
 
 /// Request bodies are small JSON objects; anything larger is refused (413)
 /// as it is read, before the router (see `accept::whole`).
@@ -72,6 +73,8 @@ pub struct Figures {
     pub publish: Option<Arc<PublishStats>>,
     /// The hooks' figures, when `--on-event` runs hooks.
     pub hooks: Option<Arc<HookStats>>,
+    /// The serving certificate's expiry, when the server has one.
+    pub certificate: Option<Arc<Expiry>>,
 }
 
 /// Who the API answers and how much it may hold (`serve --admin-*`).

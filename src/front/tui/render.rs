@@ -248,7 +248,7 @@ fn who_and_badges(view: &ViewState) -> Vec<Item> {
 fn counts(view: &ViewState) -> Vec<Item> {
     let s = view.snapshot();
     let styled = |text: String, status| vec![Span::styled(text, status_style(status))];
-    vec![
+    let mut items = vec![
         vec![Span::raw(format!("clients {}", s.clients.len()))],
         styled(format!("alive {}", s.count(Status::Alive)), Status::Alive),
         styled(format!("leave {}", s.count(Status::Leave)), Status::Leave),
@@ -259,7 +259,15 @@ fn counts(view: &ViewState) -> Vec<Item> {
         ))],
         vec![Span::raw(format!("bad frames {}", s.counters.bad_frames))],
         vec![Span::raw(format!("rejected {}", s.counters.rejected))],
-    ]
+    ];
+    // In clear and over TLS, once any client uses TLS: how far a fleet has
+    // moved, before `--tls-mode required`.
+    let tls = s.count_tls();
+    if tls > 0 {
+        let plain = s.clients.len() - tls;
+        items.push(vec![Span::raw(format!("tls {tls}  plain {plain}"))]);
+    }
+    items
 }
 
 /// The liveness settings the server judges by, dimmed.

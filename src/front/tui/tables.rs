@@ -42,7 +42,8 @@ fn list_title(what: &str, window: &Range<usize>, total: usize, marked: usize) ->
 pub fn clients(frame: &mut Frame, area: Rect, view: &ViewState) {
     let total = view.live.len();
     let window = view.live.window();
-    let columns = Column::fitting(area.width.saturating_sub(2), view.query.sort);
+    let identities = (view.snapshot().clients.iter()).any(|c| c.transport.identity().is_some());
+    let columns = Column::fitting(area.width.saturating_sub(2), view.query.sort, identities);
     let rows: Vec<Row> = window
         .clone()
         .map(|row| {
@@ -82,6 +83,7 @@ fn cell(column: Column, c: &ClientView, view: &ViewState) -> Cell<'static> {
         Column::Mark => Cell::from(" "),
         Column::Peer => Cell::from(c.peer.to_string()),
         Column::ReportedIp => Cell::from(c.ip.as_deref().unwrap_or("-").to_owned()),
+        Column::Identity => Cell::from(c.transport.identity().unwrap_or("-").to_owned()),
         Column::Pid => Cell::from(c.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
         Column::Status => Cell::from(c.status().as_str()).style(status_style(c.status())),
         Column::Miss => Cell::from(format!("{}/{}", l.miss, rules.threshold)),

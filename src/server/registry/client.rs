@@ -38,21 +38,7 @@ pub(super) struct Client {
 impl Client {
     /// A client the registry has just learned of, not yet heard.
     pub(super) fn opened(id: u64, peer: SocketAddr, link: Arc<Link>) -> Client {
-        let view = ClientView {
-            id,
-            peer,
-            ip: None,
-            pid: None,
-            reported: None,
-            liveness: Default::default(),
-            heartbeats: 0,
-            connected_at: SystemTime::now(),
-            last_seen: None,
-            held: None,
-            phi: None,
-            reconnects: 0,
-            flaps: 0,
-        };
+        let view = ClientView::opened(id, peer, SystemTime::now());
         Client {
             view,
             tally: link.tally().clone(),

@@ -125,6 +125,7 @@ impl Harness {
                 ip: "10.0.0.7".into(),
                 pid,
                 status: Status::Alive,
+                transport: Default::default(),
             };
             self.reports.send(hello).await.unwrap();
         }

@@ -1,0 +1,229 @@
+//! What the TLS files hold, read without trusting them: for `serve
+//! --check` (readable, parse, the key matches the certificate, when it
+//! expires) and for the `/metrics` expiry gauge, which whoever loads the
+//! serving certificate (at start and at each reload) sets through
+//! [`Expiry`].
+//!
+//! Every failure names the file and what is wrong with it. A file is read
+//! whole but only up to [`PEM_MAX`] bytes, so pointing a flag at a disk
+//! image is an error, not an exhausted memory.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use rustls::crypto::ring::sign::any_supported_type;
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+
+use crate::tls::identity::identity;
+
+/// The largest PEM file read: a long chain or a large CA bundle is a few
+/// hundred KiB.
+pub const PEM_MAX: u64 = 4 << 20;
+
+/// Why a TLS file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("cannot read {}: {source}", .file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is larger than {PEM_MAX} bytes: not a PEM file", .file.display())]
+    TooLarge { file: PathBuf },
+    #[error("{} is not PEM: {reason}", .file.display())]
+    Pem { file: PathBuf, reason: String },
+    #[error("{} holds no {what} (a -----BEGIN {label}----- block)", .file.display())]
+    Missing {
+        file: PathBuf,
+        what: &'static str,
+        label: &'static str,
+    },
+    #[error("{}: certificate {number} does not parse: {reason}", .file.display())]
+    Certificate {
+        file: PathBuf,
+        number: usize,
+        reason: String,
+    },
+    #[error("{}: not a private key TLS can use: {reason}", .file.display())]
+    Key { file: PathBuf, reason: String },
+    #[error("the key in {} does not match the certificate in {}", .key.display(), .cert.display())]
+    Mismatch { cert: PathBuf, key: PathBuf },
+}
+
+/// One certificate, as an operator checks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inspected {
+    /// The subject's distinguished name (`CN=web-7, O=prod`).
+    pub subject: String,
+    /// What the dashboard would show for a client holding it.
+    pub identity: Option<String>,
+    /// When it lapses, in seconds since the Unix epoch (negative before).
+    pub not_after: i64,
+}
+
+impl Inspected {
+    /// `not_after` as a time, if it is one this system can hold.
+    pub fn expires(&self) -> Option<SystemTime> {
+        let secs = Duration::from_secs(self.not_after.unsigned_abs());
+        match self.not_after >= 0 {
+            true => SystemTime::UNIX_EPOCH.checked_add(secs),
+            false => SystemTime::UNIX_EPOCH.checked_sub(secs),
+        }
+    }
+
+    /// `expires 2027-03-01T00:00:00Z (in 87 days)`, or that it has expired,
+    /// as of `now`.
+    pub fn expiry_text(&self, now: SystemTime) -> String {
+        let Some(at) = self.expires() else {
+            return format!("expires at an unreadable time ({} s)", self.not_after);
+        };
+        let date = humantime::format_rfc3339_seconds(at);
+        match at.duration_since(now) {
+            Ok(left) => format!("expires {date} (in {} days)", left.as_secs() / 86_400),
+            Err(past) => format!(
+                "EXPIRED {date} ({} days ago)",
+                past.duration().as_secs() / 86_400
+            ),
+        }
+    }
+
+    /// Whether it has lapsed as of `now`.
+    pub fn expired(&self, now: SystemTime) -> bool {
+        self.expires().is_none_or(|at| at <= now)
+    }
+}
+
+/// The certificates in `file` (a chain, or a CA bundle), in order.
+pub fn certificates(file: &Path) -> Result<Vec<Inspected>, InspectError> {
+    parsed_chain(file, &read(file)?)?
+        .iter()
+        .enumerate()
+        .map(|(i, der)| inspect(file, i + 1, der))
+        .collect()
+}
+
+/// The serving pair: the chain in `cert`, and the key in `key`, which must
+/// be the first certificate's.
+pub fn pair(cert: &Path, key: &Path) -> Result<Vec<Inspected>, InspectError> {
+    let chain = parsed_chain(cert, &read(cert)?)?;
+    let inspected = chain
+        .iter()
+        .enumerate()
+        .map(|(i, der)| inspect(cert, i + 1, der))
+        .collect::<Result<Vec<_>, _>>()?;
+    let der = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|error| match error {
+        rustls_pki_types::pem::Error::NoItemsFound => InspectError::Missing {
+            file: key.to_owned(),
+            what: "private key",
+            label: "PRIVATE KEY",
+        },
+        other => InspectError::Pem {
+            file: key.to_owned(),
+            reason: other.to_string(),
+        },
+    })?;
+    let signing = any_supported_type(&der).map_err(|error| InspectError::Key {
+        file: key.to_owned(),
+        reason: error.to_string(),
+    })?;
+    let certified = CertifiedKey::new(chain, signing);
+    if certified.keys_match().is_err() {
+        return Err(InspectError::Mismatch {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+        });
+    }
+    Ok(inspected)
+}
+
+/// Reads at most [`PEM_MAX`] bytes of `file`.
+fn read(file: &Path) -> Result<Vec<u8>, InspectError> {
+    let failed = |source| InspectError::Read {
+        file: file.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .map_err(failed)?
+        .take(PEM_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(failed)?;
+    if bytes.len() as u64 > PEM_MAX {
+        return Err(InspectError::TooLarge {
+            file: file.to_owned(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// The certificates of a PEM file; at least one.
+fn parsed_chain(
+    file: &Path,
+    pem: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, InspectError> {
+    let chain = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| InspectError::Pem {
+            file: file.to_owned(),
+            reason: error.to_string(),
+        })?;
+    if chain.is_empty() {
+        return Err(InspectError::Missing {
+            file: file.to_owned(),
+            what: "certificate",
+            label: "CERTIFICATE",
+        });
+    }
+    Ok(chain)
+}
+
+/// The `number`th certificate of `file`.
+fn inspect(file: &Path, number: usize, der: &CertificateDer<'_>) -> Result<Inspected, InspectError> {
+    let (_, cert) = X509Certificate::from_der(der.as_ref()).map_err(|error| {
+        InspectError::Certificate {
+            file: file.to_owned(),
+            number,
+            reason: error.to_string(),
+        }
+    })?;
+    Ok(Inspected {
+        subject: cert.subject().to_string(),
+        identity: identity(der),
+        not_after: cert.validity().not_after.timestamp(),
+    })
+}
+
+/// The serving certificate's expiry, shared by whoever loads the
+/// certificate and `/metrics`, which shows it so an alert can fire before
+/// it lapses.
+#[derive(Debug)]
+pub struct Expiry(AtomicI64);
+
+/// What [`Expiry`] holds before any certificate is loaded.
+const NO_CERTIFICATE: i64 = i64::MIN;
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Expiry(AtomicI64::new(NO_CERTIFICATE))
+    }
+}
+
+impl Expiry {
+    /// A certificate was loaded: its leaf is the first of `chain`.
+    pub fn loaded(&self, chain: &[Inspected]) {
+        if let Some(leaf) = chain.first() {
+            self.0.store(leaf.not_after, Ordering::Relaxed);
+        }
+    }
+
+    /// When the loaded certificate lapses, in seconds since the Unix epoch.
+    pub fn not_after(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&at| at != NO_CERTIFICATE)
+    }
+}

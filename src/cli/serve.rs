@@ -15,8 +15,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use super::values::{OrOff, fraction_or_off, positive_number, rate_or_off, within};
 use super::tls::TlsArgs;
+use super::values::{OrOff, fraction_or_off, positive_number, rate_or_off, within};
 use super::{FrontArgs, TokenArgs, read_token};
 use hbmon::durations::{PERIOD, TIMEOUT, WINDOW};
 use hbmon::endpoint::{self, Admin, Endpoint};

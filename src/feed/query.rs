@@ -185,3 +185,26 @@ impl Query {
         rows
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::snapshot::Transport;
+    use std::time::SystemTime;
+
+    #[test]
+    fn the_filter_finds_a_client_by_its_certificate_identity() {
+        let peer = |port| SocketAddr::from(([10, 0, 0, 1], port));
+        let mut tls = ClientView::opened(1, peer(5001), SystemTime::UNIX_EPOCH);
+        tls.transport = Transport::Tls {
+            identity: Some("Web-7.prod".into()),
+        };
+        let plain = ClientView::opened(2, peer(5002), SystemTime::UNIX_EPOCH);
+        let query = |filter: &str| Query {
+            filter: filter.to_owned(),
+            ..Query::default()
+        };
+        assert_eq!(query("web-7").rows(&[tls.clone(), plain.clone()]), [0]);
+        assert_eq!(query("10.0.0.1").rows(&[tls, plain]), [0, 1]);
+    }
+}

@@ -264,7 +264,7 @@ impl Connection {
                     ip,
                     pid: heartbeat.pid,
                     status: heartbeat.status,
-                                    });
+                });
             }
         }
         Decoded { frames, hello, end }

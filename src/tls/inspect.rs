@@ -163,10 +163,7 @@ fn read(file: &Path) -> Result<Vec<u8>, InspectError> {
 }
 
 /// The certificates of a PEM file; at least one.
-fn parsed_chain(
-    file: &Path,
-    pem: &[u8],
-) -> Result<Vec<CertificateDer<'static>>, InspectError> {
+fn parsed_chain(file: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, InspectError> {
     let chain = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| InspectError::Pem {
@@ -184,14 +181,17 @@ fn parsed_chain(
 }
 
 /// The `number`th certificate of `file`.
-fn inspect(file: &Path, number: usize, der: &CertificateDer<'_>) -> Result<Inspected, InspectError> {
-    let (_, cert) = X509Certificate::from_der(der.as_ref()).map_err(|error| {
-        InspectError::Certificate {
+fn inspect(
+    file: &Path,
+    number: usize,
+    der: &CertificateDer<'_>,
+) -> Result<Inspected, InspectError> {
+    let (_, cert) =
+        X509Certificate::from_der(der.as_ref()).map_err(|error| InspectError::Certificate {
             file: file.to_owned(),
             number,
             reason: error.to_string(),
-        }
-    })?;
+        })?;
     Ok(Inspected {
         subject: cert.subject().to_string(),
         identity: identity(der),

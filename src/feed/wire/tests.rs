@@ -253,7 +253,7 @@ fn rows_and_totals_are_laid_out_flat_for_every_build() {
     let row = Row::new(&c, at(1000), taken_mono);
     let leave_since_us = row.liveness.leave_since_us;
     assert!(leave_since_us.is_some());
-    // Tuples are written in place too: the row's seventeen fields in order.
+    // Tuples are written in place too: the row's eighteen fields in order.
     let who = (3u64, c.peer, Some("10.9.9.9"), Some(103u32), Some(0u8));
     let judged = (0u8, 2u32, 0u32, 7u32, leave_since_us);
     let rest = (
@@ -264,6 +264,7 @@ fn rows_and_totals_are_laid_out_flat_for_every_build() {
         Some(1.5f32),
         1u32,
         2u32,
+        None::<Option<String>>,
     );
     let flat = (who, judged, rest);
     assert_eq!(bytes(&row), bytes(&flat));
@@ -288,4 +289,35 @@ fn rows_and_totals_are_laid_out_flat_for_every_build() {
 /// A value's postcard bytes.
 fn bytes<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_stdvec(value).unwrap()
+}
+
+#[test]
+fn a_tls_identity_crosses_whole_and_in_a_change_and_a_long_one_is_refused() {
+    let tls = |identity: &str| Transport::Tls {
+        identity: Some(Arc::from(identity)),
+    };
+    let mut old = snapshot(vec![client(1, 5), client(2, 5)]);
+    old.clients[0].transport = tls("web-1.prod");
+    old.clients[1].transport = Transport::Tls { identity: None };
+    let mut replica = Replica::default();
+    let (got, _) = replica.apply(&encode(None, &old)).unwrap();
+    same(&old, &got);
+    // A client that reconnects under another certificate is the same row
+    // changed whole.
+    let mut new = old.clone();
+    new.clients[1].transport = tls("web-2.prod");
+    let (got, _) = replica.apply(&encode(Some(&old), &new)).unwrap();
+    same(&new, &got);
+    assert_eq!(got.count_tls(), 2);
+
+    let mut long = snapshot(vec![client(1, 5)]);
+    long.clients[0].transport = tls(&"x".repeat(IDENTITY_MAX + 1));
+    let error = Replica::default().apply(&encode(None, &long)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "a client identity of {} bytes (at most {IDENTITY_MAX})",
+            IDENTITY_MAX + 1
+        )
+    );
 }

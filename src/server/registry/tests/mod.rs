@@ -5,6 +5,7 @@
 mod closes;
 mod crash;
 mod fleet;
+mod identity;
 mod liveness;
 mod overflow;
 mod snapshots;
@@ -26,6 +27,7 @@ use crate::liveness::Rules;
 use crate::protocol::{Notice, Status};
 use crate::server::config::Config;
 use crate::server::failure::{Crashed, Failure};
+use crate::server::journal::Journal;
 use crate::server::link::Link;
 use crate::server::report::{End, Report};
 use crate::server::tally::Tallies;
@@ -73,13 +75,18 @@ fn peer(port: u16) -> SocketAddr {
 
 impl Harness {
     fn start(config: Config) -> Harness {
+        Harness::journaled(config, None)
+    }
+
+    /// A registry that writes its decisions to `journal`.
+    fn journaled(config: Config, journal: Option<Journal>) -> Harness {
         let (events_tx, events) = broadcast::channel(1024);
         let tallies = Tallies::new();
         let publish_stats = Arc::new(PublishStats::default());
         let (registry, snapshots) = Registry::new(
             peer(14000),
             &config,
-            None,
+            journal,
             Arc::clone(&tallies),
             events_tx,
             Arc::clone(&publish_stats),

@@ -194,10 +194,21 @@ impl EventKind {
                 strikes,
                 ..
             } => format!("{from} -> {to} (miss {miss}, strikes {strikes})"),
-            EventKind::Closed { status, reason, .. } => match status {
-                Status::Close => format!("closed: {reason}"),
-                _ => format!("closed while {status}: {reason}"),
-            },
+            EventKind::Closed {
+                status,
+                reason,
+                identity,
+                ..
+            } => {
+                let closed = match status {
+                    Status::Close => format!("closed: {reason}"),
+                    _ => format!("closed while {status}: {reason}"),
+                };
+                match identity {
+                    Some(identity) => format!("{closed} (identity {identity})"),
+                    None => closed,
+                }
+            }
             EventKind::Rejected {
                 reason, count: 1, ..
             } => format!("rejected: {reason}"),

@@ -3,6 +3,7 @@
 //! that speak the wire protocol byte by byte.
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod certs;
 pub mod http;
 pub mod timeline;
 pub mod tmux;

@@ -358,3 +358,46 @@ fn mutual_tls_shows_the_client_certificates_identity() {
     let _ = client.kill();
     let _ = client.wait();
 }
+
+#[test]
+fn the_shipped_alert_fires_two_weeks_before_the_certificate_lapses() {
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/prometheus/hbmon-rules.yml"
+    );
+    // A certificate that lapses 15 days after the test's time 0.
+    let test = format!(
+        r#"rule_files: ["{rules}"]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'hbmon_tls_certificate_expiry_timestamp_seconds{{instance="a"}}'
+        values: '1296000+0x3000'
+    alert_rule_test:
+      - eval_time: 23h
+        alertname: HbmonTlsCertificateExpiring
+        exp_alerts: []
+      - eval_time: 36h
+        alertname: HbmonTlsCertificateExpiring
+        exp_alerts:
+          - exp_labels:
+              severity: warning
+              instance: a
+            exp_annotations:
+              summary: "the TLS certificate of hbmon on a expires in 13d 12h 0m 0s"
+"#
+    );
+    let file = temp("tls-rules-test").with_extension("yml");
+    std::fs::write(&file, test).unwrap();
+    let output = std::process::Command::new("promtool")
+        .args(["test", "rules", path(&file)])
+        .output()
+        .expect("running promtool (apt-get install prometheus; .ci/run installs it)");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}

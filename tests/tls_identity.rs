@@ -401,3 +401,35 @@ tests:
         text(&output.stderr)
     );
 }
+
+#[test]
+fn tls_files_come_from_the_config_file_or_the_environment_and_print_config_shows_them() {
+    let (ca, server) = server_files("config");
+    let config = temp("tls-config").with_extension("toml");
+    let keys = format!(
+        "tls-cert = \"{}\"\ntls-key = \"{}\"\ntls-mode = \"optional\"\n",
+        server.cert.display(),
+        server.key.display()
+    );
+    std::fs::write(&config, keys).unwrap();
+    let printed = hbmon()
+        .args(["serve", "--config", path(&config), "--print-config"])
+        .output()
+        .unwrap();
+    let printed = text(&printed.stdout);
+    let cert = format!("tls-cert = \"{}\"", server.cert.display());
+    assert!(printed.contains(&cert), "{printed}");
+    assert!(printed.contains("tls-mode = \"optional\""), "{printed}");
+    assert!(printed.contains("admin-tls = \"on\""), "{printed}");
+    let output = hbmon()
+        .args(["serve", "--config", path(&config), "--check"])
+        .env("HBMON_CLIENT_CA", &ca.cert)
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        stdout.contains("--tls-cert") && stdout.contains("--client-ca"),
+        "{stdout}"
+    );
+}

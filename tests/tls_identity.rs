@@ -136,6 +136,9 @@ fn check_names_a_garbage_or_missing_file_and_what_is_wrong() {
         let stderr = refused(&server.cert, &file);
         assert!(stderr.contains(&format!("{}", file.display())), "{stderr}");
     }
+    let alone = check(&["--tls-cert", path(&server.cert)]);
+    let stderr = text(&alone.stderr);
+    assert!(stderr.contains("--tls-cert needs --tls-key"), "{stderr}");
     let missing = at.join("missing.pem");
     let stderr = refused(&missing, &server.key);
     let expected = format!("cannot read {}: No such file", missing.display());

@@ -18,15 +18,15 @@ use hbmon::tls::inspect::{self, Expiry, Inspected};
 pub struct TlsArgs {
     /// PEM certificate chain the server presents (heartbeat port and
     /// operator API); with --tls-key, turns TLS on.
-    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    #[arg(long, value_name = "PATH")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
-    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    #[arg(long, value_name = "PATH")]
     pub tls_key: Option<PathBuf>,
     /// PEM CA certificates: clients must present a certificate signed by one
     /// (mutual TLS); its DNS or URI name, else its common name, is shown as
     /// the client's identity.
-    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    #[arg(long, value_name = "PATH")]
     pub client_ca: Option<PathBuf>,
     /// With --tls-cert: required (TLS clients only) or optional (TLS and
     /// plaintext clients on the same port, to move a fleet over).
@@ -55,10 +55,10 @@ impl TlsArgs {
     /// unparsable, mismatched or expired file is an error naming it.
     pub fn check(&self, now: SystemTime) -> Result<Vec<String>> {
         let mut checked: Vec<(&str, &Path, Inspected)> = Vec::new();
-        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+        if let Some((cert, key)) = self.pair()? {
             // The leaf is what clients check; the rest of a chain is theirs.
             let leaf = inspect::pair(cert, key)?.into_iter().next();
-            checked.extend(leaf.map(|leaf| ("--tls-cert", cert.as_path(), leaf)));
+            checked.extend(leaf.map(|leaf| ("--tls-cert", cert, leaf)));
         }
         if let Some(ca) = &self.client_ca {
             let authorities = inspect::certificates(ca)?.into_iter();
@@ -80,10 +80,29 @@ impl TlsArgs {
         Ok(lines)
     }
 
+    /// The certificate and key files, which go together; `None` without
+    /// TLS. (Checked here rather than by clap's `requires`, which the config
+    /// file's key-by-key check cannot follow.)
+    fn pair(&self) -> Result<Option<(&Path, &Path)>> {
+        match (&self.tls_cert, &self.tls_key, &self.client_ca) {
+            (Some(cert), Some(key), _) => Ok(Some((cert, key))),
+            (None, None, None) => Ok(None),
+            (None, None, Some(_)) => {
+                bail!("--client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
+            }
+            (Some(_), None, _) => {
+                bail!("--tls-cert needs --tls-key, the certificate's private key")
+            }
+            (None, Some(_), _) => {
+                bail!("--tls-key needs --tls-cert, the certificate it is the key of")
+            }
+        }
+    }
+
     /// The serving certificate's expiry, for `/metrics` (the TLS loader
     /// updates it on each reload); `None` without TLS.
     pub fn expiry(&self) -> Result<Option<Arc<Expiry>>> {
-        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+        let Some((cert, key)) = self.pair()? else {
             return Ok(None);
         };
         let expiry = Expiry::default();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
-use cli::{AdminSetup, Cli, Command, FrontArgs};
+use cli::{AdminSetup, Cli, Command, FrontArgs, ServeArgs};
 use hbmon::fleet::demo;
 use hbmon::fleet::progress;
 use hbmon::front::hooks::{self, HookStats, Hooks};
@@ -66,19 +66,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             }
             writeln!(std::io::stdout(), "hbmon: the settings are good")?;
         }
-        Command::Serve(args) => {
-            let hooks = args.hooks.setup()?;
-            process::check_open_files(&args.open_files())?;
-            let admin = args.admin.setup()?;
-            let mut config = args.config()?;
-            config.warnings = args.tls.warnings(admin.as_ref());
-            for warning in &config.warnings {
-                eprintln!("hbmon: warning: {warning}");
-            }
-            let certificate = args.tls.expiry()?;
-            let (server, api) = start(args.listen, config, admin).await?;
-            attach(server, api, &args.front, hooks, certificate).await?;
-        }
+        Command::Serve(args) => serve(*args).await?,
         Command::Demo(args) => {
             let config = demo::config();
             let admin = (args.admin.0.clone()).map(|endpoint| AdminSetup {
@@ -126,6 +114,22 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `hbmon serve`: the server and its front ends, until it stops. What it
+/// warns of goes to stderr and into the `started` event.
+async fn serve(args: ServeArgs) -> Result<()> {
+    let hooks = args.hooks.setup()?;
+    process::check_open_files(&args.open_files())?;
+    let admin = args.admin.setup()?;
+    let mut config = args.config()?;
+    config.warnings = args.warnings(admin.as_ref());
+    for warning in &config.warnings {
+        eprintln!("hbmon: warning: {warning}");
+    }
+    let certificate = args.tls.expiry()?;
+    let (server, api) = start(args.listen, config, admin).await?;
+    attach(server, api, &args.front, hooks, certificate).await
 }
 
 /// The operator API, bound before the server starts (so its snapshots can

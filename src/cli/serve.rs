@@ -313,7 +313,7 @@ impl ServeArgs {
         let config = self.config()?;
         let admin = self.admin.setup()?;
         let mut notes = self.tls.check(std::time::SystemTime::now())?;
-        let warnings = self.tls.warnings(admin.as_ref());
+        let warnings = self.warnings(admin.as_ref());
         notes.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
         if let Some(path) = &config.journal {
             std::fs::OpenOptions::new()
@@ -325,6 +325,22 @@ impl ServeArgs {
         self.hooks.setup()?;
         hbmon::process::check_open_files(&self.open_files())?;
         Ok(notes)
+    }
+
+    /// What `serve` warns of: an operator API that other machines reach,
+    /// guarded by a token that crosses the network in clear.
+    pub fn warnings(&self, admin: Option<&AdminSetup>) -> Vec<String> {
+        let Some(admin) = admin else {
+            return Vec::new();
+        };
+        let token = admin.settings.token.is_some();
+        if !(admin.endpoint.is_remote() && token && self.tls.admin_in_clear()) {
+            return Vec::new();
+        }
+        vec![format!(
+            "the operator API on {} takes its token in clear from other machines: anyone on the path can read it and kick clients (serve the API over TLS with --tls-cert and --tls-key, or on 127.0.0.1 or a unix socket)",
+            admin.endpoint
+        )]
     }
 
     /// What may be open at once, by what holds it: clients, the operator

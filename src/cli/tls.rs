@@ -9,7 +9,6 @@ use std::time::SystemTime;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::serve::AdminSetup;
 use hbmon::tls::inspect::{self, Expiry, Inspected};
 
 /// TLS on the heartbeat port and the operator API: the certificate the
@@ -110,19 +109,9 @@ impl TlsArgs {
         Ok(Some(Arc::new(expiry)))
     }
 
-    /// What `serve` warns of: an operator API that other machines reach,
-    /// guarded by a token that crosses the network in clear.
-    pub fn warnings(&self, admin: Option<&AdminSetup>) -> Vec<String> {
-        let Some(admin) = admin else {
-            return Vec::new();
-        };
-        let in_clear = self.tls_cert.is_none() || self.admin_tls == AdminTls::Off;
-        if !(admin.endpoint.is_remote() && admin.settings.token.is_some() && in_clear) {
-            return Vec::new();
-        }
-        vec![format!(
-            "the operator API on {} takes its token in clear from other machines: anyone on the path can read it and kick clients (serve the API over TLS with --tls-cert and --tls-key, or on 127.0.0.1 or a unix socket)",
-            admin.endpoint
-        )]
+    /// Whether the operator API is served in clear: without a certificate,
+    /// or with `--admin-tls off`.
+    pub fn admin_in_clear(&self) -> bool {
+        self.tls_cert.is_none() || self.admin_tls == AdminTls::Off
     }
 }

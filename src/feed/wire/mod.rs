@@ -11,6 +11,7 @@
 //! lines `--format json` prints. Times travel in milliseconds since the Unix
 //! epoch; monotonic instants as offsets back from the frame's own moment.
 
+mod closed;
 mod replica;
 #[cfg(test)]
 mod tests;
@@ -23,12 +24,11 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::feed::event::{Event, Recorded, Stamped, rfc3339};
-use crate::feed::snapshot::{
-    ClientView, CloseCause, ClosedClient, Counters, Held, Snapshot, Transport,
-};
+use crate::feed::snapshot::{ClientView, CloseCause, Counters, Held, Snapshot, Transport};
 use crate::liveness::Liveness;
 use crate::protocol::Status;
 use crate::tls::identity::IDENTITY_MAX;
+use closed::Closed;
 pub use replica::Replica;
 
 /// The content type of a stream of frames, so a viewer can tell it reached
@@ -229,18 +229,6 @@ impl Judged {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Closed {
-    peer: SocketAddr,
-    pid: Option<u32>,
-    ip: Option<String>,
-    status: u8,
-    reason: String,
-    heartbeats: u64,
-    connected_ms: u64,
-    closed_ms: u64,
-}
-
 fn ms(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -338,34 +326,6 @@ fn transport(tls: Option<Option<String>>) -> Result<Transport, WireError> {
     Ok(Transport::Tls {
         identity: identity.map(Arc::from),
     })
-}
-
-impl Closed {
-    fn new(c: &ClosedClient) -> Closed {
-        Closed {
-            peer: c.peer,
-            pid: c.pid,
-            ip: c.ip.as_deref().map(str::to_owned),
-            status: status_code(c.status),
-            reason: c.reason.clone(),
-            heartbeats: c.heartbeats,
-            connected_ms: ms(c.connected_at),
-            closed_ms: ms(c.closed_at),
-        }
-    }
-
-    fn closed(self) -> Result<ClosedClient, WireError> {
-        Ok(ClosedClient {
-            peer: self.peer,
-            pid: self.pid,
-            ip: self.ip.map(Arc::from),
-            status: status(self.status),
-            reason: self.reason,
-            heartbeats: self.heartbeats,
-            connected_at: from_ms(self.connected_ms)?,
-            closed_at: from_ms(self.closed_ms)?,
-        })
-    }
 }
 
 fn event_line(event: &Event) -> String {

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::feed::event::EventKind;
-use crate::feed::snapshot::{Settings, Silence};
+use crate::feed::snapshot::{ClosedClient, Settings, Silence};
 use crate::liveness::Rules;
 
 fn at(ms: u64) -> SystemTime {

@@ -158,6 +158,16 @@ fn check_refuses_an_expired_certificate_saying_when_it_lapsed() {
         old.cert.display()
     );
     assert!(stderr.contains(&expected), "{stderr}");
+    // Before 1970, where RFC 3339 dates stop: in seconds, never a panic.
+    let mut params = CertificateParams::new(vec!["older.test".to_owned()]).unwrap();
+    params.not_before = date_time_ymd(1955, 1, 1);
+    params.not_after = date_time_ymd(1960, 1, 1);
+    let older = ca.issue_with("older", params);
+    let stderr = refused(&older.cert, &older.key);
+    assert!(
+        stderr.contains("EXPIRED at -315619200 s since the Unix epoch"),
+        "{stderr}"
+    );
 }
 
 /// The sample `name` (with its labels) in an exposition.

@@ -39,7 +39,7 @@ pub struct ServeArgs {
     /// a flag or its HBMON_<NAME> environment variable wins over the file.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Check the settings (config file, token file, journal path) and exit
+    /// Check the settings (config file, token file, journal path, TLS files) and exit
     /// 0, or 1 with what is wrong, without listening.
     #[arg(long)]
     pub check: bool,

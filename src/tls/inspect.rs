@@ -20,6 +20,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
+use crate::feed::wire::LATEST_MS;
 use crate::tls::identity::identity;
 
 /// The largest PEM file read: a long chain or a large CA bundle is a few
@@ -68,34 +69,38 @@ pub struct Inspected {
 }
 
 impl Inspected {
-    /// `not_after` as a time, if it is one this system can hold.
+    /// `not_after` as a time, if it is one RFC 3339 can write (1970 to the
+    /// year 9999): a certificate may say 1950.
     pub fn expires(&self) -> Option<SystemTime> {
-        let secs = Duration::from_secs(self.not_after.unsigned_abs());
-        match self.not_after >= 0 {
-            true => SystemTime::UNIX_EPOCH.checked_add(secs),
-            false => SystemTime::UNIX_EPOCH.checked_sub(secs),
-        }
+        let secs = u64::try_from(self.not_after).ok()?;
+        (secs <= LATEST_MS / 1000).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
     }
 
     /// `expires 2027-03-01T00:00:00Z (in 87 days)`, or that it has expired,
     /// as of `now`.
     pub fn expiry_text(&self, now: SystemTime) -> String {
+        let word = if self.expired(now) {
+            "EXPIRED"
+        } else {
+            "expires"
+        };
         let Some(at) = self.expires() else {
-            return format!("expires at an unreadable time ({} s)", self.not_after);
+            return format!("{word} at {} s since the Unix epoch", self.not_after);
         };
         let date = humantime::format_rfc3339_seconds(at);
+        let days = |d: Duration| d.as_secs() / 86_400;
         match at.duration_since(now) {
-            Ok(left) => format!("expires {date} (in {} days)", left.as_secs() / 86_400),
-            Err(past) => format!(
-                "EXPIRED {date} ({} days ago)",
-                past.duration().as_secs() / 86_400
-            ),
+            Ok(left) => format!("{word} {date} (in {} days)", days(left)),
+            Err(past) => format!("{word} {date} ({} days ago)", days(past.duration())),
         }
     }
 
     /// Whether it has lapsed as of `now`.
     pub fn expired(&self, now: SystemTime) -> bool {
-        self.expires().is_none_or(|at| at <= now)
+        let now = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        self.not_after <= now
     }
 }
 
@@ -225,5 +230,62 @@ impl Expiry {
     /// When the loaded certificate lapses, in seconds since the Unix epoch.
     pub fn not_after(&self) -> Option<i64> {
         Some(self.0.load(Ordering::Relaxed)).filter(|&at| at != NO_CERTIFICATE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lapsing(not_after: i64) -> Inspected {
+        Inspected {
+            subject: "CN=x".to_owned(),
+            identity: None,
+            not_after,
+        }
+    }
+
+    #[test]
+    fn expiry_is_told_in_days_either_side_of_now_and_never_panics() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000 * 86_400);
+        let soon = lapsing(1_010 * 86_400);
+        assert_eq!(
+            soon.expiry_text(now),
+            "expires 1972-10-07T00:00:00Z (in 10 days)"
+        );
+        assert!(!soon.expired(now));
+        let past = lapsing(990 * 86_400);
+        assert_eq!(
+            past.expiry_text(now),
+            "EXPIRED 1972-09-17T00:00:00Z (10 days ago)"
+        );
+        assert!(past.expired(now));
+        // Times a certificate may hold but RFC 3339 cannot write: told in
+        // seconds, never a panic.
+        assert_eq!(
+            lapsing(-86_400).expiry_text(now),
+            "EXPIRED at -86400 s since the Unix epoch"
+        );
+        assert_eq!(
+            lapsing(i64::MAX).expiry_text(now),
+            format!("expires at {} s since the Unix epoch", i64::MAX)
+        );
+        assert!(lapsing(i64::MIN).expired(now) && !lapsing(i64::MAX).expired(now));
+    }
+
+    #[test]
+    fn the_expiry_gauge_holds_the_leaf_of_the_latest_pair_loaded() {
+        let expiry = Expiry::default();
+        assert_eq!(expiry.not_after(), None);
+        expiry.loaded(&[lapsing(100), lapsing(50)]);
+        assert_eq!(expiry.not_after(), Some(100));
+        expiry.loaded(&[]);
+        assert_eq!(
+            expiry.not_after(),
+            Some(100),
+            "an empty chain changes nothing"
+        );
+        expiry.loaded(&[lapsing(200)]);
+        assert_eq!(expiry.not_after(), Some(200));
     }
 }

@@ -288,4 +288,29 @@ mod tests {
         expiry.loaded(&[lapsing(200)]);
         assert_eq!(expiry.not_after(), Some(200));
     }
+
+    proptest::proptest! {
+        /// A certificate with any one bit flipped is inspected or refused
+        /// with its file named, never a panic (the subject's text and the
+        /// expiry included).
+        #[test]
+        fn a_flipped_bit_is_inspected_or_refused(at in 0usize..2048, bit in 0u8..8) {
+            static GOOD: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+            let good = GOOD.get_or_init(|| {
+                let key = rcgen::KeyPair::generate().unwrap();
+                let params = rcgen::CertificateParams::new(vec!["a.example".to_owned()]).unwrap();
+                params.self_signed(&key).unwrap().der().to_vec()
+            });
+            let mut bytes = good.clone();
+            let at = at % bytes.len();
+            bytes[at] ^= 1 << bit;
+            let now = SystemTime::now();
+            match inspect(Path::new("flipped.pem"), 1, &CertificateDer::from(bytes)) {
+                Ok(cert) => {
+                    let _ = (cert.subject.len(), cert.expiry_text(now), cert.expired(now));
+                }
+                Err(error) => proptest::prop_assert!(error.to_string().contains("flipped.pem")),
+            }
+        }
+    }
 }

@@ -49,13 +49,16 @@ pub enum EventKind {
         miss: u32,
         strikes: u32,
     },
-    /// A client left the live list: its final status and why, and the ip
-    /// it reported (so the journal keeps who it said it was).
+    /// A client left the live list: its final status and why, the ip it
+    /// reported (so the journal keeps who it said it was) and the identity
+    /// its certificate proved, under mutual TLS.
     Closed {
         peer: SocketAddr,
         pid: Option<u32>,
         #[serde(default)]
         ip: Option<Arc<str>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<Arc<str>>,
         status: Status,
         reason: String,
     },
@@ -82,6 +85,10 @@ pub enum EventKind {
     Started {
         listen: SocketAddr,
         version: String,
+        /// What the operator was warned of at start (a token that crosses
+        /// the network in clear).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
     },
     /// The server stopped cleanly, every client closed: the last line of
     /// each run. A run without one ended in a crash or a `kill -9`.
@@ -234,10 +241,21 @@ impl EventKind {
                 strikes,
                 ..
             } => format!("{from} -> {to} (miss {miss}, strikes {strikes})"),
-            EventKind::Closed { status, reason, .. } => match status {
-                Status::Close => format!("closed: {reason}"),
-                _ => format!("closed while {status}: {reason}"),
-            },
+            EventKind::Closed {
+                status,
+                reason,
+                identity,
+                ..
+            } => {
+                let closed = match status {
+                    Status::Close => format!("closed: {reason}"),
+                    _ => format!("closed while {status}: {reason}"),
+                };
+                match identity {
+                    Some(identity) => format!("{closed} (identity {identity})"),
+                    None => closed,
+                }
+            }
             EventKind::Rejected {
                 reason, count: 1, ..
             } => format!("rejected: {reason}"),
@@ -251,8 +269,16 @@ impl EventKind {
             ),
             EventKind::BadFrame { reason, .. } => format!("sent a bad frame: {reason}"),
             EventKind::Kick { by, .. } => format!("kicked from {by}"),
-            EventKind::Started { listen, version } => {
-                format!("server started on {listen} (hbmon {version})")
+            EventKind::Started {
+                listen,
+                version,
+                warnings,
+            } => {
+                let mut text = format!("server started on {listen} (hbmon {version})");
+                for warning in warnings {
+                    text.push_str(&format!("; warning: {warning}"));
+                }
+                text
             }
             EventKind::Stopped {
                 listen,
@@ -383,6 +409,7 @@ mod tests {
                 peer,
                 pid: None,
                 ip: Some("10.0.0.7".into()),
+                identity: Some("web-7.prod".into()),
                 status: Status::Alive,
                 reason: "client disconnected".into(),
             },
@@ -403,6 +430,12 @@ mod tests {
             EventKind::Started {
                 listen: peer,
                 version: "0.1.0".into(),
+                warnings: vec![],
+            },
+            EventKind::Started {
+                listen: peer,
+                version: "0.1.0".into(),
+                warnings: vec!["the token crosses the network in clear".into()],
             },
             EventKind::Stopped {
                 listen: peer,
@@ -504,6 +537,7 @@ mod tests {
             peer,
             pid: Some(7),
             ip: None,
+            identity: None,
             status,
             reason: "kicked by operator".into(),
         };

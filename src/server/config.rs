@@ -45,6 +45,9 @@ pub struct Config {
     /// TLS on the heartbeat port (`--tls-cert`, `--tls-key`, `--client-ca`,
     /// `--tls-mode`).
     pub tls: Option<Arc<ServerTls>>,
+    /// What `serve` warned the operator of, kept in the `started` event
+    /// (and so in the journal) as well as printed.
+    pub warnings: Vec<String>,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             record_gaps: None,
             admin: None,
             tls: None,
+            warnings: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 mod closes;
 mod crash;
 mod fleet;
+mod identity;
 mod liveness;
 mod maintenance;
 mod overflow;
@@ -27,6 +28,7 @@ use crate::liveness::Rules;
 use crate::protocol::{Notice, Status};
 use crate::server::config::Config;
 use crate::server::failure::{Crashed, Failure};
+use crate::server::journal::Journal;
 use crate::server::link::Link;
 use crate::server::report::{End, Report};
 use crate::server::tally::Tallies;
@@ -74,13 +76,18 @@ fn peer(port: u16) -> SocketAddr {
 
 impl Harness {
     fn start(config: Config) -> Harness {
+        Harness::journaled(config, None)
+    }
+
+    /// A registry that writes its decisions to `journal`.
+    fn journaled(config: Config, journal: Option<Journal>) -> Harness {
         let (events_tx, events) = broadcast::channel(1024);
         let tallies = Tallies::new();
         let publish_stats = Arc::new(PublishStats::default());
         let (registry, snapshots) = Registry::new(
             peer(14000),
             &config,
-            (None, None),
+            (journal, None),
             Arc::clone(&tallies),
             events_tx,
             Arc::clone(&publish_stats),
@@ -127,8 +134,7 @@ impl Harness {
                 ip: "10.0.0.7".into(),
                 pid,
                 status: Status::Alive,
-                transport: crate::server::report::Transport::Plain,
-                identity: None,
+                transport: Default::default(),
             };
             self.reports.send(hello).await.unwrap();
         }

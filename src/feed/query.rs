@@ -122,12 +122,16 @@ impl Filter {
 
     /// Whether a live client matches.
     pub fn client(&self, scratch: &mut String, c: &ClientView) -> bool {
-        self.matches(scratch, |s| {
-            client_text(s, c.peer, c.ip.as_deref(), c.pid, c.status());
-            if let Some(identity) = c.transport.identity() {
-                let _ = write!(s, " {identity}");
-            }
-        })
+        self.matches(scratch, |s| live_text(s, c))
+    }
+}
+
+/// What the filter searches in a live client's row: what it reports, and
+/// the identity in its certificate.
+fn live_text(s: &mut String, c: &ClientView) {
+    client_text(s, c.peer, c.ip.as_deref(), c.pid, c.status());
+    if let Some(identity) = c.transport.identity() {
+        let _ = write!(s, " {identity}");
     }
 }
 
@@ -194,7 +198,7 @@ impl Query {
                 self.status.is_none_or(|s| status == s)
                     && self.except != Some(status)
                     && filter.matches(&mut scratch, |s| {
-                        client_text(s, c.peer, c.ip.as_deref(), c.pid, status);
+                        live_text(s, c);
                         on_server(s, server);
                     })
             })

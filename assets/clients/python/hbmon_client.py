@@ -96,13 +96,6 @@ class HeartbeatClient:
         self.servers = _servers(host, port, servers)
         self.ssl_context = ssl_context
         self.server_hostname = server_hostname
-    def __init__(self, host, port, interval=1.0, pid=None, ip=None,
-                 token=None, on_notice=None, reconnect=True,
-                 ssl_context=None, server_hostname=None):
-        self.host = host
-        self.port = port
-        self.ssl_context = ssl_context
-        self.server_hostname = server_hostname or host
         self.interval = interval
         self.pid = os.getpid() if pid is None else pid
         self.ip = ip

@@ -99,7 +99,7 @@ fn check_names_a_key_that_is_not_the_certificates() {
 
 #[test]
 fn check_names_a_garbage_or_missing_file_and_what_is_wrong() {
-    let (_, server) = server_files("check-garbage");
+    let (_ca, server) = server_files("check-garbage");
     let at = server.cert.parent().unwrap();
     let cases = [
         (
@@ -171,7 +171,7 @@ fn sample(text: &str, name: &str) -> Option<f64> {
 
 #[test]
 fn metrics_count_clients_by_transport_and_show_when_the_certificate_lapses() {
-    let (_, server) = server_files("metrics");
+    let (_ca, server) = server_files("metrics");
     let mut serve = Serve::start(&[
         "--tls-cert",
         path(&server.cert),

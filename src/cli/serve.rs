@@ -25,7 +25,7 @@ use hbmon::front::api;
 use hbmon::front::hooks::Hooks;
 use hbmon::liveness::{Detector, Rules, phi};
 use hbmon::process::OpenFiles;
-use hbmon::server::{Config, DEFAULT_MAX_MIB, GapRecording, GuardConfig};
+use hbmon::server::{Config, DEFAULT_MAX_MIB, GapRecording, GuardConfig, Limits};
 
 /// The operator API `serve` was asked for: where, and what it admits.
 pub struct AdminSetup {
@@ -422,9 +422,11 @@ impl ServeArgs {
         Ok(Config {
             tick: self.liveness.tick,
             rules: self.liveness.rules(),
-            max_clients: limits.max_clients as usize,
-            max_per_ip: limits.max_per_ip,
-            max_frame: limits.max_frame as usize,
+            limits: Limits {
+                max_clients: limits.max_clients as usize,
+                max_per_ip: limits.max_per_ip,
+                max_frame: limits.max_frame as usize,
+            },
             history: self.kept.history,
             batch_window: limits.batch_window,
             hello_timeout: limits.hello_timeout,

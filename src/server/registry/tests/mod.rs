@@ -26,7 +26,7 @@ use crate::feed::event::{Event, EventKind};
 use crate::feed::snapshot::Snapshot;
 use crate::liveness::Rules;
 use crate::protocol::{Notice, Status};
-use crate::server::config::Config;
+use crate::server::config::{Config, Limits};
 use crate::server::failure::{Crashed, Failure};
 use crate::server::journal::Journal;
 use crate::server::link::Link;
@@ -53,7 +53,10 @@ fn config() -> Config {
         },
         hello_timeout: Duration::from_secs(1),
         frame_timeout: Duration::from_secs(1),
-        max_clients: 2,
+        limits: Limits {
+            max_clients: 2,
+            ..Limits::default()
+        },
         ..Config::default()
     }
 }

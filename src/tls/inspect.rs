@@ -5,10 +5,9 @@
 //! [`Expiry`].
 //!
 //! Every failure names the file and what is wrong with it. A file is read
-//! whole but only up to [`PEM_MAX`] bytes, so pointing a flag at a disk
+//! whole but only up to `pem::MAX_PEM` bytes, so pointing a flag at a disk
 //! image is an error, not an exhausted memory.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -22,10 +21,7 @@ use x509_parser::prelude::FromDer;
 
 use crate::feed::wire::LATEST_MS;
 use crate::tls::identity::identity;
-
-/// The largest PEM file read: a long chain or a large CA bundle is a few
-/// hundred KiB.
-pub const PEM_MAX: u64 = 4 << 20;
+use crate::tls::pem::{self, MAX_PEM, Unread};
 
 /// Why a TLS file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +31,7 @@ pub enum InspectError {
         file: PathBuf,
         source: std::io::Error,
     },
-    #[error("{} is larger than {PEM_MAX} bytes: not a PEM file", .file.display())]
+    #[error("{} is larger than {MAX_PEM} bytes: not a PEM file", .file.display())]
     TooLarge { file: PathBuf },
     #[error("{} is not PEM: {reason}", .file.display())]
     Pem { file: PathBuf, reason: String },
@@ -147,24 +143,17 @@ pub fn pair(cert: &Path, key: &Path) -> Result<Vec<Inspected>, InspectError> {
     Ok(inspected)
 }
 
-/// Reads at most [`PEM_MAX`] bytes of `file`.
+/// Reads at most `pem::MAX_PEM` bytes of `file`.
 fn read(file: &Path) -> Result<Vec<u8>, InspectError> {
-    let failed = |source| InspectError::Read {
-        file: file.to_owned(),
-        source,
-    };
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)
-        .map_err(failed)?
-        .take(PEM_MAX + 1)
-        .read_to_end(&mut bytes)
-        .map_err(failed)?;
-    if bytes.len() as u64 > PEM_MAX {
-        return Err(InspectError::TooLarge {
+    pem::bounded(file).map_err(|unread| match unread {
+        Unread::Io(source) => InspectError::Read {
             file: file.to_owned(),
-        });
-    }
-    Ok(bytes)
+            source,
+        },
+        Unread::TooLarge => InspectError::TooLarge {
+            file: file.to_owned(),
+        },
+    })
 }
 
 /// The certificates of a PEM file; at least one.

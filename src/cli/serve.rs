@@ -462,13 +462,14 @@ impl ServeArgs {
 }
 
 /// The settings and what `--check` says of the TLS files. The server's TLS
-/// loader and the inspection read the files each their own way: when both
-/// refuse them, the error says what each found.
+/// loader and the inspection parse the files each their own way: when both
+/// refuse them, the error says what the loader could not do, then what the
+/// inspection found wrong.
 fn both(config: Result<Config>, notes: Result<Vec<String>>) -> Result<(Config, Vec<String>)> {
     match (config, notes) {
         (Ok(config), Ok(notes)) => Ok((config, notes)),
-        (Err(load), Err(inspected)) if format!("{load:#}") != format!("{inspected:#}") => {
-            Err(inspected.context(format!("{load:#}")))
+        (Err(load), Err(inspected)) if load.to_string() != inspected.to_string() => {
+            Err(inspected.context(load.to_string()))
         }
         (Err(error), _) | (_, Err(error)) => Err(error),
     }

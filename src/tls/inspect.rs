@@ -26,10 +26,10 @@ use crate::tls::pem::{self, MAX_PEM, Unread};
 /// Why a TLS file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
-    #[error("cannot read {}: {source}", .file.display())]
+    #[error("cannot read {}: {error}", .file.display())]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{} is larger than {MAX_PEM} bytes: not a PEM file", .file.display())]
     TooLarge { file: PathBuf },
@@ -146,9 +146,9 @@ pub fn pair(cert: &Path, key: &Path) -> Result<Vec<Inspected>, InspectError> {
 /// Reads at most `pem::MAX_PEM` bytes of `file`.
 fn read(file: &Path) -> Result<Vec<u8>, InspectError> {
     pem::bounded(file).map_err(|unread| match unread {
-        Unread::Io(source) => InspectError::Read {
+        Unread::Io(error) => InspectError::Read {
             file: file.to_owned(),
-            source,
+            error,
         },
         Unread::TooLarge => InspectError::TooLarge {
             file: file.to_owned(),

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
 
-use common::certs::{Ca, Pair, named};
+use common::certs::{self, Ca, Pair, named};
 use common::http::get;
 use common::{RawClient, Serve, hbmon, heartbeat, serve_command, temp};
 use hbmon::feed::snapshot::Transport;
@@ -201,6 +201,40 @@ fn metrics_count_clients_by_transport_and_show_when_the_certificate_lapses() {
     );
     let expiry = sample(&metrics, "hbmon_tls_certificate_expiry_timestamp_seconds");
     assert_eq!(expiry, Some(EXPIRY as f64), "{metrics}");
+}
+
+#[test]
+fn metrics_show_the_expiry_of_the_pair_in_force_through_a_renewal_and_a_broken_file() {
+    let (ca, server) = server_files("expiry-reload");
+    let mut serve = Serve::start(&[
+        "--tls-cert",
+        path(&server.cert),
+        "--tls-key",
+        path(&server.key),
+        "--admin-tls",
+        "off",
+    ]);
+    let expiry = |serve: &Serve| {
+        let metrics = get(serve, "/metrics").body;
+        sample(&metrics, "hbmon_tls_certificate_expiry_timestamp_seconds")
+    };
+    assert_eq!(expiry(&serve), Some(EXPIRY as f64));
+    // Renewed for one more year (2101-01-01): mv new files over the old.
+    let mut params = CertificateParams::new(vec!["hbmon.test".to_owned()]).unwrap();
+    params.not_after = date_time_ymd(2101, 1, 1);
+    let renewed = ca.issue_with("renewed", params);
+    certs::write(&server.key, &std::fs::read_to_string(&renewed.key).unwrap());
+    certs::write(
+        &server.cert,
+        &std::fs::read_to_string(&renewed.cert).unwrap(),
+    );
+    serve.wait_for("tls", |l| l["cause"] == "reloaded");
+    let renewed_expiry = (EXPIRY + 365 * 86_400) as f64;
+    assert_eq!(expiry(&serve), Some(renewed_expiry));
+    // A broken replacement leaves the renewed pair, and its expiry, in force.
+    certs::write(&server.cert, "-----BEGIN CERTIFICATE-----\nnot base64\n");
+    serve.wait_for("tls", |l| l["cause"] == "reload_failed");
+    assert_eq!(expiry(&serve), Some(renewed_expiry));
 }
 
 #[test]

@@ -25,7 +25,8 @@ pub struct TlsArgs {
     #[arg(long, value_name = "PATH")]
     pub tls_key: Option<PathBuf>,
     /// Clients must present a certificate signed by this CA (mutual TLS); a
-    /// verified certificate stands in for the shared token.
+    /// verified certificate stands in for the shared token, and its DNS or
+    /// URI name, else its common name, is shown as the client's identity.
     #[arg(long, value_name = "PATH")]
     pub client_ca: Option<PathBuf>,
     /// With --tls-cert: `required` closes a plaintext client with the

@@ -13,14 +13,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
-use cli::{AdminSetup, Cli, Command, FrontArgs};
+use cli::{AdminSetup, Cli, Command, FrontArgs, ServeArgs};
 use hbmon::feed::event::Format;
 use hbmon::fleet::demo;
 use hbmon::fleet::progress;
 use hbmon::front::hooks::{self, HookStats, Hooks};
 use hbmon::front::{api, headless, tui};
 use hbmon::server::{self, Config, Server};
-use hbmon::{bench, history, process};
+use hbmon::{bench, history, printable, process};
 use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 
@@ -61,16 +61,12 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
             write!(std::io::stdout(), "{}", settings::effective(serve)?)?;
         }
         Command::Serve(args) if args.check => {
-            args.check()?;
+            for note in args.check()? {
+                writeln!(std::io::stdout(), "hbmon: {}", printable::text(&note))?;
+            }
             writeln!(std::io::stdout(), "hbmon: the settings are good")?;
         }
-        Command::Serve(args) => {
-            let hooks = args.hooks.setup()?;
-            process::check_open_files(&args.open_files())?;
-            let (config, admin) = args.setup()?;
-            let (server, api) = start(args.listen, config, admin).await?;
-            attach(server, api, &args.front, hooks).await?;
-        }
+        Command::Serve(args) => serve(*args).await?,
         Command::Demo(args) => {
             let config = demo::config();
             let admin = (args.admin.0.clone()).map(|endpoint| AdminSetup {
@@ -126,6 +122,20 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `hbmon serve`: the server and its front ends, until it stops. What it
+/// warns of goes to stderr and into the `started` event.
+async fn serve(args: ServeArgs) -> Result<()> {
+    let hooks = args.hooks.setup()?;
+    process::check_open_files(&args.open_files())?;
+    let (mut config, admin) = args.setup()?;
+    config.warnings = args.warnings(admin.as_ref());
+    for warning in &config.warnings {
+        eprintln!("hbmon: warning: {warning}");
+    }
+    let (server, api) = start(args.listen, config, admin).await?;
+    attach(server, api, &args.front, hooks).await
 }
 
 /// The operator API, bound before the server starts (so its snapshots can

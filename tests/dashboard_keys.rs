@@ -68,6 +68,7 @@ fn with_a_long_reason() -> Arc<Snapshot> {
             peer: peer(4001),
             pid: Some(42),
             ip: None,
+            identity: None,
             status: Status::Close,
             reason: REASON.to_owned(),
         }),
@@ -139,6 +140,7 @@ fn at_80_columns_the_details_pane_shows_an_earlier_close_reason_whole() {
     view.story_came(Details {
         peer: peer(5001),
         ip: None,
+        identity: None,
         pid: Some(6001),
         status: Status::Alive,
         gaps_ms: vec![1000],

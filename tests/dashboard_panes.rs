@@ -157,6 +157,7 @@ fn enter_opens_the_details_pane_with_a_sparkline_of_the_gaps() {
     view.story_came(Details {
         peer: peer(5001),
         ip: Some(Arc::from("10.0.0.1")),
+        identity: None,
         pid: Some(6001),
         status: Status::Alive,
         gaps_ms: vec![1000, 1010, 990, 3000, 1000],

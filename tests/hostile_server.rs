@@ -86,6 +86,7 @@ fn picture(at: SystemTime, tick: Duration) -> Snapshot {
         reconnects: u32::MAX,
         flaps: 3,
         maintenance: None,
+        transport: Default::default(),
     }];
     // Under the phi detector: a suspicion that is not a number.
     let mut phi = s.clients[0].clone();

@@ -14,7 +14,7 @@ use super::tls::BenchTls;
 use super::{Options, PublishSpread, Publishes, cpu_time, floor, rss_bytes, start_server};
 use crate::feed::event::{Event, EventKind};
 use crate::protocol::Status;
-use crate::server::{Config, Server};
+use crate::server::{Config, Limits, Server};
 
 /// Waits until `n` clients are connected and have each sent a heartbeat.
 pub(super) async fn all_joined(server: &Server, n: usize, within: Duration) -> Result<Duration> {
@@ -185,7 +185,10 @@ pub(super) async fn hold_tls(options: &Options) -> Result<HoldTls> {
 async fn hold_of(clients: usize, duration: Duration, tls: Option<&BenchTls>) -> Result<Hold> {
     let (clients, capped_by) = capped(clients);
     let server = start_server(Config {
-        max_clients: clients + 100,
+        limits: Limits {
+            max_clients: clients + 100,
+            ..Limits::default()
+        },
         tls: tls.map(|tls| Arc::clone(&tls.server)),
         ..Config::default()
     })?;

@@ -24,7 +24,7 @@ use crate::endpoint::{Endpoint, Listener};
 use crate::feed::wire::Replica;
 use crate::front::api;
 use crate::remote::{self, Api};
-use crate::server::{Config, Server};
+use crate::server::{Config, Limits, Server};
 
 /// `/metrics` scrapes timed.
 const SCRAPES: usize = 50;
@@ -82,7 +82,10 @@ struct Seen {
 pub(super) async fn viewers(options: &Options) -> Result<Viewers> {
     let (clients, capped_by) = capped(options.viewer_clients);
     let server = start_server(Config {
-        max_clients: clients + 100,
+        limits: Limits {
+            max_clients: clients + 100,
+            ..Limits::default()
+        },
         ..Config::default()
     })?;
     let endpoint = serve_api(&server).await?;

@@ -133,6 +133,15 @@ pub struct BenchArgs {
     /// Clients per server at 1 heartbeat/s in `servers`, each server's in a process of its own.
     #[arg(long, default_value_t = 15_000)]
     pub server_clients: usize,
+    #[command(flatten)]
+    pub hold_tls: HoldTlsArgs,
+    #[command(flatten)]
+    pub replay: ReplayArgs,
+}
+
+/// `hbmon bench hold --tls`: the fleets held in clear and over TLS.
+#[derive(Args)]
+pub struct HoldTlsArgs {
     /// `hold` measures each of --tls-clients in clear and over TLS (a
     /// throwaway certificate made for the run), instead of --clients.
     #[arg(long)]
@@ -140,8 +149,6 @@ pub struct BenchArgs {
     /// The fleets `hold --tls` compares.
     #[arg(long, value_delimiter = ',', default_value = "10000,19900")]
     pub tls_clients: Vec<usize>,
-    #[command(flatten)]
-    pub replay: ReplayArgs,
 }
 
 /// `hbmon bench detectors`: what to replay, and how to print it.
@@ -425,8 +432,8 @@ impl BenchArgs {
             viewers: self.viewers,
             servers: self.servers,
             server_clients: self.server_clients,
-            tls_clients: if self.tls {
-                self.tls_clients.clone()
+            tls_clients: if self.hold_tls.tls {
+                self.hold_tls.tls_clients.clone()
             } else {
                 Vec::new()
             },

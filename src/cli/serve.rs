@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -25,7 +25,7 @@ use hbmon::front::api;
 use hbmon::front::hooks::Hooks;
 use hbmon::liveness::{Detector, Rules, phi};
 use hbmon::process::OpenFiles;
-use hbmon::server::{Config, DEFAULT_MAX_MIB, GapRecording, GuardConfig};
+use hbmon::server::{Config, DEFAULT_MAX_MIB, GapRecording, GuardConfig, Limits};
 
 /// The operator API `serve` was asked for: where, and what it admits.
 pub struct AdminSetup {
@@ -39,7 +39,7 @@ pub struct ServeArgs {
     /// a flag or its HBMON_<NAME> environment variable wins over the file.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Check the settings (config file, token file, journal path) and exit
+    /// Check the settings (config file, token file, journal path, TLS files) and exit
     /// 0, or 1 with what is wrong, without listening.
     #[arg(long)]
     pub check: bool,
@@ -56,6 +56,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub admin: AdminArgs,
     #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
     pub liveness: LivenessArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -65,8 +67,6 @@ pub struct ServeArgs {
     pub guard: GuardArgs,
     #[command(flatten)]
     pub hooks: HookArgs,
-    #[command(flatten)]
-    pub tls: TlsArgs,
 }
 
 /// The operator API: where it is served, and whom and how much it admits.
@@ -328,10 +328,13 @@ impl GuardArgs {
 impl ServeArgs {
     /// `serve --check`: everything `serve` would refuse to start with, found
     /// without listening. (The flags and the config file were checked as
-    /// they were parsed.)
-    pub fn check(&self) -> Result<()> {
-        let config = self.config()?;
-        self.admin.setup()?;
+    /// they were parsed.) Returns what the operator should read: the TLS
+    /// files' certificates, and the warnings `serve` would give.
+    pub fn check(&self) -> Result<Vec<String>> {
+        let (config, mut notes) = both(self.config(), self.tls.check(SystemTime::now()))?;
+        let admin = self.admin.setup()?;
+        let warnings = self.warnings(admin.as_ref());
+        notes.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
         let files = [
             (config.journal.as_ref(), "the journal"),
             (
@@ -349,7 +352,23 @@ impl ServeArgs {
         }
         self.hooks.setup()?;
         hbmon::process::check_open_files(&self.open_files())?;
-        Ok(())
+        Ok(notes)
+    }
+
+    /// What `serve` warns of: an operator API that other machines reach,
+    /// guarded by a token that crosses the network in clear.
+    pub fn warnings(&self, admin: Option<&AdminSetup>) -> Vec<String> {
+        let Some(admin) = admin else {
+            return Vec::new();
+        };
+        let token = admin.settings.token.is_some();
+        if !(admin.endpoint.is_remote() && token && self.tls.admin_in_clear()) {
+            return Vec::new();
+        }
+        vec![format!(
+            "the operator API on {} takes its token in clear from other machines: anyone on the path can read it and kick clients (serve the API over TLS with --tls-cert and --tls-key, or on 127.0.0.1 or a unix socket)",
+            admin.endpoint
+        )]
     }
 
     /// What may be open at once, by what holds it: clients, the operator
@@ -403,9 +422,11 @@ impl ServeArgs {
         Ok(Config {
             tick: self.liveness.tick,
             rules: self.liveness.rules(),
-            max_clients: limits.max_clients as usize,
-            max_per_ip: limits.max_per_ip,
-            max_frame: limits.max_frame as usize,
+            limits: Limits {
+                max_clients: limits.max_clients as usize,
+                max_per_ip: limits.max_per_ip,
+                max_frame: limits.max_frame as usize,
+            },
             history: self.kept.history,
             batch_window: limits.batch_window,
             hello_timeout: limits.hello_timeout,
@@ -420,6 +441,7 @@ impl ServeArgs {
             }),
             admin: None,
             tls: self.tls.setup()?,
+            warnings: Vec::new(),
         })
     }
 
@@ -436,5 +458,19 @@ impl ServeArgs {
             admin.settings.tls = config.tls.clone();
         }
         Ok((config, admin))
+    }
+}
+
+/// The settings and what `--check` says of the TLS files. The server's TLS
+/// loader and the inspection parse the files each their own way: when both
+/// refuse them, the error says what the loader could not do, then what the
+/// inspection found wrong.
+fn both(config: Result<Config>, notes: Result<Vec<String>>) -> Result<(Config, Vec<String>)> {
+    match (config, notes) {
+        (Ok(config), Ok(notes)) => Ok((config, notes)),
+        (Err(load), Err(inspected)) if load.to_string() != inspected.to_string() => {
+            Err(inspected.context(load.to_string()))
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
     }
 }

@@ -1,13 +1,16 @@
 //! The TLS flags: `serve`'s certificate, key, client CA and modes, and the
 //! clients' `--tls`, CA, certificate and server name, shared by `client`,
-//! `simulate`, `bench` and `top`.
+//! `simulate`, `bench` and `top`; what `serve --check` says of the
+//! server's files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::{Result, bail};
 use clap::Args;
 
+use hbmon::tls::inspect::{self, Inspected};
 use hbmon::tls::{ClientFiles, ClientTls, Mode, ServerFiles, ServerTls};
 
 /// `serve`'s TLS: one certificate for the heartbeat port and the operator API.
@@ -22,7 +25,8 @@ pub struct TlsArgs {
     #[arg(long, value_name = "PATH")]
     pub tls_key: Option<PathBuf>,
     /// Clients must present a certificate signed by this CA (mutual TLS); a
-    /// verified certificate stands in for the shared token.
+    /// verified certificate stands in for the shared token, and its DNS or
+    /// URI name, else its common name, is shown as the client's identity.
     #[arg(long, value_name = "PATH")]
     pub client_ca: Option<PathBuf>,
     /// With --tls-cert: `required` closes a plaintext client with the
@@ -51,19 +55,12 @@ pub enum Switch {
 impl TlsArgs {
     /// The server's TLS these flags ask for, its files read, if any.
     pub fn setup(&self) -> Result<Option<Arc<ServerTls>>> {
-        let (cert, key) = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => (cert.clone(), key.clone()),
-            (None, None) => {
-                if self.client_ca.is_some() || self.tls_mode.is_some() {
-                    bail!("--client-ca and --tls-mode are for TLS: give --tls-cert and --tls-key");
-                }
-                return Ok(None);
-            }
-            _ => bail!("--tls-cert and --tls-key go together: give both or neither"),
+        let Some((cert, key)) = self.pair()? else {
+            return Ok(None);
         };
         let files = ServerFiles {
-            cert,
-            key,
+            cert: cert.to_owned(),
+            key: key.to_owned(),
             client_ca: self.client_ca.clone(),
         };
         let mode = match self.tls_mode {
@@ -71,6 +68,59 @@ impl TlsArgs {
             Some(TlsMode::Required) | None => Mode::Required,
         };
         Ok(Some(Arc::new(ServerTls::load(files, mode)?)))
+    }
+
+    /// The certificate and key files, which go together; `None` without
+    /// TLS. (Checked here rather than by clap's `requires`, which panics
+    /// when the config file gives one of them.)
+    fn pair(&self) -> Result<Option<(&Path, &Path)>> {
+        const TOGETHER: &str = "--tls-cert and --tls-key go together: give both or neither";
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (None, None) => {
+                if self.client_ca.is_some() || self.tls_mode.is_some() {
+                    bail!("--client-ca and --tls-mode are for TLS: give --tls-cert and --tls-key");
+                }
+                Ok(None)
+            }
+            (Some(_), None) => bail!("--tls-cert needs --tls-key ({TOGETHER})"),
+            (None, Some(_)) => bail!("--tls-key needs --tls-cert ({TOGETHER})"),
+        }
+    }
+
+    /// What `--check` says of the TLS files, a line each: an unreadable,
+    /// unparsable, mismatched or expired file is an error naming it.
+    pub fn check(&self, now: SystemTime) -> Result<Vec<String>> {
+        let mut checked: Vec<(&str, &Path, Inspected)> = Vec::new();
+        if let Some((cert, key)) = self.pair()? {
+            // The leaf is what clients check; the rest of a chain is theirs.
+            let leaf = inspect::pair(cert, key)?.into_iter().next();
+            checked.extend(leaf.map(|leaf| ("--tls-cert", cert, leaf)));
+        }
+        if let Some(ca) = &self.client_ca {
+            let authorities = inspect::certificates(ca)?.into_iter();
+            checked.extend(authorities.map(|cert| ("--client-ca", ca.as_path(), cert)));
+        }
+        let mut lines = Vec::new();
+        for (flag, file, cert) in checked {
+            if cert.expired(now) {
+                bail!("{flag} {}: {}", file.display(), cert.expiry_text(now));
+            }
+            lines.push(format!(
+                "{flag} {}: subject \"{}\", identity {}, {}",
+                file.display(),
+                cert.subject,
+                cert.identity.as_deref().unwrap_or("-"),
+                cert.expiry_text(now)
+            ));
+        }
+        Ok(lines)
+    }
+
+    /// Whether the operator API is served in clear: without a certificate,
+    /// or with `--admin-tls off`.
+    pub fn admin_in_clear(&self) -> bool {
+        self.tls_cert.is_none() || self.admin_tls == Switch::Off
     }
 }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::feed::event::rfc3339;
-use crate::feed::snapshot::ClientView;
+use crate::feed::snapshot::{ClientView, Transport};
 use crate::protocol::Status;
 
 /// One live client as `list` prints it.
@@ -30,6 +30,38 @@ pub struct ClientLine {
     /// When its maintenance window ends, while it is in one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance_until: Option<String>,
+    #[serde(flatten)]
+    pub transport: TransportLine,
+}
+
+/// How a client is connected, as scripts read it: `"transport": "tls"` and,
+/// under mutual TLS, the certificate's `"identity"`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransportLine {
+    #[serde(default)]
+    pub transport: TransportName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportName {
+    #[default]
+    Plain,
+    Tls,
+}
+
+impl From<&Transport> for TransportLine {
+    fn from(t: &Transport) -> Self {
+        TransportLine {
+            transport: match t {
+                Transport::Plain => TransportName::Plain,
+                Transport::Tls { .. } => TransportName::Tls,
+            },
+            identity: t.identity().map(str::to_owned),
+        }
+    }
 }
 
 impl From<&ClientView> for ClientLine {
@@ -49,6 +81,7 @@ impl From<&ClientView> for ClientLine {
             flaps: c.flaps,
             phi: c.phi,
             maintenance_until: c.maintenance.map(rfc3339),
+            transport: TransportLine::from(&c.transport),
         }
     }
 }

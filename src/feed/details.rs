@@ -16,6 +16,9 @@ use crate::protocol::Status;
 pub struct Details {
     pub peer: SocketAddr,
     pub ip: Option<Arc<str>>,
+    /// The identity in its TLS certificate, under mutual TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Arc<str>>,
     pub pid: Option<u32>,
     pub status: Status,
     /// The last heartbeat gaps, oldest first, in milliseconds.

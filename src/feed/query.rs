@@ -100,8 +100,8 @@ pub fn sort_by<'c, T>(rows: &mut [T], by: Sort, client: impl Fn(&T) -> &'c Clien
 }
 
 /// Case-insensitive substring match over what a row shows: `ip:port`,
-/// reported ip, pid and status (and a closed client's reason, an event's
-/// text, and the server's name where there are several).
+/// reported ip, pid, status and certificate identity (and a closed client's
+/// reason, an event's text, and the server's name where there are several).
 pub struct Filter(String);
 
 impl Filter {
@@ -122,9 +122,16 @@ impl Filter {
 
     /// Whether a live client matches.
     pub fn client(&self, scratch: &mut String, c: &ClientView) -> bool {
-        self.matches(scratch, |s| {
-            client_text(s, c.peer, c.ip.as_deref(), c.pid, c.status());
-        })
+        self.matches(scratch, |s| live_text(s, c))
+    }
+}
+
+/// What the filter searches in a live client's row: what it reports, and
+/// the identity in its certificate.
+fn live_text(s: &mut String, c: &ClientView) {
+    client_text(s, c.peer, c.ip.as_deref(), c.pid, c.status());
+    if let Some(identity) = c.transport.identity() {
+        let _ = write!(s, " {identity}");
     }
 }
 
@@ -191,7 +198,7 @@ impl Query {
                 self.status.is_none_or(|s| status == s)
                     && self.except != Some(status)
                     && filter.matches(&mut scratch, |s| {
-                        client_text(s, c.peer, c.ip.as_deref(), c.pid, status);
+                        live_text(s, c);
                         on_server(s, server);
                     })
             })
@@ -210,5 +217,28 @@ pub fn on_server(s: &mut String, server: &str) {
     if !server.is_empty() {
         s.push(' ');
         s.push_str(server);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::snapshot::Transport;
+    use std::time::SystemTime;
+
+    #[test]
+    fn the_filter_finds_a_client_by_its_certificate_identity() {
+        let peer = |port| SocketAddr::from(([10, 0, 0, 1], port));
+        let mut tls = ClientView::opened(1, peer(5001), SystemTime::UNIX_EPOCH);
+        tls.transport = Transport::Tls {
+            identity: Some("Web-7.prod".into()),
+        };
+        let plain = ClientView::opened(2, peer(5002), SystemTime::UNIX_EPOCH);
+        let query = |filter: &str| Query {
+            filter: filter.to_owned(),
+            ..Query::default()
+        };
+        assert_eq!(query("web-7").rows(&[tls.clone(), plain.clone()]), [0]);
+        assert_eq!(query("10.0.0.1").rows(&[tls, plain]), [0, 1]);
     }
 }

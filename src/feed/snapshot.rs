@@ -171,6 +171,50 @@ pub struct ClientView {
     /// While it is in a maintenance window: when the window ends. The rules
     /// then leave it alone.
     pub maintenance: Option<SystemTime>,
+    /// How it is connected, and who its certificate says it is.
+    pub transport: Transport,
+}
+
+/// How a client is connected. Under TLS, a client certificate verified
+/// against `--client-ca` names it: its identity, which unlike the ip it
+/// reports, it cannot make up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    #[default]
+    Plain,
+    Tls {
+        /// At most `tls::identity::IDENTITY_MAX` bytes; escape it to show it.
+        identity: Option<Arc<str>>,
+    },
+}
+
+impl Transport {
+    /// Its name as a metric label and in `/v1/clients`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Transport::Plain => "plain",
+            Transport::Tls { .. } => "tls",
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Transport::Tls { .. })
+    }
+
+    /// The certificate's identity, if the client presented one.
+    pub fn identity(&self) -> Option<&str> {
+        match self {
+            Transport::Tls { identity } => identity.as_deref(),
+            Transport::Plain => None,
+        }
+    }
+
+    pub fn into_identity(self) -> Option<Arc<str>> {
+        match self {
+            Transport::Tls { identity } => identity,
+            Transport::Plain => None,
+        }
+    }
 }
 
 /// Written by hand for `clone_from`: the registry rewrites every row of a
@@ -178,21 +222,40 @@ pub struct ClientView {
 /// the same string as before. Its reference count lives in an allocation
 /// far from the row, so a drop and a clone of it for every row would touch
 /// a cold cache line twice a row, on the registry's thread; when the ip is
-/// the same string, it is kept and the count is not touched at all.
+/// the same string, it is kept and the count is not touched at all. The
+/// same goes for a TLS client's identity.
 impl Clone for ClientView {
     fn clone(&self) -> Self {
         ClientView {
             ip: self.ip.clone(),
+            transport: self.transport.clone(),
             ..*self
         }
     }
 
     fn clone_from(&mut self, source: &Self) {
-        let ip = match (self.ip.take(), &source.ip) {
-            (Some(mine), Some(theirs)) if Arc::ptr_eq(&mine, theirs) => Some(mine),
+        let ip = kept(self.ip.take(), &source.ip);
+        let transport = match (std::mem::take(&mut self.transport), &source.transport) {
+            (Transport::Tls { identity: mine }, Transport::Tls { identity: theirs }) => {
+                Transport::Tls {
+                    identity: kept(mine, theirs),
+                }
+            }
             (_, theirs) => theirs.clone(),
         };
-        *self = ClientView { ip, ..*source };
+        *self = ClientView {
+            ip,
+            transport,
+            ..*source
+        };
+    }
+}
+
+/// `mine` if it is the very string of `theirs`, else a copy of `theirs`.
+fn kept(mine: Option<Arc<str>>, theirs: &Option<Arc<str>>) -> Option<Arc<str>> {
+    match (mine, theirs) {
+        (Some(mine), Some(theirs)) if Arc::ptr_eq(&mine, theirs) => Some(mine),
+        (_, theirs) => theirs.clone(),
     }
 }
 
@@ -214,6 +277,7 @@ impl ClientView {
             reconnects: 0,
             flaps: 0,
             maintenance: None,
+            transport: Transport::Plain,
         }
     }
 
@@ -269,5 +333,10 @@ impl Snapshot {
             .iter()
             .filter(|c| c.maintenance.is_some())
             .count()
+    }
+
+    /// Live clients over TLS: the rest are in clear.
+    pub fn count_tls(&self) -> usize {
+        self.clients.iter().filter(|c| c.transport.is_tls()).count()
     }
 }

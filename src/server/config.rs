@@ -16,10 +16,8 @@ use crate::tls::ServerTls;
 pub struct Config {
     pub tick: Duration,
     pub rules: Rules,
-    pub max_clients: usize,
-    /// Most connections from one source address; 0 for no limit.
-    pub max_per_ip: usize,
-    pub max_frame: usize,
+    /// How many clients, and how large their frames.
+    pub limits: Limits,
     /// Closed clients remembered.
     pub history: usize,
     /// The batching window (see `server::pacer`); zero turns it off.
@@ -45,6 +43,9 @@ pub struct Config {
     /// TLS on the heartbeat port (`--tls-cert`, `--tls-key`, `--client-ca`,
     /// `--tls-mode`).
     pub tls: Option<Arc<ServerTls>>,
+    /// What `serve` warned the operator of, kept in the `started` event
+    /// (and so in the journal) as well as printed.
+    pub warnings: Vec<String>,
 }
 
 impl Default for Config {
@@ -52,9 +53,7 @@ impl Default for Config {
         Config {
             tick: Duration::from_secs(1),
             rules: Rules::default(),
-            max_clients: 10_000,
-            max_per_ip: 0,
-            max_frame: DEFAULT_MAX_FRAME,
+            limits: Limits::default(),
             history: 1000,
             batch_window: pacer::DEFAULT_WINDOW,
             hello_timeout: Duration::from_secs(10),
@@ -66,6 +65,26 @@ impl Default for Config {
             record_gaps: None,
             admin: None,
             tls: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// What the accept loop admits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_clients: usize,
+    /// Most connections from one source address; 0 for no limit.
+    pub max_per_ip: usize,
+    pub max_frame: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_clients: 10_000,
+            max_per_ip: 0,
+            max_frame: DEFAULT_MAX_FRAME,
         }
     }
 }

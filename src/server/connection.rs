@@ -24,10 +24,11 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::feed::snapshot::Transport;
 use crate::protocol::{FrameError, Notice, Run, ServerCodec, Status, Token, encode_frame};
 use crate::server::link::Link;
 use crate::server::pacer::Pacer;
-use crate::server::report::{End, Failure, Report, Transport};
+use crate::server::report::{End, Failure, Report};
 use crate::tls::{Cause, ServerStream, TlsStats};
 
 /// First read size. A busy connection grows its reads up to `MAX_READ` so a
@@ -279,11 +280,12 @@ impl Connection {
                     ip: Arc::clone(&ip),
                     pid: heartbeat.pid,
                     status: heartbeat.status,
-                    transport: match self.tls {
-                        Some(_) => Transport::Tls,
+                    transport: match &self.tls {
+                        Some(tls) => Transport::Tls {
+                            identity: tls.identity.clone(),
+                        },
                         None => Transport::Plain,
                     },
-                    identity: self.tls.as_ref().and_then(|tls| tls.identity.clone()),
                 });
                 *identity = Some(Identity {
                     ip,

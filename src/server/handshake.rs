@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::CertificateDer;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -19,6 +18,7 @@ use crate::server::connection::{self, Connection, PeerTls};
 use crate::server::link::Link;
 use crate::server::pacer::Pacer;
 use crate::server::report::Report;
+use crate::tls::identity::identity;
 use crate::tls::{Cause, Mode, ServerStream, ServerTls, Stream};
 use tokio::sync::mpsc;
 
@@ -179,11 +179,4 @@ pub(super) async fn establish(
             stats: tls.stats(),
         })),
     })
-}
-
-/// Stands in for `crate::tls::identity::identity`, which reads a verified
-/// certificate's subject alternative name or common name: until it is
-/// joined, no identity is shown.
-fn identity(_cert: &CertificateDer<'_>) -> Option<String> {
-    None
 }

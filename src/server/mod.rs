@@ -43,7 +43,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig};
+pub use config::{Config, DEFAULT_CLOSE_RATE, GuardConfig, Limits};
 use failure::spawn_watched;
 pub use failure::{Crashed, Failure, join_message};
 use gaps::GapLog;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::feed::snapshot::Transport;
 use crate::protocol::Status;
 use crate::server::link::Link;
 
@@ -43,10 +44,8 @@ pub(crate) enum Report {
         ip: Arc<str>,
         pid: u32,
         status: Status,
-        /// How the connection's bytes travel.
+        /// Plain or TLS, and the identity in the client's certificate.
         transport: Transport,
-        /// Who the client's verified certificate says it is (mutual TLS).
-        identity: Option<Arc<str>>,
     },
     Ended {
         id: u64,
@@ -55,13 +54,6 @@ pub(crate) enum Report {
     /// Panics the registry: the tests' stand-in for a bug.
     #[cfg(test)]
     Panic(&'static str),
-}
-
-/// How a connection's bytes travel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Transport {
-    Plain,
-    Tls,
 }
 
 /// How a connection task finished.

@@ -9,6 +9,8 @@
 
 mod cause;
 mod client;
+pub mod identity;
+pub mod inspect;
 mod pem;
 mod server;
 mod stats;

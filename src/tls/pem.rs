@@ -13,22 +13,39 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 /// such as a system's, is far smaller.
 pub(super) const MAX_PEM: u64 = 1 << 20;
 
-/// The file's bytes, refused past [`MAX_PEM`].
-fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot read the {what} {}", path.display()))?;
+/// Why a PEM file's bytes were not read.
+pub(super) enum Unread {
+    Io(std::io::Error),
+    /// Over [`MAX_PEM`].
+    TooLarge,
+}
+
+/// The file's bytes, refused past [`MAX_PEM`]: the one bounded read of the
+/// TLS files, for the server's loader and for `--check`'s inspection.
+pub(super) fn bounded(path: &Path) -> Result<Vec<u8>, Unread> {
     let mut bytes = Vec::new();
-    file.take(MAX_PEM + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_PEM + 1).read_to_end(&mut bytes))
+        .map_err(Unread::Io)?;
     if bytes.len() as u64 > MAX_PEM {
-        bail!(
+        return Err(Unread::TooLarge);
+    }
+    Ok(bytes)
+}
+
+/// The file's bytes, or an error naming it as the `what`.
+fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
+    match bounded(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(Unread::Io(error)) => {
+            Err(error).with_context(|| format!("cannot read the {what} {}", path.display()))
+        }
+        Err(Unread::TooLarge) => bail!(
             "the {what} {} is over {} KiB: not a PEM file",
             path.display(),
             MAX_PEM / 1024
-        );
+        ),
     }
-    Ok(bytes)
 }
 
 /// Every certificate in the file, in order (a chain: the leaf first).

@@ -15,7 +15,7 @@ use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
 use tokio_util::sync::CancellationToken;
 
-use super::{TlsStats, pem, provider};
+use super::{TlsStats, inspect, pem, provider};
 
 /// How often the files are checked for a change.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(2);
@@ -63,13 +63,15 @@ impl ServerTls {
     /// Reads the files: any error names the file and what is wrong with it.
     pub fn load(files: ServerFiles, mode: Mode) -> Result<ServerTls> {
         let loaded = Stamps::of(&files);
-        let config = build(&files)?;
+        let (config, chain) = build_and_inspect(&files)?;
+        let stats = Arc::<TlsStats>::default();
+        stats.certificate().loaded(&chain);
         Ok(ServerTls {
             files,
             mode,
             current: RwLock::new(Arc::new(config)),
             loaded,
-            stats: Arc::default(),
+            stats,
         })
     }
 
@@ -132,10 +134,11 @@ pub async fn keep_fresh<F>(
         seen = now;
         let files = tls.files.clone();
         // Reading and parsing files blocks: not on the server's runtime threads.
-        let built = tokio::task::spawn_blocking(move || build(&files)).await;
+        let built = tokio::task::spawn_blocking(move || build_and_inspect(&files)).await;
         let reload = match built {
-            Ok(Ok(config)) => {
+            Ok(Ok((config, chain))) => {
                 tls.replace(config);
+                tls.stats.certificate().loaded(&chain);
                 Reload::Loaded
             }
             Ok(Err(error)) => Reload::Failed(format!("{error:#}")),
@@ -144,6 +147,14 @@ pub async fn keep_fresh<F>(
         tls.stats.reloaded(matches!(reload, Reload::Loaded));
         told(reload).await;
     }
+}
+
+/// The configuration, and the chain as inspected for the expiry `/metrics`
+/// shows (empty, leaving the old expiry, if it cannot be inspected).
+fn build_and_inspect(files: &ServerFiles) -> Result<(ServerConfig, Vec<inspect::Inspected>)> {
+    let config = build(files)?;
+    let chain = inspect::pair(&files.cert, &files.key).unwrap_or_default();
+    Ok((config, chain))
 }
 
 /// The rustls configuration the files describe.

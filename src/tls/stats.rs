@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Cause;
+use super::inspect::Expiry;
 
 #[derive(Debug, Default)]
 pub struct TlsStats {
@@ -11,6 +12,8 @@ pub struct TlsStats {
     failures: [AtomicU64; Cause::ALL.len()],
     reloads: AtomicU64,
     reload_failures: AtomicU64,
+    /// The expiry of the serving pair in force, set at each load.
+    certificate: Expiry,
 }
 
 impl TlsStats {
@@ -30,6 +33,16 @@ impl TlsStats {
     /// Connections refused for this cause.
     pub fn failures(&self, cause: Cause) -> u64 {
         self.failures[cause as usize].load(Ordering::Relaxed)
+    }
+
+    /// When the serving certificate in force lapses, in seconds since the
+    /// Unix epoch.
+    pub fn certificate_expiry(&self) -> Option<i64> {
+        self.certificate.not_after()
+    }
+
+    pub(super) fn certificate(&self) -> &Expiry {
+        &self.certificate
     }
 
     /// Certificate pairs put in force since the start, and replacements refused.

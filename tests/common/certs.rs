@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    date_time_ymd,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, date_time_ymd,
 };
 
 /// A certificate authority and the directory its files go to.
@@ -83,13 +83,16 @@ impl Ca {
     fn issue(&self, file: &str, names: &[&str], expired: bool) -> Pair {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = CertificateParams::new(names.clone()).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, &names[0]);
+        params.distinguished_name = named(&names[0]);
         if expired {
             params.not_before = date_time_ymd(2000, 1, 1);
             params.not_after = date_time_ymd(2001, 1, 1);
         }
+        self.issue_with(file, params)
+    }
+
+    /// A pair made from `params`, written as `FILE.pem` and `FILE.key`.
+    pub fn issue_with(&self, file: &str, params: CertificateParams) -> Pair {
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         let pair = Pair {
@@ -114,4 +117,11 @@ impl Drop for Ca {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A distinguished name with only a common name.
+pub fn named(cn: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, cn);
+    name
 }

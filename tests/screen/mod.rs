@@ -51,6 +51,7 @@ pub fn client(port: u16, status: Status, strikes: u32, beats: u64) -> ClientView
         reconnects: 0,
         flaps: 0,
         maintenance: None,
+        transport: Default::default(),
     }
 }
 

@@ -11,6 +11,7 @@
 //! lines `--format json` prints. Times travel in milliseconds since the Unix
 //! epoch; monotonic instants as offsets back from the frame's own moment.
 
+mod closed;
 mod replica;
 #[cfg(test)]
 mod tests;
@@ -25,9 +26,11 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::feed::event::{Event, Recorded, Stamped, rfc3339};
-use crate::feed::snapshot::{ClientView, CloseCause, ClosedClient, Counters, Held, Snapshot};
+use crate::feed::snapshot::{ClientView, CloseCause, Counters, Held, Snapshot, Transport};
 use crate::liveness::Liveness;
 use crate::protocol::Status;
+use crate::tls::identity::IDENTITY_MAX;
+use closed::Closed;
 pub use replica::Replica;
 use time::{ago_ms, back, from_ms, ms};
 use windows::Windows;
@@ -49,6 +52,8 @@ pub enum WireError {
     Event(#[from] serde_json::Error),
     #[error("an event time that does not read: {0}")]
     EventTime(#[from] humantime::TimestampError),
+    #[error("a client identity of {0} bytes (at most {IDENTITY_MAX})")]
+    Identity(usize),
     #[error("a time past the year 9999 ({0} ms since 1970; the latest taken is {LATEST_MS})")]
     TooLate(u64),
 }
@@ -187,6 +192,8 @@ struct Row {
     phi: Option<f32>,
     reconnects: u32,
     flaps: u32,
+    /// `None` in clear; under TLS, the certificate's identity if any.
+    tls: Option<Option<String>>,
 }
 
 /// A row's liveness state. Postcard writes a nested struct's fields in
@@ -228,18 +235,6 @@ impl Judged {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Closed {
-    peer: SocketAddr,
-    pid: Option<u32>,
-    ip: Option<String>,
-    status: u8,
-    reason: String,
-    heartbeats: u64,
-    connected_ms: u64,
-    closed_ms: u64,
-}
-
 fn status_code(status: Status) -> u8 {
     status as u8
 }
@@ -271,6 +266,7 @@ impl Row {
             phi: c.phi,
             reconnects: c.reconnects,
             flaps: c.flaps,
+            tls: (c.transport.is_tls()).then(|| c.transport.identity().map(str::to_owned)),
         }
     }
 
@@ -295,36 +291,24 @@ impl Row {
             reconnects: self.reconnects,
             flaps: self.flaps,
             maintenance: None,
+            transport: transport(self.tls)?,
         })
     }
 }
 
-impl Closed {
-    fn new(c: &ClosedClient) -> Closed {
-        Closed {
-            peer: c.peer,
-            pid: c.pid,
-            ip: c.ip.as_deref().map(str::to_owned),
-            status: status_code(c.status),
-            reason: c.reason.clone(),
-            heartbeats: c.heartbeats,
-            connected_ms: ms(c.connected_at),
-            closed_ms: ms(c.closed_at),
-        }
+/// A row's transport read back, its identity no longer than a server keeps.
+fn transport(tls: Option<Option<String>>) -> Result<Transport, WireError> {
+    let Some(identity) = tls else {
+        return Ok(Transport::Plain);
+    };
+    if let Some(identity) = &identity
+        && identity.len() > IDENTITY_MAX
+    {
+        return Err(WireError::Identity(identity.len()));
     }
-
-    fn closed(self) -> Result<ClosedClient, WireError> {
-        Ok(ClosedClient {
-            peer: self.peer,
-            pid: self.pid,
-            ip: self.ip.map(Arc::from),
-            status: status(self.status),
-            reason: self.reason,
-            heartbeats: self.heartbeats,
-            connected_at: from_ms(self.connected_ms)?,
-            closed_at: from_ms(self.closed_ms)?,
-        })
-    }
+    Ok(Transport::Tls {
+        identity: identity.map(Arc::from),
+    })
 }
 
 fn event_line(event: &Event) -> String {

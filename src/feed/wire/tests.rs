@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::feed::event::EventKind;
-use crate::feed::snapshot::{Settings, Silence};
+use crate::feed::snapshot::{ClosedClient, Settings, Silence};
 use crate::liveness::Rules;
 
 fn at(ms: u64) -> SystemTime {
@@ -29,6 +29,7 @@ fn client(id: u64, beats: u64) -> ClientView {
         reconnects: 1,
         flaps: 2,
         maintenance: None,
+        transport: Default::default(),
     }
 }
 
@@ -141,6 +142,7 @@ fn a_replica_follows_whole_snapshots_then_changes() {
                 peer: gone.peer,
                 pid: gone.pid,
                 ip: gone.ip.clone(),
+                identity: None,
                 status: Status::Alive,
                 reason: "client disconnected".into(),
             },
@@ -252,7 +254,7 @@ fn rows_and_totals_are_laid_out_flat_for_every_build() {
     let row = Row::new(&c, at(1000), taken_mono);
     let leave_since_us = row.liveness.leave_since_us;
     assert!(leave_since_us.is_some());
-    // Tuples are written in place too: the row's seventeen fields in order.
+    // Tuples are written in place too: the row's eighteen fields in order.
     let who = (3u64, c.peer, Some("10.9.9.9"), Some(103u32), Some(0u8));
     let judged = (0u8, 2u32, 0u32, 7u32, leave_since_us);
     let rest = (
@@ -263,6 +265,7 @@ fn rows_and_totals_are_laid_out_flat_for_every_build() {
         Some(1.5f32),
         1u32,
         2u32,
+        None::<Option<String>>,
     );
     let flat = (who, judged, rest);
     assert_eq!(bytes(&row), bytes(&flat));
@@ -305,4 +308,35 @@ fn a_maintenance_window_travels_in_whole_frames_and_in_changes() {
     assert_eq!(started.in_maintenance(), 1);
     let (ended, _) = replica.apply(&encode(Some(&second), &third)).unwrap();
     same(&ended, &third);
+}
+
+#[test]
+fn a_tls_identity_crosses_whole_and_in_a_change_and_a_long_one_is_refused() {
+    let tls = |identity: &str| Transport::Tls {
+        identity: Some(Arc::from(identity)),
+    };
+    let mut old = snapshot(vec![client(1, 5), client(2, 5)]);
+    old.clients[0].transport = tls("web-1.prod");
+    old.clients[1].transport = Transport::Tls { identity: None };
+    let mut replica = Replica::default();
+    let (got, _) = replica.apply(&encode(None, &old)).unwrap();
+    same(&old, &got);
+    // A client that reconnects under another certificate is the same row
+    // changed whole.
+    let mut new = old.clone();
+    new.clients[1].transport = tls("web-2.prod");
+    let (got, _) = replica.apply(&encode(Some(&old), &new)).unwrap();
+    same(&new, &got);
+    assert_eq!(got.count_tls(), 2);
+
+    let mut long = snapshot(vec![client(1, 5)]);
+    long.clients[0].transport = tls(&"x".repeat(IDENTITY_MAX + 1));
+    let error = Replica::default().apply(&encode(None, &long)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "a client identity of {} bytes (at most {IDENTITY_MAX})",
+            IDENTITY_MAX + 1
+        )
+    );
 }

@@ -42,6 +42,7 @@ pub fn encode(
             publish: figures.publish.as_ref().map(|p| p.totals()),
             hooks: figures.hooks.clone(),
             tls: figures.tls.clone(),
+            certificate: figures.tls.as_ref().and_then(|t| t.certificate_expiry()),
         }));
     let mut text = String::new();
     if openmetrics {
@@ -59,6 +60,8 @@ struct Server {
     publish: Option<PublishTotals>,
     hooks: Option<Arc<HookStats>>,
     tls: Option<Arc<TlsStats>>,
+    /// When the serving certificate lapses, in seconds since the epoch.
+    certificate: Option<i64>,
 }
 
 /// A counter family with one label.
@@ -168,6 +171,15 @@ impl Collector for Server {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = &self.snapshot;
         clients(&mut e, s)?;
+        transports(&mut e, s)?;
+        if let Some(not_after) = self.certificate {
+            gauge(
+                &mut e,
+                "tls_certificate_expiry_timestamp_seconds",
+                "When the serving TLS certificate expires, in seconds since the Unix epoch",
+                not_after as f64,
+            )?;
+        }
         counts(&mut e, &s.counters)?;
         if let Some(totals) = &self.publish {
             publishing(&mut e, totals)?;
@@ -216,6 +228,23 @@ fn clients(e: &mut DescriptorEncoder, s: &Snapshot) -> Result<(), std::fmt::Erro
     for status in [Status::Alive, Status::Leave] {
         let count = ConstGauge::new(s.count(status) as i64);
         count.encode(by_status.encode_family(&[("status", status.to_string())])?)?;
+    }
+    Ok(())
+}
+
+/// Live clients in clear and over TLS: when none is left in clear, the
+/// port can require TLS.
+fn transports(e: &mut DescriptorEncoder, s: &Snapshot) -> Result<(), std::fmt::Error> {
+    let mut by_transport = e.encode_descriptor(
+        "clients_by_transport",
+        "Live clients by transport (plain or tls)",
+        None,
+        prometheus_client::metrics::MetricType::Gauge,
+    )?;
+    let tls = s.count_tls();
+    for (transport, count) in [("plain", s.clients.len() - tls), ("tls", tls)] {
+        let count = ConstGauge::new(count as i64);
+        count.encode(by_transport.encode_family(&[("transport", transport)])?)?;
     }
     Ok(())
 }

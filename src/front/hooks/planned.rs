@@ -53,6 +53,7 @@ mod tests {
             peer: "10.0.0.7:5000".parse().unwrap(),
             pid: Some(pid),
             ip: Some("10.0.0.7".into()),
+            identity: None,
             status: Status::Alive,
             reason: "client disconnected".into(),
         }

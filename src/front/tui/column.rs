@@ -12,6 +12,8 @@ pub enum Column {
     Server,
     Peer,
     ReportedIp,
+    /// The identity in the client's TLS certificate.
+    Identity,
     Pid,
     Status,
     Miss,
@@ -30,11 +32,12 @@ pub enum Column {
 
 impl Column {
     /// Left to right.
-    const DISPLAY: [Column; 14] = [
+    const DISPLAY: [Column; 15] = [
         Column::Mark,
         Column::Server,
         Column::Peer,
         Column::ReportedIp,
+        Column::Identity,
         Column::Pid,
         Column::Status,
         Column::Miss,
@@ -48,7 +51,7 @@ impl Column {
     ];
     /// Most important first: a narrow terminal keeps a prefix of these whole
     /// rather than squeezing every column illegibly.
-    const PRIORITY: [Column; 14] = [
+    const PRIORITY: [Column; 15] = [
         Column::Mark,
         Column::Server,
         Column::Peer,
@@ -56,6 +59,7 @@ impl Column {
         Column::Next,
         Column::Miss,
         Column::Strikes,
+        Column::Identity,
         Column::Pid,
         Column::LastSeen,
         Column::Beats,
@@ -70,6 +74,7 @@ impl Column {
             Column::Server => "server",
             Column::Peer => "ip:port",
             Column::ReportedIp => "reported ip",
+            Column::Identity => "identity",
             Column::Pid => "pid",
             Column::Status => "status",
             Column::Miss => "miss",
@@ -89,6 +94,7 @@ impl Column {
             Column::Server => 14,
             Column::Peer => 21,
             Column::ReportedIp => 15,
+            Column::Identity => 24,
             Column::Pid => 10,
             Column::Status => 6,
             Column::Miss => 5,
@@ -105,13 +111,20 @@ impl Column {
     /// The columns that fit in `width`, in display order. The column the
     /// rows are sorted by is kept first, since an order that cannot be seen
     /// is no use; connection order, the table's own, needs no column. The
-    /// server column shows only when there are `several` servers.
-    pub fn fitting(width: u16, sort: Sort, several: bool) -> Vec<Column> {
+    /// server column shows only when there are `several` servers; the
+    /// identity column only when some client has an identity (mutual TLS):
+    /// a fleet in clear keeps its width for the rest.
+    pub fn fitting(width: u16, sort: Sort, several: bool, identities: bool) -> Vec<Column> {
         let sorted = (sort != Sort::Connected).then(|| Column::from(sort));
         let mut left = width;
         let mut shown = Vec::new();
         for column in sorted.into_iter().chain(Column::PRIORITY) {
-            if shown.contains(&column) || (column == Column::Server && !several) {
+            let hidden = match column {
+                Column::Server => !several,
+                Column::Identity => !identities,
+                _ => false,
+            };
+            if shown.contains(&column) || hidden {
                 continue;
             }
             // Each column but the last is followed by one space.
@@ -143,5 +156,23 @@ impl From<Sort> for Column {
             Sort::Reconnects => Column::Reconnects,
             Sort::Flaps => Column::Flaps,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identity_column_shows_only_when_a_client_has_an_identity() {
+        let wide = Column::fitting(200, Sort::Connected, false, false);
+        assert!(!wide.contains(&Column::Identity), "{wide:?}");
+        let wide = Column::fitting(200, Sort::Connected, false, true);
+        let at = |c| wide.iter().position(|&x| x == c).unwrap();
+        assert_eq!(at(Column::Identity), at(Column::ReportedIp) + 1, "{wide:?}");
+        // It matters more than the pid and the ip a client claims.
+        let narrow = Column::fitting(100, Sort::Connected, false, true);
+        assert!(narrow.contains(&Column::Identity), "{narrow:?}");
+        assert!(!narrow.contains(&Column::ReportedIp), "{narrow:?}");
     }
 }

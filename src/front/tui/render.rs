@@ -287,7 +287,7 @@ fn counts(view: &ViewState) -> Vec<Item> {
     let fleet = view.fleet();
     let styled = |text: String, status| vec![Span::styled(text, status_style(status))];
     let of = |status| fleet.count(status);
-    vec![
+    let mut items = vec![
         vec![Span::raw(format!(
             "clients {}",
             fleet.total(|s| s.clients.len() as u64)
@@ -310,7 +310,15 @@ fn counts(view: &ViewState) -> Vec<Item> {
             "rejected {}",
             fleet.total(|s| s.counters.rejected)
         ))],
-    ]
+    ];
+    // In clear and over TLS, once any client uses TLS: how far a fleet has
+    // moved, before `--tls-mode required`.
+    let tls = fleet.total(|s| s.count_tls() as u64);
+    if tls > 0 {
+        let plain = fleet.total(|s| s.clients.len() as u64).saturating_sub(tls);
+        items.push(vec![Span::raw(format!("tls {tls}  plain {plain}"))]);
+    }
+    items
 }
 
 /// The liveness settings the server judges by, dimmed.

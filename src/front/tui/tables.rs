@@ -48,7 +48,15 @@ pub fn clients(frame: &mut Frame, area: Rect, view: &ViewState) {
     let total = view.live.len();
     let window = view.live.window();
     let several = view.fleet().several();
-    let columns = Column::fitting(area.width.saturating_sub(2), view.query.sort, several);
+    let identities = (view.fleet().parts().iter())
+        .flat_map(|p| &p.snapshot.clients)
+        .any(|c| c.transport.identity().is_some());
+    let columns = Column::fitting(
+        area.width.saturating_sub(2),
+        view.query.sort,
+        several,
+        identities,
+    );
     let rows: Vec<Row> = window
         .clone()
         .map(|row| {
@@ -102,6 +110,7 @@ fn cell(column: Column, row: usize, view: &ViewState) -> Cell<'static> {
         Column::Server => Cell::from(part.name.to_string()),
         Column::Peer => Cell::from(c.peer.to_string()),
         Column::ReportedIp => Cell::from(c.ip.as_deref().unwrap_or("-").to_owned()),
+        Column::Identity => Cell::from(c.transport.identity().unwrap_or("-").to_owned()),
         Column::Pid => Cell::from(c.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())),
         Column::Status => Cell::from(c.status().as_str()).style(status_style(c.status())),
         Column::Miss => Cell::from(format!("{}/{}", l.miss, rules.threshold)),

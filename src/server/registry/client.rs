@@ -42,22 +42,7 @@ impl Client {
     /// A client the registry has just learned of, not yet heard, accepted
     /// at `accepted`.
     pub(super) fn opened(id: u64, peer: SocketAddr, link: Arc<Link>, accepted: Instant) -> Client {
-        let view = ClientView {
-            id,
-            peer,
-            ip: None,
-            pid: None,
-            reported: None,
-            liveness: Default::default(),
-            heartbeats: 0,
-            connected_at: SystemTime::now(),
-            last_seen: None,
-            held: None,
-            phi: None,
-            reconnects: 0,
-            flaps: 0,
-            maintenance: None,
-        };
+        let view = ClientView::opened(id, peer, SystemTime::now());
         Client {
             view,
             tally: link.tally().clone(),

@@ -89,6 +89,7 @@ impl Decider {
         Some(Details {
             peer,
             ip: view.ip.clone(),
+            identity: view.transport.clone().into_identity(),
             pid: view.pid,
             status: view.status(),
             gaps_ms: client.gaps.iter().skip(skip).collect(),

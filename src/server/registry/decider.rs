@@ -164,6 +164,7 @@ impl Decider {
             peer: view.peer,
             pid: view.pid,
             ip: view.ip,
+            identity: view.transport.into_identity(),
             status,
             reason,
         });

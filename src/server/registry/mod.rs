@@ -54,6 +54,8 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 pub(crate) struct Registry {
     decider: Decider,
     publisher: Publisher,
+    /// What `serve` warned of at start, for the `started` event.
+    warnings: Vec<String>,
 }
 
 impl Registry {
@@ -76,7 +78,13 @@ impl Registry {
         base.admin = config.admin.as_deref().map(Arc::from);
         let (publisher, receiver) = Publisher::new(base, tallies, publish_stats);
         let decider = Decider::new(policy, config, (journal, gaps), events);
-        (Registry { decider, publisher }, receiver)
+        let warnings = config.warnings.clone();
+        let registry = Registry {
+            decider,
+            publisher,
+            warnings,
+        };
+        (registry, receiver)
     }
 
     /// Publishes what the decider has; `false` while waiting for a copy to

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::client::Client;
 use super::decider::Decider;
 use crate::feed::event::EventKind;
-use crate::feed::snapshot::CloseCause;
+use crate::feed::snapshot::{CloseCause, Transport};
 use crate::protocol::{Notice, SHUTDOWN_REASON, Status};
 use crate::server::link::Link;
 use crate::server::report::{End, Report};
@@ -37,11 +37,7 @@ impl Decider {
                 pid,
                 status,
                 transport,
-                identity,
-            } => {
-                tracing::debug!(connection = id, ?transport, ?identity, "hello");
-                self.hello(id, ip, pid, status)
-            }
+            } => self.hello(id, ip, pid, status, transport),
             #[cfg(test)]
             Report::Panic(message) => panic!("{message}"),
             Report::Ended { id, end } => self.ended(id, end),
@@ -76,7 +72,7 @@ impl Decider {
 
     /// A client said who it is (first heartbeat, or a change): refused if a
     /// kick's hold-off still covers it, else its row and story follow.
-    fn hello(&mut self, id: u64, ip: Arc<str>, pid: u32, status: Status) {
+    fn hello(&mut self, id: u64, ip: Arc<str>, pid: u32, status: Status, transport: Transport) {
         if let Some(left) = self.hold_offs.remaining(&ip, pid, Instant::now()) {
             let wait = Duration::from_secs(left.as_secs_f64().ceil() as u64);
             let reason = format!("kicked; retry after {}", humantime::format_duration(wait));
@@ -98,6 +94,9 @@ impl Decider {
         }
         view.pid = Some(pid);
         view.reported = Some(status);
+        if view.transport != transport {
+            view.transport = transport;
+        }
         if view.ip.as_deref() != Some(&*ip) {
             view.ip = Some(ip);
         }

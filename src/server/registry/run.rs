@@ -51,7 +51,12 @@ impl Registry {
             self.publisher.base.listen,
             env!("CARGO_PKG_VERSION").to_owned(),
         );
-        self.decider.emit(EventKind::Started { listen, version });
+        let warnings = std::mem::take(&mut self.warnings);
+        self.decider.emit(EventKind::Started {
+            listen,
+            version,
+            warnings,
+        });
         let stop = failure.token().clone();
         let every = self.decider.policy.tick;
         let first = clock::later(Instant::now(), every);

@@ -97,9 +97,14 @@ fn summary(d: &Details) -> Vec<Line<'static>> {
     let mut first = vec![
         Span::raw(format!(" {} ", Pid(d.pid))),
         Span::raw(format!("ip {}  ", d.ip.as_deref().unwrap_or("?"))),
+    ];
+    if let Some(identity) = &d.identity {
+        first.push(Span::raw(format!("identity {identity}  ")));
+    }
+    first.extend([
         Span::styled(d.status.as_str(), status_style(d.status)),
         Span::raw(format!("  reconnects {}  flaps {}", d.reconnects, d.flaps)),
-    ];
+    ]);
     if let Some(phi) = d.phi {
         first.push(Span::raw(format!("  φ {phi:.1}")));
     }

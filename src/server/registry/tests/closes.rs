@@ -22,6 +22,7 @@ async fn goodbye_and_disconnect_are_recorded_with_the_status_the_client_had() {
             peer: peer(5001),
             pid: Some(1),
             ip: Some("10.0.0.7".into()),
+            identity: None,
             status: Status::Close,
             reason: "client said goodbye".into()
         }
@@ -32,6 +33,7 @@ async fn goodbye_and_disconnect_are_recorded_with_the_status_the_client_had() {
             peer: peer(5002),
             pid: Some(2),
             ip: Some("10.0.0.7".into()),
+            identity: None,
             status: Status::Alive,
             reason: "client disconnected".into()
         }

@@ -326,8 +326,7 @@ async fn a_client_that_reconnects_keeps_its_story_and_flaps_are_counted() {
         ip: "10.0.0.7".into(),
         pid: 42,
         status: Status::Leave,
-        transport: crate::server::report::Transport::Plain,
-        identity: None,
+        transport: Default::default(),
     };
     h.reports.send(hello).await.unwrap();
     tokio::time::sleep(TICK).await;

@@ -33,6 +33,7 @@ async fn silent_client_goes_leave_after_threshold_times_cursor_ticks_then_closes
             peer: peer(5001),
             pid: Some(42),
             ip: Some("10.0.0.7".into()),
+            identity: None,
             status: Status::Close,
             reason: "no recovery within the leave timeout (1s)".into(),
         }
@@ -102,6 +103,7 @@ async fn a_client_that_never_says_hello_is_closed_at_the_first_tick_past_the_hel
             peer: peer(5001),
             pid: None,
             ip: None,
+            identity: None,
             status: Status::Close,
             reason: "no heartbeat within the hello timeout (250ms)".into()
         }

@@ -5,6 +5,7 @@
 mod closes;
 mod crash;
 mod fleet;
+mod identity;
 mod liveness;
 mod maintenance;
 mod overflow;
@@ -25,8 +26,9 @@ use crate::feed::event::{Event, EventKind};
 use crate::feed::snapshot::Snapshot;
 use crate::liveness::Rules;
 use crate::protocol::{Notice, Status};
-use crate::server::config::Config;
+use crate::server::config::{Config, Limits};
 use crate::server::failure::{Crashed, Failure};
+use crate::server::journal::Journal;
 use crate::server::link::Link;
 use crate::server::report::{End, Report};
 use crate::server::tally::Tallies;
@@ -51,7 +53,10 @@ fn config() -> Config {
         },
         hello_timeout: Duration::from_secs(1),
         frame_timeout: Duration::from_secs(1),
-        max_clients: 2,
+        limits: Limits {
+            max_clients: 2,
+            ..Limits::default()
+        },
         ..Config::default()
     }
 }
@@ -74,13 +79,18 @@ fn peer(port: u16) -> SocketAddr {
 
 impl Harness {
     fn start(config: Config) -> Harness {
+        Harness::journaled(config, None)
+    }
+
+    /// A registry that writes its decisions to `journal`.
+    fn journaled(config: Config, journal: Option<Journal>) -> Harness {
         let (events_tx, events) = broadcast::channel(1024);
         let tallies = Tallies::new();
         let publish_stats = Arc::new(PublishStats::default());
         let (registry, snapshots) = Registry::new(
             peer(14000),
             &config,
-            (None, None),
+            (journal, None),
             Arc::clone(&tallies),
             events_tx,
             Arc::clone(&publish_stats),
@@ -127,8 +137,7 @@ impl Harness {
                 ip: "10.0.0.7".into(),
                 pid,
                 status: Status::Alive,
-                transport: crate::server::report::Transport::Plain,
-                identity: None,
+                transport: Default::default(),
             };
             self.reports.send(hello).await.unwrap();
         }

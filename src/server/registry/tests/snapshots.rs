@@ -125,8 +125,7 @@ async fn rows_rewritten_in_place_follow_a_close_in_the_middle_a_newcomer_and_a_n
         ip: "10.0.0.9".into(),
         pid: 43,
         status: Status::Alive,
-        transport: crate::server::report::Transport::Plain,
-        identity: None,
+        transport: Default::default(),
     };
     h.reports.send(hello).await.unwrap();
     links[0].tally().record(1, SystemTime::now());

@@ -94,7 +94,7 @@ impl Connections {
                 self.open.clear();
                 None
             }
-            EventKind::Connected { peer } => {
+            EventKind::Connected { peer, .. } => {
                 self.opened += 1;
                 self.open.insert(*peer, self.opened);
                 Some(self.opened)

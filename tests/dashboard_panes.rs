@@ -126,6 +126,7 @@ fn the_events_screen_follows_new_events_until_the_operator_scrolls_up() {
                     at: s.started + Duration::from_secs(u64::from(i)),
                     kind: Arc::new(EventKind::Connected {
                         peer: peer(7000 + i),
+                        identity: None,
                     }),
                 })
                 .collect(),

@@ -107,7 +107,10 @@ fn picture(at: SystemTime, tick: Duration) -> Snapshot {
     );
     let event = Event {
         at,
-        kind: Arc::new(EventKind::Connected { peer }),
+        kind: Arc::new(EventKind::Connected {
+            peer,
+            identity: None,
+        }),
     };
     s.recent = Arc::new([event].into());
     s.counters.events = 1;

@@ -376,6 +376,9 @@ fn mutual_tls_shows_the_client_certificates_identity() {
         ])
         .spawn()
         .unwrap();
+    // The connection's first event already says who it is.
+    let connected = serve.wait_for("connected", |_| true);
+    assert_eq!(connected["identity"], "worker-3.fleet.test", "{connected}");
     let listed = serve.wait_for_clients("the TLS client", |c| c.iter().any(|c| c["pid"] == 7301));
     let listed = listed.iter().find(|c| c["pid"] == 7301).unwrap();
     assert_eq!(listed["transport"], "tls", "{listed}");

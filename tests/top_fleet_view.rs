@@ -225,7 +225,10 @@ fn the_events_pane_merges_every_servers_events_in_time_order() {
         let mut s = (*snapshot(Vec::new())).clone();
         let events = secs.iter().map(|&t| Event {
             at: at(t),
-            kind: Arc::new(EventKind::Connected { peer: peer(port) }),
+            kind: Arc::new(EventKind::Connected {
+                peer: peer(port),
+                identity: None,
+            }),
         });
         s.recent = Arc::new(events.collect());
         Arc::new(s)

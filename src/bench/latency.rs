@@ -166,7 +166,7 @@ pub(super) async fn kick(kicks: usize) -> Result<Kick> {
         // Wait until the server knows the client.
         loop {
             let event = events.recv().await?;
-            if matches!(*event.kind, EventKind::Connected { peer: p } if p == peer) {
+            if matches!(*event.kind, EventKind::Connected { peer: p, .. } if p == peer) {
                 break;
             }
         }

@@ -38,8 +38,12 @@ pub struct Event {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
+    /// A connection was accepted (and, over TLS, its handshake done): the
+    /// identity its certificate proved, under mutual TLS.
     Connected {
         peer: SocketAddr,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<Arc<str>>,
     },
     Status {
         peer: SocketAddr,
@@ -187,7 +191,7 @@ impl EventKind {
     /// start and stop).
     pub fn peer(&self) -> Option<SocketAddr> {
         match self {
-            EventKind::Connected { peer }
+            EventKind::Connected { peer, .. }
             | EventKind::Status { peer, .. }
             | EventKind::Closed { peer, .. }
             | EventKind::Rejected { peer, .. }
@@ -233,7 +237,10 @@ impl EventKind {
     /// What happened, without who it happened to.
     pub fn detail(&self) -> String {
         match self {
-            EventKind::Connected { .. } => "connected".to_owned(),
+            EventKind::Connected { identity, .. } => match identity {
+                Some(identity) => format!("connected (identity {identity})"),
+                None => "connected".to_owned(),
+            },
             EventKind::Status {
                 from,
                 to,

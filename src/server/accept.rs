@@ -177,6 +177,7 @@ impl Accept {
             peer,
             link: Arc::clone(&link),
             accepted,
+            identity: None,
         };
         if self.reports.send(opened).await.is_err() {
             return false;

@@ -56,6 +56,7 @@ impl Pending {
             peer: self.peer,
             link: Arc::clone(&self.link),
             accepted: self.accepted,
+            identity: (established.tls.as_ref()).and_then(|tls| tls.identity.clone()),
         };
         if self.reports.send(opened).await.is_err() {
             return;

@@ -220,6 +220,7 @@ mod tests {
             at: SystemTime::now(),
             kind: Arc::new(EventKind::Connected {
                 peer: ([127, 0, 0, 1], port).into(),
+                identity: None,
             }),
         }
     }

@@ -22,6 +22,8 @@ pub(crate) enum Report {
         /// When it was accepted: the hello timeout runs from then, the TLS
         /// handshake included.
         accepted: Instant,
+        /// The identity in the client's certificate, under mutual TLS.
+        identity: Option<Arc<str>>,
     },
     Rejected {
         peer: SocketAddr,

@@ -72,7 +72,13 @@ pub fn snapshot(clients: Vec<ClientView>) -> Arc<Snapshot> {
     };
     s.recent = Arc::new(
         [
-            event(1, EventKind::Connected { peer: peer(5001) }),
+            event(
+                1,
+                EventKind::Connected {
+                    peer: peer(5001),
+                    identity: None,
+                },
+            ),
             event(
                 60,
                 EventKind::Status {

@@ -12,7 +12,14 @@ fn a_clock_beyond_what_rfc3339_can_write_is_clamped_not_a_panic() {
 fn every_event_reads_back_from_its_own_json_line() {
     let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
     let kinds = [
-        EventKind::Connected { peer },
+        EventKind::Connected {
+            peer,
+            identity: None,
+        },
+        EventKind::Connected {
+            peer,
+            identity: Some("worker-3.fleet.test".into()),
+        },
         EventKind::Status {
             peer,
             pid: Some(7),
@@ -166,7 +173,19 @@ fn text_says_who_and_what_without_repeating_the_status() {
         "10.0.0.1:5000 (pid 7) closed while leave: kicked by operator"
     );
     assert_eq!(
-        EventKind::Connected { peer }.to_string(),
+        EventKind::Connected {
+            peer,
+            identity: None
+        }
+        .to_string(),
         "10.0.0.1:5000 connected"
+    );
+    let proved = EventKind::Connected {
+        peer,
+        identity: Some("worker-3.fleet.test".into()),
+    };
+    assert_eq!(
+        proved.to_string(),
+        "10.0.0.1:5000 connected (identity worker-3.fleet.test)"
     );
 }

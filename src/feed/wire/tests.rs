@@ -101,6 +101,7 @@ fn a_replica_follows_whole_snapshots_then_changes() {
         5,
         EventKind::Connected {
             peer: first.clients[0].peer,
+            identity: None,
         },
     ));
     let mut replica = Replica::default();
@@ -151,6 +152,7 @@ fn a_replica_follows_whole_snapshots_then_changes() {
             1600,
             EventKind::Connected {
                 peer: client(6, 0).peer,
+                identity: None,
             },
         ),
     ];

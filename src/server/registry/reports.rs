@@ -24,7 +24,8 @@ impl Decider {
                 peer,
                 link,
                 accepted,
-            } => self.opened(id, peer, link, accepted),
+                identity,
+            } => self.opened(id, peer, link, accepted, identity),
             Report::Rejected { peer, reason } => self.rejected(peer, reason),
             Report::Tls {
                 cause,
@@ -45,14 +46,21 @@ impl Decider {
     }
 
     /// A connection was accepted: a new row, unless the server is stopping.
-    fn opened(&mut self, id: u64, peer: SocketAddr, link: Arc<Link>, accepted: Instant) {
+    fn opened(
+        &mut self,
+        id: u64,
+        peer: SocketAddr,
+        link: Arc<Link>,
+        accepted: Instant,
+        identity: Option<Arc<str>>,
+    ) {
         if self.shutting_down {
             link.send(Notice::close(SHUTDOWN_REASON));
             return;
         }
         self.clients
             .insert(id, Client::opened(id, peer, link, accepted));
-        self.emit(EventKind::Connected { peer });
+        self.emit(EventKind::Connected { peer, identity });
     }
 
     /// The accept loop turned a connection away.

@@ -171,8 +171,13 @@ async fn a_kick_with_a_hold_off_refuses_the_same_ip_and_pid_until_it_ends() {
     // Another pid from the same address is welcome.
     let other = h.open(3, 5003).await;
     h.beat(3, &other, 43).await;
-    h.until(|k| *k == EventKind::Connected { peer: peer(5003) })
-        .await;
+    h.until(|k| {
+        *k == EventKind::Connected {
+            peer: peer(5003),
+            identity: None,
+        }
+    })
+    .await;
     let live = |snapshot: &Snapshot| -> Vec<u16> {
         snapshot.clients.iter().map(|c| c.peer.port()).collect()
     };

@@ -10,8 +10,13 @@ async fn a_panic_closes_every_client_with_the_reason_and_ends_in_a_crash() {
     let (first, second) = (h.open(1, 5001).await, h.open(2, 5002).await);
     h.beat(1, &first, 42).await;
     h.beat(2, &second, 43).await;
-    h.until(|k| *k == EventKind::Connected { peer: peer(5002) })
-        .await;
+    h.until(|k| {
+        *k == EventKind::Connected {
+            peer: peer(5002),
+            identity: None,
+        }
+    })
+    .await;
     h.reports.send(Report::Panic("a bug")).await.unwrap();
     let reason = "server stopped: internal error: a bug";
     for link in [&first, &second] {

@@ -121,6 +121,7 @@ impl Harness {
             peer: peer(port),
             link: Arc::clone(&link),
             accepted: tokio::time::Instant::now(),
+            identity: None,
         };
         self.reports.send(opened).await.unwrap();
         link
